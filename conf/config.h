@@ -1,0 +1,143 @@
+// The validated configuration: plain values, no I/O, no YAML types.
+// conf/load.h turns YAML into this; routing/ builds lookup tables from it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "conf/address.h"
+
+namespace sg::conf {
+
+using Duration = std::chrono::milliseconds;
+
+enum class BuildState { current, retained, preview, retired };
+const char* to_string(BuildState state);
+
+enum class ActionPolicy { reload, error };
+enum class RegistrySource { config, api };
+enum class LogFormat { plain, json };
+
+struct TlsConfig {
+  std::string cert;
+  std::string key;
+};
+
+struct ListenerConfig {
+  SocketAddress address;
+  std::optional<TlsConfig> tls;
+};
+
+struct AdminConfig {
+  SocketAddress address = SocketAddress::parse("127.0.0.1:9901").value();
+  std::string token_file;  // empty: none
+};
+
+struct Limits {
+  std::uint64_t header_bytes = 32 * 1024;  // whole request head: 431 past it
+  std::uint64_t headers = 100;             // header count: 431 past it
+  std::uint64_t uri_bytes = 8 * 1024;      // request target: 414 past it
+  std::uint64_t body_bytes = 0;            // 0 = unlimited; 413 past it
+};
+
+struct Timeouts {
+  Duration client_header{std::chrono::seconds(10)};
+  Duration client_idle{std::chrono::seconds(60)};
+  Duration upstream_connect{std::chrono::seconds(2)};
+  Duration upstream_response{std::chrono::seconds(60)};
+  // Below Node's 5 s keep-alive so we never reuse a socket Node is closing.
+  Duration upstream_idle{std::chrono::seconds(4)};
+  Duration drain{std::chrono::seconds(30)};
+};
+
+struct AccessLogConfig {
+  std::string path = "stdout";  // "stdout", "stderr", "off" or a file path
+  LogFormat format = LogFormat::plain;
+};
+
+struct PinsConfig {
+  std::string cookie = "skewgate_pin";
+  std::string secret;       // never printed
+  std::string secret_file;
+  std::vector<std::string> previous_secrets;  // never printed
+};
+
+struct SkewConfig {
+  ActionPolicy action_policy = ActionPolicy::reload;
+  std::string message = "This page is out of date. Reload to continue.";
+};
+
+struct ActionsConfig {
+  bool inspect_form_posts = true;
+  std::uint64_t inspect_bytes = 64 * 1024;
+};
+
+struct RetentionConfig {
+  Duration max_age{std::chrono::hours(24 * 7)};
+  std::uint64_t max_builds = 10;
+  std::uint64_t min_retained = 1;
+  bool keep_while_active = false;
+  Duration active_window{std::chrono::minutes(15)};
+  Duration hard_max_age{std::chrono::hours(24 * 30)};
+};
+
+struct SecurityConfig {
+  bool check_origin = true;
+  std::vector<std::string> allowed_origins;
+};
+
+struct HealthConfig {
+  std::string path;  // empty: no active checks
+  Duration interval{std::chrono::seconds(5)};
+  Duration timeout{std::chrono::seconds(2)};
+  std::uint64_t rise = 2;
+  std::uint64_t fall = 3;
+};
+
+struct CanaryConfig {
+  std::string build;
+  double percent = 0;
+};
+
+struct BuildConfig {
+  std::string id;                       // the deployment ID
+  std::vector<SocketAddress> upstreams;  // at least one
+  std::string manifest;                 // server-reference-manifest.json path, optional
+  std::optional<BuildState> state;      // only preview or retired may be written
+};
+
+struct AppConfig {
+  std::string name;
+  std::vector<std::string> hosts;  // exact names and "*.suffix" wildcards, lower case
+  bool is_default = false;         // `default: true`; else the first app is the default
+  RegistrySource registry = RegistrySource::config;
+  std::string current;             // id of the current build
+  std::vector<BuildConfig> builds;
+  std::vector<std::string> asset_prefixes = {"/_next/static/", "/_next/image"};
+  SkewConfig skew;
+  ActionsConfig actions;
+  RetentionConfig retention;
+  SecurityConfig security;
+  HealthConfig health;
+  std::optional<CanaryConfig> canary;
+};
+
+struct Config {
+  std::string source;  // file path, or "<embedded default>"
+  std::vector<ListenerConfig> listeners;
+  AdminConfig admin;
+  unsigned workers = 0;  // 0 = auto (one per core)
+  std::string state_dir = "/var/lib/skewgate";
+  bool watch = false;
+  Limits limits;
+  Timeouts timeouts;
+  AccessLogConfig access_log;
+  std::vector<Cidr> trusted_proxies;
+  PinsConfig pins;
+  std::vector<AppConfig> apps;
+};
+
+}  // namespace sg::conf
