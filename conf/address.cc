@@ -1,0 +1,169 @@
+// Numeric socket addresses and CIDR ranges. inet_pton/inet_ntop are pure
+// (no resolver), so this stays I/O free like the rest of conf/.
+#include "conf/address.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace sg::conf {
+namespace {
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  if (text.empty() || text.size() > 5) return std::nullopt;
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
+
+// inet_pton needs a NUL-terminated string; keep the copy bounded.
+bool pton(int family, std::string_view text, void* out) {
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;
+  char buffer[INET6_ADDRSTRLEN];
+  std::memcpy(buffer, text.data(), text.size());
+  buffer[text.size()] = '\0';
+  return inet_pton(family, buffer, out) == 1;
+}
+
+std::string ntop(int family, const void* bytes) {
+  char buffer[INET6_ADDRSTRLEN];
+  if (inet_ntop(family, bytes, buffer, sizeof buffer) == nullptr) return {};
+  return buffer;
+}
+
+// ::ffff:a.b.c.d
+bool is_v4_mapped(const std::uint8_t* bytes) {
+  static constexpr std::uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(bytes, kPrefix, sizeof kPrefix) == 0;
+}
+
+// Compares the first `bits` bits of two byte strings.
+bool prefix_equal(const std::uint8_t* a, const std::uint8_t* b, unsigned bits) {
+  const unsigned whole = bits / 8;
+  if (std::memcmp(a, b, whole) != 0) return false;
+  const unsigned rest = bits % 8;
+  if (rest == 0) return true;
+  const auto mask = static_cast<std::uint8_t>(0xff << (8 - rest));
+  return (a[whole] & mask) == (b[whole] & mask);
+}
+
+}  // namespace
+
+std::optional<SocketAddress> SocketAddress::parse(std::string_view text) {
+  SocketAddress address;
+  if (text.starts_with("unix:")) {
+    address.family = Family::unix_path;
+    address.path = std::string(text.substr(5));
+    // sun_path is 108 bytes including the NUL.
+    if (address.path.empty() || address.path.size() > 107 ||
+        address.path.find('\0') != std::string::npos) {
+      return std::nullopt;
+    }
+    return address;
+  }
+
+  std::string_view host;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return std::nullopt;
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+    address.family = Family::ipv6;
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    address.family = Family::ipv4;
+  }
+
+  const auto parsed_port = parse_port(port);
+  if (!parsed_port) return std::nullopt;
+  address.port = *parsed_port;
+
+  std::uint8_t bytes[16];
+  const int af = address.family == Family::ipv4 ? AF_INET : AF_INET6;
+  if (!pton(af, host, bytes)) return std::nullopt;
+  address.host = ntop(af, bytes);  // canonical spelling, so to_string() round-trips
+  return address;
+}
+
+std::string SocketAddress::to_string() const {
+  switch (family) {
+    case Family::unix_path: return "unix:" + path;
+    case Family::ipv6: return "[" + host + "]:" + std::to_string(port);
+    case Family::ipv4: break;
+  }
+  return host + ":" + std::to_string(port);
+}
+
+// A unix socket can only be reached from this host, so it counts as loopback
+// for "is this exposed beyond the machine?" questions.
+bool SocketAddress::is_loopback() const {
+  std::uint8_t bytes[16];
+  switch (family) {
+    case Family::unix_path: return true;
+    case Family::ipv4: return pton(AF_INET, host, bytes) && bytes[0] == 127;
+    case Family::ipv6:
+      if (!pton(AF_INET6, host, bytes)) return false;
+      if (is_v4_mapped(bytes)) return bytes[12] == 127;
+      static constexpr std::uint8_t kLoopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+      return std::memcmp(bytes, kLoopback, 16) == 0;
+  }
+  return false;
+}
+
+std::optional<Cidr> Cidr::parse(std::string_view text) {
+  Cidr cidr;
+  std::string_view address = text;
+  std::optional<unsigned> prefix;
+  if (const auto slash = text.find('/'); slash != std::string_view::npos) {
+    address = text.substr(0, slash);
+    const auto digits = text.substr(slash + 1);
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
+      return std::nullopt;
+    }
+    prefix = value;
+  }
+
+  cidr.ipv6 = address.find(':') != std::string_view::npos;
+  if (!pton(cidr.ipv6 ? AF_INET6 : AF_INET, address, cidr.bytes.data())) return std::nullopt;
+  const unsigned max_prefix = cidr.ipv6 ? 128 : 32;
+  cidr.prefix = prefix.value_or(max_prefix);
+  if (cidr.prefix > max_prefix) return std::nullopt;
+
+  // Clear host bits so "10.1.2.3/8" and "10.0.0.0/8" are the same range.
+  for (unsigned bit = cidr.prefix; bit < max_prefix; ++bit) {
+    cidr.bytes[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
+  }
+  return cidr;
+}
+
+bool Cidr::contains(const std::uint8_t* address, std::size_t length) const {
+  if (length == 4) {
+    if (!ipv6) return prefix_equal(bytes.data(), address, prefix);
+    // An IPv4 peer seen through an IPv6 range: compare as ::ffff:a.b.c.d.
+    std::uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    std::memcpy(mapped + 12, address, 4);
+    return prefix_equal(bytes.data(), mapped, prefix);
+  }
+  if (length == 16) {
+    if (ipv6) return prefix_equal(bytes.data(), address, prefix);
+    // Dual-stack listeners report IPv4 peers as ::ffff:a.b.c.d.
+    return is_v4_mapped(address) && prefix_equal(bytes.data(), address + 12, prefix);
+  }
+  return false;
+}
+
+std::string Cidr::to_string() const {
+  return ntop(ipv6 ? AF_INET6 : AF_INET, bytes.data()) + "/" + std::to_string(prefix);
+}
+
+}  // namespace sg::conf
