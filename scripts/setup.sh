@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Idempotent set-up on Debian 12: install what is missing, configure once, build.
+# Run it, or source it from scripts/demo.sh and scripts/test.sh. Works from any cwd.
+set -euo pipefail
+
+SKEWGATE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export SKEWGATE_ROOT
+
+sg_setup() {
+  local packages=(build-essential cmake pkg-config libuv1-dev libyaml-cpp-dev prometheus-cpp-dev
+                  doctest-dev libssl-dev nlohmann-json3-dev node-llhttp python3 curl)
+  local missing=() pkg
+  for pkg in "${packages[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    local sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    echo "setup: installing ${missing[*]}" >&2
+    "${sudo[@]}" apt-get update
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+  fi
+
+  cd "$SKEWGATE_ROOT"
+  # Configure once; again only if an earlier configure left no build system behind.
+  if [[ ! -f build/CMakeCache.txt || ! ( -f build/Makefile || -f build/build.ninja ) ]]; then
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  fi
+  cmake --build build -j"$(nproc)"
+}
+
+sg_setup
