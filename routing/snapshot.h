@@ -3,7 +3,9 @@
 // request keeps the snapshot it started with until it ends.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,6 +38,10 @@ struct App {
 
 class Snapshot {
  public:
+  // Apps and the host tables point into the snapshot itself: never copied.
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+
   // Validates what YAML alone cannot (current names a build, ids unique,
   // hosts unique across apps); on failure returns nullptr and fills `errors`.
   static std::shared_ptr<const Snapshot> create(conf::Config config, std::vector<std::string>& errors,
@@ -54,7 +60,12 @@ class Snapshot {
   Snapshot() = default;
   conf::Config config_;
   std::vector<App> apps_;
-  std::unordered_map<std::string, const App*> exact_hosts_;
+  // Transparent so find_app can look up a string_view without building a std::string.
+  struct HostHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view host) const noexcept { return std::hash<std::string_view>{}(host); }
+  };
+  std::unordered_map<std::string, const App*, HostHash, std::equal_to<>> exact_hosts_;
   std::vector<std::pair<std::string, const App*>> wildcard_suffixes_;  // ".shop.example.com", longest first
   const App* default_app_ = nullptr;
   std::uint64_t generation_ = 0;

@@ -1,0 +1,178 @@
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "routing/snapshot.h"
+
+using sg::conf::AppConfig;
+using sg::conf::BuildConfig;
+using sg::conf::BuildState;
+using sg::conf::Config;
+using sg::conf::SocketAddress;
+using sg::routing::App;
+using sg::routing::Snapshot;
+
+namespace {
+
+SocketAddress upstream(const char* text) { return SocketAddress::parse(text).value(); }
+
+AppConfig app(std::string name, std::vector<std::string> hosts, bool is_default = false) {
+  AppConfig config;
+  config.name = name;
+  config.hosts = std::move(hosts);
+  config.is_default = is_default;
+  config.current = name + "-b";
+  config.builds = {BuildConfig{name + "-a", {upstream("127.0.0.1:3001")}, "", std::nullopt},
+                   BuildConfig{name + "-b", {upstream("127.0.0.1:3002"), upstream("[::1]:3003")}, "", std::nullopt}};
+  return config;
+}
+
+std::shared_ptr<const Snapshot> build(std::vector<AppConfig> apps, std::vector<std::string>* errors_out = nullptr) {
+  Config config;
+  config.source = "test.yaml";
+  config.apps = std::move(apps);
+  std::vector<std::string> errors;
+  auto snapshot = Snapshot::create(std::move(config), errors, 7);
+  if (errors_out) *errors_out = errors;
+  return snapshot;
+}
+
+std::string app_for(const Snapshot& snapshot, const char* host) {
+  const App* found = snapshot.find_app(host);
+  return found ? found->name : "<none>";
+}
+
+bool mentions(const std::vector<std::string>& errors, const std::string& text) {
+  for (const std::string& error : errors) {
+    if (error.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("builds: state, current, pool key, config pointer") {
+  AppConfig shop = app("shop", {"shop.example.com"});
+  shop.builds.push_back(BuildConfig{"shop-p", {upstream("127.0.0.1:3004")}, "", BuildState::preview});
+  shop.builds.push_back(BuildConfig{"shop-0", {upstream("unix:/run/a.sock")}, "", BuildState::retired});
+  auto snapshot = build({shop});
+  REQUIRE(snapshot);
+  CHECK(snapshot->generation() == 7);
+  REQUIRE(snapshot->apps().size() == 1);
+  const App& shop_app = snapshot->apps()[0];
+  CHECK(shop_app.name == "shop");
+  CHECK(shop_app.config == &snapshot->config().apps[0]);
+  REQUIRE(shop_app.builds.size() == 4);
+  CHECK(shop_app.builds[0].state == BuildState::retained);
+  CHECK(shop_app.builds[1].state == BuildState::current);
+  CHECK(shop_app.builds[2].state == BuildState::preview);
+  CHECK(shop_app.builds[3].state == BuildState::retired);
+  CHECK(shop_app.current == &shop_app.builds[1]);
+  CHECK(shop_app.builds[1].healthy);
+  CHECK(shop_app.builds[1].pool_key == "shop/shop-b/127.0.0.1:3002,[::1]:3003");
+  CHECK(shop_app.builds[0].pool_key == "shop/shop-a/127.0.0.1:3001");
+  CHECK(shop_app.builds[3].upstreams.size() == 1);
+  CHECK(shop_app.find_build("shop-a") == &shop_app.builds[0]);
+  CHECK(shop_app.find_build("SHOP-A") == nullptr);
+  CHECK(shop_app.find_build("") == nullptr);
+}
+
+TEST_CASE("pool keys are stable across snapshots") {
+  auto first = build({app("shop", {"shop.example.com"})});
+  auto second = build({app("shop", {"shop.example.com"})});
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(first->apps()[0].builds[1].pool_key == second->apps()[0].builds[1].pool_key);
+}
+
+TEST_CASE("find_app: exact, case, port, trailing dot, wildcards, default") {
+  auto snapshot = build({
+      app("shop", {"shop.example.com", "*.shop.example.com"}),
+      app("eu", {"*.eu.shop.example.com", "Blog.Example.com."}),
+      app("local", {"[::1]", "127.0.0.1"}),
+  });
+  REQUIRE(snapshot);
+  struct Row {
+    const char* host;
+    const char* app;
+  };
+  for (Row row : {
+           Row{"shop.example.com", "shop"},
+           Row{"SHOP.Example.Com", "shop"},
+           Row{"shop.example.com:8080", "shop"},
+           Row{"shop.example.com.", "shop"},
+           Row{"shop.example.com.:443", "shop"},
+           Row{"a.shop.example.com", "shop"},
+           Row{"a.b.shop.example.com", "shop"},
+           Row{"eu.shop.example.com", "shop"},           // "*.eu..." needs a label before "eu"
+           Row{"x.eu.shop.example.com", "eu"},           // longest suffix wins
+           Row{"y.x.eu.shop.example.com:80", "eu"},
+           Row{"blog.example.com", "eu"},                // config host normalised
+           Row{"example.com", "shop"},                   // default: first app
+           Row{"xshop.example.com", "shop"},             // not a wildcard match: default anyway
+           Row{".shop.example.com", "shop"},
+           Row{"[::1]:8080", "local"},
+           Row{"[::1]", "local"},
+           Row{"127.0.0.1:3000", "local"},
+           Row{"", "shop"},
+       }) {
+    CAPTURE(row.host);
+    CHECK(app_for(*snapshot, row.host) == row.app);
+  }
+}
+
+TEST_CASE("find_app: wildcard does not match its bare suffix") {
+  auto snapshot = build({app("other", {"other.example.com"}), app("shop", {"*.shop.example.com"})});
+  REQUIRE(snapshot);
+  CHECK(app_for(*snapshot, "shop.example.com") == "other");  // default, not the wildcard app
+  CHECK(app_for(*snapshot, "a.shop.example.com") == "shop");
+  CHECK(app_for(*snapshot, "a.b.shop.example.com") == "shop");
+}
+
+TEST_CASE("find_app: default: true beats the first app") {
+  auto snapshot = build({app("first", {"first.example.com"}), app("fallback", {"fallback.example.com"}, true)});
+  REQUIRE(snapshot);
+  CHECK(app_for(*snapshot, "unknown.example.com") == "fallback");
+  CHECK(app_for(*snapshot, "first.example.com") == "first");
+}
+
+TEST_CASE("find_app: long host names fall back to a heap copy") {
+  std::string label(300, 'A');
+  auto snapshot = build({app("shop", {"*.shop.example.com"}), app("long", {std::string(300, 'a') + ".example.com"})});
+  REQUIRE(snapshot);
+  CHECK(app_for(*snapshot, (label + ".example.com").c_str()) == "long");
+  CHECK(app_for(*snapshot, (label + ".shop.example.com").c_str()) == "shop");
+}
+
+TEST_CASE("find_app with no apps returns nullptr") {
+  auto snapshot = build({});
+  REQUIRE(snapshot);
+  CHECK(snapshot->find_app("shop.example.com") == nullptr);
+}
+
+TEST_CASE("validation errors are all reported") {
+  AppConfig bad_current = app("shop", {"shop.example.com"});
+  bad_current.current = "dpl-missing";
+  AppConfig duplicate_ids = app("blog", {"blog.example.com", "SHOP.example.com"});
+  duplicate_ids.builds.push_back(duplicate_ids.builds[0]);
+  std::vector<std::string> errors;
+  CHECK(build({bad_current, duplicate_ids}, &errors) == nullptr);
+  CHECK(errors.size() == 3);
+  CHECK(mentions(errors, "test.yaml: apps[0].current: current build 'dpl-missing'"));
+  CHECK(mentions(errors, "apps[1].builds[2].id: build id 'blog-a' appears twice"));
+  CHECK(mentions(errors, "apps[1].hosts[1]: host 'shop.example.com' is already served by app 'shop'"));
+}
+
+TEST_CASE("validation: duplicate wildcard, two defaults, current written as preview") {
+  AppConfig shop = app("shop", {"*.example.com"}, true);
+  AppConfig blog = app("blog", {"*.EXAMPLE.com"}, true);
+  blog.builds[1].state = BuildState::preview;
+  AppConfig weird = app("weird", {"a.*.example.com"});
+  std::vector<std::string> errors;
+  CHECK(build({shop, blog, weird}, &errors) == nullptr);
+  CHECK(mentions(errors, "host '*.example.com' is already served by app 'shop'"));
+  CHECK(mentions(errors, "both marked default: true"));
+  CHECK(mentions(errors, "apps[1].current: current build 'blog-b' is written as state: preview"));
+  CHECK(mentions(errors, "apps[2].hosts[0]: expected a host name or '*.suffix'"));
+}
