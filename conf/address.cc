@@ -57,8 +57,7 @@ std::optional<SocketAddress> SocketAddress::parse(std::string_view text) {
     address.family = Family::unix_path;
     address.path = std::string(text.substr(5));
     // sun_path is 108 bytes including the NUL.
-    if (address.path.empty() || address.path.size() > 107 ||
-        address.path.find('\0') != std::string::npos) {
+    if (address.path.empty() || address.path.size() > 107 || address.path.find('\0') != std::string::npos) {
       return std::nullopt;
     }
     return address;
@@ -95,9 +94,12 @@ std::optional<SocketAddress> SocketAddress::parse(std::string_view text) {
 
 std::string SocketAddress::to_string() const {
   switch (family) {
-    case Family::unix_path: return "unix:" + path;
-    case Family::ipv6: return "[" + host + "]:" + std::to_string(port);
-    case Family::ipv4: break;
+    case Family::unix_path:
+      return "unix:" + path;
+    case Family::ipv6:
+      return "[" + host + "]:" + std::to_string(port);
+    case Family::ipv4:
+      break;
   }
   return host + ":" + std::to_string(port);
 }
@@ -107,8 +109,10 @@ std::string SocketAddress::to_string() const {
 bool SocketAddress::is_loopback() const {
   std::uint8_t bytes[16];
   switch (family) {
-    case Family::unix_path: return true;
-    case Family::ipv4: return pton(AF_INET, host, bytes) && bytes[0] == 127;
+    case Family::unix_path:
+      return true;
+    case Family::ipv4:
+      return pton(AF_INET, host, bytes) && bytes[0] == 127;
     case Family::ipv6:
       if (!pton(AF_INET6, host, bytes)) return false;
       if (is_v4_mapped(bytes)) return bytes[12] == 127;

@@ -4,10 +4,14 @@ namespace sg::conf {
 
 const char* to_string(BuildState state) {
   switch (state) {
-    case BuildState::current: return "current";
-    case BuildState::retained: return "retained";
-    case BuildState::preview: return "preview";
-    case BuildState::retired: return "retired";
+    case BuildState::current:
+      return "current";
+    case BuildState::retained:
+      return "retained";
+    case BuildState::preview:
+      return "preview";
+    case BuildState::retired:
+      return "retired";
   }
   return "unknown";
 }

@@ -36,12 +36,18 @@ std::optional<Duration> parse_duration(std::string_view text) {
   const auto parsed = split(text);
   if (!parsed) return std::nullopt;
   std::uint64_t ms_per_unit = 0;
-  if (parsed->unit == "ms") ms_per_unit = 1;
-  else if (parsed->unit == "s") ms_per_unit = 1000;
-  else if (parsed->unit == "m") ms_per_unit = 60 * 1000;
-  else if (parsed->unit == "h") ms_per_unit = 60 * 60 * 1000;
-  else if (parsed->unit == "d") ms_per_unit = 24 * 60 * 60 * 1000;
-  else return std::nullopt;
+  if (parsed->unit == "ms")
+    ms_per_unit = 1;
+  else if (parsed->unit == "s")
+    ms_per_unit = 1000;
+  else if (parsed->unit == "m")
+    ms_per_unit = 60 * 1000;
+  else if (parsed->unit == "h")
+    ms_per_unit = 60 * 60 * 1000;
+  else if (parsed->unit == "d")
+    ms_per_unit = 24 * 60 * 60 * 1000;
+  else
+    return std::nullopt;
 
   const auto ms = multiply(parsed->number, ms_per_unit);
   if (!ms || *ms > static_cast<std::uint64_t>(std::numeric_limits<Duration::rep>::max())) {

@@ -1,0 +1,395 @@
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "conf/load.h"
+
+namespace sg::conf {
+namespace {
+
+// Diagnostics as "file:line:col: key: message" lines, in report order
+// (one string so a failing check prints readably).
+std::string lines_of(const std::vector<Diagnostic>& diagnostics) {
+  std::string out;
+  for (const auto& d : diagnostics) out += d.to_string() + "\n";
+  return out;
+}
+
+std::string errors_of(std::string_view yaml) { return lines_of(load_string(yaml, "t.yaml").errors); }
+std::string warnings_of(std::string_view yaml) { return lines_of(load_string(yaml, "t.yaml").warnings); }
+
+// A valid file; each case below breaks one thing in it.
+// kListeners + kApps == kMinimal.
+constexpr std::string_view kMinimal = R"(listeners:
+  - address: 127.0.0.1:8080
+apps:
+  - name: shop
+    hosts: [shop.example.com]
+    current: dpl-a
+    builds:
+      - {id: dpl-a, upstreams: [127.0.0.1:3001]}
+)";
+
+const std::string kApps(kMinimal.substr(kMinimal.find("apps:")));
+const std::string kListeners(kMinimal.substr(0, kMinimal.find("apps:")));
+
+// kMinimal with its first `old` replaced by `new_text`.
+std::string with(std::string_view old, std::string_view new_text) {
+  std::string text(kMinimal);
+  text.replace(text.find(old), old.size(), new_text);
+  return text;
+}
+
+TEST_CASE("the minimal file loads with defaults") {
+  const auto result = load_string(kMinimal, "t.yaml");
+  REQUIRE(result.errors.empty());
+  REQUIRE(result.config.has_value());
+  const Config& config = *result.config;
+  CHECK(config.source == "t.yaml");
+  CHECK(config.workers == 0);
+  CHECK(config.limits.header_bytes == 32 * 1024);
+  CHECK(config.apps.at(0).asset_prefixes == std::vector<std::string>{"/_next/static/", "/_next/image"});
+  CHECK(config.apps.at(0).builds.at(0).upstreams.at(0).to_string() == "127.0.0.1:3001");
+  CHECK_FALSE(config.apps.at(0).builds.at(0).state.has_value());
+  CHECK(result.warnings.empty());
+}
+
+TEST_CASE("each mistake gets one exact message at the right place") {
+  const struct {
+    const char* name;
+    std::string yaml;
+    const char* error;
+  } cases[] = {
+      {"unknown key with hint", std::string(kMinimal) + "wokers: 4\n",
+       "t.yaml:9:1: wokers: unknown key 'wokers'; did you mean 'workers'?"},
+      {"unknown key by prefix", std::string(kMinimal) + "time: {}\n",
+       "t.yaml:9:1: time: unknown key 'time'; did you mean 'timeouts'?"},
+      {"unknown key without hint", std::string(kMinimal) + "limits: {zzz: 1}\n",
+       "t.yaml:9:10: limits.zzz: unknown key 'zzz'; expected one of: header_bytes, headers, uri_bytes, body_bytes"},
+      {"nested unknown key", std::string(kMinimal) + "    upstream: x\n",
+       "t.yaml:9:5: apps[0].upstream: unknown key 'upstream'; expected one of: name, hosts, default, registry, "
+       "current, builds, asset_prefixes, skew, actions, retention, security, health, canary"},
+      {"duplicate key", std::string(kMinimal) + "workers: 2\nworkers: 3\n",
+       "t.yaml:10:1: workers: duplicate key (first set on line 9)"},
+      {"wrong type: list", std::string(kMinimal) + "trusted_proxies: 10.0.0.0/8\n",
+       "t.yaml:9:18: trusted_proxies: expected a list, got a scalar"},
+      {"wrong type: mapping", std::string(kMinimal) + "timeouts: [1s]\n",
+       "t.yaml:9:11: timeouts: expected a mapping with keys client_header, client_idle, upstream_connect, "
+       "upstream_response, upstream_idle, drain, got a list"},
+      {"wrong type: bool", std::string(kMinimal) + "watch: yes\n",
+       "t.yaml:9:8: watch: expected true or false, got 'yes'"},
+      {"empty value", std::string(kMinimal) + "state_dir:\n", "t.yaml:9:1: state_dir: expected a string, got nothing"},
+      {"bad duration", std::string(kMinimal) + "timeouts: {drain: 30}\n",
+       "t.yaml:9:19: timeouts.drain: expected a duration like 10s (units: ms, s, m, h, d), got '30'"},
+      {"bad size", std::string(kMinimal) + "limits: {body_bytes: 10MB}\n",
+       "t.yaml:9:22: limits.body_bytes: expected a size like 64KiB (bytes, KiB, MiB or GiB), got '10MB'"},
+      {"bad count", std::string(kMinimal) + "limits: {headers: 64KiB}\n",
+       "t.yaml:9:19: limits.headers: expected a whole number of at least 1, got '64KiB'"},
+      {"workers out of range", std::string(kMinimal) + "workers: 257\n",
+       "t.yaml:9:10: workers: expected 'auto' or a number of workers from 1 to 256, got '257'"},
+      {"bad enum", std::string(kMinimal) + "access_log: {format: xml}\n",
+       "t.yaml:9:22: access_log.format: expected one of: plain, json; got 'xml'"},
+      {"bad cidr", std::string(kMinimal) + "trusted_proxies: [10.0.0.0/8, 10.0.0.0/40]\n",
+       "t.yaml:9:31: trusted_proxies[1]: expected a CIDR like 10.0.0.0/8 or an IP address, got '10.0.0.0/40'"},
+      {"bad listener address", "listeners: [{address: '8080'}]\n" + kApps,
+       "t.yaml:1:23: listeners[0].address: expected host:port, [v6]:port or unix:/path, got '8080'"},
+      {"host name upstream", with("127.0.0.1:3001", "localhost:3001"),
+       "t.yaml:8:33: apps[0].builds[0].upstreams[0]: expected host:port, [v6]:port or unix:/path, got "
+       "'localhost:3001' (host names are not resolved; use an IP address)"},
+      {"no upstreams", std::string(kMinimal) + "      - {id: dpl-b, upstreams: []}\n",
+       "t.yaml:9:32: apps[0].builds[1].upstreams: a build needs at least one upstream"},
+      {"missing upstreams", std::string(kMinimal) + "      - {id: dpl-b}\n",
+       "t.yaml:9:9: apps[0].builds[1].upstreams: is required"},
+      {"empty build id", std::string(kMinimal) + "      - {id: '', upstreams: [127.0.0.1:1]}\n",
+       "t.yaml:9:14: apps[0].builds[1].id: must not be empty"},
+      {"duplicate build id", std::string(kMinimal) + "      - {id: dpl-a, upstreams: [127.0.0.1:3002]}\n",
+       "t.yaml:9:14: apps[0].builds[1].id: duplicate build id 'dpl-a' (also apps[0].builds[0].id)"},
+      {"missing current", R"(listeners: [{address: 127.0.0.1:8080}]
+apps:
+  - name: shop
+    builds: [{id: dpl-a, upstreams: [127.0.0.1:3001]}]
+)",
+       "t.yaml:3:5: apps[0].current: is required: the id of the build new visitors get"},
+      {"current names no build", R"(listeners: [{address: 127.0.0.1:8080}]
+apps:
+  - name: shop
+    current: dpl-z
+    builds: [{id: dpl-a, upstreams: [127.0.0.1:3001]}, {id: dpl-b, upstreams: [127.0.0.1:3002]}]
+)",
+       "t.yaml:4:14: apps[0].current: 'dpl-z' names no build of this app (builds: dpl-a, dpl-b)"},
+      {"current is retired", R"(listeners: [{address: 127.0.0.1:8080}]
+apps:
+  - name: shop
+    current: dpl-a
+    builds: [{id: dpl-a, upstreams: [127.0.0.1:3001], state: retired}]
+)",
+       "t.yaml:4:14: apps[0].current: build 'dpl-a' has state: retired; the current build cannot be preview or "
+       "retired"},
+      {"state spelled current",
+       std::string(kMinimal) + "      - {id: dpl-b, upstreams: [127.0.0.1:1], state: current}\n",
+       "t.yaml:9:54: apps[0].builds[1].state: state may be 'preview' or 'retired'; current comes from the app's "
+       "`current`, got 'current'"},
+      {"no builds", R"(listeners: [{address: 127.0.0.1:8080}]
+apps:
+  - name: shop
+    current: dpl-a
+    builds: []
+)",
+       "t.yaml:5:13: apps[0].builds: an app needs at least one build"},
+      {"no listeners", "listeners: []\n" + kApps, "t.yaml:1:12: listeners: at least one listener is required"},
+      {"no apps", "listeners: [{address: 127.0.0.1:8080}]\napps: []\n",
+       "t.yaml:2:7: apps: at least one app is required"},
+      {"duplicate listener", kListeners + "  - address: 127.0.0.1:8080\n" + kApps,
+       "t.yaml:3:14: listeners[1].address: same address as listeners[0]"},
+      {"duplicate host across apps", std::string(kMinimal) + R"(  - name: blog
+    hosts: [blog.example.com, SHOP.example.com]
+    current: b
+    builds: [{id: b, upstreams: [127.0.0.1:4000]}]
+)",
+       "t.yaml:10:31: apps[1].hosts[1]: host 'shop.example.com' is already served by app 'shop' (apps[0].hosts[0])"},
+      {"duplicate app name", std::string(kMinimal) + R"(  - name: shop
+    current: b
+    builds: [{id: b, upstreams: [127.0.0.1:4000]}]
+)",
+       "t.yaml:9:11: apps[1].name: app name 'shop' is already used by apps[0]"},
+      {"two defaults", std::string(kMinimal) + R"(    default: true
+  - name: blog
+    default: true
+    current: b
+    builds: [{id: b, upstreams: [127.0.0.1:4000]}]
+)",
+       "t.yaml:11:14: apps[1].default: only one app may be the default; apps[0] already is"},
+      {"bad wildcard", with("[shop.example.com]", "['shop.*.com']"),
+       "t.yaml:5:13: apps[0].hosts[0]: a wildcard may only be a leading '*.' as in *.example.com"},
+      {"host with port", with("[shop.example.com]", "['shop.example.com:8080']"),
+       "t.yaml:5:13: apps[0].hosts[0]: hosts are matched without a port; remove ':port'"},
+      {"canary names no build", std::string(kMinimal) + "    canary: {build: dpl-q, percent: 5}\n",
+       "t.yaml:9:21: apps[0].canary.build: 'dpl-q' names no build of this app (builds: dpl-a)"},
+      {"canary percent", std::string(kMinimal) + "    canary: {build: dpl-a, percent: 101}\n",
+       "t.yaml:9:37: apps[0].canary.percent: expected a percentage from 0 to 100, got '101'"},
+      {"empty app name",
+       std::string(kMinimal) + "  - {name: '', current: b, builds: [{id: b, upstreams: [127.0.0.1:1]}]}\n",
+       "t.yaml:9:12: apps[1].name: must not be empty"},
+      {"invalid yaml", "listeners: [\n  {address: 1\n", "t.yaml:3:1: invalid YAML: end of map flow not found"},
+      {"empty file", "", "t.yaml: the file is empty; expected a mapping with listeners and apps"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(std::string(c.name));
+    CHECK(errors_of(c.yaml) == std::string(c.error) + "\n");
+  }
+}
+
+TEST_CASE("all errors are reported at once, in file order, with line and column") {
+  constexpr std::string_view yaml = R"(listeners:
+  - address: 0.0.0.0:80
+    tsl: {cert: a, key: b}
+workers: many
+timeouts: {client_idle: 1x}
+apps:
+  - name: shop
+    current: dpl-c
+    builds:
+      - {id: dpl-a, upstreams: [127.0.0.1:3001]}
+      - {id: dpl-b, upstreams: ["[::1]:3002", nope]}
+)";
+  CHECK(errors_of(yaml) ==
+        "t.yaml:3:5: listeners[0].tsl: unknown key 'tsl'; did you mean 'tls'?\n"
+        "t.yaml:4:10: workers: expected 'auto' or a number of workers from 1 to 256, got 'many'\n"
+        "t.yaml:5:25: timeouts.client_idle: expected a duration like 10s (units: ms, s, m, h, d), got '1x'\n"
+        "t.yaml:8:14: apps[0].current: 'dpl-c' names no build of this app (builds: dpl-a, dpl-b)\n"
+        "t.yaml:11:47: apps[0].builds[1].upstreams[1]: expected host:port, [v6]:port or unix:/path, got 'nope'\n");
+  const auto result = load_string(yaml, "t.yaml");
+  CHECK_FALSE(result.config.has_value());
+  CHECK(result.errors.at(0).line == 3);
+  CHECK(result.errors.at(0).column == 5);
+  CHECK(result.errors.at(0).key == "listeners[0].tsl");
+}
+
+TEST_CASE("secrets never appear in diagnostics") {
+  const std::string secret = "hunter2-SECRET-value";
+  const std::string previous = "old-SECRET-value";
+  const std::string yaml = std::string(kMinimal) + "pins:\n  secret: " + secret + "\n  previous_secrets: [" + previous +
+                           ", {x: " + previous + "}]\n  secret_file: /etc/x\n";
+  const auto result = load_string(yaml, "t.yaml");
+  REQUIRE(result.errors.size() == 3);
+  CHECK(result.errors[0].to_string() ==
+        "t.yaml:10:11: pins.secret: a secret must be at least 32 bytes (e.g. `openssl rand -base64 32`)");
+  CHECK(result.errors[2].to_string() == "t.yaml:11:40: pins.previous_secrets[1]: expected a string, got a mapping");
+  for (const auto& list : {result.errors, result.warnings}) {
+    for (const auto& d : list) {
+      CAPTURE(d.to_string());
+      CHECK(d.to_string().find("SECRET") == std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("warnings do not block loading") {
+  const std::string yaml = std::string(kMinimal) + "admin: {address: 0.0.0.0:9901}\n";
+  CHECK(warnings_of(yaml) ==
+        "t.yaml:9:18: admin.address: the admin API is reachable from other hosts without a token; "
+        "set admin.token_file\n");
+  CHECK(load_string(yaml, "t.yaml").config.has_value());
+}
+
+TEST_CASE("registry: api apps may start with no builds") {
+  const auto result = load_string(R"(listeners: [{address: 127.0.0.1:8080}]
+apps: [{name: shop, registry: api}]
+)",
+                                  "t.yaml");
+  CHECK(result.errors.empty());
+  REQUIRE(result.config.has_value());
+  CHECK(result.config->apps.at(0).registry == RegistrySource::api);
+}
+
+TEST_CASE("a missing file is one diagnostic without a position") {
+  const auto result = load_file("/nonexistent/skewgate.yaml");
+  REQUIRE(result.errors.size() == 1);
+  CHECK(result.errors[0].line == 0);
+  CHECK(result.errors[0].to_string() == "/nonexistent/skewgate.yaml: cannot read: No such file or directory");
+  CHECK_FALSE(result.config.has_value());
+}
+
+TEST_CASE("load_file reads a file and names it in the config") {
+  const std::string path = "/tmp/conf_load_test_" + std::to_string(::getpid()) + ".yaml";
+  std::ofstream(path) << kMinimal;
+  const auto result = load_file(path);
+  std::remove(path.c_str());
+  REQUIRE(result.config.has_value());
+  CHECK(result.config->source == path);
+}
+
+TEST_CASE("the design.md section 8 example loads with every value") {
+  constexpr std::string_view yaml = R"(listeners:
+  - address: 0.0.0.0:8080                 # [::]:8080, unix:/path
+  - address: 0.0.0.0:8443
+    tls: {cert: /etc/skewgate/tls.crt, key: /etc/skewgate/tls.key}   # SNI picks per-app certs
+admin: {address: 127.0.0.1:9901, token_file: /etc/skewgate/admin-token}
+workers: auto                               # one event loop per core
+state_dir: /var/lib/skewgate
+limits: {header_bytes: 32KiB, headers: 100, uri_bytes: 8KiB, body_bytes: 0}   # 0 = unlimited
+timeouts: {client_header: 10s, client_idle: 60s, upstream_connect: 2s,
+           upstream_response: 60s, upstream_idle: 4s, drain: 30s}
+pins: {cookie: skewgate_pin, secret_file: /etc/skewgate/pin-secret, previous_secrets: []}
+apps:
+  - name: shop
+    hosts: [shop.example.com, "*.shop.example.com"]
+    registry: config
+    skew: {action_policy: reload, message: "This page is out of date. Reload to continue."}
+    retention: {max_age: 7d, max_builds: 10, min_retained: 1}
+    security: {check_origin: true, allowed_origins: []}
+    health: {path: /api/health, interval: 5s}
+    current: dpl-b
+    builds:
+      - {id: dpl-a, upstreams: [127.0.0.1:3001], manifest: /srv/shop/a/.next/server/server-reference-manifest.json}
+      - {id: dpl-b, upstreams: [127.0.0.1:3002, 127.0.0.1:3003]}
+      - {id: dpl-c, upstreams: [127.0.0.1:3004], state: preview}
+      - {id: dpl-0, upstreams: [127.0.0.1:3000], state: retired}   # kill switch in config mode
+)";
+  const auto result = load_string(yaml, "skewgate.yaml");
+  for (const auto& d : result.errors) CAPTURE(d.to_string());
+  REQUIRE(result.errors.empty());
+  CHECK(result.warnings.empty());
+  const Config& c = *result.config;
+  REQUIRE(c.listeners.size() == 2);
+  CHECK(c.listeners[1].address.to_string() == "0.0.0.0:8443");
+  REQUIRE(c.listeners[1].tls.has_value());
+  CHECK(c.listeners[1].tls->key == "/etc/skewgate/tls.key");
+  CHECK_FALSE(c.listeners[0].tls.has_value());
+  CHECK(c.admin.token_file == "/etc/skewgate/admin-token");
+  CHECK(c.workers == 0);
+  CHECK(c.limits.uri_bytes == 8192);
+  CHECK(c.limits.body_bytes == 0);
+  CHECK(c.timeouts.upstream_idle == std::chrono::seconds(4));
+  CHECK(c.pins.secret_file == "/etc/skewgate/pin-secret");
+  REQUIRE(c.apps.size() == 1);
+  const AppConfig& app = c.apps[0];
+  CHECK(app.hosts == std::vector<std::string>{"shop.example.com", "*.shop.example.com"});
+  CHECK(app.retention.max_age == std::chrono::hours(24 * 7));
+  CHECK(app.health.path == "/api/health");
+  CHECK(app.current == "dpl-b");
+  REQUIRE(app.builds.size() == 4);
+  CHECK(app.builds[0].manifest == "/srv/shop/a/.next/server/server-reference-manifest.json");
+  CHECK(app.builds[1].upstreams.size() == 2);
+  CHECK(app.builds[2].state == BuildState::preview);
+  CHECK(app.builds[3].state == BuildState::retired);
+}
+
+TEST_CASE("every key of the schema is accepted") {
+  const std::string yaml = std::string(kMinimal) + R"(    default: true
+    registry: config
+    asset_prefixes: [/assets/]
+    skew: {action_policy: error, message: stale}
+    actions: {inspect_form_posts: false, inspect_bytes: 16KiB}
+    retention: {max_age: 1d, max_builds: 3, min_retained: 2, keep_while_active: true, active_window: 5m, hard_max_age: 2d}
+    security: {check_origin: false, allowed_origins: ["https://a.example.com", "http://localhost:3000"]}
+    health: {path: /h, interval: 500ms, timeout: 1s, rise: 1, fall: 2}
+    canary: {build: dpl-b, percent: 2.5}
+      - {id: dpl-b, upstreams: ["[::1]:3002", "unix:/run/b.sock"], state: preview}
+watch: true
+workers: 4
+access_log: {path: /var/log/skewgate.log, format: json}
+trusted_proxies: [10.0.0.0/8, "::1"]
+pins: {cookie: pin, secret: 0123456789abcdef0123456789abcdef, previous_secrets: [abcdefghijabcdefghijabcdefghij12]}
+admin: {address: "unix:/run/skewgate-admin.sock"}
+)";
+  // The build line above belongs to `builds`: move it there.
+  std::string fixed = yaml;
+  const std::string build_line =
+      "      - {id: dpl-b, upstreams: [\"[::1]:3002\", \"unix:/run/b.sock\"], state: preview}\n";
+  fixed.erase(fixed.find(build_line), build_line.size());
+  fixed.insert(fixed.find("    default: true"), build_line);
+  const auto result = load_string(fixed, "t.yaml");
+  for (const auto& d : result.errors) CAPTURE(d.to_string());
+  REQUIRE(result.errors.empty());
+  const Config& c = *result.config;
+  CHECK(c.workers == 4);
+  CHECK(c.watch);
+  CHECK(c.access_log.format == LogFormat::json);
+  CHECK(c.trusted_proxies.size() == 2);
+  CHECK(c.pins.previous_secrets.size() == 1);
+  const AppConfig& app = c.apps.at(0);
+  CHECK(app.is_default);
+  CHECK(app.asset_prefixes == std::vector<std::string>{"/assets/"});
+  CHECK(app.skew.action_policy == ActionPolicy::error);
+  CHECK(app.actions.inspect_bytes == 16 * 1024);
+  CHECK(app.retention.keep_while_active);
+  CHECK(app.health.interval == std::chrono::milliseconds(500));
+  REQUIRE(app.canary.has_value());
+  CHECK(app.canary->percent == doctest::Approx(2.5));
+  CHECK(app.builds.at(1).upstreams.at(1).family == SocketAddress::Family::unix_path);
+}
+
+TEST_CASE("the embedded default loads") {
+  const auto result = load_string(embedded_default_yaml(), "<embedded default>");
+  for (const auto& d : result.errors) CAPTURE(d.to_string());
+  REQUIRE(result.errors.empty());
+  CHECK(result.warnings.empty());
+  const Config& c = *result.config;
+  CHECK(c.source == "<embedded default>");
+  CHECK(c.listeners.at(0).address.to_string() == "127.0.0.1:8080");
+  CHECK(c.admin.address.to_string() == "127.0.0.1:9901");
+  CHECK(c.workers == 0);
+  CHECK(c.state_dir == "/tmp/skewgate-demo");
+  CHECK(c.access_log.path == "stdout");
+  REQUIRE(c.apps.size() == 1);
+  CHECK(c.apps[0].name == "demo");
+  CHECK(c.apps[0].hosts == std::vector<std::string>{"localhost", "127.0.0.1"});
+  CHECK(c.apps[0].current == "dpl-b");
+  REQUIRE(c.apps[0].builds.size() == 2);
+  CHECK(c.apps[0].builds[0].upstreams.at(0).to_string() == "127.0.0.1:3001");
+  CHECK(c.apps[0].builds[1].upstreams.at(0).to_string() == "127.0.0.1:3002");
+}
+
+TEST_CASE("no input makes load_string throw") {
+  for (std::string_view yaml : {"[", "{a: b", "a: &x [*x]", "? [a]\n: b\n", "- 1\n- 2\n", "\t", "\xff\xfe",
+                                "apps: [[[[[[[[[[[[]]]]]]]]]]]]", "listeners: {address: 1}"}) {
+    CAPTURE(yaml);
+    const auto result = load_string(yaml, "t.yaml");
+    CHECK_FALSE(result.errors.empty());
+  }
+}
+
+}  // namespace
+}  // namespace sg::conf
