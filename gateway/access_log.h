@@ -1,0 +1,66 @@
+// One line per request (design.md section 9), buffered per worker and
+// written in whole lines so workers sharing stdout never interleave.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "conf/config.h"
+
+namespace sg::gateway {
+
+// Where lines go: a file descriptor shared by all workers. Thread-safe.
+class AccessLogSink {
+ public:
+  // "stdout", "stderr", "off", or a path opened for append. Returns false and
+  // sets `error` when the file cannot be opened.
+  bool open(const conf::AccessLogConfig& config, std::string& error);
+  // SIGUSR1: reopen a file path (log rotation).
+  bool reopen(std::string& error);
+  void write_lines(std::string_view lines);
+  bool enabled() const { return fd_ >= 0; }
+  conf::LogFormat format() const { return format_; }
+  ~AccessLogSink();
+
+ private:
+  std::mutex mutex_;  // taken per flush (at most every few ms per worker), never per request
+  int fd_ = -1;
+  bool owns_fd_ = false;
+  std::string path_;
+  conf::LogFormat format_ = conf::LogFormat::plain;
+};
+
+struct AccessLogEntry {
+  std::string_view peer;
+  std::string_view method;
+  std::string_view target;
+  std::string_view app;
+  std::string_view client_build;
+  std::string_view build;        // served by
+  std::string_view upstream;     // address
+  std::string_view outcome;      // served, rerouted, answered, error
+  std::string_view detail;       // stable snake_case code of a local reply or failure
+  int status = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t bytes_sent = 0;
+  double duration_ms = 0;
+  double upstream_ms = -1;       // time to the upstream's response head; -1 when none
+};
+
+class AccessLog {
+ public:
+  explicit AccessLog(AccessLogSink* sink) : sink_(sink) {}
+  bool enabled() const { return sink_ && sink_->enabled(); }
+  void record(const AccessLogEntry& entry);
+  void flush();  // called by the worker's timer and at exit
+
+ private:
+  AccessLogSink* sink_;
+  std::string buffer_;
+};
+
+}  // namespace sg::gateway

@@ -1,0 +1,327 @@
+#include "gateway/downstream_connection.h"
+
+#include <netinet/in.h>
+
+#include "gateway/exchange.h"
+#include "gateway/local_reply.h"
+#include "gateway/worker.h"
+
+namespace sg::gateway {
+namespace {
+
+enum TimerMode { kNoTimer = 0, kHeaderTimer, kIdleTimer, kLingerTimer };
+
+// After answering an error we stop writing but keep reading (and discarding)
+// for a moment: closing with unread input makes the kernel send RST, which can
+// destroy our response before the client has read it (nginx's lingering_close).
+constexpr std::uint64_t kLingerMs = 2000;
+constexpr std::size_t kLowWatermark = 64 * 1024;
+
+bool peer_of(uv_tcp_t* tcp, std::string& ip, const std::vector<conf::Cidr>& trusted) {
+  sockaddr_storage storage{};
+  int len = sizeof storage;
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&storage), &len) != 0) return false;
+  char text[64] = {0};
+  const std::uint8_t* bytes = nullptr;
+  std::size_t size = 0;
+  if (storage.ss_family == AF_INET) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&storage);
+    uv_ip4_name(sin, text, sizeof text);
+    bytes = reinterpret_cast<const std::uint8_t*>(&sin->sin_addr);
+    size = 4;
+  } else if (storage.ss_family == AF_INET6) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    uv_ip6_name(sin6, text, sizeof text);
+    bytes = reinterpret_cast<const std::uint8_t*>(&sin6->sin6_addr);
+    size = 16;
+  }
+  ip = text;
+  for (const auto& cidr : trusted)
+    if (bytes && cidr.contains(bytes, size)) return true;
+  return false;
+}
+
+}  // namespace
+
+DownstreamConnection::DownstreamConnection(Worker& worker)
+    : worker_(worker), parser_(HttpParser::Mode::request, *this) {}
+
+void DownstreamConnection::accept(Worker& worker, ListenerHandle& listener) {
+  auto* c = new DownstreamConnection(worker);
+  if (listener.is_unix) {
+    uv_pipe_init(worker.loop(), &c->socket_.pipe, 0);
+  } else {
+    uv_tcp_init(worker.loop(), &c->socket_.tcp);
+  }
+  c->socket_.handle.data = c;
+  uv_timer_init(worker.loop(), &c->timer_);
+  c->timer_.data = c;
+  c->handles_open_ = 2;
+  worker.add_connection(c);
+  if (uv_accept(&listener.socket.stream, &c->socket_.stream) != 0) {
+    c->close();
+    return;
+  }
+  const conf::Config& config = worker.snapshot().config();
+  if (listener.is_unix) {
+    c->peer_ip_ = "unix";
+  } else {
+    uv_tcp_nodelay(&c->socket_.tcp, 1);
+    c->peer_trusted_ = peer_of(&c->socket_.tcp, c->peer_ip_, config.trusted_proxies);
+  }
+  c->parser_.set_limits(&config.limits);
+  c->set_timer(config.timeouts.client_header.count(), kHeaderTimer);
+  c->start_reading();
+}
+
+// ---- reading and parsing ----
+
+void DownstreamConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* c = static_cast<DownstreamConnection*>(stream->data);
+  if (c->closing_ || nread == 0) return;
+  if (nread < 0) {
+    c->close();  // EOF or reset: an exchange in flight is aborted (nginx's 499)
+    return;
+  }
+  const std::string_view data(buf->base, static_cast<std::size_t>(nread));
+  if (c->lingering_) return;
+  if (c->tunnel_) {
+    c->exchange_->on_tunnel_data(data);
+    return;
+  }
+  c->consume(data);
+}
+
+void DownstreamConnection::consume(std::string_view data) {
+  in_consume_ = true;
+  while (!data.empty() && !closing_ && !lingering_) {
+    if (waiting_for_response_) {
+      // A pipelined request: keep it until the current response is done.
+      buffered_.append(data);
+      stop_reading();
+      break;
+    }
+    if (!exchange_ && timer_mode_ == kIdleTimer)
+      set_timer(worker_.snapshot().config().timeouts.client_header.count(), kHeaderTimer);
+    const HttpParser::Result r = parser_.execute(data);
+    if (r.error == HPE_OK) break;
+    data.remove_prefix(r.consumed);
+    if (r.error == HPE_PAUSED) {
+      parser_.resume();
+      continue;
+    }
+    if (r.error == HPE_PAUSED_UPGRADE) {
+      buffered_.append(data);  // first tunnel bytes, sent once the upstream agrees
+      stop_reading();
+      break;
+    }
+    reject(parser_.rejection());
+    break;
+  }
+  in_consume_ = false;
+}
+
+int DownstreamConnection::on_head_complete() {
+  set_timer(0, kNoTimer);
+  std::unique_ptr<RequestHead> head = parser_.take_request();
+  if (head->method == "CONNECT") {
+    reject({405, "method_not_allowed", "CONNECT is not proxied"});
+    return -1;
+  }
+  upgrade_request_ = head->upgrade;
+  exchange_ = std::make_unique<Exchange>(worker_, *this, std::move(head));
+  exchange_->start();
+  return 0;
+}
+
+int DownstreamConnection::on_body(std::string_view data) {
+  if (exchange_) exchange_->on_request_body(data);
+  return 0;
+}
+
+int DownstreamConnection::on_message_complete() {
+  if (!exchange_) return HPE_PAUSED;
+  waiting_for_response_ = true;
+  exchange_->on_request_complete();  // may finish at once (a local answer)
+  // An upgrade must reach llhttp's own pause so the rest is tunnel data.
+  return upgrade_request_ ? 0 : HPE_PAUSED;
+}
+
+// ---- the exchange's side ----
+
+int DownstreamConnection::write(std::string_view data) {
+  if (closing_) return UV_ECANCELED;
+  const int rc = write_stream(&socket_.stream, data, this);
+  if (rc < 0) close();
+  return rc;
+}
+
+std::size_t DownstreamConnection::write_queue_size() const {
+  return uv_stream_get_write_queue_size(&socket_.stream);
+}
+
+void DownstreamConnection::on_write_done(int status) {
+  if (closing_) return;
+  if (status < 0) {
+    close();
+    return;
+  }
+  if (exchange_ && write_queue_size() < kLowWatermark) exchange_->on_downstream_drained();
+}
+
+void DownstreamConnection::pause_reading() {
+  backpressured_ = true;
+  stop_reading();
+}
+
+void DownstreamConnection::resume_reading() {
+  backpressured_ = false;
+  if (!waiting_for_response_ || tunnel_) start_reading();
+}
+
+void DownstreamConnection::exchange_finished(bool keep_alive) {
+  worker_.defer_delete(std::move(exchange_));
+  waiting_for_response_ = false;
+  upgrade_request_ = false;
+  if (!keep_alive || close_when_done_ || worker_.draining()) {
+    close_after_flush();
+    return;
+  }
+  set_timer(worker_.snapshot().config().timeouts.client_idle.count(), kIdleTimer);
+  if (!in_consume_) serve_buffered();
+}
+
+void DownstreamConnection::serve_buffered() {
+  if (!buffered_.empty()) {
+    const std::string data = std::move(buffered_);
+    buffered_.clear();
+    consume(data);
+  }
+  if (!closing_ && !lingering_ && !waiting_for_response_ && !backpressured_) start_reading();
+}
+
+void DownstreamConnection::start_tunnel() {
+  tunnel_ = true;
+  set_timer(0, kNoTimer);
+  if (!buffered_.empty()) {
+    const std::string data = std::move(buffered_);
+    buffered_.clear();
+    exchange_->on_tunnel_data(data);
+  }
+  if (!closing_ && !backpressured_) start_reading();
+}
+
+void DownstreamConnection::drain() {
+  if (!exchange_ && buffered_.empty()) {
+    close();
+  } else {
+    close_when_done_ = true;
+  }
+}
+
+// ---- errors, timers, closing ----
+
+void DownstreamConnection::reject(const ParseRejection& rejection) {
+  if (closing_ || lingering_) return;
+  bool can_answer = true;
+  if (exchange_) {
+    can_answer = !exchange_->response_started();
+    auto exchange = std::move(exchange_);
+    exchange->on_downstream_gone();
+    worker_.defer_delete(std::move(exchange));
+  }
+  if (!can_answer) {
+    close();
+    return;
+  }
+  const std::string body = json_error_body(rejection.code, rejection.detail);
+  write(render_reply(rejection.status, {{"content-type", "application/json"}, {"cache-control", "no-store"}}, body,
+                     false, false));
+  AccessLogEntry entry;
+  entry.peer = peer_ip_;
+  entry.method = "-";
+  entry.target = "-";
+  entry.outcome = "error";
+  entry.detail = rejection.code;
+  entry.status = rejection.status;
+  entry.bytes_sent = body.size();
+  worker_.access_log().record(entry);
+  close_after_flush();
+}
+
+void DownstreamConnection::close_after_flush() {
+  if (closing_ || lingering_) return;
+  lingering_ = true;
+  waiting_for_response_ = false;
+  shutdown_req_.data = this;
+  if (uv_shutdown(&shutdown_req_, &socket_.stream, on_shutdown) != 0) close();
+}
+
+void DownstreamConnection::on_shutdown(uv_shutdown_t* req, int status) {
+  auto* c = static_cast<DownstreamConnection*>(req->data);
+  if (c->closing_) return;
+  if (status < 0) {
+    c->close();
+    return;
+  }
+  c->set_timer(kLingerMs, kLingerTimer);
+  c->start_reading();  // discard until EOF or the linger timer
+}
+
+void DownstreamConnection::on_timer(uv_timer_t* timer) {
+  auto* c = static_cast<DownstreamConnection*>(timer->data);
+  if (c->closing_) return;
+  switch (c->timer_mode_) {
+    case kHeaderTimer:
+      if (c->parser_.in_message()) {
+        c->reject({408, "client_header_timeout", "request head not received within timeouts.client_header"});
+      } else {
+        c->close();  // nothing was sent at all: just close, as nginx does
+      }
+      break;
+    case kIdleTimer:
+    case kLingerTimer: c->close(); break;
+    default: break;
+  }
+}
+
+void DownstreamConnection::set_timer(std::uint64_t ms, int mode) {
+  timer_mode_ = mode;
+  if (mode == kNoTimer || ms == 0) {
+    uv_timer_stop(&timer_);
+    return;
+  }
+  uv_timer_start(&timer_, on_timer, ms, 0);
+}
+
+void DownstreamConnection::start_reading() {
+  if (reading_ || closing_) return;
+  if (uv_read_start(&socket_.stream, alloc_worker_buffer, on_read) == 0) reading_ = true;
+}
+
+void DownstreamConnection::stop_reading() {
+  if (!reading_) return;
+  uv_read_stop(&socket_.stream);
+  reading_ = false;
+}
+
+void DownstreamConnection::close() {
+  if (closing_) return;
+  closing_ = true;
+  if (exchange_) {
+    auto exchange = std::move(exchange_);
+    exchange->on_downstream_gone();
+    worker_.defer_delete(std::move(exchange));
+  }
+  worker_.remove_connection(this);
+  uv_timer_stop(&timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close);
+  uv_close(&socket_.handle, on_close);
+}
+
+void DownstreamConnection::on_close(uv_handle_t* handle) {
+  auto* c = static_cast<DownstreamConnection*>(handle->data);
+  if (--c->handles_open_ == 0) delete c;
+}
+
+}  // namespace sg::gateway

@@ -1,0 +1,411 @@
+#include "gateway/exchange.h"
+
+#include <cstdio>
+
+#include "gateway/downstream_connection.h"
+#include "gateway/local_reply.h"
+#include "skew/decide.h"
+
+namespace sg::gateway {
+namespace {
+
+// Reading from one side stops while the other side's write queue is above
+// the high mark; it resumes when the queue drains below the low mark
+// (UpstreamConnection/DownstreamConnection report that).
+constexpr std::size_t kHighWatermark = 256 * 1024;
+
+bool is_idempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" || method == "PUT" ||
+         method == "DELETE";
+}
+
+void append_chunk(std::string& out, std::string_view data) {
+  char size[20];
+  const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  out.append(size, static_cast<std::size_t>(n));
+  out.append(data);
+  out.append("\r\n", 2);
+}
+
+}  // namespace
+
+Exchange::Exchange(Worker& worker, DownstreamConnection& downstream, std::unique_ptr<RequestHead> head)
+    : worker_(worker), downstream_(downstream), head_(std::move(head)), started_ns_(uv_hrtime()) {}
+
+Exchange::~Exchange() { release_upstream(false); }
+
+// ---- 1. decide ----
+
+void Exchange::start() {
+  snapshot_ = worker_.lease_snapshot();
+  verdict_ = skew::decide(head_->view(), *snapshot_);
+  if (verdict_.answer) {
+    answer(*verdict_.answer);
+    return;
+  }
+  ForwardContext context{downstream_.peer_ip(), downstream_.peer_trusted(), downstream_.tls()};
+  upstream_head_.reserve(512);
+  append_upstream_request_head(upstream_head_, *head_, context);
+  first_upstream_ = worker_.pool().next_upstream(*verdict_.target);
+  connect_upstream();
+}
+
+// ---- 2. connect ----
+
+void Exchange::connect_upstream() {
+  const routing::Build& build = *verdict_.target;
+  const std::size_t count = build.upstreams.size();
+  const conf::Timeouts& timeouts = snapshot_->config().timeouts;
+  while (attempts_ < count) {
+    const std::size_t index = (first_upstream_ + attempts_) % count;
+    ++attempts_;
+    if (worker_.access_log().enabled()) last_upstream_ = build.upstreams[index].to_string();
+    if (UpstreamConnection* idle = worker_.pool().take_idle(build, index)) {
+      idle->adopt(this);
+      upstream_ = idle;
+      send_request_head();
+      return;
+    }
+    upstream_ = UpstreamConnection::connect(worker_, build.upstreams[index], index, this,
+                                            timeouts.upstream_connect.count());
+    if (upstream_) return;  // on_upstream_connected or on_upstream_failure follows
+  }
+  fail_upstream(to_string(UpstreamFailure::connect_failed), 502);
+}
+
+void Exchange::on_upstream_connected(UpstreamConnection&) { send_request_head(); }
+
+// ---- 3. send the request ----
+
+void Exchange::send_request_head() {
+  upstream_ready_ = true;
+  response_parser_ = std::make_unique<HttpParser>(HttpParser::Mode::response, static_cast<HttpParserListener&>(*this));
+  response_parser_->expect_no_body(head_->method == "HEAD");
+  upstream_->write2(upstream_head_, request_buffer_);
+  request_buffer_.clear();
+  request_buffer_.shrink_to_fit();
+  if (request_done_) upstream_->arm_response_timer(snapshot_->config().timeouts.upstream_response.count());
+  if (downstream_paused_) {
+    downstream_paused_ = false;
+    downstream_.resume_reading();
+  }
+}
+
+void Exchange::on_request_body(std::string_view data) {
+  bytes_received_ += data.size();
+  if (verdict_.answer || response_done_) return;  // answered already: the body is dropped
+  if (!head_->chunked) {
+    forward_to_upstream(data);
+    return;
+  }
+  std::string chunk;
+  chunk.reserve(data.size() + 24);
+  append_chunk(chunk, data);
+  forward_to_upstream(chunk);
+}
+
+void Exchange::on_request_complete() {
+  request_done_ = true;
+  if (!verdict_.answer && !response_done_) {
+    if (head_->chunked) forward_to_upstream("0\r\n\r\n");
+    if (upstream_ready_ && upstream_)
+      upstream_->arm_response_timer(snapshot_->config().timeouts.upstream_response.count());
+  }
+  maybe_finish();
+}
+
+void Exchange::forward_to_upstream(std::string_view data) {
+  std::size_t queued;
+  if (upstream_ready_ && upstream_) {
+    upstream_->write(data);
+    queued = upstream_ ? upstream_->write_queue_size() : 0;
+  } else {
+    request_buffer_.append(data);
+    queued = request_buffer_.size();
+  }
+  if (queued > kHighWatermark && !downstream_paused_) {
+    downstream_paused_ = true;
+    downstream_.pause_reading();
+  }
+}
+
+void Exchange::on_upstream_drained(UpstreamConnection&) {
+  if (downstream_paused_) {
+    downstream_paused_ = false;
+    downstream_.resume_reading();
+  }
+}
+
+// ---- 4. the response ----
+
+void Exchange::on_upstream_data(UpstreamConnection&, std::string_view data) {
+  upstream_head_.clear();  // a response byte arrived: never retried now
+  got_response_bytes_ = true;
+  if (tunnel_) {
+    to_downstream_.append(data);
+    flush_downstream();
+    return;
+  }
+  const HttpParser::Result r = response_parser_->execute(data);
+  flush_downstream();
+  if (finished_) return;
+  switch (r.error) {
+    case HPE_OK: return;
+    case HPE_PAUSED:  // the response is complete
+      if (r.consumed < data.size()) upstream_reusable_ = false;  // bytes after the response: never reuse
+      maybe_finish();
+      return;
+    case HPE_PAUSED_UPGRADE:
+      to_downstream_.append(data.substr(r.consumed));
+      flush_downstream();
+      if (!finished_) downstream_.start_tunnel();
+      return;
+    default:
+      if (response_started_) {
+        abort("bad_response");
+      } else {
+        release_upstream(false);
+        fail_upstream("bad_response", 502);
+      }
+  }
+}
+
+int Exchange::on_head_complete() {
+  response_head_ = response_parser_->take_response();
+  const ResponseHead& response = *response_head_;
+  upstream_head_ns_ = uv_hrtime();
+  if (response.status == 101) {
+    if (!head_->upgrade) return -1;
+    tunnel_ = true;
+    status_ = 101;
+    response_started_ = true;
+    append_downstream_response_head(to_downstream_, response, BodyFraming::none, true);
+    return 2;  // llhttp stops with HPE_PAUSED_UPGRADE: the rest is tunnel data
+  }
+  if (response.status < 200) {  // 100 Continue, 103 Early Hints: passed on, the final response follows
+    interim_ = true;
+    append_downstream_response_head(to_downstream_, response, BodyFraming::none, true);
+    return 0;
+  }
+  status_ = response.status;
+  const bool http11_client = head_->http_major == 1 && head_->http_minor >= 1;
+  send_body_ = head_->method != "HEAD" && response.status != 204 && response.status != 304;
+  if (response.status == 204) {
+    framing_ = BodyFraming::none;
+  } else if (response.content_length) {
+    framing_ = BodyFraming::content_length;
+  } else if (!send_body_) {
+    framing_ = response.chunked ? BodyFraming::chunked : BodyFraming::none;
+  } else {
+    // Chunked, or delimited by the upstream closing: re-chunk for HTTP/1.1
+    // clients so the downstream connection survives; 1.0 clients read to close.
+    framing_ = http11_client ? BodyFraming::chunked : BodyFraming::until_close;
+  }
+  downstream_keep_alive_ = head_->keep_alive && framing_ != BodyFraming::until_close && !worker_.draining();
+  append_downstream_response_head(to_downstream_, response, framing_, downstream_keep_alive_);
+  response_started_ = true;
+  return 0;
+}
+
+int Exchange::on_body(std::string_view data) {
+  if (!send_body_) return 0;
+  if (framing_ == BodyFraming::chunked) {
+    append_chunk(to_downstream_, data);
+  } else {
+    to_downstream_.append(data);
+  }
+  // Bound what one parse can accumulate: a 64 KiB read at most, re-framed.
+  return 0;
+}
+
+int Exchange::on_message_complete() {
+  if (tunnel_) return 0;  // llhttp goes on to HPE_PAUSED_UPGRADE
+  if (interim_) {
+    interim_ = false;
+    return 0;
+  }
+  if (framing_ == BodyFraming::chunked && send_body_) to_downstream_.append("0\r\n\r\n", 5);
+  response_done_ = true;
+  upstream_reusable_ = response_head_ && response_head_->keep_alive;
+  if (upstream_) upstream_->disarm_timer();
+  return HPE_PAUSED;
+}
+
+void Exchange::flush_downstream() {
+  if (to_downstream_.empty()) return;
+  bytes_sent_ += to_downstream_.size();
+  downstream_.write(to_downstream_);
+  to_downstream_.clear();
+  if (to_downstream_.capacity() > 256 * 1024) to_downstream_.shrink_to_fit();
+  if (upstream_ && !upstream_paused_ && downstream_.write_queue_size() > kHighWatermark) {
+    upstream_paused_ = true;
+    upstream_->pause_reading();
+  }
+}
+
+void Exchange::on_downstream_drained() {
+  if (upstream_paused_ && upstream_) {
+    upstream_paused_ = false;
+    upstream_->resume_reading();
+  }
+}
+
+void Exchange::on_tunnel_data(std::string_view data) {
+  bytes_received_ += data.size();
+  if (upstream_) forward_to_upstream(data);
+}
+
+// ---- failures ----
+
+void Exchange::on_upstream_failure(UpstreamConnection& upstream, UpstreamFailure failure) {
+  upstream_ = nullptr;  // it closes itself
+  if (tunnel_) {
+    downstream_keep_alive_ = false;
+    finish();
+    return;
+  }
+  if (failure == UpstreamFailure::closed && response_started_ && !response_done_ &&
+      response_parser_->finish() == HPE_OK && response_done_) {
+    // A response delimited by the upstream closing has ended.
+    flush_downstream();
+    upstream_reusable_ = false;
+    maybe_finish();
+    return;
+  }
+  const bool connect_failure = failure == UpstreamFailure::connect_refused ||
+                               failure == UpstreamFailure::connect_timeout ||
+                               failure == UpstreamFailure::connect_failed;
+  if (connect_failure && attempts_ < verdict_.target->upstreams.size()) {
+    upstream_ready_ = false;
+    connect_upstream();
+    return;
+  }
+  if (!connect_failure && upstream.reused() && retry_allowed()) {
+    // A pooled connection the upstream had already closed: nothing was
+    // processed, so a fresh connection may safely try again.
+    reused_retry_done_ = true;
+    upstream_ready_ = false;
+    const std::size_t index = upstream.pool_slot();
+    upstream_ = UpstreamConnection::connect(worker_, verdict_.target->upstreams[index], index, this,
+                                            snapshot_->config().timeouts.upstream_connect.count());
+    if (upstream_) return;
+  }
+  if (response_started_) {
+    abort(to_string(failure));
+    return;
+  }
+  const bool timeout = failure == UpstreamFailure::connect_timeout || failure == UpstreamFailure::response_timeout;
+  fail_upstream(to_string(failure), timeout ? 504 : 502);
+}
+
+bool Exchange::retry_allowed() const {
+  return !reused_retry_done_ && !got_response_bytes_ && is_idempotent(head_->method) && !head_->has_body() &&
+         !upstream_head_.empty();
+}
+
+void Exchange::fail_upstream(std::string_view reason, int status) {
+  detail_ = std::string(reason);
+  skew::Answer reply;
+  reply.status = status;
+  reply.headers = {{"content-type", "application/json"}, {"cache-control", "no-store"}};
+  reply.body = upstream_error_body(verdict_.app ? verdict_.app->name : "", verdict_.target ? verdict_.target->id : "",
+                                   reason);
+  verdict_.outcome = skew::Outcome::error;
+  answer(reply);
+}
+
+// A local response: a skew answer or an upstream error.
+void Exchange::answer(const skew::Answer& reply) {
+  status_ = reply.status;
+  downstream_keep_alive_ = head_->keep_alive && !worker_.draining();
+  // With a request body still to come, close after answering rather than
+  // wait for a body the client may never send (Expect: 100-continue).
+  if (!request_done_ && head_->has_body()) downstream_keep_alive_ = false;
+  const std::string bytes = render_reply(reply.status, reply.headers, reply.body, downstream_keep_alive_,
+                                         head_->method == "HEAD");
+  bytes_sent_ += bytes.size();
+  response_started_ = true;
+  response_done_ = true;
+  upstream_reusable_ = false;
+  downstream_.write(bytes);
+  // A bodiless request's on_request_complete follows in the same parse.
+  if (request_done_ || head_->has_body()) maybe_finish();
+}
+
+void Exchange::abort(std::string_view reason) {
+  if (finished_) return;
+  detail_ = std::string(reason);
+  downstream_keep_alive_ = false;
+  finished_ = true;
+  log();
+  release_upstream(false);
+  downstream_.close();  // calls on_downstream_gone, which sees finished_
+}
+
+void Exchange::on_downstream_gone() {
+  if (finished_) return;
+  finished_ = true;
+  if (detail_.empty()) detail_ = "client_closed";
+  log();
+  release_upstream(false);
+}
+
+// ---- 5. finish ----
+
+void Exchange::maybe_finish() {
+  if (!response_done_) return;
+  if (!request_done_) {
+    // The response ended before the request body: neither connection can
+    // be reused, since the rest of the body is still on its way.
+    upstream_reusable_ = false;
+    downstream_keep_alive_ = false;
+  }
+  finish();
+}
+
+void Exchange::finish() {
+  if (finished_) return;
+  finished_ = true;
+  log();
+  const bool keep_alive = downstream_keep_alive_ && request_done_ && !tunnel_;
+  release_upstream(upstream_reusable_ && request_done_ && response_done_);
+  downstream_.exchange_finished(keep_alive);  // defers our deletion
+}
+
+void Exchange::release_upstream(bool reusable) {
+  if (!upstream_) return;
+  UpstreamConnection* upstream = upstream_;
+  upstream_ = nullptr;
+  if (reusable && verdict_.target) {
+    upstream->disarm_timer();
+    if (upstream_paused_) upstream->resume_reading();
+    worker_.pool().put_idle(*verdict_.target, upstream, snapshot_->config().timeouts.upstream_idle.count());
+  } else {
+    upstream->adopt(nullptr);
+    upstream->close();
+  }
+}
+
+void Exchange::log() {
+  AccessLog& access_log = worker_.access_log();
+  if (!access_log.enabled()) return;
+  AccessLogEntry e;
+  e.peer = downstream_.peer_ip();
+  e.method = head_->method;
+  e.target = head_->target;
+  if (verdict_.app) e.app = verdict_.app->name;
+  e.client_build = verdict_.client_build.id;
+  if (verdict_.target && !verdict_.answer) e.build = verdict_.target->id;
+  e.upstream = last_upstream_;
+  e.outcome = skew::to_string(verdict_.outcome);
+  e.detail = detail_.empty() ? std::string_view(verdict_.reason) : std::string_view(detail_);
+  e.status = status_;
+  e.bytes_received = bytes_received_;
+  e.bytes_sent = bytes_sent_;
+  const std::uint64_t now = uv_hrtime();
+  e.duration_ms = static_cast<double>(now - started_ns_) / 1e6;
+  if (upstream_head_ns_) e.upstream_ms = static_cast<double>(upstream_head_ns_ - started_ns_) / 1e6;
+  access_log.record(e);
+}
+
+}  // namespace sg::gateway

@@ -1,0 +1,113 @@
+// One request's life, top to bottom:
+//   start()        decide (skew::decide) -> answer locally, or
+//   connect()      take a pooled upstream connection or open one (round robin,
+//                  retrying only connect failures on the build's next upstream)
+//   send head      rewritten head + request body, streamed with back-pressure
+//   response       parsed from the upstream, re-framed, streamed downstream
+//   finish()       exactly once: access log, upstream back to the pool or closed,
+//                  the downstream connection serves its next request.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "gateway/http_head.h"
+#include "gateway/http_parser.h"
+#include "gateway/upstream_connection.h"
+#include "gateway/worker.h"
+#include "skew/verdict.h"
+
+namespace sg::gateway {
+
+class DownstreamConnection;
+
+class Exchange final : private UpstreamConnection::Owner, private HttpParserListener {
+ public:
+  Exchange(Worker& worker, DownstreamConnection& downstream, std::unique_ptr<RequestHead> head);
+  ~Exchange();
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  void start();
+
+  // --- from the downstream connection ---
+  void on_request_body(std::string_view data);
+  void on_request_complete();
+  void on_tunnel_data(std::string_view data);  // after a 101
+  void on_downstream_drained();                // its write queue fell below the low mark
+  void on_downstream_gone();                   // the client closed or reset; abort quietly
+  bool response_started() const { return response_started_; }
+
+ private:
+  // UpstreamConnection::Owner
+  void on_upstream_connected(UpstreamConnection& upstream) override;
+  void on_upstream_data(UpstreamConnection& upstream, std::string_view data) override;
+  void on_upstream_failure(UpstreamConnection& upstream, UpstreamFailure failure) override;
+  void on_upstream_drained(UpstreamConnection& upstream) override;
+  // HttpParserListener (the upstream's response)
+  int on_head_complete() override;
+  int on_body(std::string_view data) override;
+  int on_message_complete() override;
+
+  void answer(const skew::Answer& answer);
+  void fail_upstream(std::string_view reason, int status);
+  void connect_upstream();
+  void use_upstream(UpstreamConnection* upstream);
+  void send_request_head();
+  void forward_to_upstream(std::string_view data);
+  void flush_downstream();
+  void release_upstream(bool reusable);
+  void maybe_finish();
+  void finish();
+  void abort(std::string_view reason);  // after response bytes went out: close the client
+  void log();
+  bool retry_allowed() const;
+
+  Worker& worker_;
+  DownstreamConnection& downstream_;
+  std::unique_ptr<RequestHead> head_;
+  SnapshotLease snapshot_;
+  skew::Verdict verdict_;
+  std::uint64_t started_ns_;
+  std::uint64_t upstream_head_ns_ = 0;
+
+  // Upstream side.
+  UpstreamConnection* upstream_ = nullptr;
+  std::size_t first_upstream_ = 0;
+  std::size_t attempts_ = 0;
+  std::string upstream_head_;   // kept until the first response byte, for a retry
+  std::string request_buffer_;  // body bytes that arrived before the upstream was ready
+  std::string last_upstream_;   // address, for the access log
+  bool upstream_ready_ = false;
+  bool reused_retry_done_ = false;
+  bool got_response_bytes_ = false;
+  bool upstream_paused_ = false;    // by us, for downstream back-pressure
+  bool downstream_paused_ = false;  // by us, for upstream back-pressure
+
+  // Response side.
+  std::unique_ptr<HttpParser> response_parser_;
+  std::unique_ptr<ResponseHead> response_head_;
+  std::string to_downstream_;  // built during one parse, written once after it
+  BodyFraming framing_ = BodyFraming::none;
+  bool interim_ = false;             // the response being parsed is a 1xx
+  bool response_started_ = false;    // some response bytes went downstream
+  bool response_done_ = false;
+  bool send_body_ = true;
+  bool upstream_reusable_ = false;
+  bool downstream_keep_alive_ = true;
+  bool tunnel_ = false;
+
+  // Request side.
+  bool request_done_ = false;
+  bool finished_ = false;
+
+  // Accounting.
+  int status_ = 0;
+  std::string detail_;
+  std::uint64_t bytes_received_ = 0;
+  std::uint64_t bytes_sent_ = 0;
+};
+
+}  // namespace sg::gateway

@@ -1,0 +1,100 @@
+// llhttp glue for both directions. As in Node's glue, the callbacks only
+// append to the head being built and enforce limits; every decision is taken
+// by the listener after the head is complete.
+#pragma once
+
+#include <llhttp.h>
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "conf/config.h"
+#include "gateway/http_head.h"
+
+namespace sg::gateway {
+
+class HttpParserListener {
+ public:
+  // Return values as llhttp's on_headers_complete: 0 proceed, 1 no body,
+  // 2 no body and pause for an upgrade, -1 error.
+  virtual int on_head_complete() = 0;
+  virtual int on_body(std::string_view data) = 0;
+  // Return 0 to go on with the next pipelined message, or HPE_PAUSED to stop.
+  virtual int on_message_complete() = 0;
+
+ protected:
+  ~HttpParserListener() = default;
+};
+
+// Why a request was refused: the HTTP status and a stable snake_case code
+// that reaches the response, the access log and the metrics.
+struct ParseRejection {
+  int status = 400;
+  std::string_view code = "bad_request";
+  std::string_view detail;  // llhttp's reason, or ours
+};
+
+class HttpParser {
+ public:
+  enum class Mode { request, response };
+
+  HttpParser(Mode mode, HttpParserListener& listener);
+  HttpParser(const HttpParser&) = delete;
+  HttpParser& operator=(const HttpParser&) = delete;
+
+  // Requests only: limits are checked while parsing (431/414/413).
+  void set_limits(const conf::Limits* limits) { limits_ = limits; }
+  // Responses only: the request was HEAD, so a response has no body.
+  void expect_no_body(bool no_body) { no_body_ = no_body; }
+
+  struct Result {
+    llhttp_errno_t error = HPE_OK;
+    std::size_t consumed = 0;  // bytes of `data` used; the rest waits (pause) or is tunnel data (upgrade)
+  };
+  Result execute(std::string_view data);
+  // Resumes after HPE_PAUSED.
+  void resume() { llhttp_resume(&parser_); }
+  // Read EOF: completes a response delimited by close. Returns HPE_OK or an error.
+  llhttp_errno_t finish() { return llhttp_finish(&parser_); }
+
+  ParseRejection rejection() const;
+
+  // The head built by the last on_head_complete, owned by the caller after take.
+  std::unique_ptr<RequestHead> take_request() { return std::move(request_); }
+  std::unique_ptr<ResponseHead> take_response() { return std::move(response_); }
+  bool in_message() const { return in_message_; }
+  bool head_complete() const { return head_complete_; }
+
+ private:
+  static int on_message_begin_cb(llhttp_t* p);
+  static int on_url_cb(llhttp_t* p, const char* at, std::size_t n);
+  static int on_status_cb(llhttp_t* p, const char* at, std::size_t n);
+  static int on_header_field_cb(llhttp_t* p, const char* at, std::size_t n);
+  static int on_header_value_cb(llhttp_t* p, const char* at, std::size_t n);
+  static int on_header_value_complete_cb(llhttp_t* p);
+  static int on_headers_complete_cb(llhttp_t* p);
+  static int on_body_cb(llhttp_t* p, const char* at, std::size_t n);
+  static int on_message_complete_cb(llhttp_t* p);
+  static const llhttp_settings_t* settings();
+
+  int fail(int status, std::string_view code, std::string_view detail);
+  bool count_head_bytes(std::size_t n);
+  std::vector<HeaderField>& headers();
+
+  llhttp_t parser_;
+  HttpParserListener& listener_;
+  const conf::Limits* limits_ = nullptr;
+  Mode mode_;
+  bool no_body_ = false;
+  bool in_message_ = false;
+  bool head_complete_ = false;
+  bool in_field_ = false;  // the last header callback was a field-name one
+  std::uint32_t head_bytes_ = 0;
+  std::uint64_t body_bytes_ = 0;
+  std::unique_ptr<RequestHead> request_;
+  std::unique_ptr<ResponseHead> response_;
+  ParseRejection own_rejection_{0, {}, {}};  // status 0: not ours
+};
+
+}  // namespace sg::gateway

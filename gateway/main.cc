@@ -1,0 +1,181 @@
+// skewgate: the command line. Runs the gateway (-c FILE, or the embedded demo
+// default), checks a config (--check), prints the version.
+#include <signal.h>
+#include <uv.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "conf/load.h"
+#include "gateway/access_log.h"
+#include "gateway/server.h"
+#include "routing/snapshot.h"
+
+namespace {
+
+using sg::conf::LoadResult;
+
+struct Options {
+  std::string config_path;  // empty: embedded default
+  bool check = false;
+  bool version = false;
+  bool help = false;
+  std::string error;
+};
+
+constexpr const char* kUsage =
+    "usage: skewgate [-c FILE] [--check] [--version]\n"
+    "  -c, --config FILE  configuration file (default: the embedded demo configuration)\n"
+    "  --check            validate the configuration and exit 0 (valid) or 1\n"
+    "  --version          print the version\n";
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "-c" || arg == "--config") {
+      if (i + 1 >= argc) {
+        o.error = arg + " needs a file";
+        return o;
+      }
+      o.config_path = argv[++i];
+    } else if (arg.rfind("--config=", 0) == 0) {
+      o.config_path = arg.substr(9);
+    } else if (arg == "--check" || arg == "-t") {
+      o.check = true;
+    } else if (arg == "--version" || arg == "-v") {
+      o.version = true;
+    } else if (arg == "--help" || arg == "-h") {
+      o.help = true;
+    } else {
+      o.error = "unknown argument '" + arg + "'";
+      return o;
+    }
+  }
+  return o;
+}
+
+LoadResult load(const Options& options) {
+  if (options.config_path.empty())
+    return sg::conf::load_string(sg::conf::embedded_default_yaml(), "<embedded default>");
+  return sg::conf::load_file(options.config_path);
+}
+
+// Config -> snapshot, printing every problem. nullptr when invalid.
+std::shared_ptr<const sg::routing::Snapshot> build_snapshot(const Options& options, std::uint64_t generation) {
+  LoadResult result = load(options);
+  for (const auto& w : result.warnings) std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
+  for (const auto& e : result.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+  if (!result.config) return nullptr;
+  std::vector<std::string> errors;
+  auto snapshot = sg::routing::Snapshot::create(std::move(*result.config), errors, generation);
+  for (const auto& e : errors) std::fprintf(stderr, "%s: %s\n", options.config_path.c_str(), e.c_str());
+  return snapshot;
+}
+
+// The main thread only waits for signals; workers own all the traffic.
+struct MainLoop {
+  uv_loop_t loop;
+  uv_signal_t term, intr, hup, usr1;
+  sg::gateway::Server* server;
+  sg::gateway::AccessLogSink* sink;
+  const Options* options;
+  std::uint64_t generation = 1;
+  int exit_code = 0;
+};
+
+void stop_signals(MainLoop& m) {
+  for (uv_signal_t* s : {&m.term, &m.intr, &m.hup, &m.usr1}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+}
+
+void on_stop_signal(uv_signal_t* handle, int signum) {
+  auto& m = *static_cast<MainLoop*>(handle->data);
+  std::fprintf(stderr, "skewgate: %s received, draining\n", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  stop_signals(m);
+}
+
+void on_reload_signal(uv_signal_t* handle, int) {
+  auto& m = *static_cast<MainLoop*>(handle->data);
+  if (m.options->config_path.empty()) {
+    std::fprintf(stderr, "skewgate: SIGHUP ignored: running the embedded default, no file to reload\n");
+    return;
+  }
+  auto snapshot = build_snapshot(*m.options, ++m.generation);
+  if (!snapshot) {
+    std::fprintf(stderr, "skewgate: reload refused, the running configuration stays\n");
+    return;
+  }
+  m.server->apply(std::move(snapshot));
+  std::fprintf(stderr, "skewgate: configuration reloaded from %s\n", m.options->config_path.c_str());
+}
+
+void on_reopen_signal(uv_signal_t* handle, int) {
+  auto& m = *static_cast<MainLoop*>(handle->data);
+  std::string error;
+  if (!m.sink->reopen(error)) std::fprintf(stderr, "skewgate: %s\n", error.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options options = parse_options(argc, argv);
+  if (!options.error.empty()) {
+    std::fprintf(stderr, "skewgate: %s\n%s", options.error.c_str(), kUsage);
+    return 2;
+  }
+  if (options.help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (options.version) {
+    std::printf("skewgate %s\n", SKEWGATE_VERSION);
+    return 0;
+  }
+  auto snapshot = build_snapshot(options, 1);
+  if (options.check) {
+    if (!snapshot) return 1;
+    std::printf("%s: configuration is valid\n",
+                options.config_path.empty() ? "<embedded default>" : options.config_path.c_str());
+    return 0;
+  }
+  if (!snapshot) return 1;
+
+  signal(SIGPIPE, SIG_IGN);
+  sg::gateway::AccessLogSink sink;
+  std::string error;
+  if (!sink.open(snapshot->config().access_log, error)) {
+    std::fprintf(stderr, "skewgate: %s\n", error.c_str());
+    return 1;
+  }
+  sg::gateway::Server server(snapshot, sink);
+  if (!server.start(error)) {
+    std::fprintf(stderr, "skewgate: %s\n", error.c_str());
+    return 1;
+  }
+  for (const auto& name : server.listener_names())
+    std::fprintf(stderr, "skewgate: listening on %s (%u workers)\n", name.c_str(), server.worker_count());
+
+  MainLoop m;
+  uv_loop_init(&m.loop);
+  m.server = &server;
+  m.sink = &sink;
+  m.options = &options;
+  for (uv_signal_t* s : {&m.term, &m.intr, &m.hup, &m.usr1}) {
+    uv_signal_init(&m.loop, s);
+    s->data = &m;
+  }
+  uv_signal_start(&m.term, on_stop_signal, SIGTERM);
+  uv_signal_start(&m.intr, on_stop_signal, SIGINT);
+  uv_signal_start(&m.hup, on_reload_signal, SIGHUP);
+  uv_signal_start(&m.usr1, on_reopen_signal, SIGUSR1);
+  uv_run(&m.loop, UV_RUN_DEFAULT);
+  uv_loop_close(&m.loop);
+
+  const int leaked = server.drain_and_join();
+  if (leaked) std::fprintf(stderr, "skewgate: %d handles left open at exit\n", leaked);
+  std::fprintf(stderr, "skewgate: stopped\n");
+  return 0;
+}

@@ -1,0 +1,47 @@
+// The main thread's side: binds listeners, runs one Worker per thread, hands
+// new snapshots to every worker and drains them on shutdown.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gateway/access_log.h"
+#include "gateway/worker.h"
+#include "routing/snapshot.h"
+
+namespace sg::gateway {
+
+// `workers: auto` = the CPUs this process may run on (taskset is honoured).
+unsigned resolve_worker_count(unsigned configured);
+
+class Server {
+ public:
+  Server(std::shared_ptr<const routing::Snapshot> snapshot, AccessLogSink& log_sink);
+  ~Server();
+
+  // Binds every listener and starts the workers. False with `error` set when
+  // a listener cannot be bound (nothing is left running then).
+  bool start(std::string& error);
+  // The listeners' real addresses (port 0 resolved), in config order.
+  const std::vector<std::string>& listener_names() const { return listener_names_; }
+  unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
+
+  // Every worker switches to `snapshot` for new requests.
+  void apply(std::shared_ptr<const routing::Snapshot> snapshot);
+  // Stop accepting, let in-flight requests finish (up to the drain timeout),
+  // join the threads. Returns the number of libuv handles left open (0 = clean).
+  int drain_and_join();
+
+ private:
+  std::shared_ptr<const routing::Snapshot> snapshot_;
+  AccessLogSink& log_sink_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::vector<int> leaked_;
+  std::vector<std::string> listener_names_;
+  bool drained_ = false;
+};
+
+}  // namespace sg::gateway

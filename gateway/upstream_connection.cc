@@ -1,0 +1,192 @@
+#include "gateway/upstream_connection.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "gateway/listener_socket.h"
+#include "gateway/worker.h"
+
+namespace sg::gateway {
+namespace {
+
+// Reading from the upstream stops while the downstream's queue is above the
+// high mark and resumes below the low one (design.md section 9).
+constexpr std::size_t kLowWatermark = 64 * 1024;
+
+}  // namespace
+
+const char* to_string(UpstreamFailure failure) {
+  switch (failure) {
+    case UpstreamFailure::connect_refused: return "connect_refused";
+    case UpstreamFailure::connect_timeout: return "connect_timeout";
+    case UpstreamFailure::connect_failed: return "connect_failed";
+    case UpstreamFailure::response_timeout: return "response_timeout";
+    case UpstreamFailure::reset: return "upstream_reset";
+    case UpstreamFailure::closed: return "upstream_closed";
+  }
+  return "upstream_error";
+}
+
+UpstreamConnection::UpstreamConnection(Worker& worker, const conf::SocketAddress& address, std::size_t pool_slot)
+    : worker_(worker), address_(address), pool_slot_(pool_slot) {}
+
+UpstreamConnection* UpstreamConnection::connect(Worker& worker, const conf::SocketAddress& address,
+                                                std::size_t pool_slot, Owner* owner,
+                                                std::uint64_t connect_timeout_ms) {
+  auto* c = new UpstreamConnection(worker, address, pool_slot);
+  c->owner_ = owner;
+  uv_timer_init(worker.loop(), &c->timer_);
+  c->timer_.data = c;
+  c->handles_open_ = 1;
+  int rc;
+  if (address.family == conf::SocketAddress::Family::unix_path) {
+    uv_pipe_init(worker.loop(), &c->socket_.pipe, 0);
+    c->socket_.handle.data = c;
+    c->handles_open_ = 2;
+    c->connect_req_.data = c;
+    uv_pipe_connect(&c->connect_req_, &c->socket_.pipe, address.path.c_str(), on_connect);
+    rc = 0;
+  } else {
+    uv_tcp_init(worker.loop(), &c->socket_.tcp);
+    c->socket_.handle.data = c;
+    c->handles_open_ = 2;
+    uv_tcp_nodelay(&c->socket_.tcp, 1);
+    sockaddr_storage storage{};
+    to_sockaddr(address, storage);
+    c->connect_req_.data = c;
+    rc = uv_tcp_connect(&c->connect_req_, &c->socket_.tcp, reinterpret_cast<sockaddr*>(&storage), on_connect);
+  }
+  c->timer_mode_ = TimerMode::connect;
+  uv_timer_start(&c->timer_, on_timer, connect_timeout_ms, 0);
+  if (rc < 0) {  // the caller treats nullptr as connect_failed
+    c->owner_ = nullptr;
+    c->close();
+    return nullptr;
+  }
+  return c;
+}
+
+void UpstreamConnection::on_connect(uv_connect_t* req, int status) {
+  auto* c = static_cast<UpstreamConnection*>(req->data);
+  if (c->closing_) return;
+  if (status < 0) {
+    c->fail(status == UV_ECONNREFUSED || status == UV_ENOENT ? UpstreamFailure::connect_refused
+                                                              : UpstreamFailure::connect_failed);
+    return;
+  }
+  c->connected_ = true;
+  c->disarm_timer();
+  c->resume_reading();
+  c->count_request();
+  if (c->owner_) c->owner_->on_upstream_connected(*c);
+}
+
+void UpstreamConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* c = static_cast<UpstreamConnection*>(stream->data);
+  if (c->closing_) return;
+  if (nread == 0) return;
+  if (nread < 0) {
+    c->fail(nread == UV_EOF ? UpstreamFailure::closed : UpstreamFailure::reset);
+    return;
+  }
+  if (!c->owner_) {  // parked: an idle upstream must stay silent
+    c->close();
+    return;
+  }
+  if (c->timer_mode_ == TimerMode::response) uv_timer_again(&c->timer_);
+  c->owner_->on_upstream_data(*c, {buf->base, static_cast<std::size_t>(nread)});
+}
+
+void UpstreamConnection::on_timer(uv_timer_t* timer) {
+  auto* c = static_cast<UpstreamConnection*>(timer->data);
+  if (c->closing_) return;
+  switch (c->timer_mode_) {
+    case TimerMode::connect: c->fail(UpstreamFailure::connect_timeout); break;
+    case TimerMode::response: c->fail(UpstreamFailure::response_timeout); break;
+    case TimerMode::idle: c->close(); break;
+    case TimerMode::none: break;
+  }
+}
+
+void UpstreamConnection::fail(UpstreamFailure failure) {
+  Owner* owner = owner_;
+  owner_ = nullptr;
+  close();
+  if (owner) owner->on_upstream_failure(*this, failure);
+}
+
+int UpstreamConnection::write(std::string_view data) { return write_stream(&socket_.stream, data, this); }
+
+int UpstreamConnection::write2(std::string_view first, std::string_view second) {
+  return write_stream2(&socket_.stream, first, second, this);
+}
+
+std::size_t UpstreamConnection::write_queue_size() const {
+  return uv_stream_get_write_queue_size(&socket_.stream);
+}
+
+void UpstreamConnection::on_write_done(int status) {
+  if (closing_) return;
+  if (status < 0) {
+    fail(UpstreamFailure::reset);
+    return;
+  }
+  if (owner_ && write_queue_size() < kLowWatermark) owner_->on_upstream_drained(*this);
+}
+
+void UpstreamConnection::pause_reading() {
+  paused_ = true;
+  if (reading_) {
+    uv_read_stop(&socket_.stream);
+    reading_ = false;
+  }
+}
+
+void UpstreamConnection::resume_reading() {
+  paused_ = false;
+  if (!reading_ && connected_ && !closing_) {
+    uv_read_start(&socket_.stream, alloc_worker_buffer, on_read);
+    reading_ = true;
+  }
+}
+
+void UpstreamConnection::arm_response_timer(std::uint64_t ms) {
+  timer_mode_ = TimerMode::response;
+  response_timeout_ms_ = ms;
+  uv_timer_start(&timer_, on_timer, ms, ms);
+}
+
+void UpstreamConnection::disarm_timer() {
+  timer_mode_ = TimerMode::none;
+  uv_timer_stop(&timer_);
+}
+
+void UpstreamConnection::adopt(Owner* owner) {
+  owner_ = owner;
+  disarm_timer();
+  count_request();
+}
+
+void UpstreamConnection::park(std::uint64_t idle_timeout_ms) {
+  owner_ = nullptr;
+  resume_reading();
+  timer_mode_ = TimerMode::idle;
+  uv_timer_start(&timer_, on_timer, idle_timeout_ms, 0);
+}
+
+void UpstreamConnection::close() {
+  if (closing_) return;
+  closing_ = true;
+  if (timer_mode_ == TimerMode::idle) worker_.pool().forget(this);
+  uv_timer_stop(&timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close);
+  if (handles_open_ == 2) uv_close(&socket_.handle, on_close);
+}
+
+void UpstreamConnection::on_close(uv_handle_t* handle) {
+  auto* c = static_cast<UpstreamConnection*>(handle->data);
+  if (--c->handles_open_ == 0) delete c;
+}
+
+}  // namespace sg::gateway

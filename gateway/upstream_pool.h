@@ -1,0 +1,49 @@
+// Per-worker keep-alive pools, one per build (keyed by Build::pool_key) and
+// per upstream address, plus the round-robin cursor of each build.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "routing/snapshot.h"
+
+namespace sg::gateway {
+
+class UpstreamConnection;
+class Worker;
+
+class UpstreamPool {
+ public:
+  explicit UpstreamPool(Worker& worker) : worker_(worker) {}
+
+  // The build's upstream to try first for a new request (round robin).
+  std::size_t next_upstream(const routing::Build& build);
+
+  // An idle connection to build.upstreams[index], or nullptr.
+  UpstreamConnection* take_idle(const routing::Build& build, std::size_t index);
+  // A connection whose last response was read to the end; it is parked.
+  void put_idle(const routing::Build& build, UpstreamConnection* connection, std::uint64_t idle_timeout_ms);
+  // A parked connection closed itself (idle timeout, EOF).
+  void forget(UpstreamConnection* connection);
+  void close_all();
+
+ private:
+  struct BuildPool {
+    std::size_t cursor = 0;
+    std::vector<std::vector<UpstreamConnection*>> idle;  // per upstream index
+  };
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  BuildPool& pool_for(const routing::Build& build);
+
+  Worker& worker_;
+  std::unordered_map<std::string, BuildPool, Hash, std::equal_to<>> pools_;
+  std::unordered_map<UpstreamConnection*, BuildPool*> parked_;
+};
+
+}  // namespace sg::gateway

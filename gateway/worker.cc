@@ -1,0 +1,206 @@
+#include "gateway/worker.h"
+
+#include <algorithm>
+
+#include "gateway/downstream_connection.h"
+#include "gateway/exchange.h"
+
+namespace sg::gateway {
+namespace {
+
+constexpr std::uint64_t kLogFlushMs = 100;
+constexpr int kBacklog = 4096;
+
+}  // namespace
+
+// ---- snapshot leases ----
+
+SnapshotLease::SnapshotLease(Worker* worker, LocalSnapshot* local) : worker_(worker), local_(local) {
+  ++local_->leases;
+}
+
+SnapshotLease::SnapshotLease(SnapshotLease&& other) noexcept : worker_(other.worker_), local_(other.local_) {
+  other.local_ = nullptr;
+}
+
+SnapshotLease& SnapshotLease::operator=(SnapshotLease&& other) noexcept {
+  if (this != &other) {
+    release();
+    worker_ = other.worker_;
+    local_ = other.local_;
+    other.local_ = nullptr;
+  }
+  return *this;
+}
+
+SnapshotLease::~SnapshotLease() { release(); }
+
+void SnapshotLease::release() {
+  if (local_ && --local_->leases == 0) worker_->release_snapshot(local_);
+  local_ = nullptr;
+}
+
+void Worker::release_snapshot(LocalSnapshot* local) {
+  if (local == current_ || local->leases > 0) return;
+  snapshots_.remove_if([local](const auto& s) { return s.get() == local; });
+}
+
+// ---- life cycle ----
+
+Worker::Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot,
+               std::vector<BoundListener> listeners, AccessLogSink* log_sink)
+    : index_(index),
+      read_buffer_(new char[kReadBufferSize]),
+      bound_listeners_(std::move(listeners)),
+      pool_(*this),
+      access_log_(log_sink) {
+  uv_loop_init(&loop_);
+  loop_.data = this;
+  snapshots_.push_front(std::make_unique<LocalSnapshot>(LocalSnapshot{std::move(snapshot), 0}));
+  current_ = snapshots_.front().get();
+  uv_async_init(&loop_, &async_, on_async);
+  async_.data = this;
+  uv_check_init(&loop_, &reaper_);
+  reaper_.data = this;
+  uv_check_start(&reaper_, on_check);
+  uv_timer_init(&loop_, &drain_timer_);
+  drain_timer_.data = this;
+  uv_timer_init(&loop_, &log_timer_);
+  log_timer_.data = this;
+}
+
+Worker::~Worker() = default;
+
+int Worker::run() {
+  start_listeners();
+  if (access_log_.enabled())
+    uv_timer_start(
+        &log_timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->access_log_.flush(); }, kLogFlushMs,
+        kLogFlushMs);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  graveyard_.clear();
+  access_log_.flush();
+  int open_handles = 0;
+  uv_walk(
+      &loop_, [](uv_handle_t*, void* arg) { ++*static_cast<int*>(arg); }, &open_handles);
+  if (open_handles == 0) uv_loop_close(&loop_);
+  return open_handles;
+}
+
+void Worker::start_listeners() {
+  for (const BoundListener& bound : bound_listeners_) {
+    auto l = std::make_unique<ListenerHandle>();
+    l->worker = this;
+    l->name = bound.name;
+    l->is_unix = bound.is_unix;
+    if (bound.is_unix) {
+      uv_pipe_init(&loop_, &l->socket.pipe, 0);
+      uv_pipe_open(&l->socket.pipe, bound.fd);
+    } else {
+      uv_tcp_init(&loop_, &l->socket.tcp);
+      uv_tcp_open(&l->socket.tcp, bound.fd);
+    }
+    l->socket.handle.data = l.get();
+    uv_listen(&l->socket.stream, kBacklog, on_connection);
+    listeners_.push_back(std::move(l));
+  }
+  bound_listeners_.clear();
+}
+
+void Worker::on_connection(uv_stream_t* server, int status) {
+  if (status < 0) return;
+  auto* listener = static_cast<ListenerHandle*>(server->data);
+  DownstreamConnection::accept(*listener->worker, *listener);
+}
+
+// ---- messages from the main thread ----
+
+void Worker::post_snapshot(std::shared_ptr<const routing::Snapshot> snapshot) {
+  {
+    std::lock_guard lock(mutex_);
+    posted_snapshot_ = std::move(snapshot);
+  }
+  uv_async_send(&async_);
+}
+
+void Worker::post_drain(std::uint64_t drain_timeout_ms) {
+  {
+    std::lock_guard lock(mutex_);
+    posted_drain_ = true;
+    posted_drain_timeout_ms_ = drain_timeout_ms;
+  }
+  uv_async_send(&async_);
+}
+
+void Worker::on_async(uv_async_t* handle) { static_cast<Worker*>(handle->data)->apply_posted(); }
+
+void Worker::apply_posted() {
+  std::shared_ptr<const routing::Snapshot> snapshot;
+  bool drain = false;
+  std::uint64_t drain_timeout_ms = 0;
+  {
+    std::lock_guard lock(mutex_);
+    snapshot = std::move(posted_snapshot_);
+    drain = posted_drain_;
+    posted_drain_ = false;
+    drain_timeout_ms = posted_drain_timeout_ms_;
+  }
+  if (snapshot) {
+    LocalSnapshot* previous = current_;
+    snapshots_.push_front(std::make_unique<LocalSnapshot>(LocalSnapshot{std::move(snapshot), 0}));
+    current_ = snapshots_.front().get();
+    release_snapshot(previous);
+  }
+  if (drain && !draining_) begin_drain(drain_timeout_ms);
+}
+
+// ---- connections and deferred deletion ----
+
+void Worker::add_connection(DownstreamConnection* connection) { connections_.insert(connection); }
+
+void Worker::remove_connection(DownstreamConnection* connection) {
+  connections_.erase(connection);
+  maybe_finish_drain();
+}
+
+void Worker::defer_delete(std::unique_ptr<Exchange> exchange) {
+  if (exchange) graveyard_.push_back(std::move(exchange));
+}
+
+void Worker::on_check(uv_check_t* handle) {
+  auto* worker = static_cast<Worker*>(handle->data);
+  worker->graveyard_.clear();
+}
+
+// ---- graceful drain ----
+
+void Worker::begin_drain(std::uint64_t timeout_ms) {
+  draining_ = true;
+  for (auto& listener : listeners_) {
+    uv_close(&listener->socket.handle, nullptr);
+  }
+  pool_.close_all();
+  const std::vector<DownstreamConnection*> open(connections_.begin(), connections_.end());
+  for (DownstreamConnection* c : open) c->drain();
+  uv_timer_start(&drain_timer_, on_drain_timeout, timeout_ms, 0);
+  maybe_finish_drain();
+}
+
+void Worker::on_drain_timeout(uv_timer_t* handle) {
+  auto* worker = static_cast<Worker*>(handle->data);
+  const std::vector<DownstreamConnection*> open(worker->connections_.begin(), worker->connections_.end());
+  for (DownstreamConnection* c : open) c->close();
+}
+
+void Worker::maybe_finish_drain() {
+  if (!draining_ || !connections_.empty() || loop_handles_closed_) return;
+  loop_handles_closed_ = true;
+  pool_.close_all();
+  access_log_.flush();
+  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&reaper_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&log_timer_), nullptr);
+}
+
+}  // namespace sg::gateway
