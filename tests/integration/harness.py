@@ -408,6 +408,12 @@ class GatewayTestCase(unittest.TestCase):
         return found
 
 
+def log_path(entry):
+    """The request path of an access-log entry (contract field "path"; "target" accepted
+    for finding the line, so a misnamed field fails only the test that checks field names)."""
+    return str(entry.get("path") or entry.get("target") or "")
+
+
 def header_values(echo, name):
     """Values of header `name` (any case) as the upstream received them."""
     return [v for k, v in echo["headers"] if k.lower() == name.lower()]

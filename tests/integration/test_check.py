@@ -47,10 +47,11 @@ BAD = textwrap.dedent("""\
         current: dpl-b
         builds:
           - {id: dpl-a, upstreams: [127.0.0.1:13001], stat: retired}
-          - {id: dpl-b, upstreams: [127.0.0.1:13002]}
+          - {id: dpl-b, upstreams: [127.0.0.1:notaport]}
     """)
 BAD_DURATION_LINE = 3
 BAD_KEY_LINE = 9
+BAD_ADDRESS_LINE = 10
 
 
 class CheckTest(GatewayTestCase):
@@ -107,8 +108,12 @@ class CheckTest(GatewayTestCase):
         self.assertTrue(any("did you mean" in e["message"].lower() and "state" in e["message"] for e in hint),
                         out.stderr)
 
+        address = by_line.get(BAD_ADDRESS_LINE, [])
+        self.assertTrue(any("upstreams" in e["key"] for e in address), out.stderr)
+
         # No spurious errors on lines that are fine.
-        self.assertTrue(all(int(e["line"]) in (BAD_DURATION_LINE, BAD_KEY_LINE) for e in errors), out.stderr)
+        self.assertEqual({int(e["line"]) for e in errors},
+                         {BAD_DURATION_LINE, BAD_KEY_LINE, BAD_ADDRESS_LINE}, out.stderr)
 
     def test_current_naming_no_build(self):
         path = self.write(GOOD.replace("current: dpl-b", "current: dpl-z"))

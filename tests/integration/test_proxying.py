@@ -12,7 +12,7 @@ import os
 import time
 import unittest
 
-from harness import GatewayTestCase, header_values, request_bytes, sha256
+from harness import GatewayTestCase, header_values, log_path, request_bytes, sha256
 
 MiB = 1024 * 1024
 
@@ -257,8 +257,10 @@ class ProxyingTest(GatewayTestCase):
     def test_access_log_line(self):
         resp, body = self.get(self.gw, "/logme?x=1", headers={"x-deployment-id": "dpl-a"})
         self.assertEqual(resp.status, 200)
-        entry = self.wait_log(self.gw, lambda e: str(e.get("path", "")).startswith("/logme"))
+        entry = self.wait_log(self.gw, lambda e: log_path(e).startswith("/logme"))
         self.assertEqual(entry["app"], "shop")
+        self.assertIn("path", entry, "access-log field 'path' missing")
+        self.assertTrue(entry["path"].startswith("/logme"), entry)
         self.assertEqual(entry["client_build"], "dpl-a")
         self.assertEqual(entry["build"], "dpl-a")
         self.assertEqual(entry["method"], "GET")
@@ -274,8 +276,8 @@ class ProxyingTest(GatewayTestCase):
             conn.send(request_bytes("GET", f"/count{i}"))
             conn.read_response()
         time.sleep(0.3)
-        self.wait_log(self.gw, lambda e: str(e.get("path", "")).startswith("/count4"))
-        counted = [e for e in self.gw.access_log() if str(e.get("path", "")).startswith("/count")]
+        self.wait_log(self.gw, lambda e: log_path(e).startswith("/count4"))
+        counted = [e for e in self.gw.access_log() if log_path(e).startswith("/count")]
         self.assertEqual(len(counted), 5, counted)
         self.assertTrue(all(e["build"] == "dpl-b" for e in counted), counted)
 

@@ -12,7 +12,7 @@ import socket
 import time
 import unittest
 
-from harness import ConnectionClosed, GatewayTestCase, free_port, request_bytes
+from harness import ConnectionClosed, GatewayTestCase, free_port, log_path, request_bytes
 
 
 def blackhole_listener(test):
@@ -158,7 +158,7 @@ class UpstreamErrorsTest(GatewayTestCase):
         self.start([f"127.0.0.1:{free_port()}"])
         resp, body = self.get(self.gw, "/logged")
         self.assertEqual(resp.status, 502)
-        entry = self.wait_log(self.gw, lambda e: str(e.get("path", "")).startswith("/logged"))
+        entry = self.wait_log(self.gw, lambda e: log_path(e).startswith("/logged"))
         self.assertEqual(entry.get("status"), 502, entry)
         self.assertEqual(entry.get("app"), "shop", entry)
 
