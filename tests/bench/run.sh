@@ -1,0 +1,573 @@
+#!/usr/bin/env bash
+# skewgate side-by-side benchmark: skewgate, nginx and HAProxy (Debian packages)
+# run the same workloads on this machine, taking turns on each workload.
+#
+#   bash tests/bench/run.sh                   # from the repo root, ~3 min
+#   BENCH_DURATION=3 bash tests/bench/run.sh  # quick run, ~1 min
+#
+# Layout: the proxy under test is pinned to BENCH_PROXY_CPU (0) with one
+# worker/process/thread; wrk and the upstream (a separate nginx serving "ok\n"
+# on / and 16 KiB on /16k) are pinned to BENCH_LOAD_CPU (1). Loopback only.
+#
+# Per workload and proxy: requests/s (wrk), proxy CPU microseconds per request
+# (utime+stime of the proxy's process tree from /proc/PID/stat around the wrk
+# run, divided by the requests wrk counted), p50/p99 latency (exact, from
+# report.lua), and VmRSS of the proxy's process tree after the run. Then
+# memory per idle connection: a fresh proxy, BENCH_IDLE_CONNS (10000)
+# connections held by idle_clients.py, VmRSS delta / connections; once
+# connect-only and once after one completed keep-alive request.
+#
+# skewgate is measured when build/skewgate (or $SKEWGATE_BIN) exists; a proxy
+# that is missing or fails to start is reported as n/a. The tables also go to
+# tests/bench/results/latest.txt. Numbers are for comparison, never asserts.
+#
+# Environment: BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 1),
+# BENCH_ROUNDS (1; CPU us/req and req/s are totals over rounds, p50/p99 means),
+# BENCH_IDLE_CONNS (10000), BENCH_PROXIES ("skewgate nginx haproxy"),
+# BENCH_PORT_BASE (18080: skewgate +0, nginx +1, haproxy +2, upstream +10),
+# BENCH_PROXY_CPU (0), BENCH_LOAD_CPU (1), BENCH_WRK_THREADS (1),
+# SKEWGATE_BIN (build/skewgate).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-1}
+ROUNDS=${BENCH_ROUNDS:-1}
+IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
+PROXIES=${BENCH_PROXIES:-"skewgate nginx haproxy"}
+PORT_BASE=${BENCH_PORT_BASE:-18080}
+PROXY_CPU=${BENCH_PROXY_CPU:-0}
+LOAD_CPU=${BENCH_LOAD_CPU:-1}
+WRK_THREADS=${BENCH_WRK_THREADS:-1}
+SKEWGATE_BIN=${SKEWGATE_BIN:-$ROOT/build/skewgate}
+RESULTS_DIR=$HERE/results
+
+UPSTREAM_PORT=$((PORT_BASE + 10))
+declare -A PORT=([skewgate]=$PORT_BASE [nginx]=$((PORT_BASE + 1)) [haproxy]=$((PORT_BASE + 2)))
+
+# name | connections | path | extra wrk header | description
+WORKLOADS=(
+  "ka50|50|/||keep-alive, 50 connections, small response"
+  "ka256|256|/||keep-alive, 256 connections, small response"
+  "body16k|50|/16k||keep-alive, 50 connections, 16 KiB response"
+  "close|50|/|Connection: close|new connection per request, 50 concurrent"
+)
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# --- processes: every one started here is tracked by PID and stopped by PID ---
+
+TRACKED=()
+LAST_PID=
+TMP=
+
+track() { TRACKED+=("$1"); }
+untrack() {
+  local pid=$1 keep=() p
+  for p in "${TRACKED[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+  TRACKED=("${keep[@]+"${keep[@]}"}")
+}
+
+# Prints the PID and its descendants (nginx master + worker, any forked
+# skewgate workers).
+tree_pids() {
+  ps -e -o pid=,ppid= | awk -v root="$1" '
+    { parent[$1] = $2 }
+    END {
+      if (!(root in parent)) exit
+      in_tree[root] = 1; grew = 1
+      while (grew) {
+        grew = 0
+        for (p in parent) if (!(p in in_tree) && (parent[p] in in_tree)) { in_tree[p] = 1; grew = 1 }
+      }
+      for (p in in_tree) print p
+    }'
+}
+
+comm_of() { cat "/proc/$1/comm" 2>/dev/null || true; }
+
+# SIGTERM, wait up to 5 s, then SIGKILL; descendants that outlive their parent
+# are killed by the PIDs recorded before (only if still the same program).
+stop_pid() {
+  local pid=$1 i d
+  [[ -n $pid ]] || return 0
+  local -a desc=() desc_comm=()
+  for d in $(tree_pids "$pid"); do
+    [[ $d == "$pid" ]] && continue
+    desc+=("$d"); desc_comm+=("$(comm_of "$d")")
+  done
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  for i in "${!desc[@]}"; do
+    d=${desc[$i]}
+    if [[ -e /proc/$d && "$(comm_of "$d")" == "${desc_comm[$i]}" ]]; then
+      kill -KILL "$d" 2>/dev/null || true
+    fi
+  done
+  untrack "$pid"
+}
+
+cleanup() {
+  local rc=$? pid
+  trap - EXIT
+  for pid in "${TRACKED[@]+"${TRACKED[@]}"}"; do stop_pid "$pid"; done
+  [[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Runs "$@" in the background with stdout/stderr to $1; sets LAST_PID.
+start_bg() {
+  local out=$1; shift
+  "$@" >"$out" 2>&1 &
+  LAST_PID=$!
+  track "$LAST_PID"
+}
+
+# --- environment ---
+
+ensure_packages() {
+  local missing=() pkg
+  for pkg in wrk haproxy; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if ! dpkg -s nginx-light >/dev/null 2>&1 && ! dpkg -s nginx >/dev/null 2>&1 \
+     && ! dpkg -s nginx-core >/dev/null 2>&1; then
+    missing+=(nginx-light)
+  fi
+  ((${#missing[@]})) || return 0
+  log "installing ${missing[*]}"
+  local sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"; then
+    "${sudo[@]}" apt-get update -qq || true
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" \
+      || log "warning: could not install ${missing[*]}; those columns will be n/a"
+  fi
+}
+
+NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+HAPROXY_BIN=$(command -v haproxy || echo /usr/sbin/haproxy)
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Waits until something accepts on the port while $2 is alive.
+wait_port() {
+  local port=$1 pid=$2 i
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    port_busy "$port" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+render() { # template output key=value...
+  local tpl=$1 out=$2; shift 2
+  local args=() kv
+  for kv in "$@"; do args+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
+  sed "${args[@]}" "$tpl" >"$out"
+}
+
+# --- /proc measurements over a process tree ---
+
+CLK_TCK=$(getconf CLK_TCK)
+
+cpu_ticks() {
+  local p sum=0 t
+  for p in $(tree_pids "$1"); do
+    # fields after "pid (comm) ": utime is the 12th, stime the 13th
+    t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) || t=0
+    sum=$((sum + ${t:-0}))
+  done
+  echo "$sum"
+}
+
+rss_kb() {
+  local p sum=0 v
+  for p in $(tree_pids "$1"); do
+    v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null) || v=0
+    sum=$((sum + ${v:-0}))
+  done
+  echo "$sum"
+}
+
+fd_count() {
+  local p sum=0 n
+  for p in $(tree_pids "$1"); do
+    n=$(ls "/proc/$p/fd" 2>/dev/null | wc -l) || n=0
+    sum=$((sum + n))
+  done
+  echo "$sum"
+}
+
+# --- upstream and proxies ---
+
+UPSTREAM_PID=
+
+start_upstream() {
+  local dir=$TMP/upstream
+  mkdir -p "$dir/www"
+  head -c 16384 /dev/zero | tr '\0' 'x' >"$dir/www/16k"
+  chmod -R a+rX "$dir"
+  render "$HERE/conf/nginx-upstream.conf.in" "$dir/nginx.conf" \
+    DIR="$dir" PORT="$UPSTREAM_PORT" NOFILE="$NOFILE" WORKER_CONNECTIONS="$WORKER_CONNECTIONS"
+  start_bg "$dir/stdout.log" taskset -c "$LOAD_CPU" "$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log"
+  UPSTREAM_PID=$LAST_PID
+  wait_port "$UPSTREAM_PORT" "$UPSTREAM_PID" \
+    || die "upstream nginx did not start: $(tail -n 5 "$dir/error.log" "$dir/stdout.log" 2>/dev/null)"
+  [[ $(curl -s --max-time 2 "http://127.0.0.1:$UPSTREAM_PORT/") == "ok" ]] || die "upstream does not answer ok"
+}
+
+PROXY_PID=
+NA_REASON=
+
+# Starts proxy $1 on core PROXY_CPU; sets PROXY_PID or NA_REASON and returns 1.
+start_proxy() {
+  local name=$1 port=${PORT[$1]} dir=$TMP/$1-$RANDOM
+  mkdir -p "$dir"
+  chmod a+rx "$dir"
+  PROXY_PID=
+  NA_REASON=
+  if port_busy "$port"; then
+    NA_REASON="port $port busy"
+    return 1
+  fi
+  case $name in
+    nginx)
+      [[ -x $NGINX_BIN ]] || { NA_REASON="nginx not installed"; return 1; }
+      render "$HERE/conf/nginx-proxy.conf.in" "$dir/nginx.conf" DIR="$dir" PORT="$port" \
+        UPSTREAM_PORT="$UPSTREAM_PORT" NOFILE="$NOFILE" WORKER_CONNECTIONS="$WORKER_CONNECTIONS"
+      start_bg "$dir/stdout.log" taskset -c "$PROXY_CPU" "$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log"
+      ;;
+    haproxy)
+      [[ -x $HAPROXY_BIN ]] || { NA_REASON="haproxy not installed"; return 1; }
+      render "$HERE/conf/haproxy.cfg.in" "$dir/haproxy.cfg" PORT="$port" \
+        UPSTREAM_PORT="$UPSTREAM_PORT" MAXCONN="$HAPROXY_MAXCONN"
+      # -db: foreground, a single process (no master-worker)
+      start_bg "$dir/stdout.log" taskset -c "$PROXY_CPU" "$HAPROXY_BIN" -db -f "$dir/haproxy.cfg"
+      ;;
+    skewgate)
+      [[ -x $SKEWGATE_BIN ]] || { NA_REASON="not built ($SKEWGATE_BIN)"; return 1; }
+      render "$HERE/conf/skewgate.yaml.in" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT"
+      start_bg "$dir/stdout.log" taskset -c "$PROXY_CPU" "$SKEWGATE_BIN" -c "$dir/skewgate.yaml"
+      ;;
+    *) NA_REASON="unknown proxy"; return 1 ;;
+  esac
+  PROXY_PID=$LAST_PID
+  if ! wait_port "$port" "$PROXY_PID"; then
+    local why
+    why=$(grep -hE 'ALERT|emerg|rror' "$dir"/*.log 2>/dev/null | head -n 2) || true
+    [[ -n $why ]] || why=$(tail -qn 2 "$dir"/*.log 2>/dev/null) || true
+    NA_REASON="did not start: $(tr '\n' ' ' <<<"$why" | cut -c1-140)"
+    stop_pid "$PROXY_PID"; PROXY_PID=
+    return 1
+  fi
+  local small big
+  small=$(curl -s --max-time 3 -H 'Host: localhost' "http://127.0.0.1:$port/" || true)
+  big=$(curl -s --max-time 3 -H 'Host: localhost' "http://127.0.0.1:$port/16k" | wc -c || true)
+  if [[ $small != ok || $big -ne 16384 ]]; then
+    NA_REASON="probe failed (/ -> '${small:0:40}', /16k -> $big bytes)"
+    stop_pid "$PROXY_PID"; PROXY_PID=
+    return 1
+  fi
+}
+
+# --- workloads ---
+
+declare -A R  # R[workload,proxy,field]
+
+# run_wrk out_file connections port path [header]
+run_wrk() {
+  local out=$1 conns=$2 port=$3 path=$4 header=${5:-} secs=$6
+  local args=(-t "$WRK_THREADS" -c "$conns" -d "${secs}s" --timeout 5s
+              -H 'Host: localhost' -s "$HERE/report.lua")
+  [[ -n $header ]] && args+=(-H "$header")
+  start_bg "$out" taskset -c "$LOAD_CPU" wrk "${args[@]}" "http://127.0.0.1:$port$path"
+  local pid=$LAST_PID
+  wait "$pid" || true
+  untrack "$pid"
+}
+
+bench_field() { sed -n "s/.*BENCH .*\\b$2=\\([0-9.]*\\).*/\\1/p" "$1" | head -n1; }
+
+# run_one proxy workload-spec round: one warm-up + measured wrk run; sums
+# ticks, requests and duration over rounds.
+run_one() {
+  local proxy=$1 spec=$2 round=$3 port=${PORT[$1]} pid=${PID_OF[$1]}
+  local wl conns path header desc out t0 t1 reqs dur
+  IFS='|' read -r wl conns path header desc <<<"$spec"
+  log "round $round/$ROUNDS $proxy: $desc (${DURATION}s)"
+  out=$TMP/wrk-$proxy-$wl-$round.txt
+  if ((WARMUP > 0)); then run_wrk "$out.warmup" "$conns" "$port" "$path" "$header" "$WARMUP"; fi
+  t0=$(cpu_ticks "$pid")
+  run_wrk "$out" "$conns" "$port" "$path" "$header" "$DURATION"
+  t1=$(cpu_ticks "$pid")
+  reqs=$(bench_field "$out" requests)
+  dur=$(bench_field "$out" duration_us)
+  if ! kill -0 "$pid" 2>/dev/null; then
+    R[$wl,$proxy,na]="proxy exited during the run"
+    return
+  fi
+  if [[ -z $reqs || $reqs -eq 0 ]]; then
+    R[$wl,$proxy,na]="wrk failed: $(tail -n 2 "$out" | tr '\n' ' ' | cut -c1-120)"
+    return
+  fi
+  R[$wl,$proxy,rss_kb]=$(rss_kb "$pid")
+  R[$wl,$proxy,ticks]=$((${R[$wl,$proxy,ticks]:-0} + t1 - t0))
+  R[$wl,$proxy,reqs]=$((${R[$wl,$proxy,reqs]:-0} + reqs))
+  R[$wl,$proxy,dur_us]=$((${R[$wl,$proxy,dur_us]:-0} + dur))
+  R[$wl,$proxy,rounds]=$((${R[$wl,$proxy,rounds]:-0} + 1))
+  R[$wl,$proxy,p50_sum]=$((${R[$wl,$proxy,p50_sum]:-0} + $(bench_field "$out" p50_us)))
+  R[$wl,$proxy,p99_sum]=$((${R[$wl,$proxy,p99_sum]:-0} + $(bench_field "$out" p99_us)))
+  R[$wl,$proxy,errors]=$((${R[$wl,$proxy,errors]:-0} + $(awk '/BENCH/ {
+      n = 0
+      for (i = 1; i <= NF; i++) if ($i ~ /^err_/) { split($i, kv, "="); n += kv[2] }
+      print n }' "$out")))
+  # derived values for the report
+  local r=${R[$wl,$proxy,rounds]}
+  R[$wl,$proxy,rps]=$(awk -v r="${R[$wl,$proxy,reqs]}" -v d="${R[$wl,$proxy,dur_us]}" \
+    'BEGIN { printf "%.0f", r / (d / 1e6) }')
+  R[$wl,$proxy,cpu_us]=$(awk -v t="${R[$wl,$proxy,ticks]}" -v hz="$CLK_TCK" -v r="${R[$wl,$proxy,reqs]}" \
+    'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
+  R[$wl,$proxy,p50_us]=$((${R[$wl,$proxy,p50_sum]} / r))
+  R[$wl,$proxy,p99_us]=$((${R[$wl,$proxy,p99_sum]} / r))
+}
+
+# measure_idle proxy mode: fresh proxy, IDLE_CONNS idle connections.
+measure_idle() {
+  local proxy=$1 mode=$2 port=${PORT[$1]}
+  if ! start_proxy "$proxy"; then
+    R[idle_$mode,$proxy,na]=$NA_REASON
+    return
+  fi
+  sleep 0.5
+  local base_rss base_fds out=$TMP/idle-$proxy-$mode.txt i ok failed
+  base_rss=$(rss_kb "$PROXY_PID")
+  base_fds=$(fd_count "$PROXY_PID")
+  log "$proxy: $IDLE_CONNS idle connections ($mode)"
+  start_bg "$out" taskset -c "$LOAD_CPU" python3 "$HERE/idle_clients.py" \
+    --addr "127.0.0.1:$port" --conns "$IDLE_CONNS" --mode "$mode" --timeout 60
+  local client=$LAST_PID
+  for ((i = 0; i < 700; i++)); do
+    grep -q '^READY' "$out" 2>/dev/null && break
+    kill -0 "$client" 2>/dev/null || break
+    sleep 0.1
+  done
+  ok=$(sed -n 's/^READY ok=\([0-9]*\).*/\1/p' "$out")
+  failed=$(sed -n 's/^READY .*failed=\([0-9]*\).*/\1/p' "$out")
+  if [[ -z $ok || $ok -eq 0 ]]; then
+    R[idle_$mode,$proxy,na]="client failed: $(tail -n 2 "$out" | tr '\n' ' ' | cut -c1-120)"
+  else
+    # the client's handshake completes in the kernel; wait until the proxy
+    # has accepted (holds an fd for) every connection, or until its fd count
+    # stops growing (a proxy may close a few fds of its own meanwhile)
+    local deadline=$((SECONDS + 15)) prev=-1 now
+    while ((SECONDS < deadline)); do
+      now=$(fd_count "$PROXY_PID")
+      ((now >= base_fds + ok || now == prev)) && break
+      prev=$now
+      sleep 0.5
+    done
+    sleep 1
+    local rss fds
+    rss=$(rss_kb "$PROXY_PID")
+    fds=$(fd_count "$PROXY_PID")
+    R[idle_$mode,$proxy,base_kb]=$base_rss
+    R[idle_$mode,$proxy,rss_kb]=$rss
+    R[idle_$mode,$proxy,conns]=$ok
+    R[idle_$mode,$proxy,held]=$((fds - base_fds))
+    R[idle_$mode,$proxy,failed]=${failed:-0}
+    R[idle_$mode,$proxy,bytes]=$(awk -v a="$base_rss" -v b="$rss" -v n="$ok" \
+      'BEGIN { printf "%.0f", (b - a) * 1024 / n }')
+  fi
+  stop_pid "$client"
+  stop_pid "$PROXY_PID"
+  PROXY_PID=
+}
+
+# --- report ---
+
+fmt_ms() { [[ -n ${1:-} ]] && awk -v u="$1" 'BEGIN { printf "%.3f", u / 1000 }' || echo n/a; }
+fmt_mib() { [[ -n ${1:-} ]] && awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }' || echo n/a; }
+ratio() { # a b -> a/b as "0.87x" or n/a
+  if [[ -n ${1:-} && -n ${2:-} ]] && awk -v b="$2" 'BEGIN { exit !(b > 0) }'; then
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'
+  else
+    echo n/a
+  fi
+}
+
+report() {
+  local spec wl conns path header desc p
+  echo "skewgate bench  $(date -u '+%Y-%m-%d %H:%M:%SZ')  git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "host: $(nproc) cpus, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r)"
+  echo "proxy on cpu $PROXY_CPU (1 worker); wrk ($WRK_THREADS thread) + upstream nginx on cpu $LOAD_CPU;" \
+       "${DURATION}s per run after ${WARMUP}s warm-up, $ROUNDS round(s), proxies take turns"
+  echo "versions: $("$NGINX_BIN" -v 2>&1 | sed 's/.*version: //'), $("$HAPROXY_BIN" -v 2>/dev/null | head -n1 | awk '{ print "HAProxy " $3 }'), skewgate $([[ -x $SKEWGATE_BIN ]] && echo "$SKEWGATE_BIN" || echo 'not built')"
+  echo "load average at start: $LOADAVG_START, at end: $(cut -d' ' -f1-3 /proc/loadavg)" \
+       "(anything else running on these cores skews req/s and latency more than CPU us/req)"
+  echo "CPU us/req = proxy utime+stime / requests; RSS = VmRSS summed over the proxy's processes after the run"
+  for spec in "${WORKLOADS[@]}"; do
+    IFS='|' read -r wl conns path header desc <<<"$spec"
+    echo
+    echo "== $wl: $desc"
+    printf '%-9s %10s %11s %9s %9s %9s %7s\n' proxy 'req/s' 'CPU us/req' 'p50 ms' 'p99 ms' 'RSS MiB' errors
+    for p in $PROXIES; do
+      if [[ -n ${R[$wl,$p,na]:-} || -z ${R[$wl,$p,rps]:-} ]]; then
+        printf '%-9s %10s %11s %9s %9s %9s %7s  (%s)\n' "$p" n/a n/a n/a n/a n/a n/a "${R[$wl,$p,na]:-not run}"
+        continue
+      fi
+      printf '%-9s %10s %11s %9s %9s %9s %7s\n' "$p" "${R[$wl,$p,rps]}" "${R[$wl,$p,cpu_us]}" \
+        "$(fmt_ms "${R[$wl,$p,p50_us]}")" "$(fmt_ms "${R[$wl,$p,p99_us]}")" \
+        "$(fmt_mib "${R[$wl,$p,rss_kb]}")" "${R[$wl,$p,errors]}"
+    done
+    printf 'skewgate/nginx:   CPU/req %s  req/s %s\n' \
+      "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "${R[$wl,nginx,cpu_us]:-}")" \
+      "$(ratio "${R[$wl,skewgate,rps]:-}" "${R[$wl,nginx,rps]:-}")"
+    printf 'skewgate/haproxy: CPU/req %s  req/s %s\n' \
+      "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "${R[$wl,haproxy,cpu_us]:-}")" \
+      "$(ratio "${R[$wl,skewgate,rps]:-}" "${R[$wl,haproxy,rps]:-}")"
+    printf '(haproxy/nginx:   CPU/req %s  req/s %s)\n' \
+      "$(ratio "${R[$wl,haproxy,cpu_us]:-}" "${R[$wl,nginx,cpu_us]:-}")" \
+      "$(ratio "${R[$wl,haproxy,rps]:-}" "${R[$wl,nginx,rps]:-}")"
+  done
+  echo
+  echo "== idle: $IDLE_CONNS idle downstream connections, fresh proxy each; bytes/conn = VmRSS delta / connections"
+  printf '%-9s %-8s %10s %10s %8s %10s\n' proxy mode 'base MiB' 'idle MiB' held 'B/conn'
+  local mode
+  for mode in connect request; do
+    for p in $PROXIES; do
+      if [[ -n ${R[idle_$mode,$p,na]:-} || -z ${R[idle_$mode,$p,bytes]:-} ]]; then
+        printf '%-9s %-8s %10s %10s %8s %10s  (%s)\n' "$p" "$mode" n/a n/a n/a n/a "${R[idle_$mode,$p,na]:-not run}"
+        continue
+      fi
+      local note=
+      ((${R[idle_$mode,$p,failed]} > 0)) && note="  (${R[idle_$mode,$p,failed]} connections failed)"
+      printf '%-9s %-8s %10s %10s %8s %10s%s\n' "$p" "$mode" \
+        "$(fmt_mib "${R[idle_$mode,$p,base_kb]}")" "$(fmt_mib "${R[idle_$mode,$p,rss_kb]}")" \
+        "${R[idle_$mode,$p,held]}" "${R[idle_$mode,$p,bytes]}" "$note"
+    done
+  done
+  echo "(connect = connect only, no byte sent; request = after one completed keep-alive GET; held = fds the proxy gained)"
+  for mode in connect request; do
+    printf 'skewgate/nginx %-8s B/conn %s   skewgate/haproxy %s\n' "$mode" \
+      "$(ratio "${R[idle_$mode,skewgate,bytes]:-}" "${R[idle_$mode,nginx,bytes]:-}")" \
+      "$(ratio "${R[idle_$mode,skewgate,bytes]:-}" "${R[idle_$mode,haproxy,bytes]:-}")"
+  done
+
+  echo
+  local verdict=n/a worse=() ok_all=1 any=0
+  for spec in "${WORKLOADS[@]}"; do
+    IFS='|' read -r wl _ <<<"$spec"
+    if [[ -n ${R[$wl,skewgate,cpu_us]:-} && -n ${R[$wl,nginx,cpu_us]:-} ]]; then
+      any=1
+      awk -v a="${R[$wl,skewgate,cpu_us]}" -v b="${R[$wl,nginx,cpu_us]}" 'BEGIN { exit !(a <= b) }' \
+        || { ok_all=0; worse+=("$wl"); }
+    else
+      ok_all=0
+    fi
+  done
+  if ((any)); then
+    if ((ok_all)); then verdict=met; else verdict="not met${worse[*]:+ (above nginx: ${worse[*]})}"; fi
+  fi
+  echo "target: skewgate CPU/req <= nginx on every workload: $verdict"
+  verdict=n/a
+  if [[ -n ${R[idle_connect,skewgate,bytes]:-} && -n ${R[idle_request,skewgate,bytes]:-} ]]; then
+    if ((${R[idle_connect,skewgate,bytes]} <= 2048 && ${R[idle_request,skewgate,bytes]} <= 2048)); then
+      verdict=met
+    else
+      verdict="not met"
+    fi
+  fi
+  echo "target: skewgate memory per idle connection <= 2048 B: $verdict"
+}
+
+# --- main ---
+
+main() {
+  command -v taskset >/dev/null || die "taskset (util-linux) missing"
+  command -v python3 >/dev/null || die "python3 missing"
+  command -v curl >/dev/null || die "curl missing"
+  ensure_packages
+  command -v wrk >/dev/null || die "wrk missing"
+  (($(nproc) >= 2)) || log "warning: fewer than 2 cpus; proxy and load share a core"
+
+  # 10k idle client connections + as many proxy fds (+ upstream) need a high
+  # limit; raise the soft limit as far as the hard limit allows.
+  local hard
+  hard=$(ulimit -Hn)
+  [[ $hard == unlimited ]] && hard=65536
+  ulimit -n "$((hard < 65536 ? hard : 65536))"
+  NOFILE=$(ulimit -n)
+  if ((IDLE_CONNS + 512 > NOFILE)); then
+    IDLE_CONNS=$((NOFILE - 512))
+    log "warning: open-files limit $NOFILE; idle test uses $IDLE_CONNS connections"
+  fi
+  WORKER_CONNECTIONS=$((NOFILE - 64))
+  # HAProxy would derive maxconn ~ NOFILE/2 from the limit, below IDLE_CONNS;
+  # clients and upstream connections never exceed IDLE_CONNS + a few hundred.
+  HAPROXY_MAXCONN=$((IDLE_CONNS + 256))
+
+  local p
+  for p in $PROXIES; do [[ -n ${PORT[$p]:-} ]] || die "unknown proxy '$p' in BENCH_PROXIES"; done
+  port_busy "$UPSTREAM_PORT" && die "port $UPSTREAM_PORT busy; set BENCH_PORT_BASE"
+
+  LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+  if awk '{ exit !($1 > 0.5) }' /proc/loadavg; then
+    log "warning: load average $LOADAVG_START; other work on this machine will skew the numbers"
+  fi
+
+  TMP=$(mktemp -d /tmp/skewgate-bench.XXXXXX)
+  chmod 755 "$TMP"  # nginx workers run as nobody when started by root
+  mkdir -p "$RESULTS_DIR"
+
+  start_upstream
+  log "upstream nginx on 127.0.0.1:$UPSTREAM_PORT (cpu $LOAD_CPU), pid $UPSTREAM_PID"
+
+  # All proxies run at once (idle ones cost nothing) and take turns on each
+  # workload, in an order rotated every round, so drifting background load
+  # hits them alike.
+  declare -gA PID_OF=()
+  local running=() spec wl round i n
+  for p in $PROXIES; do
+    if start_proxy "$p"; then
+      log "$p on 127.0.0.1:${PORT[$p]} (cpu $PROXY_CPU), pid $PROXY_PID"
+      PID_OF[$p]=$PROXY_PID
+      running+=("$p")
+    else
+      log "$p: n/a ($NA_REASON)"
+      for spec in "${WORKLOADS[@]}"; do R[${spec%%|*},$p,na]=$NA_REASON; done
+    fi
+  done
+  n=${#running[@]}
+  for ((round = 1; round <= ROUNDS; round++)); do
+    for spec in "${WORKLOADS[@]}"; do
+      for ((i = 0; i < n; i++)); do
+        p=${running[$(((i + round - 1) % n))]}
+        [[ -z ${R[${spec%%|*},$p,na]:-} ]] && run_one "$p" "$spec" "$round"
+      done
+    done
+  done
+  for p in "${running[@]+"${running[@]}"}"; do stop_pid "${PID_OF[$p]}"; done
+
+  # Memory per idle connection: a fresh proxy each time.
+  for p in $PROXIES; do
+    measure_idle "$p" connect
+    measure_idle "$p" request
+  done
+
+  report | tee "$RESULTS_DIR/latest.txt"
+  log "written $RESULTS_DIR/latest.txt"
+}
+
+main "$@"
