@@ -20,8 +20,9 @@ stop_all() {
   done
   pids=()
 }
+stopping=0
 trap 'stop_all' EXIT
-trap 'echo; echo "demo: stopping"; exit 0' INT TERM
+trap 'stopping=1' INT TERM
 
 port_taken() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
@@ -69,5 +70,14 @@ MSG
 
 # Wait until Ctrl-C or until any of the three exits.
 wait -n "${pids[@]}" || true
-echo "demo: a process exited; stopping the others" >&2
+if ((stopping)); then
+  echo; echo "demo: stopping"
+  exit 0
+fi
+sleep 0.2  # a Ctrl-C reaches the children too; let the trap land before judging
+if ((stopping)); then
+  echo; echo "demo: stopping"
+  exit 0
+fi
+echo "demo: a process exited on its own; stopping the others" >&2
 exit 1

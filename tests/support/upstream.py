@@ -225,6 +225,8 @@ class Upstream:
                 pass
         except (ConnectionError, OSError):
             pass
+        except asyncio.CancelledError:
+            pass  # shutting down with this connection open (keep-alive, /stall, /ws)
         finally:
             try:
                 writer.close()
