@@ -23,7 +23,7 @@ std::string utc_timestamp() {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char buf[40];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                 tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
   return buf;
@@ -89,7 +89,8 @@ void AccessLog::record(const AccessLogEntry& e) {
   if (sink_->format() == conf::LogFormat::json) {
     nlohmann::json j = {
         {"time", utc_timestamp()},      {"peer", e.peer},
-        {"method", e.method},           {"target", e.target},
+        {"method", e.method},           {"path", e.target.substr(0, e.target.find('?'))},
+        {"target", e.target},
         {"app", e.app},                 {"client_build", e.client_build},
         {"build", e.build},             {"upstream", e.upstream},
         {"outcome", e.outcome},         {"detail", e.detail},

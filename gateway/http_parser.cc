@@ -38,6 +38,10 @@ HttpParser::HttpParser(Mode mode, HttpParserListener& listener) : listener_(list
 }
 
 HttpParser::Result HttpParser::execute(std::string_view data) {
+  // A header value split exactly at the end of the last read goes on at the
+  // start of this one (see on_header_value_cb).
+  if (in_value_ && value_resume_ == buffer_end_) value_resume_ = data.data();
+  buffer_end_ = data.data() + data.size();
   const llhttp_errno_t error = llhttp_execute(&parser_, data.data(), data.size());
   Result result{error, data.size()};
   if (error != HPE_OK) {
@@ -119,6 +123,12 @@ int HttpParser::on_header_value_cb(llhttp_t* p, const char* at, std::size_t n) {
   HttpParser& s = self(p);
   if (s.head_complete_) return 0;
   if (!s.count_head_bytes(n)) return s.fail(431, "header_too_large", "request head larger than limits.header_bytes");
+  // llhttp hands an obs-fold continuation line (RFC 9112 section 5.2) to us
+  // as a second piece of the same value that does not start where the first
+  // ended: the CRLF lies between them. Refuse it rather than forward it.
+  if (s.in_value_ && at != s.value_resume_) return s.fail(400, "bad_request", "obs-fold header line folding");
+  s.in_value_ = true;
+  s.value_resume_ = at + n;
   s.in_field_ = false;
   s.headers().back().value.append(at, n);
   return 0;
@@ -126,6 +136,7 @@ int HttpParser::on_header_value_cb(llhttp_t* p, const char* at, std::size_t n) {
 
 int HttpParser::on_header_value_complete_cb(llhttp_t* p) {
   HttpParser& s = self(p);
+  s.in_value_ = false;
   if (s.head_complete_) return 0;
   s.in_field_ = false;
   auto& fields = s.headers();

@@ -90,6 +90,9 @@ class HttpParser {
   bool in_message_ = false;
   bool head_complete_ = false;
   bool in_field_ = false;  // the last header callback was a field-name one
+  bool in_value_ = false;  // inside a header value, until its completion
+  const char* value_resume_ = nullptr;  // where the current value's next piece must start
+  const char* buffer_end_ = nullptr;    // end of the buffer of the last execute()
   std::uint32_t head_bytes_ = 0;
   std::uint64_t body_bytes_ = 0;
   std::unique_ptr<RequestHead> request_;
