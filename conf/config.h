@@ -106,6 +106,10 @@ struct BuildConfig {
   std::string id;                       // the deployment ID
   std::vector<SocketAddress> upstreams;  // at least one
   std::string manifest;                 // server-reference-manifest.json path, optional
+  // Read from `manifest` at load time: the keys of its `node` and `edge`
+  // objects. Nothing else of the file is kept (it also holds the build's
+  // encryptionKey, which must never be stored, logged or exposed).
+  std::vector<std::string> action_ids;
   std::optional<BuildState> state;      // only preview or retired may be written
 };
 

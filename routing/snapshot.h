@@ -11,16 +11,43 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "conf/config.h"
 
 namespace sg::routing {
 
+struct TransparentHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// What the running gateway knows of a build beyond its config: health,
+// retention, supersede time. Kept by the gateway (persisted in state_dir) and
+// folded into each new snapshot.
+struct BuildRuntime {
+  std::int64_t superseded_at_ms = 0;
+  bool retired_by_retention = false;
+  bool healthy = true;
+};
+// Keyed by app name + '\n' + build id (see runtime_key()).
+using RuntimeState = std::unordered_map<std::string, BuildRuntime>;
+std::string runtime_key(std::string_view app, std::string_view build);
+
+// Why a build is retired: written in the config / retired through the admin
+// API (the kill switch), or by retention.
+enum class RetiredBy { none, kill_switch, retention };
+
 struct Build {
   std::string id;  // deployment ID
   conf::BuildState state = conf::BuildState::retained;
+  RetiredBy retired_by = RetiredBy::none;
   bool healthy = true;
+  std::int64_t superseded_at_ms = 0;  // unix ms when it stopped being current; 0 = never / unknown
+  // Action IDs from the build's server-reference-manifest.json (ids only).
+  bool has_manifest = false;
+  std::unordered_set<std::string, TransparentHash, std::equal_to<>> action_ids;
   std::vector<conf::SocketAddress> upstreams;
   // Stable across snapshots for the same (app, build id, upstreams): the
   // gateway keys its upstream pools by it so a reload keeps warm connections.
@@ -32,6 +59,9 @@ struct App {
   const conf::AppConfig* config = nullptr;  // points into Snapshot::config()
   std::vector<Build> builds;                // config order
   const Build* current = nullptr;           // never null after Snapshot::create succeeds
+  // Current first, then the others newest first (config lists builds oldest
+  // first): the order in which action manifests are searched.
+  std::vector<const Build*> newest_first;
 
   const Build* find_build(std::string_view id) const;  // nullptr when unknown
 };
@@ -44,8 +74,10 @@ class Snapshot {
 
   // Validates what YAML alone cannot (current names a build, ids unique,
   // hosts unique across apps); on failure returns nullptr and fills `errors`.
+  // `runtime` (optional) supplies health, supersede times and retention
+  // decisions; a build it marks retired_by_retention gets state retired.
   static std::shared_ptr<const Snapshot> create(conf::Config config, std::vector<std::string>& errors,
-                                                std::uint64_t generation = 0);
+                                                std::uint64_t generation = 0, const RuntimeState* runtime = nullptr);
 
   const conf::Config& config() const { return config_; }
   std::span<const App> apps() const { return apps_; }

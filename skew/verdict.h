@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "routing/client_build.h"
+#include "routing/request_kind.h"
 #include "routing/snapshot.h"
 
 namespace sg::skew {
@@ -22,9 +23,18 @@ struct Answer {
 enum class Outcome { served, rerouted, answered, error };
 const char* to_string(Outcome outcome);
 
+// The client build's state as metrics label it (client_build_state).
+enum class ClientBuildState { current, retained, retired, unknown, preview };
+const char* to_string(ClientBuildState state);
+
 struct Verdict {
   const routing::App* app = nullptr;           // nullptr when no app matched
+  routing::Classification classification;
   routing::ClientBuild client_build;
+  ClientBuildState client_build_state = ClientBuildState::current;
+  // Assets of gone builds go to current; a 404 from it is passed on with
+  // cache-control: no-store so no cache keeps the miss.
+  bool no_store_on_404 = false;
   const routing::Build* target = nullptr;      // set when proxying
   std::optional<Answer> answer;                // set when skewgate answers
   Outcome outcome = Outcome::served;
