@@ -39,6 +39,18 @@ def free_port():
     return port
 
 
+def port_free(port):
+    """Nothing bound to 127.0.0.1:port right now."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def wait_for(predicate, timeout, interval=0.05):
     deadline = time.monotonic() + timeout
     while True:
@@ -107,16 +119,20 @@ class Gateway:
     """One skewgate process with a config file in a temp dir."""
 
     def __init__(self, config_text, port, workdir):
+        """config_text None: no -c, the embedded default config (which must listen on `port`)."""
         self.port = port
         self.workdir = workdir
-        self.config_path = os.path.join(workdir, "skewgate.yaml")
-        with open(self.config_path, "w") as f:
-            f.write(config_text)
+        args = [SKEWGATE_BIN]
+        if config_text is not None:
+            self.config_path = os.path.join(workdir, "skewgate.yaml")
+            with open(self.config_path, "w") as f:
+                f.write(config_text)
+            args += ["-c", self.config_path]
         self.stdout_path = os.path.join(workdir, "stdout.log")
         self.stderr_path = os.path.join(workdir, "stderr.log")
         self._stdout = open(self.stdout_path, "wb")
         self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen([SKEWGATE_BIN, "-c", self.config_path],
+        self.proc = subprocess.Popen(args,
                                      stdout=self._stdout, stderr=self._stderr,
                                      stdin=subprocess.DEVNULL)
         if not wait_for(self._accepts, START_TIMEOUT):
@@ -359,11 +375,14 @@ class GatewayTestCase(unittest.TestCase):
         self.addCleanup(upstream.stop)
         return upstream
 
-    def start_gateway(self, config_text=None, port=None, **config_args):
-        """Start skewgate; config_text may contain {port}, or pass make_config args."""
+    def start_gateway(self, config_text=None, port=None, embedded_default=False, **config_args):
+        """Start skewgate; config_text may contain {port}, or pass make_config args,
+        or embedded_default=True (no -c) with the port the default config listens on."""
         port = port or free_port()
         workdir = tempfile.mkdtemp(prefix="skewgate-it-")
-        if config_text is None:
+        if embedded_default:
+            config_text = None
+        elif config_text is None:
             config_text = make_config(port, **config_args)
         else:
             config_text = config_text.replace("{port}", str(port))
