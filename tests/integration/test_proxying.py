@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import os
+import socket
 import time
 import unittest
 
@@ -141,6 +142,30 @@ class ProxyingTest(GatewayTestCase):
         conn.send(request_bytes("POST", "/big-chunks", headers=[("Transfer-Encoding", "chunked")]) + wire)
         echo = conn.read_response().json()
         self.assertEqual(echo["body_sha256"], sha256(body))
+
+    def test_response_backpressure_bounds_memory(self):
+        # A downstream that stops reading must stop the upstream read too (design.md 9:
+        # watermarks, no full buffering): skewgate's RSS stays far below the body size.
+        def rss_kib():
+            with open(f"/proc/{self.gw.proc.pid}/status") as f:
+                return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+        before = rss_kib()
+        total = 256 * MiB
+        conn = self.raw(self.gw, timeout=60)
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        conn.send(request_bytes("GET", f"/repeat?bytes={total}"))
+        status, _, _, _ = conn.read_head()
+        self.assertEqual(status, 200)
+        time.sleep(2.0)  # the upstream could push all 256 MiB in this time if nothing held it
+        grown_mib = (rss_kib() - before) / 1024
+        self.assertLess(grown_mib, 64, f"skewgate RSS grew {grown_mib:.0f} MiB while the client read nothing")
+        got = len(conn.buf)
+        while got < total:
+            data = conn.sock.recv(1 << 20)
+            self.assertTrue(data, f"closed after {got} of {total} bytes")
+            got += len(data)
+        conn.buf = b""
+        self.assertEqual(got, total)
 
     def test_slow_response_body(self):
         conn = self.raw(self.gw)

@@ -21,6 +21,7 @@ sha256 (after de-chunking), and whether the body came chunked. Response header
   /truncate?bytes=N       promise Content-Length N, send N/2 bytes, close
   /chunked?n=K&size=S     chunked response of K chunks of S bytes
   /big?bytes=N            Content-Length N, streamed in 64 KiB writes
+  /repeat?bytes=N         Content-Length N of b"r" (no hashing: back-pressure tests)
   /slow-body?bytes=N&interval_ms=M   Content-Length N, one byte every M ms
   /ws                     Upgrade: websocket -> 101, then echo raw bytes
   /status/NNN             answer with status NNN (204/304 carry no body)
@@ -316,6 +317,20 @@ class Upstream:
             if req.method != "HEAD":
                 for off in range(0, n, 65536):
                     writer.write(body[off:off + 65536])
+                    await writer.drain()
+            await writer.drain()
+            return req.keep_alive()
+        if path == "/repeat":
+            # Large bodies without hashing: for back-pressure tests.
+            n = req.qint("bytes", 1 << 20)
+            block = b"r" * 65536
+            writer.write(response_head(200, [("x-served-by", self.build_id), ("content-length", str(n))]))
+            if req.method != "HEAD":
+                left = n
+                while left:
+                    piece = block[:min(left, len(block))]
+                    writer.write(piece)
+                    left -= len(piece)
                     await writer.drain()
             await writer.drain()
             return req.keep_alive()
