@@ -167,6 +167,29 @@ class ProxyingTest(GatewayTestCase):
         conn.buf = b""
         self.assertEqual(got, total)
 
+    def test_request_backpressure_bounds_memory(self):
+        # An upstream that stops reading must stop skewgate reading the downstream body.
+        def rss_kib():
+            with open(f"/proc/{self.gw.proc.pid}/status") as f:
+                return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+        before = rss_kib()
+        total = 256 * MiB
+        conn = self.raw(self.gw, timeout=2)
+        conn.send(request_bytes("POST", "/hold", headers=[("Content-Length", str(total))]))
+        block = b"u" * (1 << 20)
+        sent = 0
+        deadline = time.monotonic() + 3.0
+        conn.sock.settimeout(0.2)
+        while sent < total and time.monotonic() < deadline:
+            try:
+                sent += conn.sock.send(block)
+            except socket.timeout:
+                pass
+        grown_mib = (rss_kib() - before) / 1024
+        self.assertLess(sent, total, "the whole body was accepted although the upstream reads nothing")
+        self.assertLess(grown_mib, 64, f"skewgate RSS grew {grown_mib:.0f} MiB while the upstream read nothing "
+                                       f"({sent >> 20} MiB sent)")
+
     def test_slow_response_body(self):
         conn = self.raw(self.gw)
         conn.send(request_bytes("GET", "/slow-body?bytes=20&interval_ms=50"))

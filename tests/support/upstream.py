@@ -15,6 +15,7 @@ sha256 (after de-chunking), and whether the body came chunked. Response header
 `x-served-by: <id>`. Paths with a behaviour:
 
   /stall                  read the request, never answer
+  /hold                   read the head only; never read the body, never answer
   /reset                  RST the connection (SO_LINGER 0, close)
   /garbage                send bytes that are not HTTP, then close
   /close-early            send half a response head, then close
@@ -266,6 +267,12 @@ class Upstream:
                     return False
                 writer.write(data)
                 await writer.drain()
+
+        if path == "/hold":
+            # Never read the body, so TCP flow control pushes back on the sender.
+            writer.transport.pause_reading()
+            await asyncio.sleep(3600)
+            return False
 
         await read_body(reader, writer, req)
 
