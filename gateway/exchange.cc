@@ -38,14 +38,35 @@ Exchange::~Exchange() { release_upstream(false); }
 
 void Exchange::start() {
   snapshot_ = worker_.lease_snapshot();
-  verdict_ = skew::decide(head_->view(), *snapshot_);
+  const routing::RequestView view = head_->view();
+  if (skew::needs_body_peek(view, *snapshot_)) {
+    // A no-JS form post names its action in the body: read its first
+    // actions.inspect_bytes before deciding (forwarded unchanged after).
+    const routing::App* app = snapshot_->find_app(view.header("host"));
+    peek_limit_ = app ? app->config->actions.inspect_bytes : 0;
+    peeking_ = peek_limit_ > 0;
+  }
+  if (!peeking_) decide_and_route();
+}
+
+void Exchange::decide_and_route() {
+  peeking_ = false;
+  const skew::DecisionInput input{head_->view(), peek_, downstream_.peer_ip(), Worker::wall_ms()};
+  verdict_ = skew::decide(input, *snapshot_);
   if (verdict_.answer) {
+    peek_.clear();
     answer(*verdict_.answer);
     return;
   }
+  worker_.note_request(*verdict_.target);
   ForwardContext context{downstream_.peer_ip(), downstream_.peer_trusted(), downstream_.tls()};
   upstream_head_.reserve(512);
   append_upstream_request_head(upstream_head_, *head_, context);
+  if (!peek_.empty()) {
+    forward_body(peek_);
+    peek_.clear();
+    peek_.shrink_to_fit();
+  }
   first_upstream_ = worker_.pool().next_upstream(*verdict_.target);
   connect_upstream();
 }
@@ -70,6 +91,7 @@ void Exchange::connect_upstream() {
                                             timeouts.upstream_connect.count());
     if (upstream_) return;  // on_upstream_connected or on_upstream_failure follows
   }
+  worker_.report_connect_failure(build);
   fail_upstream(to_string(UpstreamFailure::connect_failed), 502);
 }
 
@@ -93,7 +115,16 @@ void Exchange::send_request_head() {
 
 void Exchange::on_request_body(std::string_view data) {
   bytes_received_ += data.size();
+  if (peeking_) {
+    peek_.append(data);
+    if (peek_.size() >= peek_limit_) decide_and_route();
+    return;
+  }
   if (verdict_.answer || response_done_) return;  // answered already: the body is dropped
+  forward_body(data);
+}
+
+void Exchange::forward_body(std::string_view data) {
   if (!head_->chunked) {
     forward_to_upstream(data);
     return;
@@ -106,7 +137,8 @@ void Exchange::on_request_body(std::string_view data) {
 
 void Exchange::on_request_complete() {
   request_done_ = true;
-  if (!verdict_.answer && !response_done_) {
+  if (peeking_) decide_and_route();  // the whole body was shorter than inspect_bytes
+  if (!verdict_.answer && !response_done_ && !finished_) {
     if (head_->chunked) forward_to_upstream("0\r\n\r\n");
     if (upstream_ready_ && upstream_)
       upstream_->arm_response_timer(snapshot_->config().timeouts.upstream_response.count());
@@ -188,6 +220,7 @@ int Exchange::on_head_complete() {
     return 0;
   }
   status_ = response.status;
+  if (verdict_.no_store_on_404 && response.status == 404) set_no_store(*response_head_);
   const bool http11_client = head_->http_major == 1 && head_->http_minor >= 1;
   send_body_ = head_->method != "HEAD" && response.status != 204 && response.status != 304;
   if (response.status == 204) {
@@ -280,6 +313,7 @@ void Exchange::on_upstream_failure(UpstreamConnection& upstream, UpstreamFailure
     connect_upstream();
     return;
   }
+  if (connect_failure) worker_.report_connect_failure(*verdict_.target);
   if (!connect_failure && upstream.reused() && retry_allowed()) {
     // A pooled connection the upstream had already closed: nothing was
     // processed, so a fresh connection may safely try again.
@@ -296,6 +330,13 @@ void Exchange::on_upstream_failure(UpstreamConnection& upstream, UpstreamFailure
   }
   const bool timeout = failure == UpstreamFailure::connect_timeout || failure == UpstreamFailure::response_timeout;
   fail_upstream(to_string(failure), timeout ? 504 : 502);
+}
+
+// An asset of a gone build that current does not have either: no cache may
+// keep the miss, the file may come back with the next deploy.
+void Exchange::set_no_store(ResponseHead& response) {
+  std::erase_if(response.headers, [](const HeaderField& f) { return routing::iequals(f.name, "cache-control"); });
+  response.headers.push_back({"cache-control", "no-store"});
 }
 
 bool Exchange::retry_allowed() const {

@@ -51,6 +51,9 @@ class Exchange final : private UpstreamConnection::Owner, private HttpParserList
   int on_body(std::string_view data) override;
   int on_message_complete() override;
 
+  void decide_and_route();
+  void forward_body(std::string_view data);
+  static void set_no_store(ResponseHead& response);
   void answer(const skew::Answer& answer);
   void fail_upstream(std::string_view reason, int status);
   void connect_upstream();
@@ -100,6 +103,9 @@ class Exchange final : private UpstreamConnection::Owner, private HttpParserList
   bool tunnel_ = false;
 
   // Request side.
+  std::string peek_;  // body bytes read before deciding (no-JS form posts)
+  std::uint64_t peek_limit_ = 0;
+  bool peeking_ = false;
   bool request_done_ = false;
   bool finished_ = false;
 

@@ -11,6 +11,7 @@
 
 #include "conf/load.h"
 #include "gateway/access_log.h"
+#include "gateway/control_plane.h"
 #include "gateway/server.h"
 #include "routing/snapshot.h"
 
@@ -76,40 +77,31 @@ std::shared_ptr<const sg::routing::Snapshot> build_snapshot(const Options& optio
   return snapshot;
 }
 
-// The main thread only waits for signals; workers own all the traffic.
+// The main thread only waits for signals and runs the control plane;
+// workers own all the traffic.
 struct MainLoop {
   uv_loop_t loop;
   uv_signal_t term, intr, hup, usr1;
-  sg::gateway::Server* server;
+  sg::gateway::ControlPlane* control;
   sg::gateway::AccessLogSink* sink;
-  const Options* options;
-  std::uint64_t generation = 1;
-  int exit_code = 0;
 };
-
-void stop_signals(MainLoop& m) {
-  for (uv_signal_t* s : {&m.term, &m.intr, &m.hup, &m.usr1}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
-}
 
 void on_stop_signal(uv_signal_t* handle, int signum) {
   auto& m = *static_cast<MainLoop*>(handle->data);
   std::fprintf(stderr, "skewgate: %s received, draining\n", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-  stop_signals(m);
+  for (uv_signal_t* s : {&m.term, &m.intr, &m.hup, &m.usr1}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+  m.control->stop();  // the loop ends; main() then drains the workers
 }
 
 void on_reload_signal(uv_signal_t* handle, int) {
   auto& m = *static_cast<MainLoop*>(handle->data);
-  if (m.options->config_path.empty()) {
-    std::fprintf(stderr, "skewgate: SIGHUP ignored: running the embedded default, no file to reload\n");
-    return;
-  }
-  auto snapshot = build_snapshot(*m.options, ++m.generation);
-  if (!snapshot) {
+  std::vector<std::string> errors;
+  if (!m.control->reload(errors)) {
+    for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
     std::fprintf(stderr, "skewgate: reload refused, the running configuration stays\n");
     return;
   }
-  m.server->apply(std::move(snapshot));
-  std::fprintf(stderr, "skewgate: configuration reloaded from %s\n", m.options->config_path.c_str());
+  std::fprintf(stderr, "skewgate: configuration reloaded\n");
 }
 
 void on_reopen_signal(uv_signal_t* handle, int) {
@@ -134,35 +126,40 @@ int main(int argc, char** argv) {
     std::printf("skewgate %s\n", SKEWGATE_VERSION);
     return 0;
   }
-  auto snapshot = build_snapshot(options, 1);
   if (options.check) {
-    if (!snapshot) return 1;
+    if (!build_snapshot(options, 1)) return 1;
     std::printf("%s: configuration is valid\n",
                 options.config_path.empty() ? "<embedded default>" : options.config_path.c_str());
     return 0;
   }
-  if (!snapshot) return 1;
 
   signal(SIGPIPE, SIG_IGN);
+  MainLoop m;
+  uv_loop_init(&m.loop);
+  sg::gateway::ControlPlane control(&m.loop, options.config_path);
+  std::vector<std::string> errors;
+  if (!control.load(errors)) {
+    for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+    return 1;
+  }
+  const auto snapshot = control.snapshot();
   sg::gateway::AccessLogSink sink;
   std::string error;
   if (!sink.open(snapshot->config().access_log, error)) {
     std::fprintf(stderr, "skewgate: %s\n", error.c_str());
     return 1;
   }
-  sg::gateway::Server server(snapshot, sink);
+  sg::gateway::Server server(snapshot, sink, &control.reports());
   if (!server.start(error)) {
     std::fprintf(stderr, "skewgate: %s\n", error.c_str());
     return 1;
   }
   for (const auto& name : server.listener_names())
     std::fprintf(stderr, "skewgate: listening on %s (%u workers)\n", name.c_str(), server.worker_count());
+  control.attach(server);
 
-  MainLoop m;
-  uv_loop_init(&m.loop);
-  m.server = &server;
+  m.control = &control;
   m.sink = &sink;
-  m.options = &options;
   for (uv_signal_t* s : {&m.term, &m.intr, &m.hup, &m.usr1}) {
     uv_signal_init(&m.loop, s);
     s->data = &m;
@@ -172,9 +169,10 @@ int main(int argc, char** argv) {
   uv_signal_start(&m.hup, on_reload_signal, SIGHUP);
   uv_signal_start(&m.usr1, on_reopen_signal, SIGUSR1);
   uv_run(&m.loop, UV_RUN_DEFAULT);
-  uv_loop_close(&m.loop);
 
   const int leaked = server.drain_and_join();
+  uv_run(&m.loop, UV_RUN_NOWAIT);
+  uv_loop_close(&m.loop);
   if (leaked) std::fprintf(stderr, "skewgate: %d handles left open at exit\n", leaked);
   std::fprintf(stderr, "skewgate: stopped\n");
   return 0;

@@ -18,7 +18,9 @@ unsigned resolve_worker_count(unsigned configured);
 
 class Server {
  public:
-  Server(std::shared_ptr<const routing::Snapshot> snapshot, AccessLogSink& log_sink);
+  // `reports` (optional) receives what workers learn for the control plane.
+  Server(std::shared_ptr<const routing::Snapshot> snapshot, AccessLogSink& log_sink,
+         RuntimeReports* reports = nullptr);
   ~Server();
 
   // Binds every listener and starts the workers. False with `error` set when
@@ -37,6 +39,7 @@ class Server {
  private:
   std::shared_ptr<const routing::Snapshot> snapshot_;
   AccessLogSink& log_sink_;
+  RuntimeReports* reports_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::vector<int> leaked_;

@@ -1,5 +1,7 @@
 #include "gateway/worker.h"
 
+#include <time.h>
+
 #include <algorithm>
 
 #include "gateway/downstream_connection.h"
@@ -48,12 +50,13 @@ void Worker::release_snapshot(LocalSnapshot* local) {
 // ---- life cycle ----
 
 Worker::Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot,
-               std::vector<BoundListener> listeners, AccessLogSink* log_sink)
+               std::vector<BoundListener> listeners, AccessLogSink* log_sink, RuntimeReports* reports)
     : index_(index),
       read_buffer_(new char[kReadBufferSize]),
       bound_listeners_(std::move(listeners)),
       pool_(*this),
-      access_log_(log_sink) {
+      access_log_(log_sink),
+      reports_(reports) {
   uv_loop_init(&loop_);
   loop_.data = this;
   snapshots_.push_front(std::make_unique<LocalSnapshot>(LocalSnapshot{std::move(snapshot), 0}));
@@ -67,6 +70,8 @@ Worker::Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot
   drain_timer_.data = this;
   uv_timer_init(&loop_, &log_timer_);
   log_timer_.data = this;
+  uv_timer_init(&loop_, &second_timer_);
+  second_timer_.data = this;
 }
 
 Worker::~Worker() = default;
@@ -77,6 +82,7 @@ int Worker::run() {
     uv_timer_start(
         &log_timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->access_log_.flush(); }, kLogFlushMs,
         kLogFlushMs);
+  if (reports_) uv_timer_start(&second_timer_, on_second, 1000, 1000);
   uv_run(&loop_, UV_RUN_DEFAULT);
   graveyard_.clear();
   access_log_.flush();
@@ -201,6 +207,43 @@ void Worker::maybe_finish_drain() {
   uv_close(reinterpret_cast<uv_handle_t*>(&reaper_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&log_timer_), nullptr);
+  on_second(&second_timer_);  // the last batch
+  uv_close(reinterpret_cast<uv_handle_t*>(&second_timer_), nullptr);
+}
+
+// ---- facts for the control plane ----
+
+std::int64_t Worker::wall_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+void Worker::note_request(const routing::Build& build) {
+  if (!reports_) return;
+  const std::uint64_t now = uv_now(&loop_);
+  auto it = last_request_.find(std::string_view(build.pool_key));
+  if (it == last_request_.end()) {
+    last_request_.emplace(build.pool_key, now);
+  } else {
+    it->second = now;
+  }
+}
+
+void Worker::report_connect_failure(const routing::Build& build) {
+  if (reports_) reports_->connect_failure(build.pool_key);
+}
+
+void Worker::on_second(uv_timer_t* handle) {
+  auto* worker = static_cast<Worker*>(handle->data);
+  if (!worker->reports_ || worker->last_request_.empty()) return;
+  const std::int64_t wall = wall_ms();
+  const std::uint64_t loop_now = uv_now(&worker->loop_);
+  std::unordered_map<std::string, std::int64_t> batch;
+  for (const auto& [key, at] : worker->last_request_)
+    batch.emplace(key, wall - static_cast<std::int64_t>(loop_now - at));
+  worker->last_request_.clear();
+  worker->reports_->last_requests(batch);
 }
 
 }  // namespace sg::gateway

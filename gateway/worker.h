@@ -15,6 +15,7 @@
 
 #include "gateway/access_log.h"
 #include "gateway/listener_socket.h"
+#include "gateway/runtime_reports.h"
 #include "gateway/stream_io.h"
 #include "gateway/upstream_pool.h"
 #include "routing/snapshot.h"
@@ -58,7 +59,7 @@ struct ListenerHandle {
 class Worker {
  public:
   Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot, std::vector<BoundListener> listeners,
-         AccessLogSink* log_sink);
+         AccessLogSink* log_sink, RuntimeReports* reports);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -88,12 +89,18 @@ class Worker {
   void defer_delete(std::unique_ptr<Exchange> exchange);
   void release_snapshot(LocalSnapshot* local);
 
+  // Facts for the control plane, batched here and handed over once a second.
+  void note_request(const routing::Build& build);
+  void report_connect_failure(const routing::Build& build);
+  static std::int64_t wall_ms();  // unix ms
+
   static constexpr unsigned kReadBufferSize = 64 * 1024;
 
  private:
   static void on_async(uv_async_t* handle);
   static void on_check(uv_check_t* handle);
   static void on_drain_timeout(uv_timer_t* handle);
+  static void on_second(uv_timer_t* handle);
   static void on_connection(uv_stream_t* server, int status);
   void start_listeners();
   void apply_posted();
@@ -106,6 +113,9 @@ class Worker {
   uv_check_t reaper_;
   uv_timer_t drain_timer_;
   uv_timer_t log_timer_;
+  uv_timer_t second_timer_;
+  // Loop time (uv_now) of the last request per build pool key.
+  std::unordered_map<std::string, std::uint64_t, routing::TransparentHash, std::equal_to<>> last_request_;
   std::unique_ptr<char[]> read_buffer_;
   std::vector<BoundListener> bound_listeners_;
   std::vector<std::unique_ptr<ListenerHandle>> listeners_;
@@ -113,6 +123,7 @@ class Worker {
   std::list<std::unique_ptr<LocalSnapshot>> snapshots_;  // current first; older ones while leased
   UpstreamPool pool_;
   AccessLog access_log_;
+  RuntimeReports* reports_;
   std::unordered_set<DownstreamConnection*> connections_;  // open downstream connections
   std::vector<std::unique_ptr<Exchange>> graveyard_;
   bool draining_ = false;
