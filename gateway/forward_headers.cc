@@ -64,7 +64,9 @@ std::size_t estimated_size(const std::vector<HeaderField>& headers) {
   return size;
 }
 
-std::string_view standard_reason(int status) {
+}  // namespace
+
+std::string_view reason_phrase(int status) {
   switch (status) {
     case 100: return "Continue";
     case 101: return "Switching Protocols";
@@ -122,6 +124,8 @@ std::string_view standard_reason(int status) {
     default: return {};  // the reason phrase may be empty (RFC 9112 section 4)
   }
 }
+
+namespace {
 
 // Whether `field` is forwarded at all: hop-by-hop and Connection-nominated
 // headers stop here, except Host and Origin which are end-to-end whatever
@@ -211,7 +215,7 @@ void append_downstream_response_head(std::string& out, const ResponseHead& head,
   out.reserve(out.size() + estimated_size(head.headers) + head.reason.size());
   out.append("HTTP/1.1 ");
   append_number(out, static_cast<std::uint64_t>(head.status < 0 ? 0 : head.status));
-  out.append(" ").append(head.reason.empty() ? standard_reason(head.status) : std::string_view(head.reason));
+  out.append(" ").append(head.reason.empty() ? reason_phrase(head.status) : std::string_view(head.reason));
   out.append("\r\n");
 
   const bool switching = head.status == 101;

@@ -60,6 +60,10 @@ struct ForwardContext {
 // - upgrade requests keep "Connection: upgrade" and their Upgrade header.
 void append_upstream_request_head(std::string& out, const RequestHead& head, const ForwardContext& context);
 
+// The standard reason phrase of a status code; empty when unknown (a reason
+// phrase may be empty, RFC 9112 section 4).
+std::string_view reason_phrase(int status);
+
 enum class BodyFraming { none, content_length, chunked, until_close };
 
 // The head sent downstream: status line HTTP/1.1, hop-by-hop headers and

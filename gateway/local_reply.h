@@ -11,8 +11,6 @@ namespace sg::gateway {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
-const char* reason_phrase(int status);
-
 // A whole response: status line, `headers`, Content-Length, Connection:
 // close when !keep_alive, then the body unless `head_only`.
 std::string render_reply(int status, const HeaderList& headers, std::string_view body, bool keep_alive,
