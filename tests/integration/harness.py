@@ -12,6 +12,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -124,6 +125,13 @@ class Gateway:
         self.workdir = workdir
         args = [SKEWGATE_BIN]
         if config_text is not None:
+            # Every gateway gets its own admin port and state_dir so tests can
+            # run in parallel (ctest -j2) without sharing either.
+            if not re.search(r"^admin:", config_text, re.M):
+                self.admin_port = free_port()
+                config_text += f"admin: {{address: 127.0.0.1:{self.admin_port}}}\n"
+            if not re.search(r"^state_dir:", config_text, re.M):
+                config_text += f"state_dir: {os.path.join(workdir, 'state')}\n"
             self.config_path = os.path.join(workdir, "skewgate.yaml")
             with open(self.config_path, "w") as f:
                 f.write(config_text)
@@ -425,6 +433,11 @@ class GatewayTestCase(unittest.TestCase):
         found = wait_for(lambda: next((e for e in gateway.access_log() if predicate(e)), None), timeout)
         self.assertIsNotNone(found, f"no matching access-log line; stdout: {gateway.stdout_text()[-2000:]}")
         return found
+
+
+# An RSC navigation: the request kind on which real clients send x-deployment-id
+# (design.md section 2) and that header routing serves (documents go to current).
+RSC = {"rsc": "1"}
 
 
 def log_path(entry):

@@ -24,9 +24,9 @@ class DefaultConfigTest(GatewayTestCase):
     def test_routes_like_the_demo(self):
         for host in ("localhost", "127.0.0.1", f"localhost:{LISTEN}"):
             self.assertEqual(self.get_json(self.gw, "/", host=host)["build"], "dpl-b", host)
-            self.assertEqual(self.get_json(self.gw, "/", host=host, headers={"x-deployment-id": "dpl-a"})["build"],
+            self.assertEqual(self.get_json(self.gw, "/", host=host, headers={"rsc": "1", "x-deployment-id": "dpl-a"})["build"],
                              "dpl-a", host)
-            self.assertEqual(self.get_json(self.gw, "/x.js?dpl=dpl-a", host=host)["build"], "dpl-a", host)
+            self.assertEqual(self.get_json(self.gw, "/_next/static/x.js?dpl=dpl-a", host=host)["build"], "dpl-a", host)
 
     def test_access_log_names_demo_app(self):
         self.get_json(self.gw, "/named")

@@ -13,7 +13,7 @@ import socket
 import time
 import unittest
 
-from harness import GatewayTestCase, header_values, log_path, request_bytes, sha256
+from harness import RSC, GatewayTestCase, header_values, log_path, request_bytes, sha256
 
 MiB = 1024 * 1024
 
@@ -55,7 +55,8 @@ class ProxyingTest(GatewayTestCase):
     def test_pipelined_across_builds_in_order(self):
         conn = self.raw(self.gw)
         reqs = [("/delay?ms=300", "dpl-a"), ("/q1", "dpl-b"), ("/q2", "dpl-a")]
-        conn.send(b"".join(request_bytes("GET", t, headers=[("x-deployment-id", b)]) for t, b in reqs))
+        conn.send(b"".join(request_bytes("GET", t, headers=[("rsc", "1"), ("x-deployment-id", b)])
+                              for t, b in reqs))
         got = [(r["target"], r["build"]) for r in (conn.read_response().json() for _ in reqs)]
         self.assertEqual(got, reqs)
 
@@ -296,14 +297,14 @@ class ProxyingTest(GatewayTestCase):
         self.assertEqual(echo["body_sha256"], sha256(b"{}"))
 
     def test_response_headers_passed_back(self):
-        resp, body = self.get(self.gw, "/", headers={"x-deployment-id": "dpl-a"})
+        resp, body = self.get(self.gw, "/", headers={**RSC, "x-deployment-id": "dpl-a"})
         self.assertEqual(resp.getheader("x-served-by"), "dpl-a")
         self.assertEqual(resp.getheader("content-type"), "application/json")
 
     # --- access log --------------------------------------------------------
 
     def test_access_log_line(self):
-        resp, body = self.get(self.gw, "/logme?x=1", headers={"x-deployment-id": "dpl-a"})
+        resp, body = self.get(self.gw, "/logme?x=1", headers={**RSC, "x-deployment-id": "dpl-a"})
         self.assertEqual(resp.status, 200)
         entry = self.wait_log(self.gw, lambda e: log_path(e).startswith("/logme"))
         self.assertEqual(entry["app"], "shop")

@@ -1,14 +1,17 @@
 """Routing: app by Host, client build by x-deployment-id header then `dpl` query, else current.
 
-Contract (design.md sections 1 and 4, issue 3): the header name is exact (any case);
-underscore variants never count; an id naming no build of the app goes to current;
-round-robin across a build's upstreams; the query string reaches the upstream untouched.
+Contract (design.md sections 1, 3-5, issue 3): the header name is exact (any case);
+underscore variants never count; round-robin across a build's upstreams; the query
+string reaches the upstream untouched. Header routing is checked on `rsc` requests and
+`dpl` routing on assets, the kinds real clients send them on (design.md section 2);
+a document ignores both and goes to current; an unknown id on a document, asset or
+other request goes to current.
 """
 
 import json
 import unittest
 
-from harness import GatewayTestCase, header_values
+from harness import RSC, GatewayTestCase, header_values
 
 
 class RoutingTest(GatewayTestCase):
@@ -27,37 +30,59 @@ class RoutingTest(GatewayTestCase):
     def build_for(self, target="/", host="shop.test", headers=None):
         return self.get_json(self.gw, target, host, headers)["build"]
 
+    def rsc_build_for(self, target="/", host="shop.test", headers=None):
+        return self.build_for(target, host, {**RSC, **(headers or {})})
+
+    def post_build_for(self, target="/api/x", host="shop.test", headers=None):
+        conn = self.http(self.gw)
+        conn.request("POST", target, body=b"{}", headers={"Host": host, "Content-Type": "application/json",
+                                                         **(headers or {})})
+        resp = conn.getresponse()
+        body = resp.read()
+        self.assertEqual(resp.status, 200, body)
+        return json.loads(body)["build"]
+
     def test_plain_request_goes_to_current(self):
         self.assertEqual(self.build_for("/"), "dpl-b")
         self.assertEqual(self.build_for("/_next/static/chunks/main.js"), "dpl-b")
 
     def test_header_routes_to_retained_build(self):
-        self.assertEqual(self.build_for("/", headers={"x-deployment-id": "dpl-a"}), "dpl-a")
+        self.assertEqual(self.rsc_build_for("/", headers={"x-deployment-id": "dpl-a"}), "dpl-a")
+        self.assertEqual(self.post_build_for(headers={"x-deployment-id": "dpl-a"}), "dpl-a")
 
     def test_header_naming_current_build(self):
-        self.assertEqual(self.build_for("/", headers={"x-deployment-id": "dpl-b"}), "dpl-b")
+        self.assertEqual(self.rsc_build_for("/", headers={"x-deployment-id": "dpl-b"}), "dpl-b")
 
     def test_header_name_any_case(self):
-        self.assertEqual(self.build_for("/", headers={"X-Deployment-ID": "dpl-a"}), "dpl-a")
-        self.assertEqual(self.build_for("/", headers={"X-DEPLOYMENT-ID": "dpl-a"}), "dpl-a")
+        self.assertEqual(self.rsc_build_for("/", headers={"X-Deployment-ID": "dpl-a"}), "dpl-a")
+        self.assertEqual(self.rsc_build_for("/", headers={"X-DEPLOYMENT-ID": "dpl-a"}), "dpl-a")
 
     def test_underscore_header_ignored(self):
-        self.assertEqual(self.build_for("/", headers={"x_deployment_id": "dpl-a"}), "dpl-b")
+        self.assertEqual(self.post_build_for(headers={"x_deployment_id": "dpl-a"}), "dpl-b")
+        self.assertEqual(self.rsc_build_for("/", headers={"x_deployment_id": "dpl-a"}), "dpl-b")
 
     def test_dpl_query_parameter(self):
         self.assertEqual(self.build_for("/_next/static/chunks/app.js?dpl=dpl-a"), "dpl-a")
-        self.assertEqual(self.build_for("/x?v=1&dpl=dpl-a&w=2"), "dpl-a")
+        self.assertEqual(self.build_for("/_next/static/css/x.css?v=1&dpl=dpl-a&w=2"), "dpl-a")
+        self.assertEqual(self.build_for("/_next/image?url=%2Fa.png&w=64&dpl=dpl-a"), "dpl-a")
 
     def test_header_wins_over_query(self):
-        self.assertEqual(self.build_for("/x?dpl=dpl-a", headers={"x-deployment-id": "dpl-b"}), "dpl-b")
-        self.assertEqual(self.build_for("/x?dpl=dpl-b", headers={"x-deployment-id": "dpl-a"}), "dpl-a")
+        self.assertEqual(self.rsc_build_for("/x?dpl=dpl-a", headers={"x-deployment-id": "dpl-b"}), "dpl-b")
+        self.assertEqual(self.rsc_build_for("/x?dpl=dpl-b", headers={"x-deployment-id": "dpl-a"}), "dpl-a")
+
+    def test_document_goes_to_current(self):
+        # design.md 4: a document ignores header and query, so a reload lands on the newest build.
+        self.assertEqual(self.build_for("/", headers={"x-deployment-id": "dpl-a"}), "dpl-b")
+        self.assertEqual(self.build_for("/page?dpl=dpl-a"), "dpl-b")
 
     def test_unknown_id_goes_to_current(self):
         self.assertEqual(self.build_for("/", headers={"x-deployment-id": "dpl-zzz"}), "dpl-b")
-        self.assertEqual(self.build_for("/?dpl=dpl-zzz"), "dpl-b")
+        self.assertEqual(self.build_for("/_next/static/chunks/app.js?dpl=dpl-zzz"), "dpl-b")
+        self.assertEqual(self.post_build_for(headers={"x-deployment-id": "dpl-zzz"}), "dpl-b")
 
     def test_id_of_another_app_goes_to_current(self):
-        self.assertEqual(self.build_for("/", host="other.test", headers={"x-deployment-id": "dpl-a"}), "o1")
+        self.assertEqual(self.post_build_for(host="other.test", headers={"x-deployment-id": "dpl-a"}), "o1")
+        self.assertEqual(self.build_for("/_next/static/a.js?dpl=dpl-a", host="other.test"), "o1")
 
     def test_query_string_forwarded_untouched(self):
         target = "/page?_rsc=1a2b3&dpl=dpl-a&q=a%20b&empty=&flag"
@@ -71,7 +96,7 @@ class RoutingTest(GatewayTestCase):
 
     def test_host_wildcard(self):
         self.assertEqual(self.build_for("/", host="eu.shop.test"), "dpl-b")
-        self.assertEqual(self.build_for("/", host="eu.shop.test", headers={"x-deployment-id": "dpl-a"}),
+        self.assertEqual(self.rsc_build_for("/", host="eu.shop.test", headers={"x-deployment-id": "dpl-a"}),
                          "dpl-a")
 
     def test_host_unknown_goes_to_first_app(self):

@@ -12,7 +12,7 @@ import socket
 import time
 import unittest
 
-from harness import ConnectionClosed, GatewayTestCase, free_port, log_path, request_bytes
+from harness import RSC, ConnectionClosed, GatewayTestCase, free_port, log_path, request_bytes
 
 
 def blackhole_listener(test):
@@ -65,7 +65,7 @@ class UpstreamErrorsTest(GatewayTestCase):
         self.assertEqual(payload.get("reason"), reason, payload)
 
     def assert_still_serving(self):
-        echo = self.get_json(self.gw, "/after", headers={"x-deployment-id": "dpl-a"})
+        echo = self.get_json(self.gw, "/after", headers={**RSC, "x-deployment-id": "dpl-a"})
         self.assertEqual(echo["build"], "dpl-a")
 
     def test_connect_refused_502(self):
@@ -102,7 +102,7 @@ class UpstreamErrorsTest(GatewayTestCase):
         self.gw = self.start_gateway(
             apps=[{"name": "shop", "hosts": ["shop.test"], "current": "dpl-b",
                    "builds": [("dpl-a", [self.a_dead]), ("dpl-b", [b.address])]}])
-        resp, body = self.get(self.gw, "/", headers={"x-deployment-id": "dpl-a"})
+        resp, body = self.get(self.gw, "/", headers={**RSC, "x-deployment-id": "dpl-a"})
         self.assert_unavailable(resp, body, 502, "connect_refused", build="dpl-a")
 
     def bad_upstream_502(self, path):
