@@ -60,10 +60,11 @@ cat <<MSG
 
 skewgate is listening on http://127.0.0.1:$LISTEN_PORT (builds: dpl-a on :3001, dpl-b on :3002, current dpl-b).
 Try:
-  curl -s http://localhost:$LISTEN_PORT/                                  # -> served by build dpl-b (current)
-  curl -s -H 'x-deployment-id: dpl-a' http://localhost:$LISTEN_PORT/      # -> served by build dpl-a
-  curl -s 'http://localhost:$LISTEN_PORT/_next/static/app.js?dpl=dpl-a'  # -> served by build dpl-a
-  curl -s -H 'x-deployment-id: dpl-gone' http://localhost:$LISTEN_PORT/   # -> unknown id: dpl-b
+  curl -s http://localhost:$LISTEN_PORT/                                            # -> dpl-b (current)
+  curl -s -H 'rsc: 1' -H 'x-deployment-id: dpl-a' http://localhost:$LISTEN_PORT/   # RSC request of a dpl-a tab -> dpl-a
+  curl -s 'http://localhost:$LISTEN_PORT/_next/static/app.js?dpl=dpl-a'            # asset of dpl-a -> dpl-a
+  curl -s -H 'x-deployment-id: dpl-a' http://localhost:$LISTEN_PORT/               # a document (reload) -> dpl-b
+  curl -s 'http://localhost:$LISTEN_PORT/_next/static/app.js?dpl=dpl-gone'         # unknown build -> dpl-b
 Ctrl-C stops all three.
 
 MSG
