@@ -11,6 +11,7 @@
 
 #include "conf/load.h"
 #include "gateway/access_log.h"
+#include "gateway/cli.h"
 #include "gateway/control_plane.h"
 #include "gateway/server.h"
 #include "routing/snapshot.h"
@@ -113,6 +114,7 @@ void on_reopen_signal(uv_signal_t* handle, int) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && sg::gateway::is_cli_command(argv[1])) return sg::gateway::run_cli(argc, argv);
   const Options options = parse_options(argc, argv);
   if (!options.error.empty()) {
     std::fprintf(stderr, "skewgate: %s\n%s", options.error.c_str(), kUsage);
