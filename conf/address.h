@@ -22,6 +22,7 @@ struct SocketAddress {
   static std::optional<SocketAddress> parse(std::string_view text);
   std::string to_string() const;  // the canonical form accepted by parse()
   bool is_loopback() const;
+  bool operator==(const SocketAddress&) const = default;
 };
 
 // "10.0.0.0/8", "::1/128", or a bare address (a /32 or /128).

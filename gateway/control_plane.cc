@@ -3,7 +3,14 @@
 #include <chrono>
 #include <cstdio>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
 #include "conf/load.h"
+#include "conf/manifest.h"
+#include "gateway/config_json.h"
 #include "gateway/server.h"
 #include "skew/retention.h"
 
@@ -11,6 +18,7 @@ namespace sg::gateway {
 namespace {
 
 constexpr std::uint64_t kTickMs = 1000;
+constexpr const char* kRegistryFile = "/registry.json";
 constexpr int kRetentionEveryTicks = 10;
 constexpr int kPersistActivityEveryTicks = 30;
 // Passive ejection, as nginx's max_fails/fail_timeout: `fall` connect
@@ -54,15 +62,64 @@ bool ControlPlane::load(std::vector<std::string>& errors) {
     return false;
   }
   std::string error;
-  if (!load_state(result.config->state_dir, state_, error)) {
+  if (!load_state(result.config->state_dir, state_, error) || !load_registry(result.config->state_dir, error)) {
     errors.push_back(error);
     return false;
   }
   saved_state_ = state_;
-  track_supersedes(*result.config);
-  if (!rebuild(std::move(*result.config), errors)) return false;
+  file_config_ = std::move(*result.config);
+  conf::Config effective = effective_config(file_config_, registry_);
+  track_supersedes(effective);
+  if (!rebuild(std::move(effective), errors)) return false;
   apply_retention();
   return true;
+}
+
+bool ControlPlane::load_registry(const std::string& state_dir, std::string& error) {
+  const std::string path = state_dir + kRegistryFile;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return true;  // nothing registered yet
+    error = "cannot read registry file " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string why;
+  auto registry = routing::decode_registry(text.str(), why);
+  if (!registry) {
+    error = "registry file " + path + " is corrupt or truncated: " + why;
+    return false;
+  }
+  registry_ = std::move(*registry);
+  return true;
+}
+
+conf::Config ControlPlane::effective_config(const conf::Config& file, const routing::Registry& registry) const {
+  conf::Config config = file;
+  std::vector<conf::AppConfig> apps;
+  for (conf::AppConfig& app : config.apps) {
+    if (app.registry == conf::RegistrySource::api) {
+      auto it = registry.find(app.name);
+      if (it != registry.end()) routing::apply_registry(it->second, app);
+      for (conf::BuildConfig& build : app.builds) {
+        if (build.manifest.empty()) continue;
+        conf::ManifestRead read = conf::read_action_manifest(build.manifest);
+        if (read.error.empty()) {
+          build.action_ids = std::move(read.action_ids);
+        } else {
+          std::fprintf(stderr, "skewgate: warning: app %s build %s: %s\n", app.name.c_str(), build.id.c_str(),
+                       read.error.c_str());
+        }
+      }
+      // Until its first promote an api app has no current build and
+      // receives no traffic of its own.
+      if (app.current.empty()) continue;
+    }
+    apps.push_back(std::move(app));
+  }
+  config.apps = std::move(apps);
+  return config;
 }
 
 void ControlPlane::attach(Server& server) {
@@ -90,11 +147,13 @@ bool ControlPlane::reload(std::vector<std::string>& errors) {
     return false;
   }
   const PersistedState before = state_;
-  track_supersedes(*result.config);
-  if (!rebuild(std::move(*result.config), errors)) {
+  conf::Config effective = effective_config(*result.config, registry_);
+  track_supersedes(effective);
+  if (!rebuild(std::move(effective), errors)) {
     state_ = before;
     return false;
   }
+  file_config_ = std::move(*result.config);
   apply_retention();
   persist();
   return true;
@@ -265,5 +324,234 @@ void ControlPlane::persist() {
     std::fprintf(stderr, "skewgate: %s\n", error.c_str());
   }
 }
+
+// ---- the admin API ----
+
+namespace {
+
+using nlohmann::json;
+
+json error_json(std::string_view code, std::string_view message) { return {{"error", code}, {"message", message}}; }
+
+json iso_time(std::int64_t ms) {
+  if (ms <= 0) return nullptr;
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+const char* retired_by_name(routing::RetiredBy by) {
+  switch (by) {
+    case routing::RetiredBy::kill_switch: return "kill_switch";
+    case routing::RetiredBy::retention: return "retention";
+    case routing::RetiredBy::none: break;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+const conf::AppConfig* ControlPlane::file_app(std::string_view name) const {
+  for (const auto& app : file_config_.apps)
+    if (app.name == name) return &app;
+  return nullptr;
+}
+
+json ControlPlane::build_json(const routing::App& app, const routing::Build& build) const {
+  const auto it = state_.find(routing::runtime_key(app.name, build.id));
+  const std::int64_t last = it == state_.end() ? 0 : it->second.last_request_ms;
+  json upstreams = json::array();
+  for (const auto& u : build.upstreams) upstreams.push_back(u.to_string());
+  const char* retired_by = retired_by_name(build.retired_by);
+  return {{"id", build.id},
+          {"state", conf::to_string(build.state)},
+          {"healthy", build.healthy},
+          {"upstreams", upstreams},
+          {"superseded_at", iso_time(build.superseded_at_ms)},
+          {"age_seconds", build.superseded_at_ms > 0 ? json((now_ms() - build.superseded_at_ms) / 1000) : json(nullptr)},
+          {"last_request_at", iso_time(last)},
+          {"retired_by", retired_by ? json(retired_by) : json(nullptr)},
+          {"has_manifest", build.has_manifest}};
+}
+
+ControlPlane::ApiResult ControlPlane::list_apps() const {
+  json apps = json::array();
+  for (const conf::AppConfig& app : file_config_.apps) {
+    const routing::App* live = nullptr;
+    for (const routing::App& a : snapshot_->apps())
+      if (a.name == app.name) live = &a;
+    apps.push_back({{"name", app.name},
+                    {"registry", app.registry == conf::RegistrySource::api ? "api" : "config"},
+                    {"current", live ? json(live->current->id) : json(nullptr)},
+                    {"hosts", app.hosts}});
+  }
+  return {200, {{"apps", apps}}};
+}
+
+ControlPlane::ApiResult ControlPlane::describe_app(std::string_view name) const {
+  const conf::AppConfig* app = file_app(name);
+  if (!app) return {404, error_json("app_not_found", "no app named '" + std::string(name) + "'")};
+  json builds = json::array();
+  json current = nullptr;
+  for (const routing::App& live : snapshot_->apps()) {
+    if (live.name != name) continue;
+    current = live.current->id;
+    for (const routing::Build& build : live.builds) builds.push_back(build_json(live, build));
+  }
+  if (builds.empty() && app->registry == conf::RegistrySource::api) {
+    // Registered but never promoted: not in the snapshot yet.
+    auto it = registry_.find(std::string(name));
+    if (it != registry_.end())
+      for (const auto& b : it->second.builds) {
+        json upstreams = json::array();
+        for (const auto& u : b.upstreams) upstreams.push_back(u.to_string());
+        builds.push_back({{"id", b.id}, {"state", conf::to_string(b.state)}, {"healthy", true},
+                          {"upstreams", upstreams}, {"superseded_at", nullptr}, {"age_seconds", nullptr},
+                          {"last_request_at", nullptr}, {"retired_by", nullptr}, {"has_manifest", !b.manifest.empty()}});
+      }
+  }
+  return {200,
+          {{"name", app->name},
+           {"registry", app->registry == conf::RegistrySource::api ? "api" : "config"},
+           {"current", current},
+           {"builds", builds}}};
+}
+
+// Every registry change: apply to a copy, check that it makes a valid
+// snapshot, persist it (fsync) and only then swap it in and answer 2xx, so a
+// kill -9 right after the answer loses nothing.
+ControlPlane::ApiResult ControlPlane::mutate(std::string_view name, const RegistryOp& op,
+                                             const std::function<json()>& answer) {
+  const conf::AppConfig* app = file_app(name);
+  if (!app) return {404, error_json("app_not_found", "no app named '" + std::string(name) + "'")};
+  if (app->registry != conf::RegistrySource::api)
+    return {409, error_json("registry_is_config",
+                            "app '" + std::string(name) + "' takes its builds from the config file (registry: config); "
+                            "edit the file and reload")};
+  routing::Registry next = registry_;
+  const routing::OpResult result = op(next[std::string(name)]);
+  if (!result.ok()) return {result.status, error_json(result.error, result.message)};
+  if (!result.changed) {
+    registry_ = std::move(next);
+    return {result.status, answer()};
+  }
+  const PersistedState before = state_;
+  conf::Config effective = effective_config(file_config_, next);
+  track_supersedes(effective);
+  std::vector<std::string> errors;
+  const routing::RuntimeState runtime = runtime_state();
+  conf::Config copy = effective;
+  auto snapshot = routing::Snapshot::create(std::move(copy), errors, generation_ + 1, &runtime);
+  if (!snapshot) {
+    state_ = before;
+    std::string message = "the change would make an invalid configuration";
+    for (const auto& e : errors) message += "; " + e;
+    return {409, error_json("invalid_transition", message)};
+  }
+  std::string error;
+  if (!write_file_atomically(file_config_.state_dir + kRegistryFile, routing::encode_registry(next), error) &&
+      !(save_state(file_config_.state_dir, state_, error) &&  // creates state_dir, then retry
+        write_file_atomically(file_config_.state_dir + kRegistryFile, routing::encode_registry(next), error))) {
+    state_ = before;
+    return {500, error_json("state_write_failed", error)};
+  }
+  registry_ = std::move(next);
+  ++generation_;
+  config_ = std::move(effective);
+  snapshot_ = std::move(snapshot);
+  publish();
+  persist();
+  return {result.status, answer()};
+}
+
+ControlPlane::ApiResult ControlPlane::register_build(std::string_view app, const json& body) {
+  if (!body.is_object() || !body.contains("id") || !body["id"].is_string() || !body.contains("upstreams") ||
+      !body["upstreams"].is_array())
+    return {400, error_json("invalid_body", R"(expected {"id": "...", "upstreams": ["host:port", ...], "manifest": "..."})")};
+  routing::RegisteredBuild build;
+  build.id = body["id"].get<std::string>();
+  for (const auto& u : body["upstreams"]) {
+    auto address = u.is_string() ? conf::SocketAddress::parse(u.get<std::string>()) : std::nullopt;
+    if (!address)
+      return {400, error_json("invalid_body", "upstreams: expected host:port, [v6]:port or unix:/path strings")};
+    build.upstreams.push_back(*address);
+  }
+  if (body.contains("manifest")) {
+    if (!body["manifest"].is_string()) return {400, error_json("invalid_body", "manifest: expected a path")};
+    build.manifest = body["manifest"].get<std::string>();
+    const conf::ManifestRead read = conf::read_action_manifest(build.manifest);
+    if (!read.error.empty()) return {400, error_json("invalid_body", read.error)};
+  }
+  const std::string id = build.id;
+  const std::string app_name(app);
+  return mutate(
+      app, [&](routing::AppRegistry& r) { return routing::register_build(r, build, now_ms()); },
+      [this, id, app_name]() -> json {
+        for (const routing::App& live : snapshot_->apps())
+          if (live.name == app_name)
+            if (const routing::Build* b = live.find_build(id)) return {{"app", app_name}, {"build", build_json(live, *b)}};
+        return {{"app", app_name}, {"build", {{"id", id}, {"state", "retained"}, {"healthy", true}}}};
+      });
+}
+
+ControlPlane::ApiResult ControlPlane::promote(std::string_view app, std::string_view build) {
+  std::string previous;
+  const std::string app_name(app);
+  return mutate(
+      app,
+      [&](routing::AppRegistry& r) {
+        previous = r.current;
+        return routing::promote(r, build);
+      },
+      [&]() -> json {
+        return {{"app", app_name}, {"current", registry_[app_name].current},
+                {"previous", previous.empty() ? json(nullptr) : json(previous)}};
+      });
+}
+
+ControlPlane::ApiResult ControlPlane::rollback(std::string_view app) {
+  std::string previous;
+  const std::string app_name(app);
+  return mutate(
+      app,
+      [&](routing::AppRegistry& r) {
+        previous = r.current;
+        return routing::rollback(r);
+      },
+      [&]() -> json {
+        return {{"app", app_name}, {"current", registry_[app_name].current},
+                {"previous", previous.empty() ? json(nullptr) : json(previous)}};
+      });
+}
+
+ControlPlane::ApiResult ControlPlane::retire(std::string_view app, std::string_view build) {
+  const std::string app_name(app), id(build);
+  return mutate(
+      app, [&](routing::AppRegistry& r) { return routing::retire(r, build); },
+      [&]() -> json { return {{"app", app_name}, {"build", id}, {"state", "retired"}}; });
+}
+
+ControlPlane::ApiResult ControlPlane::preview(std::string_view app, std::string_view build) {
+  const std::string app_name(app), id(build);
+  return mutate(
+      app, [&](routing::AppRegistry& r) { return routing::make_preview(r, build); },
+      [&]() -> json { return {{"app", app_name}, {"build", id}, {"state", "preview"}}; });
+}
+
+ControlPlane::ApiResult ControlPlane::reload_api() {
+  std::vector<std::string> errors;
+  if (!reload(errors)) {
+    return {400,
+            {{"error", "invalid_config"},
+             {"message", "the configuration was not reloaded; the running configuration stays"},
+             {"errors", errors}}};
+  }
+  return {200, {{"reloaded", true}, {"generation", generation_}}};
+}
+
+json ControlPlane::config_json() const { return config_to_json(config_); }
 
 }  // namespace sg::gateway

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,7 +18,9 @@
 #include "gateway/health_checker.h"
 #include "gateway/runtime_reports.h"
 #include "gateway/state_store.h"
+#include "routing/registry.h"
 #include "routing/snapshot.h"
+#include <nlohmann/json.hpp>
 
 namespace sg::gateway {
 
@@ -41,13 +44,38 @@ class ControlPlane {
   bool reload(std::vector<std::string>& errors);
   void stop();
 
-  // Wall clock in unix ms; tests may pin it.
+  // Wall clock in unix ms.
   static std::int64_t now_ms();
+
+  // --- the admin API's operations (JSON in and out) ---
+  struct ApiResult {
+    int status = 200;
+    nlohmann::json body;
+  };
+  ApiResult list_apps() const;
+  ApiResult describe_app(std::string_view app) const;
+  ApiResult register_build(std::string_view app, const nlohmann::json& body);
+  ApiResult promote(std::string_view app, std::string_view build);
+  ApiResult rollback(std::string_view app);
+  ApiResult retire(std::string_view app, std::string_view build);
+  ApiResult preview(std::string_view app, std::string_view build);
+  ApiResult reload_api();
+  nlohmann::json config_json() const;
+  bool ready() const { return started_ && !draining_; }
+  bool draining() const { return draining_; }
+  void set_draining() { draining_ = true; }
 
  private:
   static void on_tick(uv_timer_t* timer);
   static void on_reports(uv_async_t* async);
   bool rebuild(conf::Config config, std::vector<std::string>& errors);
+  bool load_registry(const std::string& state_dir, std::string& error);
+  // The YAML with every `registry: api` app's builds taken from the registry.
+  conf::Config effective_config(const conf::Config& file, const routing::Registry& registry) const;
+  using RegistryOp = std::function<routing::OpResult(routing::AppRegistry&)>;
+  ApiResult mutate(std::string_view app, const RegistryOp& op, const std::function<nlohmann::json()>& answer);
+  nlohmann::json build_json(const routing::App& app, const routing::Build& build) const;
+  const conf::AppConfig* file_app(std::string_view name) const;
   void track_supersedes(const conf::Config& config);
   void apply_reports();
   bool apply_retention();
@@ -58,7 +86,9 @@ class ControlPlane {
 
   uv_loop_t* loop_;
   std::string config_path_;
-  conf::Config config_;
+  conf::Config file_config_;  // as read from the YAML
+  conf::Config config_;       // effective: file plus registry
+  routing::Registry registry_;
   std::shared_ptr<const routing::Snapshot> snapshot_;
   std::uint64_t generation_ = 0;
   Server* server_ = nullptr;
@@ -72,6 +102,7 @@ class ControlPlane {
   uv_timer_t tick_;
   uv_async_t reports_async_;
   int ticks_ = 0;
+  bool draining_ = false;
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -51,7 +51,9 @@ void Exchange::start() {
 
 void Exchange::decide_and_route() {
   peeking_ = false;
-  const skew::DecisionInput input{head_->view(), peek_, downstream_.peer_ip(), Worker::wall_ms()};
+  // Only the first inspect_bytes count, however the body happened to arrive.
+  const std::string_view peek = std::string_view(peek_).substr(0, peek_limit_);
+  const skew::DecisionInput input{head_->view(), peek, downstream_.peer_ip(), Worker::wall_ms()};
   verdict_ = skew::decide(input, *snapshot_);
   if (verdict_.answer) {
     peek_.clear();
@@ -210,6 +212,7 @@ int Exchange::on_head_complete() {
     if (!head_->upgrade) return -1;
     tunnel_ = true;
     status_ = 101;
+    if (upstream_) upstream_->disarm_timer();  // a tunnel may stay quiet for as long as it likes
     response_started_ = true;
     append_downstream_response_head(to_downstream_, response, BodyFraming::none, true);
     return 2;  // llhttp stops with HPE_PAUSED_UPGRADE: the rest is tunnel data
@@ -297,8 +300,12 @@ void Exchange::on_upstream_failure(UpstreamConnection& upstream, UpstreamFailure
     finish();
     return;
   }
-  if (failure == UpstreamFailure::closed && response_started_ && !response_done_ &&
-      response_parser_->finish() == HPE_OK && response_done_) {
+  if (failure == UpstreamFailure::closed && response_started_ && !response_done_ && response_parser_) {
+    // llhttp_finish returns what on_message_complete returned (HPE_PAUSED):
+    // whether the response ended is response_done_.
+    response_parser_->finish();
+  }
+  if (failure == UpstreamFailure::closed && response_done_) {
     // A response delimited by the upstream closing has ended.
     flush_downstream();
     upstream_reusable_ = false;

@@ -7,11 +7,14 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "conf/load.h"
 #include "gateway/access_log.h"
 #include "gateway/cli.h"
+#include "gateway/admin_api.h"
+#include "gateway/admin_server.h"
 #include "gateway/control_plane.h"
 #include "gateway/server.h"
 #include "routing/snapshot.h"
@@ -83,15 +86,34 @@ std::shared_ptr<const sg::routing::Snapshot> build_snapshot(const Options& optio
 struct MainLoop {
   uv_loop_t loop;
   uv_signal_t term, intr, hup, usr1;
+  uv_async_t drained;
   sg::gateway::ControlPlane* control;
+  sg::gateway::AdminServer* admin;
+  sg::gateway::Server* server;
   sg::gateway::AccessLogSink* sink;
+  std::thread drain_thread;
+  int leaked = 0;
 };
 
+// Workers drain on their own threads while the main loop keeps answering
+// the admin listener (/readyz says "draining"); when they are done the main
+// loop closes its handles and ends.
 void on_stop_signal(uv_signal_t* handle, int signum) {
   auto& m = *static_cast<MainLoop*>(handle->data);
   std::fprintf(stderr, "skewgate: %s received, draining\n", signum == SIGTERM ? "SIGTERM" : "SIGINT");
   for (uv_signal_t* s : {&m.term, &m.intr, &m.hup, &m.usr1}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
-  m.control->stop();  // the loop ends; main() then drains the workers
+  m.control->set_draining();
+  m.drain_thread = std::thread([&m] {
+    m.leaked = m.server->drain_and_join();
+    uv_async_send(&m.drained);
+  });
+}
+
+void on_drained(uv_async_t* handle) {
+  auto& m = *static_cast<MainLoop*>(handle->data);
+  m.admin->close();
+  m.control->stop();
+  uv_close(reinterpret_cast<uv_handle_t*>(&m.drained), nullptr);
 }
 
 void on_reload_signal(uv_signal_t* handle, int) {
@@ -152,16 +174,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   sg::gateway::Server server(snapshot, sink, &control.reports());
-  if (!server.start(error)) {
-    std::fprintf(stderr, "skewgate: %s\n", error.c_str());
-    return 1;
-  }
-  for (const auto& name : server.listener_names())
-    std::fprintf(stderr, "skewgate: listening on %s (%u workers)\n", name.c_str(), server.worker_count());
-  control.attach(server);
-
+  // Signals are caught from here on: a SIGHUP during start-up is queued and
+  // handled once the loop runs, never the default action (terminate).
   m.control = &control;
+  m.server = &server;
   m.sink = &sink;
+  uv_async_init(&m.loop, &m.drained, on_drained);
+  m.drained.data = &m;
   for (uv_signal_t* s : {&m.term, &m.intr, &m.hup, &m.usr1}) {
     uv_signal_init(&m.loop, s);
     s->data = &m;
@@ -170,12 +189,39 @@ int main(int argc, char** argv) {
   uv_signal_start(&m.intr, on_stop_signal, SIGINT);
   uv_signal_start(&m.hup, on_reload_signal, SIGHUP);
   uv_signal_start(&m.usr1, on_reopen_signal, SIGUSR1);
-  uv_run(&m.loop, UV_RUN_DEFAULT);
+  if (!server.start(error)) {
+    std::fprintf(stderr, "skewgate: %s\n", error.c_str());
+    return 1;
+  }
+  for (const auto& name : server.listener_names())
+    std::fprintf(stderr, "skewgate: listening on %s (%u workers)\n", name.c_str(), server.worker_count());
+  std::string admin_token;
+  const auto& admin_config = snapshot->config().admin;
+  if (!sg::gateway::read_admin_token(admin_config.token_file, admin_token, error)) {
+    std::fprintf(stderr, "skewgate: %s\n", error.c_str());
+    return 1;
+  }
+  if (admin_token.empty() && !admin_config.address.is_loopback()) {
+    std::fprintf(stderr,
+                 "skewgate: admin.address %s is not loopback: set admin.token_file or SKEWGATE_ADMIN_TOKEN\n",
+                 admin_config.address.to_string().c_str());
+    return 1;
+  }
+  sg::gateway::AdminApi admin_api(control, admin_token);
+  sg::gateway::AdminServer admin(&m.loop, [&admin_api](const auto& request) { return admin_api.handle(request); });
+  if (!admin.listen(admin_config.address, error)) {
+    std::fprintf(stderr, "skewgate: %s\n", error.c_str());
+    server.drain_and_join();
+    return 1;
+  }
+  std::fprintf(stderr, "skewgate: admin API on %s\n", admin.address().c_str());
+  m.admin = &admin;
+  control.attach(server);
 
-  const int leaked = server.drain_and_join();
-  uv_run(&m.loop, UV_RUN_NOWAIT);
+  uv_run(&m.loop, UV_RUN_DEFAULT);
+  if (m.drain_thread.joinable()) m.drain_thread.join();
   uv_loop_close(&m.loop);
-  if (leaked) std::fprintf(stderr, "skewgate: %d handles left open at exit\n", leaked);
+  if (m.leaked) std::fprintf(stderr, "skewgate: %d handles left open at exit\n", m.leaked);
   std::fprintf(stderr, "skewgate: stopped\n");
   return 0;
 }

@@ -135,8 +135,12 @@ void UpstreamConnection::on_write_done(int status) {
   if (owner_ && write_queue_size() < kLowWatermark) owner_->on_upstream_drained(*this);
 }
 
+// While we hold the upstream back for a slow client, its silence is ours,
+// not the upstream's: the response timer only runs while we want to read
+// (as nginx's proxy_read_timeout).
 void UpstreamConnection::pause_reading() {
   paused_ = true;
+  if (timer_mode_ == TimerMode::response) uv_timer_stop(&timer_);
   if (reading_) {
     uv_read_stop(&socket_.stream);
     reading_ = false;
@@ -145,6 +149,7 @@ void UpstreamConnection::pause_reading() {
 
 void UpstreamConnection::resume_reading() {
   paused_ = false;
+  if (timer_mode_ == TimerMode::response) uv_timer_start(&timer_, on_timer, response_timeout_ms_, response_timeout_ms_);
   if (!reading_ && connected_ && !closing_) {
     uv_read_start(&socket_.stream, alloc_worker_buffer, on_read);
     reading_ = true;

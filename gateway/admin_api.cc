@@ -1,0 +1,121 @@
+#include "gateway/admin_api.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/control_plane.h"
+
+namespace sg::gateway {
+namespace {
+
+using nlohmann::json;
+
+AdminResponse reply(int status, const json& body) {
+  return {status, body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
+}
+
+AdminResponse error(int status, std::string_view code, std::string_view message) {
+  return reply(status, {{"error", code}, {"message", message}});
+}
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> parts;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') ++i;
+    const std::size_t j = path.find('/', i);
+    const std::size_t end = j == std::string_view::npos ? path.size() : j;
+    if (end > i) parts.emplace_back(path.substr(i, end - i));
+    i = end;
+  }
+  return parts;
+}
+
+// Equal-length digests compared with CRYPTO_memcmp: the time taken says
+// nothing about the token, not even its length.
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);
+  SHA256(reinterpret_cast<const unsigned char*>(b.data()), b.size(), db);
+  return CRYPTO_memcmp(da, db, sizeof da) == 0;
+}
+
+}  // namespace
+
+bool read_admin_token(const std::string& token_file, std::string& token, std::string& error) {
+  if (const char* env = std::getenv("SKEWGATE_ADMIN_TOKEN"); env && *env) {
+    token = env;
+    return true;
+  }
+  if (token_file.empty()) return true;
+  std::ifstream in(token_file);
+  if (!in || !std::getline(in, token)) {
+    error = "cannot read admin.token_file " + token_file;
+    return false;
+  }
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) {
+    error = "admin.token_file " + token_file + " is empty";
+    return false;
+  }
+  return true;
+}
+
+bool AdminApi::authorized(const AdminRequest& request) const {
+  if (token_.empty()) return true;
+  const std::string_view value = request.header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (value.size() <= kBearer.size() || value.substr(0, kBearer.size()) != kBearer) return false;
+  return constant_time_equal(value.substr(kBearer.size()), token_);
+}
+
+AdminResponse AdminApi::handle(const AdminRequest& request) {
+  const std::string& method = request.method;
+  const std::vector<std::string> parts = split_path(request.path);
+  const bool get = method == "GET" || method == "HEAD";
+
+  if (parts.size() == 1 && parts[0] == "healthz") return reply(200, {{"status", "ok"}});
+  if (parts.size() == 1 && parts[0] == "readyz") {
+    if (control_.ready()) return reply(200, {{"status", "ready"}});
+    return reply(503, {{"status", control_.draining() ? "draining" : "starting"}});
+  }
+  if (parts.size() < 2 || parts[0] != "api" || parts[1] != "v1")
+    return error(404, "not_found", "no such endpoint: " + request.path);
+  if (!authorized(request)) return error(401, "unauthorized", "a valid 'Authorization: Bearer <token>' is required");
+
+  auto result = [](const ControlPlane::ApiResult& r) { return reply(r.status, r.body); };
+  auto wrong_method = [&]() { return error(405, "method_not_allowed", method + " is not allowed on " + request.path); };
+  const std::size_t n = parts.size();
+
+  if (n == 3 && parts[2] == "reload") return method == "POST" ? result(control_.reload_api()) : wrong_method();
+  if (n == 3 && parts[2] == "config") return get ? reply(200, control_.config_json()) : wrong_method();
+  if (n == 3 && parts[2] == "apps") return get ? result(control_.list_apps()) : wrong_method();
+  if (n >= 4 && parts[2] == "apps") {
+    const std::string& app = parts[3];
+    if (n == 4) return get ? result(control_.describe_app(app)) : wrong_method();
+    if (n == 5 && parts[4] == "rollback") return method == "POST" ? result(control_.rollback(app)) : wrong_method();
+    if (n == 5 && parts[4] == "builds") {
+      if (get) return result(control_.describe_app(app));
+      if (method != "POST") return wrong_method();
+      const json body = json::parse(request.body, nullptr, false);
+      if (body.is_discarded()) return error(400, "invalid_body", "the body is not valid JSON");
+      return result(control_.register_build(app, body));
+    }
+    if (n == 7 && parts[4] == "builds") {
+      if (method != "POST") return wrong_method();
+      const std::string& id = parts[5];
+      if (parts[6] == "promote") return result(control_.promote(app, id));
+      if (parts[6] == "retire") return result(control_.retire(app, id));
+      if (parts[6] == "preview") return result(control_.preview(app, id));
+    }
+  }
+  return error(404, "not_found", "no such endpoint: " + request.path);
+}
+
+}  // namespace sg::gateway

@@ -1,0 +1,29 @@
+// The admin API's routes (design.md section 11): authentication, paths,
+// JSON bodies, error shapes. Operations themselves are the control plane's.
+#pragma once
+
+#include <string>
+
+#include "gateway/admin_server.h"
+
+namespace sg::gateway {
+
+class ControlPlane;
+
+class AdminApi {
+ public:
+  // `token` empty: no authentication (allowed only on a loopback admin address).
+  AdminApi(ControlPlane& control, std::string token) : control_(control), token_(std::move(token)) {}
+  AdminResponse handle(const AdminRequest& request);
+
+ private:
+  bool authorized(const AdminRequest& request) const;
+  ControlPlane& control_;
+  std::string token_;
+};
+
+// The admin token: env SKEWGATE_ADMIN_TOKEN, else the first line of
+// `token_file`. False with `error` when the file cannot be read or is empty.
+bool read_admin_token(const std::string& token_file, std::string& token, std::string& error);
+
+}  // namespace sg::gateway

@@ -1,0 +1,179 @@
+#include "gateway/admin_server.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "gateway/http_head.h"
+#include "gateway/http_parser.h"
+#include "gateway/listener_socket.h"
+#include "gateway/local_reply.h"
+
+namespace sg::gateway {
+
+namespace {
+
+constexpr std::uint64_t kRequestTimeoutMs = 10'000;
+const conf::Limits kAdminLimits{16 * 1024, 100, 8 * 1024, AdminServer::kMaxBodyBytes};
+
+}  // namespace
+
+std::string_view AdminRequest::header(std::string_view name) const {
+  for (const auto& f : headers)
+    if (routing::iequals(f.name, name)) return f.value;
+  return {};
+}
+
+// One admin connection: read one request, answer, close.
+class AdminConnection final : private HttpParserListener {
+ public:
+  AdminConnection(AdminServer& server, uv_loop_t* loop, bool is_unix)
+      : server_(server), parser_(HttpParser::Mode::request, *this) {
+    if (is_unix) {
+      uv_pipe_init(loop, &socket_.pipe, 0);
+    } else {
+      uv_tcp_init(loop, &socket_.tcp);
+    }
+    socket_.handle.data = this;
+    uv_timer_init(loop, &timer_);
+    timer_.data = this;
+    parser_.set_limits(&kAdminLimits);
+  }
+
+  bool accept(uv_stream_t* listener) {
+    if (uv_accept(listener, &socket_.stream) != 0) return false;
+    uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<AdminConnection*>(t->data)->close(); },
+                   kRequestTimeoutMs, 0);
+    uv_read_start(
+        &socket_.stream,
+        [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+          auto* c = static_cast<AdminConnection*>(h->data);
+          *buf = uv_buf_init(c->buffer_, sizeof c->buffer_);
+        },
+        on_read);
+    return true;
+  }
+
+  void close() {
+    if (closing_) return;
+    closing_ = true;
+    server_.forget(this);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_closed);
+    uv_close(&socket_.handle, on_closed);
+  }
+
+ private:
+  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+    auto* c = static_cast<AdminConnection*>(s->data);
+    if (c->closing_ || c->answered_) return;
+    if (nread < 0) {
+      c->close();
+      return;
+    }
+    const HttpParser::Result r = c->parser_.execute({buf->base, static_cast<std::size_t>(nread)});
+    if (c->answered_ || r.error == HPE_OK || r.error == HPE_PAUSED) return;
+    const ParseRejection rejection = c->parser_.rejection();
+    c->respond({rejection.status, json_error_body(rejection.code, rejection.detail)});
+  }
+
+  int on_head_complete() override {
+    auto head = parser_.take_request();
+    request_.method = head->method;
+    const std::size_t q = head->target.find('?');
+    request_.path = head->target.substr(0, q);
+    if (q != std::string::npos) request_.query = head->target.substr(q + 1);
+    request_.headers = std::move(head->headers);
+    return 0;
+  }
+
+  int on_body(std::string_view data) override {
+    request_.body.append(data);
+    return 0;
+  }
+
+  int on_message_complete() override {
+    respond(server_.handler()(request_));
+    return HPE_PAUSED;
+  }
+
+  void respond(const AdminResponse& response) {
+    answered_ = true;
+    uv_read_stop(&socket_.stream);
+    const std::string bytes = render_reply(response.status, {{"content-type", response.content_type},
+                                                             {"cache-control", "no-store"}},
+                                           response.body, false, request_.method == "HEAD");
+    write_stream(&socket_.stream, bytes, nullptr);
+    shutdown_.data = this;
+    if (uv_shutdown(&shutdown_, &socket_.stream,
+                    [](uv_shutdown_t* req, int) { static_cast<AdminConnection*>(req->data)->close(); }) != 0)
+      close();
+  }
+
+  static void on_closed(uv_handle_t* h) {
+    auto* c = static_cast<AdminConnection*>(h->data);
+    if (++c->closed_handles_ == 2) delete c;
+  }
+
+  AdminServer& server_;
+  StreamHandle socket_;
+  uv_timer_t timer_;
+  uv_shutdown_t shutdown_;
+  HttpParser parser_;
+  AdminRequest request_;
+  char buffer_[16 * 1024];
+  int closed_handles_ = 0;
+  bool answered_ = false;
+  bool closing_ = false;
+};
+
+AdminServer::AdminServer(uv_loop_t* loop, Handler handler) : loop_(loop), handler_(std::move(handler)) {}
+
+AdminServer::~AdminServer() { close(); }
+
+bool AdminServer::listen(const conf::SocketAddress& address, std::string& error) {
+  std::vector<BoundListener> bound = bind_listener(address, 1, error);
+  if (bound.empty()) {
+    error = "admin listener: " + error;
+    return false;
+  }
+  const bool is_unix = bound[0].is_unix;
+  if (is_unix) {
+    uv_pipe_init(loop_, &listener_.pipe, 0);
+    uv_pipe_open(&listener_.pipe, bound[0].fd);
+  } else {
+    uv_tcp_init(loop_, &listener_.tcp);
+    uv_tcp_open(&listener_.tcp, bound[0].fd);
+  }
+  listener_.handle.data = this;
+  is_unix_ = is_unix;
+  if (uv_listen(&listener_.stream, 128, on_connection) != 0) {
+    error = "admin listener: cannot listen on " + address.to_string();
+    uv_close(&listener_.handle, nullptr);
+    return false;
+  }
+  listening_ = true;
+  bound_ = bound[0].name;
+  return true;
+}
+
+void AdminServer::on_connection(uv_stream_t* listener, int status) {
+  auto* server = static_cast<AdminServer*>(listener->data);
+  if (status < 0 || server->closed_) return;
+  auto* c = new AdminConnection(*server, server->loop_, server->is_unix_);
+  server->connections_.push_back(c);
+  if (!c->accept(listener)) c->close();
+}
+
+void AdminServer::forget(AdminConnection* connection) {
+  connections_.erase(std::remove(connections_.begin(), connections_.end(), connection), connections_.end());
+}
+
+void AdminServer::close() {
+  if (closed_) return;
+  closed_ = true;
+  if (listening_) uv_close(&listener_.handle, nullptr);
+  const std::vector<AdminConnection*> open = connections_;
+  for (AdminConnection* c : open) c->close();
+}
+
+}  // namespace sg::gateway

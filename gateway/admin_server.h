@@ -1,0 +1,63 @@
+// The admin listener's HTTP plumbing (design.md section 11), on the main
+// loop and never on a proxy listener: one request per connection, a bounded
+// body, an answer, close. What a request means is AdminApi's business.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conf/address.h"
+#include "gateway/stream_io.h"
+#include "routing/request_view.h"
+
+namespace sg::gateway {
+
+struct AdminRequest {
+  std::string method;
+  std::string path;   // without the query
+  std::string query;
+  std::vector<routing::HeaderField> headers;
+  std::string body;
+  std::string_view header(std::string_view name) const;
+};
+
+struct AdminResponse {
+  int status = 200;
+  std::string body;  // JSON unless content_type says otherwise
+  std::string content_type = "application/json";
+};
+
+class AdminServer {
+ public:
+  using Handler = std::function<AdminResponse(const AdminRequest&)>;
+  static constexpr std::size_t kMaxBodyBytes = 1024 * 1024;
+
+  AdminServer(uv_loop_t* loop, Handler handler);
+  ~AdminServer();
+  bool listen(const conf::SocketAddress& address, std::string& error);
+  std::string address() const { return bound_; }
+  // Stops accepting and closes open admin connections.
+  void close();
+
+  // For AdminConnection.
+  const Handler& handler() const { return handler_; }
+  void forget(class AdminConnection* connection);
+
+ private:
+  static void on_connection(uv_stream_t* server, int status);
+
+  uv_loop_t* loop_;
+  Handler handler_;
+  StreamHandle listener_;
+  bool listening_ = false;
+  bool is_unix_ = false;
+  bool closed_ = false;
+  std::string bound_;
+  std::vector<class AdminConnection*> connections_;
+};
+
+}  // namespace sg::gateway
