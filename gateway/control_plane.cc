@@ -361,14 +361,15 @@ const conf::AppConfig* ControlPlane::file_app(std::string_view name) const {
 }
 
 json ControlPlane::build_json(const routing::App& app, const routing::Build& build) const {
-  const auto it = state_.find(routing::runtime_key(app.name, build.id));
+  const std::string key = routing::runtime_key(app.name, build.id);
+  const auto it = state_.find(key);
   const std::int64_t last = it == state_.end() ? 0 : it->second.last_request_ms;
   json upstreams = json::array();
   for (const auto& u : build.upstreams) upstreams.push_back(u.to_string());
   const char* retired_by = retired_by_name(build.retired_by);
   return {{"id", build.id},
           {"state", conf::to_string(build.state)},
-          {"healthy", build.healthy},
+          {"healthy", build.healthy && (!health_.has_checks(key) || health_.has_passed(key))},
           {"upstreams", upstreams},
           {"superseded_at", iso_time(build.superseded_at_ms)},
           {"age_seconds", build.superseded_at_ms > 0 ? json((now_ms() - build.superseded_at_ms) / 1000) : json(nullptr)},

@@ -24,6 +24,7 @@ class HealthProbe {
 
   const std::string& build_key() const { return build_key_; }
   bool healthy() const { return healthy_; }
+  bool passed_once() const { return passed_once_; }
 
   void stop() {
     stopping_ = true;
@@ -115,6 +116,7 @@ class HealthProbe {
     close_socket();
     const bool was = healthy_;
     if (passed) {
+      passed_once_ = true;
       fails_ = 0;
       if (!healthy_ && ++passes_ >= config_.rise) healthy_ = true;
     } else {
@@ -157,6 +159,7 @@ class HealthProbe {
   bool socket_open_ = false;
   bool stopping_ = false;
   bool healthy_ = true;  // as HAProxy and nginx: up until checks say otherwise
+  bool passed_once_ = false;
 };
 
 HealthChecker::HealthChecker(uv_loop_t* loop, OnChange on_change) : loop_(loop), on_change_(std::move(on_change)) {}
@@ -210,6 +213,12 @@ void HealthChecker::stop() {
 bool HealthChecker::has_checks(const std::string& build_key) const {
   for (const auto& [key, probe] : probes_)
     if (probe->build_key() == build_key) return true;
+  return false;
+}
+
+bool HealthChecker::has_passed(const std::string& build_key) const {
+  for (const auto& [key, probe] : probes_)
+    if (probe->build_key() == build_key && probe->passed_once()) return true;
   return false;
 }
 

@@ -30,6 +30,9 @@ class HealthChecker {
   void update(const routing::Snapshot& snapshot);
   void stop();
   bool has_checks(const std::string& build_key) const;
+  // Some upstream of the build has passed a check since its probe started:
+  // what a deploy waits for before promoting (routing stays optimistic).
+  bool has_passed(const std::string& build_key) const;
 
   // Called by a probe when its upstream's health flips.
   void probe_changed(const std::string& build_key);
