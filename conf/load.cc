@@ -20,6 +20,8 @@
 #include <map>
 #include <tuple>
 
+#include "conf/manifest.h"
+
 namespace sg::conf {
 namespace {
 
@@ -624,6 +626,7 @@ class ConfigReader {
     in_.list(node, site, [&](const YAML::Node& item, const Site& item_site) {
       BuildConfig build;
       Site id_site = item_site;
+      std::optional<Site> manifest_site;
       in_.map(item, item_site,
               {
                   {"id",
@@ -633,12 +636,28 @@ class ConfigReader {
                    },
                    true},
                   {"upstreams", [&](auto& n, auto& s) { read_upstreams(n, s, build.upstreams); }, true},
-                  {"manifest", [&](auto& n, auto& s) { in_.nonempty_string(n, s, build.manifest); }},
+                  {"manifest",
+                   [&](auto& n, auto& s) {
+                     manifest_site = s;
+                     in_.nonempty_string(n, s, build.manifest);
+                   }},
                   {"state", [&](auto& n, auto& s) { read_state(n, s, build.state); }},
               });
+      if (manifest_site && !build.manifest.empty()) read_manifest(*manifest_site, build);
       out.push_back(std::move(build));
       id_sites.push_back(id_site);
     });
+  }
+
+  // The action IDs of a build's server-reference-manifest.json; only the IDs
+  // are kept (the file also holds the build's encryptionKey).
+  void read_manifest(const Site& site, BuildConfig& build) {
+    ManifestRead manifest = read_action_manifest(build.manifest);
+    if (!manifest.error.empty()) {
+      in_.error(site, std::move(manifest.error));
+      return;
+    }
+    build.action_ids = std::move(manifest.action_ids);
   }
 
   void read_upstreams(const YAML::Node& node, const Site& site, std::vector<SocketAddress>& out) {

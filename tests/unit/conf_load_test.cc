@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "conf/load.h"
+#include "data_dir.h"
 
 namespace sg::conf {
 namespace {
@@ -261,7 +262,9 @@ TEST_CASE("load_file reads a file and names it in the config") {
 }
 
 TEST_CASE("the design.md section 8 example loads with every value") {
-  constexpr std::string_view yaml = R"(listeners:
+  // The example's manifest path, pointed at a fixture (manifests are read at load).
+  const std::string manifest = sg::test::unit_data("server-reference-manifest.next15.json");
+  std::string yaml = R"(listeners:
   - address: 0.0.0.0:8080                 # [::]:8080, unix:/path
   - address: 0.0.0.0:8443
     tls: {cert: /etc/skewgate/tls.crt, key: /etc/skewgate/tls.key}   # SNI picks per-app certs
@@ -287,6 +290,8 @@ apps:
       - {id: dpl-c, upstreams: [127.0.0.1:3004], state: preview}
       - {id: dpl-0, upstreams: [127.0.0.1:3000], state: retired}   # kill switch in config mode
 )";
+  const std::string example_path = "/srv/shop/a/.next/server/server-reference-manifest.json";
+  yaml.replace(yaml.find(example_path), example_path.size(), manifest);
   const auto result = load_string(yaml, "skewgate.yaml");
   for (const auto& d : result.errors) CAPTURE(d.to_string());
   REQUIRE(result.errors.empty());
@@ -310,7 +315,9 @@ apps:
   CHECK(app.health.path == "/api/health");
   CHECK(app.current == "dpl-b");
   REQUIRE(app.builds.size() == 4);
-  CHECK(app.builds[0].manifest == "/srv/shop/a/.next/server/server-reference-manifest.json");
+  CHECK(app.builds[0].manifest == manifest);
+  CHECK(app.builds[0].action_ids.size() == 3);
+  CHECK(app.builds[1].action_ids.empty());
   CHECK(app.builds[1].upstreams.size() == 2);
   CHECK(app.builds[2].state == BuildState::preview);
   CHECK(app.builds[3].state == BuildState::retired);

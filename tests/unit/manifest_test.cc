@@ -1,0 +1,180 @@
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "conf/load.h"
+#include "conf/manifest.h"
+#include "data_dir.h"
+
+namespace sg::conf {
+namespace {
+
+using sg::test::unit_data;
+
+// The encryptionKey values of the fixtures: never to be found in anything
+// the reader returns.
+const std::vector<std::string> kKeys = {
+    "kq9ZpVw3S1xQe2RrT8uYb5nMhJ4cLfGd7aE0oIsUvW6=",
+    "Zx81Q0mN3pLk7VbC2rTy6WuE9aSdF4gH5jKl0PoIq1A=",
+    "Hx7Yq2Lm9Np4Rs6Tv8Wx0Za1Bc3De5Fg7Hi9Jk1Lm3N=",
+    "Sk3yVALUEinTruncatedFile0123456789abcdefghij=",
+};
+
+// Everything a ManifestRead holds, as one string.
+std::string serialized(const ManifestRead& read) {
+  std::string out = read.error;
+  for (const auto& id : read.action_ids) out += "\n" + id;
+  return out;
+}
+
+void check_no_key(const std::string& text) {
+  for (const auto& key : kKeys) {
+    CHECK(text.find(key) == std::string::npos);
+    CHECK(text.find(key.substr(0, 12)) == std::string::npos);  // not even a prefix
+  }
+  CHECK(text.find("encryptionKey") == std::string::npos);
+}
+
+// A temporary file removed at scope end.
+struct TempFile {
+  std::string path;
+  explicit TempFile(std::string_view content, std::string_view tag = "m") {
+    path = "/tmp/sg_manifest_test_" + std::to_string(::getpid()) + "_" + std::string(tag) + ".json";
+    std::ofstream(path, std::ios::binary) << content;
+  }
+  ~TempFile() { std::remove(path.c_str()); }
+};
+
+}  // namespace
+
+TEST_CASE("manifest: the action IDs of node and edge, sorted, nothing else") {
+  const auto next15 = read_action_manifest(unit_data("server-reference-manifest.next15.json"));
+  CHECK(next15.error.empty());
+  CHECK(next15.action_ids == std::vector<std::string>{"40c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3",
+                                                      "60aa11bb22cc33dd44ee55ff66aa77bb88cc99dd00",
+                                                      "7f8a1c2e9b3d4f5a6e7c8b9a0d1e2f3a4b5c6d7e8f"});
+  check_no_key(serialized(next15));
+
+  const auto next16 = read_action_manifest(unit_data("server-reference-manifest.next16.json"));
+  CHECK(next16.error.empty());
+  CHECK(next16.action_ids == std::vector<std::string>{"00e1d2c3b4a5968778695a4b3c2d1e0f1a2b3c4d5e"});
+  check_no_key(serialized(next16));
+}
+
+TEST_CASE("manifest: duplicates across node and edge are listed once; empty objects are fine") {
+  TempFile both(R"({"node": {"aa": {}, "bb": {}}, "edge": {"aa": {}}, "encryptionKey": "x"})", "dup");
+  CHECK(read_action_manifest(both.path).action_ids == std::vector<std::string>{"aa", "bb"});
+  TempFile empty(R"({"node": {}, "edge": {}, "encryptionKey": "x"})", "empty_maps");
+  const auto read = read_action_manifest(empty.path);
+  CHECK(read.error.empty());
+  CHECK(read.action_ids.empty());
+  // Keys of nested objects (workers, layer) are not action IDs.
+  TempFile nested(R"({"node": {"aa": {"workers": {"app/page": {}}, "layer": {"x": "y"}}}})", "nested");
+  CHECK(read_action_manifest(nested.path).action_ids == std::vector<std::string>{"aa"});
+}
+
+TEST_CASE("manifest: errors name the path and never quote the file") {
+  const std::string missing = "/nonexistent/skewgate/server-reference-manifest.json";
+  CHECK(read_action_manifest(missing).error ==
+        "cannot read manifest " + missing + ": No such file or directory");
+  CHECK(read_action_manifest("/tmp").error == "cannot read manifest /tmp: Is a directory");
+
+  const std::string not_manifest = unit_data("not-a-manifest.json");
+  const auto wrong = read_action_manifest(not_manifest);
+  CHECK(wrong.error == "manifest " + not_manifest +
+                           " is not a server-reference-manifest.json: expected `node` and `edge` objects of action IDs");
+  CHECK(wrong.action_ids.empty());
+  check_no_key(serialized(wrong));
+
+  const std::string truncated = unit_data("truncated-manifest.json");
+  const auto cut = read_action_manifest(truncated);
+  CHECK(cut.error.starts_with("manifest " + truncated + " is not a server-reference-manifest.json: invalid JSON at byte "));
+  CHECK(cut.action_ids.empty());
+  check_no_key(serialized(cut));
+
+  const struct {
+    const char* name;
+    const char* content;
+    const char* problem;
+  } cases[] = {
+      {"empty", "", "the file is empty"},
+      {"array", R"(["Sk3yVALUEinTruncatedFile0123456789abcdefghij="])", "expected a JSON object, got a list"},
+      {"string", R"("Sk3yVALUEinTruncatedFile0123456789abcdefghij=")", "expected a JSON object, got a string"},
+      {"node list", R"({"node": ["aa"]})", "`node` must be an object of action IDs, got a list"},
+      {"edge string", R"({"node": {}, "edge": "Sk3yVALUEinTruncatedFile0123456789abcdefghij="})",
+       "`edge` must be an object of action IDs, got a string"},
+      // nlohmann would quote the bad token (the key); the reader does not.
+      {"bad token", R"({"encryptionKey": Sk3yVALUEinTruncatedFile0123456789abcdefghij=})", nullptr},
+      {"trailing garbage", R"({"node": {}} Sk3yVALUEinTruncatedFile0123456789abcdefghij=)", nullptr},
+  };
+  for (const auto& c : cases) {
+    const std::string case_name = c.name;
+    CAPTURE(case_name);
+    TempFile file(c.content, "case");
+    const auto read = read_action_manifest(file.path);
+    const std::string prefix = "manifest " + file.path + " is not a server-reference-manifest.json: ";
+    if (c.problem != nullptr) {
+      CHECK(read.error == prefix + c.problem);
+    } else {
+      CHECK(read.error.starts_with(prefix + "invalid JSON at byte "));
+    }
+    CHECK(read.action_ids.empty());
+    check_no_key(serialized(read));
+  }
+}
+
+TEST_CASE("config load: manifests fill action_ids; problems are diagnostics at the manifest key") {
+  const std::string good = unit_data("server-reference-manifest.next16.json");
+  const std::string not_manifest = unit_data("not-a-manifest.json");
+  const std::string yaml = R"(listeners:
+  - address: 127.0.0.1:8080
+apps:
+  - name: shop
+    hosts: [shop.example.com]
+    current: dpl-b
+    builds:
+      - {id: dpl-a, upstreams: [127.0.0.1:3001], manifest: /nonexistent/a.json}
+      - id: dpl-b
+        upstreams: [127.0.0.1:3002]
+        manifest: )" + not_manifest + R"(
+      - {id: dpl-c, upstreams: [127.0.0.1:3003], manifest: )" + good + R"(}
+      - {id: dpl-d, upstreams: [nowhere]}
+)";
+  const auto result = load_string(yaml, "t.yaml");
+  CHECK_FALSE(result.config.has_value());
+  std::string lines;
+  for (const auto& d : result.errors) lines += d.to_string() + "\n";
+  // All at once, in file order, each at the manifest value's line:col.
+  CHECK(lines == "t.yaml:8:60: apps[0].builds[0].manifest: cannot read manifest /nonexistent/a.json: No such file or "
+                 "directory\n"
+                 "t.yaml:11:19: apps[0].builds[1].manifest: manifest " +
+                     not_manifest +
+                     " is not a server-reference-manifest.json: expected `node` and `edge` objects of action IDs\n"
+                     "t.yaml:13:33: apps[0].builds[3].upstreams[0]: expected host:port, [v6]:port or unix:/path, got "
+                     "'nowhere'\n");
+  check_no_key(lines);
+
+  const std::string valid = R"(listeners:
+  - address: 127.0.0.1:8080
+apps:
+  - name: shop
+    hosts: [shop.example.com]
+    current: dpl-b
+    builds:
+      - {id: dpl-a, upstreams: [127.0.0.1:3001], manifest: )" + good + R"(}
+      - {id: dpl-b, upstreams: [127.0.0.1:3002]}
+)";
+  const auto loaded = load_string(valid, "t.yaml");
+  REQUIRE(loaded.errors.empty());
+  const auto& builds = loaded.config->apps.at(0).builds;
+  CHECK(builds.at(0).manifest == good);
+  CHECK(builds.at(0).action_ids == std::vector<std::string>{"00e1d2c3b4a5968778695a4b3c2d1e0f1a2b3c4d5e"});
+  CHECK(builds.at(1).action_ids.empty());
+}
+
+}  // namespace sg::conf
