@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "routing/request_kind.h"
 #include "routing/request_view.h"
 #include "routing/snapshot.h"
 
@@ -18,8 +19,16 @@ struct ClientBuild {
   const Build* build = nullptr;  // nullptr when `id` names no build of the app (unknown)
 };
 
-// Header `x-deployment-id` (exact name, any case), then query `dpl`, else the
-// app's current build. Empty values do not count.
+// design.md section 4. Header `x-deployment-id` (exact name, any case), then
+// query `dpl` (empty values do not count); for an `action` that names neither,
+// the newest build (App::newest_first, any state) whose manifest holds the
+// action ID (source action_manifest); else the app's current build. A
+// `document` ignores header and query: a reload always lands on current.
+// The canary cohort is applied by skew::decide (it is a skew policy).
+ClientBuild resolve_client_build(const App& app, const RequestView& request, const Classification& classification);
+
+// As above for a request classified as `other` (header and query count, no
+// action ID).
 ClientBuild resolve_client_build(const App& app, const RequestView& request);
 
 }  // namespace sg::routing

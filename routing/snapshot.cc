@@ -59,6 +59,13 @@ conf::BuildState state_for(const conf::AppConfig& app, const conf::BuildConfig& 
 
 }  // namespace
 
+std::string runtime_key(std::string_view app, std::string_view build) {
+  std::string key;
+  key.reserve(app.size() + 1 + build.size());
+  key.append(app).append(1, '\n').append(build);
+  return key;
+}
+
 const Build* App::find_build(std::string_view id) const {
   for (const Build& build : builds) {
     if (build.id == id) return &build;
@@ -67,7 +74,7 @@ const Build* App::find_build(std::string_view id) const {
 }
 
 std::shared_ptr<const Snapshot> Snapshot::create(conf::Config config, std::vector<std::string>& errors,
-                                                 std::uint64_t generation) {
+                                                 std::uint64_t generation, const RuntimeState* runtime) {
   // Snapshot's constructor is private, so no make_shared.
   std::shared_ptr<Snapshot> snapshot(new Snapshot());
   snapshot->generation_ = generation;
@@ -109,9 +116,26 @@ std::shared_ptr<const Snapshot> Snapshot::create(conf::Config config, std::vecto
       Build& build = app.builds.emplace_back();
       build.id = build_config.id;
       build.state = state_for(app_config, build_config);
-      build.healthy = true;  // health checks feed later snapshots
+      // `state: retired` written in the config is the kill switch of config mode.
+      if (build.state == conf::BuildState::retired) build.retired_by = RetiredBy::kill_switch;
+      build.healthy = true;  // health checks feed later snapshots through `runtime`
+      build.has_manifest = !build_config.manifest.empty() || !build_config.action_ids.empty();
+      build.action_ids.insert(build_config.action_ids.begin(), build_config.action_ids.end());
       build.upstreams = build_config.upstreams;
       build.pool_key = pool_key_for(app.name, build_config);
+      if (runtime != nullptr) {
+        if (auto found = runtime->find(runtime_key(app.name, build.id)); found != runtime->end()) {
+          const BuildRuntime& state = found->second;
+          build.healthy = state.healthy;
+          build.superseded_at_ms = state.superseded_at_ms;
+          // Retention only ever retires retained builds: a build promoted
+          // back to current (or written as preview) keeps its state.
+          if (state.retired_by_retention && build.state == conf::BuildState::retained) {
+            build.state = conf::BuildState::retired;
+            build.retired_by = RetiredBy::retention;
+          }
+        }
+      }
     }
 
     app.current = app.find_build(app_config.current);
@@ -124,6 +148,11 @@ std::shared_ptr<const Snapshot> Snapshot::create(conf::Config config, std::vecto
       error(app_key + ".current", "current build '" + app_config.current + "' is written as state: " +
                                       conf::to_string(app.current->state) +
                                       "; promote another build or remove its state");
+    }
+
+    if (app.current != nullptr) app.newest_first.push_back(app.current);
+    for (auto it = app.builds.rbegin(); it != app.builds.rend(); ++it) {
+      if (&*it != app.current) app.newest_first.push_back(&*it);
     }
 
     if (app_config.is_default) {

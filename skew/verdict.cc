@@ -12,4 +12,15 @@ const char* to_string(Outcome outcome) {
   return "error";
 }
 
+const char* to_string(ClientBuildState state) {
+  switch (state) {
+    case ClientBuildState::current: return "current";
+    case ClientBuildState::retained: return "retained";
+    case ClientBuildState::retired: return "retired";
+    case ClientBuildState::unknown: return "unknown";
+    case ClientBuildState::preview: return "preview";
+  }
+  return "unknown";
+}
+
 }  // namespace sg::skew

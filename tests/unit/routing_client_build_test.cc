@@ -22,8 +22,8 @@ std::shared_ptr<const Snapshot> shop_snapshot() {
   shop.name = "shop";
   shop.hosts = {"shop.example.com"};
   shop.current = "dpl-b";
-  shop.builds = {BuildConfig{"dpl-a", {SocketAddress::parse("127.0.0.1:3001").value()}, "", std::nullopt},
-                 BuildConfig{"dpl-b", {SocketAddress::parse("127.0.0.1:3002").value()}, "", std::nullopt}};
+  shop.builds = {BuildConfig{"dpl-a", {SocketAddress::parse("127.0.0.1:3001").value()}, "", {}, std::nullopt},
+                 BuildConfig{"dpl-b", {SocketAddress::parse("127.0.0.1:3002").value()}, "", {}, std::nullopt}};
   Config config;
   config.apps = {shop};
   std::vector<std::string> errors;
@@ -83,5 +83,68 @@ TEST_CASE("resolve_client_build: header, then dpl, then current") {
     } else {
       CHECK(client.build == nullptr);
     }
+  }
+}
+
+TEST_CASE("resolve_client_build: documents ignore header and dpl; actions search manifests newest first") {
+  AppConfig shop;
+  shop.name = "shop";
+  shop.hosts = {"shop.example.com"};
+  shop.current = "dpl-c";
+  const auto address = SocketAddress::parse("127.0.0.1:3001").value();
+  shop.builds = {BuildConfig{"dpl-a", {address}, "/a.json", {"shared", "only-a"}, std::nullopt},
+                 BuildConfig{"dpl-b", {address}, "/b.json", {"shared", "only-b"}, sg::conf::BuildState::retired},
+                 BuildConfig{"dpl-c", {address}, "/c.json", {"only-c"}, std::nullopt}};
+  Config config;
+  config.apps = {shop};
+  std::vector<std::string> errors;
+  auto snapshot = Snapshot::create(std::move(config), errors);
+  REQUIRE(snapshot);
+  const auto& app = snapshot->apps()[0];
+  using sg::routing::Classification;
+  using sg::routing::RequestKind;
+  struct Row {
+    const char* name;
+    RequestKind kind;
+    const char* action_id;
+    std::vector<HeaderField> headers;
+    const char* target;
+    ClientBuildSource source;
+    const char* id;
+    const char* build;
+  };
+  const std::vector<Row> rows = {
+      {"document ignores the header", RequestKind::document, "", {{"x-deployment-id", "dpl-a"}}, "/",
+       ClientBuildSource::current, "", "dpl-c"},
+      {"document ignores dpl", RequestKind::document, "", {}, "/?dpl=dpl-a", ClientBuildSource::current, "", "dpl-c"},
+      {"rsc honours the header", RequestKind::rsc, "", {{"x-deployment-id", "dpl-a"}}, "/",
+       ClientBuildSource::header, "dpl-a", "dpl-a"},
+      {"action header beats the manifest", RequestKind::action, "only-b", {{"x-deployment-id", "dpl-a"}}, "/",
+       ClientBuildSource::header, "dpl-a", "dpl-a"},
+      {"action found in current", RequestKind::action, "only-c", {}, "/", ClientBuildSource::action_manifest,
+       "dpl-c", "dpl-c"},
+      {"newest holder wins, any state", RequestKind::action, "shared", {}, "/", ClientBuildSource::action_manifest,
+       "dpl-b", "dpl-b"},
+      {"retired holder", RequestKind::action, "only-b", {}, "/", ClientBuildSource::action_manifest, "dpl-b",
+       "dpl-b"},
+      {"oldest holder", RequestKind::action, "only-a", {}, "/", ClientBuildSource::action_manifest, "dpl-a", "dpl-a"},
+      {"unknown ID falls to current", RequestKind::action, "nowhere", {}, "/", ClientBuildSource::current, "",
+       "dpl-c"},
+      {"empty ID falls to current", RequestKind::action, "", {}, "/", ClientBuildSource::current, "", "dpl-c"},
+      {"only actions search manifests", RequestKind::other, "only-a", {}, "/", ClientBuildSource::current, "",
+       "dpl-c"},
+  };
+  for (const Row& row : rows) {
+    const std::string row_name = row.name;
+    CAPTURE(row_name);
+    Classification classification;
+    classification.kind = row.kind;
+    classification.action_id = row.action_id;
+    RequestView view{"POST", row.target, row.headers};
+    auto client = resolve_client_build(app, view, classification);
+    CHECK(client.source == row.source);
+    CHECK(client.id == row.id);
+    REQUIRE(client.build != nullptr);
+    CHECK(client.build->id == row.build);
   }
 }

@@ -23,8 +23,8 @@ AppConfig app(std::string name, std::vector<std::string> hosts, bool is_default 
   config.hosts = std::move(hosts);
   config.is_default = is_default;
   config.current = name + "-b";
-  config.builds = {BuildConfig{name + "-a", {upstream("127.0.0.1:3001")}, "", std::nullopt},
-                   BuildConfig{name + "-b", {upstream("127.0.0.1:3002"), upstream("[::1]:3003")}, "", std::nullopt}};
+  config.builds = {BuildConfig{name + "-a", {upstream("127.0.0.1:3001")}, "", {}, std::nullopt},
+                   BuildConfig{name + "-b", {upstream("127.0.0.1:3002"), upstream("[::1]:3003")}, "", {}, std::nullopt}};
   return config;
 }
 
@@ -54,8 +54,8 @@ bool mentions(const std::vector<std::string>& errors, const std::string& text) {
 
 TEST_CASE("builds: state, current, pool key, config pointer") {
   AppConfig shop = app("shop", {"shop.example.com"});
-  shop.builds.push_back(BuildConfig{"shop-p", {upstream("127.0.0.1:3004")}, "", BuildState::preview});
-  shop.builds.push_back(BuildConfig{"shop-0", {upstream("unix:/run/a.sock")}, "", BuildState::retired});
+  shop.builds.push_back(BuildConfig{"shop-p", {upstream("127.0.0.1:3004")}, "", {}, BuildState::preview});
+  shop.builds.push_back(BuildConfig{"shop-0", {upstream("unix:/run/a.sock")}, "", {}, BuildState::retired});
   auto snapshot = build({shop});
   REQUIRE(snapshot);
   CHECK(snapshot->generation() == 7);
@@ -175,4 +175,64 @@ TEST_CASE("validation: duplicate wildcard, two defaults, current written as prev
   CHECK(mentions(errors, "both marked default: true"));
   CHECK(mentions(errors, "apps[1].current: current build 'blog-b' is written as state: preview"));
   CHECK(mentions(errors, "apps[2].hosts[0]: expected a host name or '*.suffix'"));
+}
+
+TEST_CASE("runtime_key: app and build id joined by a newline") {
+  CHECK(sg::routing::runtime_key("shop", "dpl-a") == "shop\ndpl-a");
+  CHECK(sg::routing::runtime_key("", "") == "\n");
+}
+
+TEST_CASE("builds: manifests, kill switch, newest_first") {
+  AppConfig shop = app("shop", {"shop.example.com"});  // shop-a, shop-b (current)
+  shop.builds[0].manifest = "/srv/a/server-reference-manifest.json";
+  shop.builds[0].action_ids = {"aa", "bb"};
+  shop.builds.push_back(BuildConfig{"shop-c", {upstream("127.0.0.1:3004")}, "", {"cc"}, std::nullopt});
+  shop.builds.push_back(BuildConfig{"shop-0", {upstream("127.0.0.1:3000")}, "", {}, BuildState::retired});
+  auto snapshot = build({shop});
+  REQUIRE(snapshot);
+  const App& a = snapshot->apps()[0];
+  CHECK(a.builds[0].has_manifest);
+  CHECK(a.builds[0].action_ids.contains(std::string_view("aa")));
+  CHECK(a.builds[0].action_ids.size() == 2);
+  CHECK_FALSE(a.builds[1].has_manifest);  // no manifest: has_manifest false, no IDs
+  CHECK(a.builds[2].has_manifest);        // IDs given directly (admin API) count as a manifest
+  CHECK(a.builds[3].state == BuildState::retired);
+  CHECK(a.builds[3].retired_by == sg::routing::RetiredBy::kill_switch);
+  CHECK(a.builds[0].retired_by == sg::routing::RetiredBy::none);
+  CHECK(a.builds[0].superseded_at_ms == 0);
+  // Current first, then the others in reverse config order (config lists oldest first).
+  REQUIRE(a.newest_first.size() == 4);
+  CHECK(a.newest_first[0]->id == "shop-b");
+  CHECK(a.newest_first[1]->id == "shop-0");
+  CHECK(a.newest_first[2]->id == "shop-c");
+  CHECK(a.newest_first[3]->id == "shop-a");
+}
+
+TEST_CASE("builds: runtime state folds in health, supersede time and retention") {
+  AppConfig shop = app("shop", {"shop.example.com"});
+  shop.builds.push_back(BuildConfig{"shop-p", {upstream("127.0.0.1:3004")}, "", {}, BuildState::preview});
+  shop.builds.push_back(BuildConfig{"shop-0", {upstream("127.0.0.1:3000")}, "", {}, BuildState::retired});
+  sg::routing::RuntimeState runtime;
+  runtime[sg::routing::runtime_key("shop", "shop-a")] = {1'700'000'000'000, true, false};
+  runtime[sg::routing::runtime_key("shop", "shop-b")] = {5, true, false};  // current: never retired by retention
+  runtime[sg::routing::runtime_key("shop", "shop-p")] = {0, true, true};   // preview: not retained, kept
+  runtime[sg::routing::runtime_key("shop", "shop-0")] = {0, true, true};   // killed stays killed
+  runtime[sg::routing::runtime_key("other", "shop-a")] = {0, false, false};
+  Config config;
+  config.source = "test.yaml";
+  config.apps = {shop};
+  std::vector<std::string> errors;
+  auto snapshot = Snapshot::create(std::move(config), errors, 1, &runtime);
+  REQUIRE(snapshot);
+  const App& a = snapshot->apps()[0];
+  CHECK(a.builds[0].state == BuildState::retired);
+  CHECK(a.builds[0].retired_by == sg::routing::RetiredBy::retention);
+  CHECK(a.builds[0].superseded_at_ms == 1'700'000'000'000);
+  CHECK_FALSE(a.builds[0].healthy);
+  CHECK(a.builds[1].state == BuildState::current);
+  CHECK(a.builds[1].retired_by == sg::routing::RetiredBy::none);
+  CHECK(a.builds[1].superseded_at_ms == 5);
+  CHECK(a.builds[2].state == BuildState::preview);
+  CHECK(a.builds[3].retired_by == sg::routing::RetiredBy::kill_switch);
+  CHECK(a.current == &a.builds[1]);
 }

@@ -17,13 +17,14 @@ using sg::routing::HeaderField;
 using sg::routing::RequestView;
 using sg::routing::Snapshot;
 using sg::skew::decide;
+using sg::skew::DecisionInput;
 using sg::skew::Outcome;
 using sg::skew::Verdict;
 
 namespace {
 
 BuildConfig build(const char* id, const char* address, std::optional<BuildState> state = std::nullopt) {
-  return BuildConfig{id, {SocketAddress::parse(address).value()}, "", state};
+  return BuildConfig{id, {SocketAddress::parse(address).value()}, "", {}, state};
 }
 
 std::shared_ptr<const Snapshot> shop_snapshot() {
@@ -51,7 +52,7 @@ void set_healthy(const Snapshot& snapshot, const char* id, bool healthy) {
 Verdict run(const Snapshot& snapshot, const char* method, const char* target, std::vector<HeaderField> headers) {
   headers.insert(headers.begin(), HeaderField{"Host", "shop.example.com"});
   RequestView view{method, target, headers};
-  return decide(view, snapshot);
+  return decide(DecisionInput{view}, snapshot);
 }
 
 }  // namespace
@@ -63,6 +64,9 @@ TEST_CASE("to_string(Outcome)") {
   CHECK(std::string(to_string(Outcome::error)) == "error");
 }
 
+// Issue 3's routing rows, kept under the issue 4 rules: a GET without `rsc`
+// is a document (which ignores header and dpl), so rows that exercise a named
+// build use POST (kind `other`) or an asset.
 TEST_CASE("decide: issue 3 table") {
   auto snapshot = shop_snapshot();
   set_healthy(*snapshot, "dpl-sick", false);
@@ -87,14 +91,16 @@ TEST_CASE("decide: issue 3 table") {
        ClientBuildSource::query},
       {"action on retained", "POST", "/p", {{"next-action", "abc"}, {"x-deployment-id", "dpl-a"}}, "dpl-a",
        Outcome::served, "", ClientBuildSource::header},
-      {"unknown build", "GET", "/p?_rsc=1", {{"x-deployment-id", "dpl-zz"}}, "dpl-b", Outcome::rerouted,
+      {"unknown build", "POST", "/api/x", {{"x-deployment-id", "dpl-zz"}}, "dpl-b", Outcome::rerouted,
        "build_unknown", ClientBuildSource::header},
-      {"retired build", "GET", "/_next/static/a.js?dpl=dpl-0", {}, "dpl-b", Outcome::rerouted, "build_retired",
+      {"killed build", "GET", "/_next/static/a.js?dpl=dpl-0", {}, "dpl-b", Outcome::rerouted, "build_killed",
        ClientBuildSource::query},
-      {"preview needs a pin", "GET", "/p", {{"x-deployment-id", "dpl-c"}}, "dpl-b", Outcome::rerouted,
+      {"preview needs a pin", "POST", "/p", {{"x-deployment-id", "dpl-c"}}, "dpl-b", Outcome::rerouted,
        "build_unknown", ClientBuildSource::header},
-      {"unhealthy retained", "GET", "/p", {{"x-deployment-id", "dpl-sick"}}, "dpl-b", Outcome::rerouted,
+      {"unhealthy retained", "POST", "/p", {{"x-deployment-id", "dpl-sick"}}, "dpl-b", Outcome::rerouted,
        "build_unhealthy", ClientBuildSource::header},
+      {"document ignores the header", "GET", "/p", {{"x-deployment-id", "dpl-zz"}}, "dpl-b", Outcome::served, "",
+       ClientBuildSource::current},
       {"underscore header ignored", "GET", "/p", {{"x_deployment_id", "dpl-a"}}, "dpl-b", Outcome::served, "",
        ClientBuildSource::current},
   };
@@ -135,7 +141,7 @@ TEST_CASE("decide: unhealthy current answers 503 JSON") {
     CHECK(json);
   }
   // A healthy retained build still serves its clients.
-  Verdict retained = run(*snapshot, "GET", "/a.js?dpl=dpl-a", {});
+  Verdict retained = run(*snapshot, "GET", "/_next/static/a.js?dpl=dpl-a", {});
   REQUIRE(retained.target != nullptr);
   CHECK(retained.target->id == "dpl-a");
   CHECK(retained.outcome == Outcome::served);
@@ -147,7 +153,8 @@ TEST_CASE("decide: no app configured answers 404 no_app") {
   auto snapshot = Snapshot::create(std::move(config), errors);
   REQUIRE(snapshot);
   std::vector<HeaderField> headers = {{"Host", "shop.example.com"}};
-  Verdict verdict = decide(RequestView{"GET", "/", headers}, *snapshot);
+  RequestView view{"GET", "/", headers};
+  Verdict verdict = decide(DecisionInput{view}, *snapshot);
   CHECK(verdict.app == nullptr);
   CHECK(verdict.target == nullptr);
   CHECK(verdict.outcome == Outcome::error);
@@ -162,7 +169,8 @@ TEST_CASE("decide: no app configured answers 404 no_app") {
 TEST_CASE("decide: unmatched host goes to the default app") {
   auto snapshot = shop_snapshot();
   std::vector<HeaderField> headers = {{"Host", "other.example.com:8080"}};
-  Verdict verdict = decide(RequestView{"GET", "/", headers}, *snapshot);
+  RequestView view{"GET", "/", headers};
+  Verdict verdict = decide(DecisionInput{view}, *snapshot);
   REQUIRE(verdict.app != nullptr);
   CHECK(verdict.app->name == "shop");
   REQUIRE(verdict.target != nullptr);

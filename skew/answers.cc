@@ -1,0 +1,100 @@
+// design.md section 5, byte for byte. Header names are lower case; the
+// gateway adds content-length and connection framing. Every answer carries
+// cache-control: no-store (no cache may keep a reload answer) and the
+// structured x-skewgate-reload header, in this order:
+//   content-type (when there is one), cache-control, the answer's own
+//   headers, x-skewgate-reload.
+#include "skew/answers.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace sg::skew {
+namespace {
+
+// Values copied from the request (its target, the deployment ID it named)
+// were parsed strictly, but a header value must never be able to split the
+// response whatever the caller passes: CR, LF and NUL are dropped.
+std::string header_safe(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (const char c : value) {
+    if (c != '\r' && c != '\n' && c != '\0') out.push_back(c);
+  }
+  return out;
+}
+
+Answer with_headers(int status, std::string_view content_type) {
+  Answer answer;
+  answer.status = status;
+  if (!content_type.empty()) answer.headers.emplace_back("content-type", std::string(content_type));
+  answer.headers.emplace_back("cache-control", "no-store");
+  return answer;
+}
+
+void add_reload_header(Answer& answer, const ReloadContext& context) {
+  answer.headers.emplace_back("x-skewgate-reload", reload_header_value(context));
+}
+
+}  // namespace
+
+std::string reload_header_value(const ReloadContext& context) {
+  return header_safe("required; reason=" + std::string(context.reason) + "; build=" +
+                     std::string(context.client_build));
+}
+
+Answer action_reload_answer(const routing::Classification& classification, const conf::SkewConfig& skew,
+                            const ReloadContext& context) {
+  // A no-JS form post is a document navigation: 303 makes the browser GET the
+  // page again, now from the live build.
+  if (classification.action_client == routing::ActionClient::form_post) {
+    Answer answer = with_headers(303, "");
+    answer.headers.emplace_back("location", header_safe(context.path_and_query));
+    add_reload_header(answer, context);
+    return answer;
+  }
+  if (classification.action_client == routing::ActionClient::react_server || classification.wants_json) {
+    return json_reload_answer(context);
+  }
+  if (skew.action_policy == conf::ActionPolicy::error) {
+    // Exactly text/plain: with any other type (even a charset) the Next.js
+    // client drops the body instead of handing it to the app as error.message.
+    Answer answer = with_headers(409, "text/plain");
+    answer.headers.emplace_back("x-nextjs-action-not-found", "1");
+    add_reload_header(answer, context);
+    answer.body = skew.message;
+    return answer;
+  }
+  // The stock Next.js client answers x-action-redirect on a 200 with a full
+  // page load of that path: the only recovery that needs no app code.
+  Answer answer = with_headers(200, "text/plain");
+  answer.headers.emplace_back("x-action-redirect", header_safe(context.path_and_query));
+  add_reload_header(answer, context);
+  return answer;
+}
+
+Answer rsc_reload_answer(const ReloadContext& context) {
+  // Any non-2xx makes the router load the URL as a document; never a 3xx.
+  Answer answer = with_headers(409, "text/plain");
+  add_reload_header(answer, context);
+  answer.body = "reload required";
+  return answer;
+}
+
+Answer json_reload_answer(const ReloadContext& context) {
+  Answer answer = with_headers(409, "application/json");
+  add_reload_header(answer, context);
+  // ordered_json keeps the documented key order; invalid UTF-8 from the
+  // request is replaced, never thrown on.
+  nlohmann::ordered_json body;
+  body["error"] = "reload_required";
+  body["reason"] = context.reason;
+  body["client_build"] = context.client_build;
+  body["current_build"] = context.current_build;
+  body["reload"] = context.path_and_query;
+  answer.body = body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return answer;
+}
+
+}  // namespace sg::skew

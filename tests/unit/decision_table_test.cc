@@ -1,0 +1,553 @@
+// The decision table of design.md section 5: every request kind x every
+// client build state x both action policies, then the rows the table
+// implies (action manifests, reroutes, action_not_found, canary, 503).
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "skew/decide.h"
+
+using sg::conf::ActionPolicy;
+using sg::conf::AppConfig;
+using sg::conf::BuildConfig;
+using sg::conf::BuildState;
+using sg::conf::Config;
+using sg::conf::SocketAddress;
+using sg::routing::ClientBuildSource;
+using sg::routing::HeaderField;
+using sg::routing::RequestKind;
+using sg::routing::RequestView;
+using sg::routing::RuntimeState;
+using sg::routing::Snapshot;
+using sg::skew::ClientBuildState;
+using sg::skew::decide;
+using sg::skew::DecisionInput;
+using sg::skew::Outcome;
+using sg::skew::Verdict;
+
+namespace {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+BuildConfig build(const char* id, int port, std::vector<std::string> action_ids,
+                  std::optional<BuildState> state = std::nullopt) {
+  BuildConfig b;
+  b.id = id;
+  b.upstreams = {SocketAddress::parse("127.0.0.1:" + std::to_string(port)).value()};
+  if (!action_ids.empty()) b.manifest = std::string("/srv/") + id + "/server-reference-manifest.json";
+  b.action_ids = std::move(action_ids);
+  b.state = state;
+  return b;
+}
+
+struct Options {
+  ActionPolicy policy = ActionPolicy::reload;
+  bool current_healthy = true;
+  bool current_has_manifest = true;
+  std::optional<sg::conf::CanaryConfig> canary;
+  bool canary_healthy = true;
+};
+
+// Config order is oldest first. Every build has its own action plus, for some,
+// an action they share (an action whose ID survived several deploys).
+std::shared_ptr<const Snapshot> shop(const Options& options = {}) {
+  AppConfig app;
+  app.name = "shop";
+  app.hosts = {"shop.example.com"};
+  app.current = "dpl-b";
+  app.skew.action_policy = options.policy;
+  app.canary = options.canary;
+  app.builds = {
+      build("dpl-killed", 3000, {"act-killed", "act-shared"}, BuildState::retired),
+      build("dpl-old", 3001, {"act-old", "act-shared"}),
+      build("dpl-sick", 3002, {"act-sick"}),
+      build("dpl-a", 3003, {"act-a", "act-shared"}),
+      build("dpl-p", 3004, {"act-p"}, BuildState::preview),
+      build("dpl-b", 3005, options.current_has_manifest ? std::vector<std::string>{"act-b"} : std::vector<std::string>{}),
+  };
+  Config config;
+  config.apps = {app};
+  RuntimeState runtime;
+  runtime[sg::routing::runtime_key("shop", "dpl-old")] = {1'700'000'000'000, true, true};
+  runtime[sg::routing::runtime_key("shop", "dpl-sick")] = {1'700'000'100'000, false, false};
+  runtime[sg::routing::runtime_key("shop", "dpl-a")] = {1'700'000'200'000, false, true};
+  runtime[sg::routing::runtime_key("shop", "dpl-b")] = {0, false, options.current_healthy};
+  runtime[sg::routing::runtime_key("shop", "dpl-p")] = {0, false, options.canary_healthy};
+  std::vector<std::string> errors;
+  auto snapshot = Snapshot::create(std::move(config), errors, 1, &runtime);
+  REQUIRE(errors.empty());
+  REQUIRE(snapshot);
+  return snapshot;
+}
+
+// A request as the real clients send it (design.md section 2), naming
+// `build` the way that kind names it (dpl for assets, the header otherwise)
+// unless `build` is empty.
+struct Request {
+  std::string method;
+  std::string target;
+  std::vector<HeaderField> headers;
+  std::string body;
+};
+
+Request request(RequestKind kind, const std::string& build, const std::string& action_id) {
+  Request r;
+  r.headers = {{"Host", "shop.example.com"}};
+  const auto name = [&] {
+    if (!build.empty()) r.headers.push_back({"x-deployment-id", build});
+  };
+  switch (kind) {
+    case RequestKind::action:
+      r.method = "POST";
+      r.target = "/cart?step=2";
+      r.headers.push_back({"Accept", "text/x-component"});
+      r.headers.push_back({"Next-Action", action_id});
+      r.headers.push_back({"Content-Type", "text/plain;charset=UTF-8"});
+      name();
+      break;
+    case RequestKind::rsc:
+      r.method = "GET";
+      r.target = "/cart?_rsc=1ld7r";
+      r.headers.push_back({"RSC", "1"});
+      r.headers.push_back({"Next-Router-State-Tree", "%5B%22%22%5D"});
+      name();
+      break;
+    case RequestKind::asset:
+      r.method = "GET";
+      r.target = "/_next/static/chunks/page-1.js" + (build.empty() ? std::string() : "?dpl=" + build);
+      break;
+    case RequestKind::document:
+      r.method = "GET";
+      r.target = "/cart?step=2";
+      r.headers.push_back({"Accept", "text/html"});
+      r.headers.push_back({"Sec-Fetch-Mode", "navigate"});
+      name();  // never sent by browsers; ignored for documents
+      break;
+    case RequestKind::other:
+      r.method = "POST";
+      r.target = "/api/orders";
+      r.headers.push_back({"Content-Type", "application/json"});
+      name();
+      break;
+    case RequestKind::upgrade:
+      r.method = "GET";
+      r.target = "/ws";
+      r.headers.push_back({"Connection", "Upgrade"});
+      r.headers.push_back({"Upgrade", "websocket"});
+      name();
+      break;
+  }
+  return r;
+}
+
+Verdict run(const Snapshot& snapshot, const Request& r, std::string_view address = "203.0.113.7") {
+  RequestView view{r.method, r.target, r.headers};
+  const bool peek = sg::skew::needs_body_peek(view, snapshot);
+  DecisionInput input{view, peek ? std::string_view(r.body) : std::string_view{}, address, 0};
+  return decide(input, snapshot);
+}
+
+std::string reload_header(const std::string& reason, const std::string& build) {
+  return "required; reason=" + reason + "; build=" + build;
+}
+
+// The exact answer an action gets from a Next.js client under `policy`.
+void check_action_answer(const Verdict& v, ActionPolicy policy, const std::string& reason, const std::string& build,
+                         const std::string& where = "/cart?step=2") {
+  REQUIRE(v.answer.has_value());
+  if (policy == ActionPolicy::reload) {
+    CHECK(v.answer->status == 200);
+    CHECK(v.answer->headers == Headers{{"content-type", "text/plain"},
+                                       {"cache-control", "no-store"},
+                                       {"x-action-redirect", where},
+                                       {"x-skewgate-reload", reload_header(reason, build)}});
+    CHECK(v.answer->body.empty());
+  } else {
+    CHECK(v.answer->status == 409);
+    CHECK(v.answer->headers == Headers{{"content-type", "text/plain"},
+                                       {"cache-control", "no-store"},
+                                       {"x-nextjs-action-not-found", "1"},
+                                       {"x-skewgate-reload", reload_header(reason, build)}});
+    CHECK(v.answer->body == "This page is out of date. Reload to continue.");
+  }
+}
+
+// One client build state of the table: the ID the request names and the
+// action ID its page holds (each build's own, so no other build has it).
+struct State {
+  const char* name;
+  const char* build;
+  const char* action_id;
+  ClientBuildState metric;
+  const char* reason;  // "" when the build can serve
+};
+
+const State kCurrent{"current", "dpl-b", "act-b", ClientBuildState::current, ""};
+const State kRetained{"retained healthy", "dpl-a", "act-a", ClientBuildState::retained, ""};
+const State kUnhealthy{"retained unhealthy", "dpl-sick", "act-sick", ClientBuildState::retained, "build_unhealthy"};
+const State kRetention{"retired by retention", "dpl-old", "act-old", ClientBuildState::retired, "build_retired"};
+const State kKilled{"retired by kill switch", "dpl-killed", "act-killed", ClientBuildState::retired, "build_killed"};
+const State kUnknown{"unknown", "dpl-zz", "act-zz", ClientBuildState::unknown, "build_unknown"};
+const State kPreview{"preview named without a pin", "dpl-p", "act-p", ClientBuildState::preview, "build_unknown"};
+
+// What a cell expects. `target` empty: answered (status/headers checked by kind).
+struct Cell {
+  RequestKind kind;
+  const State* state;
+  const char* target;
+  Outcome outcome;
+  const char* reason;
+  ClientBuildState metric;
+  bool no_store_on_404 = false;
+};
+
+}  // namespace
+
+TEST_CASE("decision table: every kind x every client build state x both policies") {
+  using K = RequestKind;
+  using O = Outcome;
+  using S = ClientBuildState;
+  const std::vector<Cell> table = {
+      // current: proxy everything.
+      {K::action, &kCurrent, "dpl-b", O::served, "", S::current},
+      {K::rsc, &kCurrent, "dpl-b", O::served, "", S::current},
+      {K::asset, &kCurrent, "dpl-b", O::served, "", S::current},
+      {K::document, &kCurrent, "dpl-b", O::served, "", S::current},
+      {K::other, &kCurrent, "dpl-b", O::served, "", S::current},
+      {K::upgrade, &kCurrent, "dpl-b", O::served, "", S::current},
+      // retained, healthy: proxy to it; a document loads current (it ignores what it names).
+      {K::action, &kRetained, "dpl-a", O::served, "", S::retained},
+      {K::rsc, &kRetained, "dpl-a", O::served, "", S::retained},
+      {K::asset, &kRetained, "dpl-a", O::served, "", S::retained},
+      {K::document, &kRetained, "dpl-b", O::served, "", S::current},
+      {K::other, &kRetained, "dpl-a", O::served, "", S::retained},
+      {K::upgrade, &kRetained, "dpl-a", O::served, "", S::retained},
+      // retained, unhealthy: treated as gone.
+      {K::action, &kUnhealthy, "", O::answered, "build_unhealthy", S::retained},
+      {K::rsc, &kUnhealthy, "", O::answered, "build_unhealthy", S::retained},
+      {K::asset, &kUnhealthy, "dpl-b", O::rerouted, "build_unhealthy", S::retained, true},
+      {K::document, &kUnhealthy, "dpl-b", O::served, "", S::current},
+      {K::other, &kUnhealthy, "dpl-b", O::rerouted, "build_unhealthy", S::retained},
+      {K::upgrade, &kUnhealthy, "dpl-b", O::rerouted, "build_unhealthy", S::retained},
+      // retired by retention.
+      {K::action, &kRetention, "", O::answered, "build_retired", S::retired},
+      {K::rsc, &kRetention, "", O::answered, "build_retired", S::retired},
+      {K::asset, &kRetention, "dpl-b", O::rerouted, "build_retired", S::retired, true},
+      {K::document, &kRetention, "dpl-b", O::served, "", S::current},
+      {K::other, &kRetention, "dpl-b", O::rerouted, "build_retired", S::retired},
+      {K::upgrade, &kRetention, "dpl-b", O::rerouted, "build_retired", S::retired},
+      // retired by the kill switch.
+      {K::action, &kKilled, "", O::answered, "build_killed", S::retired},
+      {K::rsc, &kKilled, "", O::answered, "build_killed", S::retired},
+      {K::asset, &kKilled, "dpl-b", O::rerouted, "build_killed", S::retired, true},
+      {K::document, &kKilled, "dpl-b", O::served, "", S::current},
+      {K::other, &kKilled, "dpl-b", O::rerouted, "build_killed", S::retired},
+      {K::upgrade, &kKilled, "dpl-b", O::rerouted, "build_killed", S::retired},
+      // unknown deployment ID.
+      {K::action, &kUnknown, "", O::answered, "build_unknown", S::unknown},
+      {K::rsc, &kUnknown, "", O::answered, "build_unknown", S::unknown},
+      {K::asset, &kUnknown, "dpl-b", O::rerouted, "build_unknown", S::unknown, true},
+      {K::document, &kUnknown, "dpl-b", O::served, "", S::current},
+      {K::other, &kUnknown, "dpl-b", O::rerouted, "build_unknown", S::unknown},
+      {K::upgrade, &kUnknown, "dpl-b", O::rerouted, "build_unknown", S::unknown},
+      // a preview build named by header or dpl (no pin): unknown to the client.
+      {K::action, &kPreview, "", O::answered, "build_unknown", S::preview},
+      {K::rsc, &kPreview, "", O::answered, "build_unknown", S::preview},
+      {K::asset, &kPreview, "dpl-b", O::rerouted, "build_unknown", S::preview, true},
+      {K::document, &kPreview, "dpl-b", O::served, "", S::current},
+      {K::other, &kPreview, "dpl-b", O::rerouted, "build_unknown", S::preview},
+      {K::upgrade, &kPreview, "dpl-b", O::rerouted, "build_unknown", S::preview},
+  };
+  REQUIRE(table.size() == 6 * 7);
+
+  for (const ActionPolicy policy : {ActionPolicy::reload, ActionPolicy::error}) {
+    Options options;
+    options.policy = policy;
+    const auto snapshot = shop(options);
+    for (const Cell& cell : table) {
+      const std::string cell_name = std::string(policy == ActionPolicy::reload ? "reload" : "error") + " / " +
+                                    to_string(cell.kind) + " / " + cell.state->name;
+      CAPTURE(cell_name);
+      const Verdict v = run(*snapshot, request(cell.kind, cell.state->build, cell.state->action_id));
+      REQUIRE(v.app != nullptr);
+      CHECK(v.classification.kind == cell.kind);
+      CHECK(v.outcome == cell.outcome);
+      CHECK(v.reason == cell.reason);
+      CHECK(v.client_build_state == cell.metric);
+      CHECK(v.no_store_on_404 == cell.no_store_on_404);
+      if (cell.kind == K::document) {
+        CHECK(v.client_build.source == ClientBuildSource::current);
+      } else {
+        CHECK(v.client_build.id == cell.state->build);
+        CHECK(v.client_build.source ==
+              (cell.kind == K::asset ? ClientBuildSource::query : ClientBuildSource::header));
+      }
+      if (*cell.target != '\0') {
+        CHECK_FALSE(v.answer.has_value());
+        REQUIRE(v.target != nullptr);
+        CHECK(v.target->id == cell.target);
+        continue;
+      }
+      CHECK(v.target == nullptr);
+      REQUIRE(v.answer.has_value());
+      if (cell.kind == K::action) {
+        check_action_answer(v, policy, cell.reason, cell.state->build);
+      } else {
+        REQUIRE(cell.kind == K::rsc);
+        CHECK(v.answer->status == 409);
+        CHECK(v.answer->headers == Headers{{"content-type", "text/plain"},
+                                           {"cache-control", "no-store"},
+                                           {"x-skewgate-reload", reload_header(cell.reason, cell.state->build)}});
+        CHECK(v.answer->body == "reload required");
+      }
+    }
+  }
+}
+
+TEST_CASE("decision table: actions are rerouted to the newest kept build that has the ID") {
+  const auto snapshot = shop();
+  struct Row {
+    const char* name;
+    const char* header;  // "" = none
+    const char* action_id;
+    const char* target;
+    Outcome outcome;
+    const char* reason;
+    ClientBuildSource source;
+    const char* client_id;
+    ClientBuildState metric;
+  };
+  const std::vector<Row> rows = {
+      {"retired build, shared ID", "dpl-old", "act-shared", "dpl-a", Outcome::rerouted, "build_retired",
+       ClientBuildSource::header, "dpl-old", ClientBuildState::retired},
+      {"killed build, ID still in current", "dpl-killed", "act-b", "dpl-b", Outcome::rerouted, "build_killed",
+       ClientBuildSource::header, "dpl-killed", ClientBuildState::retired},
+      {"unknown build, shared ID", "dpl-zz", "act-shared", "dpl-a", Outcome::rerouted, "build_unknown",
+       ClientBuildSource::header, "dpl-zz", ClientBuildState::unknown},
+      {"unhealthy build, ID in a healthy one", "dpl-sick", "act-a", "dpl-a", Outcome::rerouted, "build_unhealthy",
+       ClientBuildSource::header, "dpl-sick", ClientBuildState::retained},
+      {"preview ID never reroutes to preview", "dpl-zz", "act-p", "", Outcome::answered, "build_unknown",
+       ClientBuildSource::header, "dpl-zz", ClientBuildState::unknown},
+      // No header: the manifests say which build the page came from.
+      {"no header, ID in current", "", "act-b", "dpl-b", Outcome::served, "", ClientBuildSource::action_manifest,
+       "dpl-b", ClientBuildState::current},
+      {"no header, ID in a retained build", "", "act-a", "dpl-a", Outcome::served, "",
+       ClientBuildSource::action_manifest, "dpl-a", ClientBuildState::retained},
+      {"no header, shared ID: newest holder", "", "act-shared", "dpl-a", Outcome::served, "",
+       ClientBuildSource::action_manifest, "dpl-a", ClientBuildState::retained},
+      {"no header, ID only in a retired build", "", "act-old", "", Outcome::answered, "build_retired",
+       ClientBuildSource::action_manifest, "dpl-old", ClientBuildState::retired},
+      {"no header, ID only in a killed build", "", "act-killed", "", Outcome::answered, "build_killed",
+       ClientBuildSource::action_manifest, "dpl-killed", ClientBuildState::retired},
+      {"no header, ID only in an unhealthy build", "", "act-sick", "", Outcome::answered, "build_unhealthy",
+       ClientBuildSource::action_manifest, "dpl-sick", ClientBuildState::retained},
+      {"no header, ID only in a preview build", "", "act-p", "", Outcome::answered, "build_unknown",
+       ClientBuildSource::action_manifest, "dpl-p", ClientBuildState::preview},
+      {"no header, ID in no manifest: certainly stale", "", "act-gone", "", Outcome::answered, "action_not_found",
+       ClientBuildSource::current, "", ClientBuildState::unknown},
+  };
+  for (const Row& row : rows) {
+    const std::string row_name = row.name;
+    CAPTURE(row_name);
+    const Verdict v = run(*snapshot, request(RequestKind::action, row.header, row.action_id));
+    CHECK(v.outcome == row.outcome);
+    CHECK(v.reason == row.reason);
+    CHECK(v.client_build.source == row.source);
+    CHECK(v.client_build.id == row.client_id);
+    CHECK(v.client_build_state == row.metric);
+    if (*row.target != '\0') {
+      REQUIRE(v.target != nullptr);
+      CHECK(v.target->id == row.target);
+      CHECK_FALSE(v.answer.has_value());
+    } else {
+      CHECK(v.target == nullptr);
+      const std::string named = *row.client_id != '\0' ? row.client_id : "unknown";
+      check_action_answer(v, ActionPolicy::reload, row.reason, named);
+    }
+  }
+}
+
+TEST_CASE("decision table: an unknown action ID goes to current when current has no manifest") {
+  Options options;
+  options.current_has_manifest = false;
+  const auto snapshot = shop(options);
+  const Verdict v = run(*snapshot, request(RequestKind::action, "", "act-gone"));
+  REQUIRE(v.target != nullptr);
+  CHECK(v.target->id == "dpl-b");
+  CHECK(v.outcome == Outcome::served);
+  CHECK(v.client_build.source == ClientBuildSource::current);
+  // An empty action ID can never be looked up either.
+  const auto with_manifest = shop();
+  const Verdict empty = run(*with_manifest, request(RequestKind::action, "", ""));
+  REQUIRE(empty.target != nullptr);
+  CHECK(empty.target->id == "dpl-b");
+}
+
+TEST_CASE("decision table: answers by client (form post, react-server, JSON)") {
+  const auto snapshot = shop();
+  // A no-JS form post from a retired build's page: 303 to the same URL.
+  Request form;
+  form.method = "POST";
+  form.target = "/cart?step=2";
+  form.headers = {{"Host", "shop.example.com"},
+                  {"Content-Type", "multipart/form-data; boundary=----WebKitFormBoundaryQ"},
+                  {"Origin", "http://shop.example.com"}};
+  form.body = "------WebKitFormBoundaryQ\r\nContent-Disposition: form-data; name=\"$ACTION_ID_act-old\"\r\n\r\n\r\n"
+              "------WebKitFormBoundaryQ--\r\n";
+  Verdict v = run(*snapshot, form);
+  CHECK(v.classification.action_client == sg::routing::ActionClient::form_post);
+  CHECK(v.outcome == Outcome::answered);
+  CHECK(v.reason == "build_retired");
+  REQUIRE(v.answer.has_value());
+  CHECK(v.answer->status == 303);
+  CHECK(v.answer->headers == Headers{{"cache-control", "no-store"},
+                                     {"location", "/cart?step=2"},
+                                     {"x-skewgate-reload", reload_header("build_retired", "dpl-old")}});
+  // The same post naming a current action is proxied.
+  form.body = "------WebKitFormBoundaryQ\r\nContent-Disposition: form-data; name=\"$ACTION_ID_act-b\"\r\n\r\n\r\n";
+  v = run(*snapshot, form);
+  REQUIRE(v.target != nullptr);
+  CHECK(v.target->id == "dpl-b");
+  CHECK(v.classification.kind == RequestKind::action);
+
+  // @lazarv/react-server with a stale function ID: JSON 409.
+  Request rs;
+  rs.method = "POST";
+  rs.target = "/todos/rsc.x-component";
+  rs.headers = {{"Host", "shop.example.com"}, {"React-Server-Action", "src%2Factions.mjs%23gone"}};
+  v = run(*snapshot, rs);
+  CHECK(v.outcome == Outcome::answered);
+  CHECK(v.reason == "action_not_found");
+  REQUIRE(v.answer.has_value());
+  CHECK(v.answer->status == 409);
+  CHECK(v.answer->body == R"({"error":"reload_required","reason":"action_not_found","client_build":"unknown",)"
+                          R"("current_build":"dpl-b","reload":"/todos/rsc.x-component"})");
+  // Its navigation POST (no header) always goes to current.
+  rs.headers = {{"Host", "shop.example.com"}, {"Content-Type", "application/json"}};
+  rs.body = "{}";
+  v = run(*snapshot, rs);
+  REQUIRE(v.target != nullptr);
+  CHECK(v.target->id == "dpl-b");
+  CHECK(v.outcome == Outcome::served);
+
+  // A Next.js action that asks for JSON gets the JSON answer.
+  Request json = request(RequestKind::action, "dpl-old", "act-old");
+  json.headers.push_back({"Accept-Ignored", "x"});
+  json.headers[1] = {"Accept", "application/json"};
+  v = run(*snapshot, json);
+  REQUIRE(v.answer.has_value());
+  CHECK(v.answer->status == 409);
+  CHECK(nlohmann::json::parse(v.answer->body)["reason"] == "build_retired");
+}
+
+TEST_CASE("decision table: an unhealthy current build answers 503, never a hang") {
+  Options options;
+  options.current_healthy = false;
+  const auto snapshot = shop(options);
+  const std::vector<std::pair<RequestKind, const char*>> requests = {
+      {RequestKind::document, ""},        {RequestKind::action, ""},       {RequestKind::rsc, "dpl-b"},
+      {RequestKind::asset, "dpl-old"},    {RequestKind::other, "dpl-zz"},  {RequestKind::upgrade, "dpl-killed"},
+  };
+  for (const auto& [kind, named] : requests) {
+    const std::string kind_name = to_string(kind);
+    CAPTURE(kind_name);
+    const Verdict v = run(*snapshot, request(kind, named, "act-b"));
+    CHECK(v.target == nullptr);
+    CHECK(v.outcome == Outcome::error);
+    CHECK(v.reason == "build_unhealthy");
+    CHECK_FALSE(v.no_store_on_404);
+    REQUIRE(v.answer.has_value());
+    CHECK(v.answer->status == 503);
+    CHECK(v.answer->headers == Headers{{"content-type", "application/json"}, {"cache-control", "no-store"}});
+    CHECK(nlohmann::json::parse(v.answer->body) == nlohmann::json{{"error", "upstream_unavailable"},
+                                                                  {"app", "shop"},
+                                                                  {"build", "dpl-b"},
+                                                                  {"reason", "build_unhealthy"}});
+  }
+  // Kept, healthy retained builds still serve their clients.
+  const Verdict retained = run(*snapshot, request(RequestKind::rsc, "dpl-a", ""));
+  REQUIRE(retained.target != nullptr);
+  CHECK(retained.target->id == "dpl-a");
+  // A stale action whose ID a healthy retained build holds is rerouted there, not 503.
+  const Verdict shared = run(*snapshot, request(RequestKind::action, "dpl-old", "act-shared"));
+  REQUIRE(shared.target != nullptr);
+  CHECK(shared.target->id == "dpl-a");
+}
+
+TEST_CASE("decision table: canary cohorts apply to requests that name no build") {
+  Options options;
+  options.canary = sg::conf::CanaryConfig{"dpl-p", 100};
+  auto snapshot = shop(options);
+  for (const RequestKind kind : {RequestKind::document, RequestKind::other, RequestKind::asset}) {
+    const std::string kind_name = to_string(kind);
+    CAPTURE(kind_name);
+    const Verdict v = run(*snapshot, request(kind, "", ""));
+    REQUIRE(v.target != nullptr);
+    CHECK(v.target->id == "dpl-p");
+    CHECK(v.outcome == Outcome::served);
+    CHECK(v.client_build_state == ClientBuildState::current);
+    CHECK(v.client_build.source == ClientBuildSource::current);
+  }
+  // A request that names its build keeps it.
+  Verdict named = run(*snapshot, request(RequestKind::rsc, "dpl-b", ""));
+  REQUIRE(named.target != nullptr);
+  CHECK(named.target->id == "dpl-b");
+  // An action found in a manifest goes to its build.
+  named = run(*snapshot, request(RequestKind::action, "", "act-b"));
+  REQUIRE(named.target != nullptr);
+  CHECK(named.target->id == "dpl-b");
+
+  options.canary = sg::conf::CanaryConfig{"dpl-p", 0};
+  snapshot = shop(options);
+  Verdict v = run(*snapshot, request(RequestKind::document, "", ""));
+  REQUIRE(v.target != nullptr);
+  CHECK(v.target->id == "dpl-b");
+
+  // An unhealthy canary sends its cohort to current.
+  options.canary = sg::conf::CanaryConfig{"dpl-p", 100};
+  options.canary_healthy = false;
+  snapshot = shop(options);
+  v = run(*snapshot, request(RequestKind::document, "", ""));
+  REQUIRE(v.target != nullptr);
+  CHECK(v.target->id == "dpl-b");
+
+  // 50%: the same visitor always lands on the same side; both sides are used.
+  options.canary = sg::conf::CanaryConfig{"dpl-a", 50};
+  options.canary_healthy = true;
+  snapshot = shop(options);
+  int on_canary = 0;
+  for (int i = 0; i < 200; ++i) {
+    const std::string address = "198.51.100." + std::to_string(i);
+    const Verdict first = run(*snapshot, request(RequestKind::document, "", ""), address);
+    const Verdict again = run(*snapshot, request(RequestKind::document, "", ""), address);
+    REQUIRE(first.target != nullptr);
+    REQUIRE(again.target != nullptr);
+    CHECK(first.target == again.target);
+    if (first.target->id == "dpl-a") ++on_canary;
+  }
+  CHECK(on_canary > 50);
+  CHECK(on_canary < 150);
+}
+
+TEST_CASE("decision table: reload targets keep the path and query, never the scheme and authority") {
+  const auto snapshot = shop();
+  Request r = request(RequestKind::action, "dpl-old", "act-old");
+  r.target = "http://shop.example.com/cart/x?y=1#frag";
+  check_action_answer(run(*snapshot, r), ActionPolicy::reload, "build_retired", "dpl-old", "/cart/x?y=1");
+  r.target = "/";
+  check_action_answer(run(*snapshot, r), ActionPolicy::reload, "build_retired", "dpl-old", "/");
+}
+
+TEST_CASE("needs_body_peek through the snapshot") {
+  const auto snapshot = shop();
+  std::vector<HeaderField> form = {{"Host", "shop.example.com"}, {"Content-Type", "application/x-www-form-urlencoded"}};
+  CHECK(sg::skew::needs_body_peek(RequestView{"POST", "/", form}, *snapshot));
+  CHECK_FALSE(sg::skew::needs_body_peek(RequestView{"GET", "/", form}, *snapshot));
+  Config empty;
+  std::vector<std::string> errors;
+  auto none = Snapshot::create(std::move(empty), errors);
+  CHECK_FALSE(sg::skew::needs_body_peek(RequestView{"POST", "/", form}, *none));
+}

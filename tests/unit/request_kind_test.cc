@@ -1,0 +1,370 @@
+// Classification (design.md section 3) over header sets captured from
+// Next.js 15.1.6 / 15.3 and 16.4.6 in Chromium, and @lazarv/react-server.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "routing/request_kind.h"
+
+using sg::conf::ActionsConfig;
+using sg::conf::AppConfig;
+using sg::routing::ActionClient;
+using sg::routing::classify;
+using sg::routing::HeaderField;
+using sg::routing::needs_body_peek;
+using sg::routing::RequestKind;
+using sg::routing::RequestView;
+
+namespace {
+
+constexpr const char* kUa =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+constexpr const char* kTree =
+    "%5B%22%22%2C%7B%22children%22%3A%5B%22cart%22%2C%7B%22children%22%3A%5B%22__PAGE__%22%2C%7B%7D%2Cnull%2Cnull%5D%"
+    "7D%2Cnull%2Cnull%5D%7D%2Cnull%2Cnull%2Ctrue%5D";
+constexpr const char* kActionId = "7f8a1c2e9b3d4f5a6e7c8b9a0d1e2f3a4b5c6d7e8f";
+
+struct Row {
+  const char* name;
+  const char* method;
+  const char* target;
+  std::vector<HeaderField> headers;
+  const char* body;
+  RequestKind kind;
+  ActionClient client;
+  const char* action_id;
+  bool prefetch;
+  bool wants_json;
+};
+
+}  // namespace
+
+TEST_CASE("to_string(RequestKind)") {
+  CHECK(std::string(to_string(RequestKind::upgrade)) == "upgrade");
+  CHECK(std::string(to_string(RequestKind::action)) == "action");
+  CHECK(std::string(to_string(RequestKind::rsc)) == "rsc");
+  CHECK(std::string(to_string(RequestKind::asset)) == "asset");
+  CHECK(std::string(to_string(RequestKind::document)) == "document");
+  CHECK(std::string(to_string(RequestKind::other)) == "other");
+}
+
+TEST_CASE("classify: captured requests, first match wins") {
+  AppConfig app;  // default asset_prefixes and actions
+  const std::string multipart =
+      "------WebKitFormBoundaryq8Zt1MrDkR3xWb2Y\r\n"
+      "Content-Disposition: form-data; name=\"$ACTION_ID_" + std::string(kActionId) + "\"\r\n\r\n\r\n"
+      "------WebKitFormBoundaryq8Zt1MrDkR3xWb2Y\r\n"
+      "Content-Disposition: form-data; name=\"quantity\"\r\n\r\n2\r\n"
+      "------WebKitFormBoundaryq8Zt1MrDkR3xWb2Y--\r\n";
+  const std::vector<Row> rows = {
+      {"next 15 document (navigate)",
+       "GET",
+       "/cart",
+       {{"Host", "shop.example.com"},
+        {"Connection", "keep-alive"},
+        {"Upgrade-Insecure-Requests", "1"},
+        {"User-Agent", kUa},
+        {"Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"},
+        {"Sec-Fetch-Site", "none"},
+        {"Sec-Fetch-Mode", "navigate"},
+        {"Sec-Fetch-Dest", "document"},
+        {"Accept-Encoding", "gzip, deflate, br, zstd"}},
+       "",
+       RequestKind::document,
+       ActionClient::none,
+       "",
+       false,
+       false},
+      {"HEAD is a document", "HEAD", "/", {{"Host", "shop.example.com"}}, "", RequestKind::document,
+       ActionClient::none, "", false, false},
+      {"next 15.1 rsc navigation (capitalised names)",
+       "GET",
+       "/cart?_rsc=1ld7r",
+       {{"Host", "shop.example.com"},
+        {"Next-Router-State-Tree", kTree},
+        {"Next-Url", "/"},
+        {"RSC", "1"},
+        {"x-deployment-id", "dpl-a"},
+        {"User-Agent", kUa},
+        {"Accept", "*/*"},
+        {"Sec-Fetch-Mode", "cors"},
+        {"Sec-Fetch-Dest", "empty"},
+        {"Referer", "http://shop.example.com/"}},
+       "",
+       RequestKind::rsc,
+       ActionClient::none,
+       "",
+       false,
+       false},
+      {"next 15.1 rsc prefetch",
+       "GET",
+       "/about?_rsc=acgkz",
+       {{"Host", "shop.example.com"},
+        {"Next-Router-Prefetch", "1"},
+        {"Next-Router-State-Tree", kTree},
+        {"RSC", "1"},
+        {"x-deployment-id", "dpl-a"},
+        {"Accept", "*/*"}},
+       "",
+       RequestKind::rsc,
+       ActionClient::none,
+       "",
+       true,
+       false},
+      {"next 16 rsc navigation (lower case)",
+       "GET",
+       "/cart?_rsc=3lb4g",
+       {{"host", "shop.example.com"},
+        {"rsc", "1"},
+        {"next-router-state-tree", kTree},
+        {"next-url", "/"},
+        {"x-deployment-id", "dpl-a"},
+        {"accept", "*/*"},
+        {"sec-fetch-mode", "cors"}},
+       "",
+       RequestKind::rsc,
+       ActionClient::none,
+       "",
+       false,
+       false},
+      {"next 16 segment prefetch",
+       "GET",
+       "/about?_rsc=1q2w3",
+       {{"host", "shop.example.com"},
+        {"rsc", "1"},
+        {"next-router-prefetch", "1"},
+        {"next-router-segment-prefetch", "/_tree"},
+        {"next-router-state-tree", kTree},
+        {"x-deployment-id", "dpl-a"}},
+       "",
+       RequestKind::rsc,
+       ActionClient::none,
+       "",
+       true,
+       false},
+      {"rsc: 0 is not rsc", "GET", "/p", {{"rsc", "0"}}, "", RequestKind::document, ActionClient::none, "", false,
+       false},
+      {"next 15.3 server action (Next-Action)",
+       "POST",
+       "/cart",
+       {{"Host", "shop.example.com"},
+        {"Content-Length", "44"},
+        {"Accept", "text/x-component"},
+        {"Next-Action", kActionId},
+        {"Next-Router-State-Tree", kTree},
+        {"Content-Type", "text/plain;charset=UTF-8"},
+        {"Origin", "http://shop.example.com"},
+        {"x-deployment-id", "dpl-a"},
+        {"Sec-Fetch-Mode", "cors"}},
+       "",
+       RequestKind::action,
+       ActionClient::next_js,
+       kActionId,
+       false,
+       false},
+      {"next 16 server action, multipart body",
+       "POST",
+       "/cart?step=2",
+       {{"host", "shop.example.com"},
+        {"accept", "text/x-component"},
+        {"next-action", kActionId},
+        {"next-router-state-tree", kTree},
+        {"content-type", "multipart/form-data; boundary=----WebKitFormBoundaryq8Zt1MrDkR3xWb2Y"},
+        {"origin", "http://shop.example.com"},
+        {"x-deployment-id", "dpl-a"}},
+       "",
+       RequestKind::action,
+       ActionClient::next_js,
+       kActionId,
+       false,
+       false},
+      {"no-JS form post (multipart, body peeked)",
+       "POST",
+       "/cart",
+       {{"Host", "shop.example.com"},
+        {"Content-Type", "multipart/form-data; boundary=----WebKitFormBoundaryq8Zt1MrDkR3xWb2Y"},
+        {"Origin", "http://shop.example.com"},
+        {"Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"},
+        {"Sec-Fetch-Mode", "navigate"}},
+       multipart.c_str(),
+       RequestKind::action,
+       ActionClient::form_post,
+       kActionId,
+       false,
+       false},
+      {"form post without an action field is other",
+       "POST",
+       "/contact",
+       {{"Content-Type", "application/x-www-form-urlencoded"}},
+       "name=a&email=b%40c",
+       RequestKind::other,
+       ActionClient::none,
+       "",
+       false,
+       false},
+      {"react-server function call",
+       "POST",
+       "/todos/rsc.x-component",
+       {{"Host", "shop.example.com"},
+        {"React-Server-Action", "src%2Factions.mjs%23addTodo"},
+        {"Content-Type", "multipart/form-data; boundary=----WebKitFormBoundaryAb"},
+        {"Accept", "text/x-component"}},
+       "",
+       RequestKind::action,
+       ActionClient::react_server,
+       "src/actions.mjs#addTodo",
+       false,
+       false},
+      {"react-server navigation is other",
+       "POST",
+       "/todos/rsc.x-component",
+       {{"Host", "shop.example.com"}, {"Content-Type", "application/json"}, {"Accept", "text/x-component"}},
+       "{}",
+       RequestKind::other,
+       ActionClient::none,
+       "",
+       false,
+       false},
+      {"next 15 static chunk",
+       "GET",
+       "/_next/static/chunks/app/cart/page-4f1c2a9b.js?dpl=dpl-a",
+       {{"Host", "shop.example.com"}, {"Accept", "*/*"}, {"Sec-Fetch-Dest", "script"}},
+       "",
+       RequestKind::asset,
+       ActionClient::none,
+       "",
+       false,
+       false},
+      {"next 16 image", "GET", "/_next/image?url=%2Fhero.png&w=1080&q=75&dpl=dpl-a",
+       {{"Accept", "image/avif,image/webp,*/*"}}, "", RequestKind::asset, ActionClient::none, "", false, false},
+      {"websocket (Chromium)",
+       "GET",
+       "/_next/webpack-hmr",
+       {{"Host", "shop.example.com"},
+        {"Connection", "Upgrade"},
+        {"Upgrade", "websocket"},
+        {"Sec-WebSocket-Version", "13"},
+        {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}},
+       "",
+       RequestKind::upgrade,
+       ActionClient::none,
+       "",
+       false,
+       false},
+      {"websocket (Firefox token list)",
+       "GET",
+       "/ws",
+       {{"connection", "keep-alive, Upgrade"}, {"upgrade", "WebSocket"}},
+       "",
+       RequestKind::upgrade,
+       ActionClient::none,
+       "",
+       false,
+       false},
+      {"upgrade to h2c is not a websocket", "GET", "/", {{"Connection", "Upgrade, HTTP2-Settings"}, {"Upgrade", "h2c"}},
+       "", RequestKind::document, ActionClient::none, "", false, false},
+      {"upgrade header without connection token", "GET", "/", {{"Upgrade", "websocket"}}, "", RequestKind::document,
+       ActionClient::none, "", false, false},
+      {"api route with JSON", "POST", "/api/orders", {{"Content-Type", "application/json"}, {"Accept", "application/json"}},
+       "{}", RequestKind::other, ActionClient::none, "", false, true},
+      {"OPTIONS is other", "OPTIONS", "/api/orders", {}, "", RequestKind::other, ActionClient::none, "", false, false},
+      {"action wanting JSON",
+       "POST",
+       "/p",
+       {{"next-action", "abc"}, {"Accept", "Application/JSON"}},
+       "",
+       RequestKind::action,
+       ActionClient::next_js,
+       "abc",
+       false,
+       true},
+      {"x-component wins over json", "POST", "/p", {{"next-action", "abc"}, {"Accept", "text/x-component, application/json"}},
+       "", RequestKind::action, ActionClient::next_js, "abc", false, false},
+      {"action beats rsc", "POST", "/p", {{"rsc", "1"}, {"next-action", "abc"}}, "", RequestKind::action,
+       ActionClient::next_js, "abc", false, false},
+      {"upgrade beats action", "GET", "/p", {{"Connection", "upgrade"}, {"Upgrade", "websocket"}, {"next-action", "x"}},
+       "", RequestKind::upgrade, ActionClient::none, "", false, false},
+      {"rsc beats asset", "GET", "/_next/static/x?_rsc=1", {{"rsc", "1"}}, "", RequestKind::rsc, ActionClient::none, "",
+       false, false},
+  };
+  for (const Row& row : rows) {
+    const std::string row_name = row.name;
+    CAPTURE(row_name);
+    RequestView view{row.method, row.target, row.headers};
+    const std::string_view body = row.body;
+    const auto peek = needs_body_peek(view, app.actions) ? body : std::string_view{};
+    const auto got = classify(view, app, peek);
+    CHECK(to_string(got.kind) == std::string(to_string(row.kind)));
+    CHECK(static_cast<int>(got.action_client) == static_cast<int>(row.client));
+    CHECK(got.action_id == row.action_id);
+    CHECK(got.prefetch == row.prefetch);
+    CHECK(got.wants_json == row.wants_json);
+  }
+}
+
+TEST_CASE("needs_body_peek: POST form bodies without an action header, when enabled") {
+  ActionsConfig on;
+  ActionsConfig off;
+  off.inspect_form_posts = false;
+  ActionsConfig zero;
+  zero.inspect_bytes = 0;
+  struct Case {
+    const char* method;
+    std::vector<HeaderField> headers;
+    bool expected;
+  };
+  const std::vector<Case> cases = {
+      {"POST", {{"Content-Type", "multipart/form-data; boundary=x"}}, true},
+      {"POST", {{"content-type", "Multipart/Form-Data;boundary=x"}}, true},
+      {"POST", {{"Content-Type", "application/x-www-form-urlencoded"}}, true},
+      {"POST", {{"Content-Type", "application/x-www-form-urlencoded; charset=UTF-8"}}, true},
+      {"POST", {{"Content-Type", "text/plain;charset=UTF-8"}}, false},
+      {"POST", {{"Content-Type", "application/json"}}, false},
+      {"POST", {}, false},
+      {"PUT", {{"Content-Type", "multipart/form-data; boundary=x"}}, false},
+      {"POST", {{"Content-Type", "multipart/form-data; boundary=x"}, {"Next-Action", "abc"}}, false},
+      {"POST", {{"Content-Type", "multipart/form-data; boundary=x"}, {"React-Server-Action", "a%23b"}}, false},
+  };
+  for (const Case& c : cases) {
+    RequestView view{c.method, "/", c.headers};
+    CAPTURE(c.method);
+    CAPTURE(view.header("content-type"));
+    CHECK(needs_body_peek(view, on) == c.expected);
+    CHECK_FALSE(needs_body_peek(view, off));
+    CHECK_FALSE(needs_body_peek(view, zero));
+  }
+}
+
+TEST_CASE("classify: body peek is ignored when inspection is off or the body is not a form") {
+  AppConfig app;
+  app.actions.inspect_form_posts = false;
+  std::vector<HeaderField> headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  RequestView view{"POST", "/cart", headers};
+  CHECK(classify(view, app, "%24ACTION_ID_abc=&q=1").kind == RequestKind::other);
+  app.actions.inspect_form_posts = true;
+  CHECK(classify(view, app, "%24ACTION_ID_abc=&q=1").kind == RequestKind::action);
+  std::vector<HeaderField> json = {{"Content-Type", "application/json"}};
+  CHECK(classify(RequestView{"POST", "/cart", json}, app, "$ACTION_ID_abc=").kind == RequestKind::other);
+}
+
+TEST_CASE("classify: asset prefixes come from the app") {
+  AppConfig app;
+  app.asset_prefixes = {"/assets/"};
+  std::vector<HeaderField> none;
+  CHECK(classify(RequestView{"GET", "/assets/a.css", none}, app, "").kind == RequestKind::asset);
+  CHECK(classify(RequestView{"GET", "/_next/static/a.js", none}, app, "").kind == RequestKind::document);
+  CHECK(classify(RequestView{"POST", "/assets/a.css", none}, app, "").kind == RequestKind::asset);
+  // The query is not part of the path.
+  CHECK(classify(RequestView{"GET", "/x?/assets/", none}, app, "").kind == RequestKind::document);
+}
+
+TEST_CASE("classify: react-server IDs are URL-decoded; a malformed escape keeps the raw value") {
+  AppConfig app;
+  std::vector<HeaderField> encoded = {{"React-Server-Action", "%2Fsrc%2Fapp%2Factions.ts%23submit"}};
+  CHECK(classify(RequestView{"POST", "/rsc.x-component", encoded}, app, "").action_id == "/src/app/actions.ts#submit");
+  std::vector<HeaderField> token = {{"react-server-action", "eyJ0eXAi.ab+cd"}};
+  CHECK(classify(RequestView{"POST", "/rsc.x-component", token}, app, "").action_id == "eyJ0eXAi.ab+cd");
+  std::vector<HeaderField> malformed = {{"React-Server-Action", "a%zzb"}};
+  CHECK(classify(RequestView{"POST", "/rsc.x-component", malformed}, app, "").action_id == "a%zzb");
+}
