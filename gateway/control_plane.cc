@@ -133,6 +133,51 @@ void ControlPlane::attach(Server& server) {
   reports_.set_notifier(&reports_async_);
   health_.update(*snapshot_);
   persist();
+  loaded_hash_ = config_file_hash();
+  if (file_config_.watch && !config_path_.empty()) start_watch();
+}
+
+std::size_t ControlPlane::config_file_hash() const {
+  std::ifstream in(config_path_, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return std::hash<std::string>{}(text.str());
+}
+
+void ControlPlane::start_watch() {
+  uv_timer_init(loop_, &watch_settle_);
+  watch_settle_.data = this;
+  uv_fs_event_init(loop_, &watch_);
+  watch_.data = this;
+  const std::size_t slash = config_path_.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : config_path_.substr(0, slash + 1);
+  if (uv_fs_event_start(&watch_, on_watch_event, dir.c_str(), 0) != 0) {
+    std::fprintf(stderr, "skewgate: warning: cannot watch %s; use SIGHUP or POST /api/v1/reload\n", dir.c_str());
+    uv_close(reinterpret_cast<uv_handle_t*>(&watch_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&watch_settle_), nullptr);
+    return;
+  }
+  watching_ = true;
+}
+
+// Editors and ConfigMap updates touch several entries in a row: wait for
+// the directory to settle, then reload only if the file's bytes changed.
+void ControlPlane::on_watch_event(uv_fs_event_t* handle, const char*, int, int) {
+  auto* self = static_cast<ControlPlane*>(handle->data);
+  uv_timer_start(&self->watch_settle_, on_watch_settled, 200, 0);
+}
+
+void ControlPlane::on_watch_settled(uv_timer_t* timer) {
+  auto* self = static_cast<ControlPlane*>(timer->data);
+  if (self->config_file_hash() == self->loaded_hash_) return;
+  std::vector<std::string> errors;
+  if (self->reload(errors)) {
+    std::fprintf(stderr, "skewgate: configuration reloaded (file changed)\n");
+  } else {
+    for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+    std::fprintf(stderr, "skewgate: reload refused, the running configuration stays\n");
+    self->loaded_hash_ = self->config_file_hash();  // do not retry the same bad bytes
+  }
 }
 
 bool ControlPlane::reload(std::vector<std::string>& errors) {
@@ -154,6 +199,7 @@ bool ControlPlane::reload(std::vector<std::string>& errors) {
     return false;
   }
   file_config_ = std::move(*result.config);
+  loaded_hash_ = config_file_hash();
   apply_retention();
   persist();
   return true;
@@ -168,6 +214,10 @@ void ControlPlane::stop() {
   persist();
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&reports_async_), nullptr);
+  if (watching_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&watch_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&watch_settle_), nullptr);
+  }
 }
 
 // A build stops being current: its age starts now. A build made current

@@ -68,6 +68,10 @@ class ControlPlane {
  private:
   static void on_tick(uv_timer_t* timer);
   static void on_reports(uv_async_t* async);
+  static void on_watch_event(uv_fs_event_t* handle, const char* filename, int events, int status);
+  static void on_watch_settled(uv_timer_t* timer);
+  void start_watch();
+  std::size_t config_file_hash() const;
   bool rebuild(conf::Config config, std::vector<std::string>& errors);
   bool load_registry(const std::string& state_dir, std::string& error);
   // The YAML with every `registry: api` app's builds taken from the registry.
@@ -101,6 +105,12 @@ class ControlPlane {
   std::map<std::string, std::vector<std::int64_t>> recent_failures_;
   uv_timer_t tick_;
   uv_async_t reports_async_;
+  // watch: true: the config file's directory is watched (a plain edit, or
+  // the ..data symlink swap by which Kubernetes updates a ConfigMap volume).
+  uv_fs_event_t watch_;
+  uv_timer_t watch_settle_;
+  bool watching_ = false;
+  std::size_t loaded_hash_ = 0;
   int ticks_ = 0;
   bool draining_ = false;
   bool started_ = false;
