@@ -136,24 +136,33 @@ bool AdminServer::listen(const conf::SocketAddress& address, std::string& error)
     error = "admin listener: " + error;
     return false;
   }
-  const bool is_unix = bound[0].is_unix;
+  return adopt(bound[0].fd, bound[0].name, bound[0].is_unix, error);
+}
+
+bool AdminServer::adopt(int fd, const std::string& name, bool is_unix, std::string& error) {
   if (is_unix) {
     uv_pipe_init(loop_, &listener_.pipe, 0);
-    uv_pipe_open(&listener_.pipe, bound[0].fd);
+    uv_pipe_open(&listener_.pipe, fd);
   } else {
     uv_tcp_init(loop_, &listener_.tcp);
-    uv_tcp_open(&listener_.tcp, bound[0].fd);
+    uv_tcp_open(&listener_.tcp, fd);
   }
   listener_.handle.data = this;
   is_unix_ = is_unix;
   if (uv_listen(&listener_.stream, 128, on_connection) != 0) {
-    error = "admin listener: cannot listen on " + address.to_string();
+    error = "admin listener: cannot listen on " + name;
     uv_close(&listener_.handle, nullptr);
     return false;
   }
   listening_ = true;
-  bound_ = bound[0].name;
+  bound_ = name;
   return true;
+}
+
+int AdminServer::dup_fd() const {
+  uv_os_fd_t fd = -1;
+  if (!listening_ || uv_fileno(&listener_.handle, &fd) != 0) return -1;
+  return ::dup(fd);
 }
 
 void AdminServer::on_connection(uv_stream_t* listener, int status) {

@@ -39,6 +39,11 @@ class AdminServer {
   AdminServer(uv_loop_t* loop, Handler handler);
   ~AdminServer();
   bool listen(const conf::SocketAddress& address, std::string& error);
+  // A listening socket handed over by a predecessor.
+  bool adopt(int fd, const std::string& name, bool is_unix, std::string& error);
+  // A duplicate of the listening socket, for a successor (-1 when closed).
+  int dup_fd() const;
+  bool is_unix() const { return is_unix_; }
   std::string address() const { return bound_; }
   // Stops accepting and closes open admin connections.
   void close();

@@ -62,7 +62,8 @@ bool ControlPlane::load(std::vector<std::string>& errors) {
     return false;
   }
   std::string error;
-  if (!load_state(result.config->state_dir, state_, error) || !load_registry(result.config->state_dir, error)) {
+  if (!ensure_dir(result.config->state_dir, error) || !load_state(result.config->state_dir, state_, error) ||
+      !load_registry(result.config->state_dir, error)) {
     errors.push_back(error);
     return false;
   }
@@ -365,8 +366,14 @@ void ControlPlane::on_health_change(const std::string& build_key, bool healthy) 
   rebuild(config_, errors);
 }
 
+void ControlPlane::hand_over() {
+  apply_reports();
+  persist();
+  handed_over_ = true;
+}
+
 void ControlPlane::persist() {
-  if (state_ == saved_state_) return;
+  if (handed_over_ || state_ == saved_state_) return;
   std::string error;
   if (save_state(config_.state_dir, state_, error)) {
     saved_state_ = state_;

@@ -64,6 +64,9 @@ class ControlPlane {
   bool ready() const { return started_ && !draining_; }
   bool draining() const { return draining_; }
   void set_draining() { draining_ = true; }
+  // A successor takes over: write the state now, never again (it owns the
+  // files from here on).
+  void hand_over();
 
  private:
   static void on_tick(uv_timer_t* timer);
@@ -113,6 +116,7 @@ class ControlPlane {
   std::size_t loaded_hash_ = 0;
   int ticks_ = 0;
   bool draining_ = false;
+  bool handed_over_ = false;
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -15,6 +15,7 @@ enum TimerMode { kNoTimer = 0, kHeaderTimer, kIdleTimer, kLingerTimer };
 // for a moment: closing with unread input makes the kernel send RST, which can
 // destroy our response before the client has read it (nginx's lingering_close).
 constexpr std::uint64_t kLingerMs = 2000;
+constexpr std::uint64_t kDrainIdleGraceMs = 1000;
 constexpr std::size_t kLowWatermark = 64 * 1024;
 
 bool peer_of(uv_tcp_t* tcp, std::string& ip, const std::vector<conf::Cidr>& trusted) {
@@ -211,12 +212,12 @@ void DownstreamConnection::start_tunnel() {
   if (!closing_ && !backpressured_) start_reading();
 }
 
+// An idle keep-alive client may be sending its next request right now:
+// closing at once would reset it. Give it a short grace in which that request
+// is still answered (with Connection: close), then close.
 void DownstreamConnection::drain() {
-  if (!exchange_ && buffered_.empty()) {
-    close();
-  } else {
-    close_when_done_ = true;
-  }
+  close_when_done_ = true;
+  if (!exchange_ && buffered_.empty() && !parser_.in_message()) set_timer(kDrainIdleGraceMs, kIdleTimer);
 }
 
 // ---- errors, timers, closing ----

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "gateway/admin_api.h"
 #include "gateway/admin_server.h"
 #include "gateway/control_plane.h"
+#include "gateway/handover.h"
 #include "gateway/server.h"
 #include "routing/snapshot.h"
 
@@ -89,6 +91,7 @@ struct MainLoop {
   uv_async_t drained;
   sg::gateway::ControlPlane* control;
   sg::gateway::AdminServer* admin;
+  sg::gateway::HandoverListener* handover;
   sg::gateway::Server* server;
   sg::gateway::AccessLogSink* sink;
   std::thread drain_thread;
@@ -98,9 +101,8 @@ struct MainLoop {
 // Workers drain on their own threads while the main loop keeps answering
 // the admin listener (/readyz says "draining"); when they are done the main
 // loop closes its handles and ends.
-void on_stop_signal(uv_signal_t* handle, int signum) {
-  auto& m = *static_cast<MainLoop*>(handle->data);
-  std::fprintf(stderr, "skewgate: %s received, draining\n", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+void begin_shutdown(MainLoop& m) {
+  if (m.control->draining()) return;
   for (uv_signal_t* s : {&m.term, &m.intr, &m.hup, &m.usr1}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   m.control->set_draining();
   m.drain_thread = std::thread([&m] {
@@ -109,9 +111,16 @@ void on_stop_signal(uv_signal_t* handle, int signum) {
   });
 }
 
+void on_stop_signal(uv_signal_t* handle, int signum) {
+  auto& m = *static_cast<MainLoop*>(handle->data);
+  std::fprintf(stderr, "skewgate: %s received, draining\n", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  begin_shutdown(m);
+}
+
 void on_drained(uv_async_t* handle) {
   auto& m = *static_cast<MainLoop*>(handle->data);
   m.admin->close();
+  m.handover->close();
   m.control->stop();
   uv_close(reinterpret_cast<uv_handle_t*>(&m.drained), nullptr);
 }
@@ -173,6 +182,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "skewgate: %s\n", error.c_str());
     return 1;
   }
+  // A running skewgate with the same state_dir hands its sockets over.
+  const std::string handover_path = sg::gateway::handover_socket_path(snapshot->config().state_dir);
+  std::optional<sg::gateway::Takeover> takeover = sg::gateway::request_takeover(handover_path, error);
+  if (!error.empty()) {
+    std::fprintf(stderr, "skewgate: %s\n", error.c_str());
+    return 1;
+  }
   sg::gateway::Server server(snapshot, sink, &control.reports());
   // Signals are caught from here on: a SIGHUP during start-up is queued and
   // handled once the loop runs, never the default action (terminate).
@@ -189,7 +205,7 @@ int main(int argc, char** argv) {
   uv_signal_start(&m.intr, on_stop_signal, SIGINT);
   uv_signal_start(&m.hup, on_reload_signal, SIGHUP);
   uv_signal_start(&m.usr1, on_reopen_signal, SIGUSR1);
-  if (!server.start(error)) {
+  if (!server.start(error, takeover ? &takeover->sockets : nullptr)) {
     std::fprintf(stderr, "skewgate: %s\n", error.c_str());
     return 1;
   }
@@ -209,13 +225,43 @@ int main(int argc, char** argv) {
   }
   sg::gateway::AdminApi admin_api(control, admin_token);
   sg::gateway::AdminServer admin(&m.loop, [&admin_api](const auto& request) { return admin_api.handle(request); });
-  if (!admin.listen(admin_config.address, error)) {
+  bool admin_ok = false;
+  if (takeover) {
+    for (auto& passed : takeover->sockets) {
+      if (passed.role != "admin" || passed.fd < 0 || passed.name != admin_config.address.to_string()) continue;
+      admin_ok = admin.adopt(passed.fd, passed.name, passed.is_unix, error);
+      passed.fd = -1;
+    }
+  }
+  if (!admin_ok && !admin.listen(admin_config.address, error)) {
     std::fprintf(stderr, "skewgate: %s\n", error.c_str());
     server.drain_and_join();
     return 1;
   }
   std::fprintf(stderr, "skewgate: admin API on %s\n", admin.address().c_str());
   m.admin = &admin;
+  if (takeover) {
+    sg::gateway::confirm_takeover(*takeover);  // the predecessor stops accepting and drains
+    std::fprintf(stderr, "skewgate: took over the listening sockets from the running process\n");
+  }
+  sg::gateway::HandoverListener handover(
+      &m.loop,
+      [&]() {
+        std::fprintf(stderr, "skewgate: a new process is taking over\n");
+        control.hand_over();
+        std::vector<sg::gateway::PassedSocket> sockets = server.handover_sockets();
+        const int admin_fd = admin.dup_fd();
+        if (admin_fd >= 0) sockets.push_back({"admin", admin.address(), admin.is_unix(), admin_fd});
+        return sockets;
+      },
+      [&]() {
+        std::fprintf(stderr, "skewgate: handed over to the new process, draining\n");
+        admin.close();
+        begin_shutdown(m);
+      });
+  if (!handover.listen(handover_path, error))
+    std::fprintf(stderr, "skewgate: warning: %s (restarts will not hand sockets over)\n", error.c_str());
+  m.handover = &handover;
   control.attach(server);
 
   uv_run(&m.loop, UV_RUN_DEFAULT);

@@ -23,21 +23,53 @@ Server::Server(std::shared_ptr<const routing::Snapshot> snapshot, AccessLogSink&
 
 Server::~Server() {
   if (!threads_.empty() && !drained_) drain_and_join();
+  for (auto& s : handover_) ::close(s.fd);
 }
 
-bool Server::start(std::string& error) {
+// The sockets of one configured listener: those a predecessor passed over
+// (the same sockets, queues and all), topped up with freshly bound
+// SO_REUSEPORT sockets when it ran fewer workers than we do.
+std::vector<BoundListener> Server::sockets_for(const conf::SocketAddress& address, unsigned count,
+                                               std::vector<PassedSocket>* passed, std::string& error) {
+  std::vector<BoundListener> sockets;
+  const std::string name = address.to_string();
+  if (passed) {
+    for (PassedSocket& p : *passed) {
+      if (p.role != "proxy" || p.fd < 0 || p.name != name) continue;
+      sockets.push_back({p.fd, p.name, p.is_unix});
+      p.fd = -1;  // ours now
+    }
+  }
+  if (sockets.size() >= count || (!sockets.empty() && sockets.front().is_unix)) return sockets;
+  conf::SocketAddress resolved = address;
+  if (!sockets.empty()) resolved = conf::SocketAddress::parse(sockets.front().name).value_or(address);
+  std::vector<BoundListener> fresh = bind_listener(resolved, count - static_cast<unsigned>(sockets.size()), error);
+  if (fresh.empty()) {
+    for (auto& b : sockets) ::close(b.fd);
+    return {};
+  }
+  sockets.insert(sockets.end(), fresh.begin(), fresh.end());
+  return sockets;
+}
+
+bool Server::start(std::string& error, std::vector<PassedSocket>* passed) {
   const conf::Config& config = snapshot_->config();
   const unsigned count = resolve_worker_count(config.workers);
   std::vector<std::vector<BoundListener>> per_worker(count);
   for (const auto& listener : config.listeners) {
-    std::vector<BoundListener> bound = bind_listener(listener.address, count, error);
+    std::vector<BoundListener> bound = sockets_for(listener.address, count, passed, error);
     if (bound.empty()) {
       for (auto& list : per_worker)
         for (auto& b : list) ::close(b.fd);
       return false;
     }
     listener_names_.push_back(bound.front().name);
-    for (unsigned i = 0; i < count; ++i) per_worker[i].push_back(bound[i]);
+    // Every socket gets a worker, even when a predecessor passed more
+    // sockets than we have workers: an unserved socket's queue would be lost.
+    for (std::size_t i = 0; i < bound.size(); ++i) {
+      per_worker[i % count].push_back(bound[i]);
+      handover_.push_back({"proxy", bound[i].name, bound[i].is_unix, ::dup(bound[i].fd)});
+    }
   }
   leaked_.assign(count, 0);
   for (unsigned i = 0; i < count; ++i)
@@ -45,6 +77,12 @@ bool Server::start(std::string& error) {
   for (unsigned i = 0; i < count; ++i)
     threads_.emplace_back([this, i] { leaked_[i] = workers_[i]->run(); });
   return true;
+}
+
+std::vector<PassedSocket> Server::handover_sockets() const {
+  std::vector<PassedSocket> out;
+  for (const auto& s : handover_) out.push_back({s.role, s.name, s.is_unix, ::dup(s.fd)});
+  return out;
 }
 
 void Server::apply(std::shared_ptr<const routing::Snapshot> snapshot) {

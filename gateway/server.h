@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gateway/access_log.h"
+#include "gateway/handover.h"
 #include "gateway/worker.h"
 #include "routing/snapshot.h"
 
@@ -25,7 +26,11 @@ class Server {
 
   // Binds every listener and starts the workers. False with `error` set when
   // a listener cannot be bound (nothing is left running then).
-  bool start(std::string& error);
+  // `passed`: sockets handed over by a predecessor (handover.h); the ones
+  // used are marked fd = -1.
+  bool start(std::string& error, std::vector<PassedSocket>* passed = nullptr);
+  // Duplicates of every listening socket, for a successor.
+  std::vector<PassedSocket> handover_sockets() const;
   // The listeners' real addresses (port 0 resolved), in config order.
   const std::vector<std::string>& listener_names() const { return listener_names_; }
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
@@ -44,7 +49,11 @@ class Server {
   std::vector<std::thread> threads_;
   std::vector<int> leaked_;
   std::vector<std::string> listener_names_;
+  std::vector<PassedSocket> handover_;  // our own dups, closed with the server
   bool drained_ = false;
+
+  std::vector<BoundListener> sockets_for(const conf::SocketAddress& address, unsigned count,
+                                         std::vector<PassedSocket>* passed, std::string& error);
 };
 
 }  // namespace sg::gateway

@@ -21,7 +21,9 @@ std::string sys_error(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + std::strerror(errno);
 }
 
-bool make_dirs(const std::string& dir, std::string& error) {
+}  // namespace
+
+bool ensure_dir(const std::string& dir, std::string& error) {
   std::string partial;
   std::stringstream parts(dir);
   std::string part;
@@ -36,6 +38,8 @@ bool make_dirs(const std::string& dir, std::string& error) {
   }
   return true;
 }
+
+namespace {
 
 bool fsync_path(const std::string& path, int flags) {
   const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
@@ -120,7 +124,7 @@ bool load_state(const std::string& state_dir, PersistedState& state, std::string
 }
 
 bool save_state(const std::string& state_dir, const PersistedState& state, std::string& error) {
-  if (!make_dirs(state_dir, error)) return false;
+  if (!ensure_dir(state_dir, error)) return false;
   nlohmann::json builds = nlohmann::json::object();
   for (const auto& [key, b] : state) {
     builds[key] = {{"superseded_at_ms", b.superseded_at_ms},

@@ -26,6 +26,9 @@ using PersistedState = std::map<std::string, PersistedBuild>;
 bool load_state(const std::string& state_dir, PersistedState& state, std::string& error);
 bool save_state(const std::string& state_dir, const PersistedState& state, std::string& error);
 
+// mkdir -p with mode 0700 (state may hold secrets: the generated pin key).
+bool ensure_dir(const std::string& dir, std::string& error);
+
 // Writes `contents` to `path` atomically (also used by the control plane).
 bool write_file_atomically(const std::string& path, const std::string& contents, std::string& error);
 
