@@ -94,6 +94,10 @@ void Server::apply(std::shared_ptr<const routing::Snapshot> snapshot) {
 int Server::drain_and_join() {
   if (drained_) return 0;
   drained_ = true;
+  // Our dups would keep the sockets listening (the kernel would go on
+  // completing handshakes nobody accepts): close them first.
+  for (auto& socket : handover_) ::close(socket.fd);
+  handover_.clear();
   const auto timeout = snapshot_->config().timeouts.drain.count();
   for (auto& worker : workers_) worker->post_drain(static_cast<std::uint64_t>(timeout));
   for (auto& thread : threads_) thread.join();
