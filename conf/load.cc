@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -460,9 +461,12 @@ class ConfigReader {
                                  }},
                                 {"token_file", [&](auto& n, auto& s) { in_.string(n, s, out.token_file); }},
                             });
-    if (ok && !out.address.is_loopback() && out.token_file.empty()) {
-      in_.warning(address_site.value_or(site),
-                  "the admin API is reachable from other hosts without a token; set admin.token_file");
+    // The token may also come from the environment (SKEWGATE_ADMIN_TOKEN).
+    const char* env_token = std::getenv("SKEWGATE_ADMIN_TOKEN");
+    if (ok && !out.address.is_loopback() && out.token_file.empty() && !(env_token && *env_token)) {
+      in_.error(address_site.value_or(site),
+                "the admin API would be reachable from other hosts without a token; set admin.token_file "
+                "(or SKEWGATE_ADMIN_TOKEN), or listen on a loopback address");
     }
   }
 

@@ -138,6 +138,19 @@ void ControlPlane::attach(Server& server) {
   if (file_config_.watch && !config_path_.empty()) start_watch();
 }
 
+// Settings that belong to the process, not to a snapshot: reported, kept.
+void ControlPlane::report_static_changes(const conf::Config& next) const {
+  auto note = [](const char* what) {
+    std::fprintf(stderr, "skewgate: reload: %s changed; it applies at the next restart\n", what);
+  };
+  if (!(next.admin.address == file_config_.admin.address) || next.admin.token_file != file_config_.admin.token_file)
+    note("admin");
+  if (next.state_dir != file_config_.state_dir) note("state_dir");
+  if (next.access_log.path != file_config_.access_log.path || next.access_log.format != file_config_.access_log.format)
+    note("access_log");
+  if (next.watch != file_config_.watch) note("watch");
+}
+
 std::size_t ControlPlane::config_file_hash() const {
   std::ifstream in(config_path_, std::ios::binary);
   std::stringstream text;
@@ -163,9 +176,17 @@ void ControlPlane::start_watch() {
 
 // Editors and ConfigMap updates touch several entries in a row: wait for
 // the directory to settle, then reload only if the file's bytes changed.
-void ControlPlane::on_watch_event(uv_fs_event_t* handle, const char*, int, int) {
+void ControlPlane::on_watch_event(uv_fs_event_t* handle, const char* filename, int, int) {
   auto* self = static_cast<ControlPlane*>(handle->data);
-  uv_timer_start(&self->watch_settle_, on_watch_settled, 200, 0);
+  // Only the file itself, or the `..data` link a ConfigMap update swaps;
+  // other files in the directory (an access log) must not delay a reload.
+  const std::string name = filename ? filename : "";
+  const std::size_t slash = self->config_path_.find_last_of('/');
+  const std::string base = slash == std::string::npos ? self->config_path_ : self->config_path_.substr(slash + 1);
+  if (!name.empty() && name != base && name != "..data") return;
+  // Settle once, never postponed again: a busy directory cannot starve it.
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&self->watch_settle_)))
+    uv_timer_start(&self->watch_settle_, on_watch_settled, 200, 0);
 }
 
 void ControlPlane::on_watch_settled(uv_timer_t* timer) {
@@ -195,6 +216,28 @@ bool ControlPlane::reload(std::vector<std::string>& errors) {
   const PersistedState before = state_;
   conf::Config effective = effective_config(*result.config, registry_);
   track_supersedes(effective);
+  // Validate the whole snapshot before touching any socket.
+  {
+    std::vector<std::string> check_errors;
+    const routing::RuntimeState runtime = runtime_state();
+    conf::Config copy = effective;
+    if (!routing::Snapshot::create(std::move(copy), check_errors, 0, &runtime)) {
+      state_ = before;
+      errors = std::move(check_errors);
+      return false;
+    }
+  }
+  report_static_changes(*result.config);
+  if (server_) {
+    std::vector<std::string> notes;
+    std::string error;
+    if (!server_->update_listeners(*result.config, notes, error)) {
+      state_ = before;
+      errors.push_back(error);
+      return false;
+    }
+    for (const auto& note : notes) std::fprintf(stderr, "skewgate: reload: %s\n", note.c_str());
+  }
   if (!rebuild(std::move(effective), errors)) {
     state_ = before;
     return false;

@@ -75,6 +75,7 @@ class ControlPlane {
   static void on_watch_settled(uv_timer_t* timer);
   void start_watch();
   std::size_t config_file_hash() const;
+  void report_static_changes(const conf::Config& next) const;
   bool rebuild(conf::Config config, std::vector<std::string>& errors);
   bool load_registry(const std::string& state_dir, std::string& error);
   // The YAML with every `registry: api` app's builds taken from the registry.

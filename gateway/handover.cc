@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gateway/listener_socket.h"
+
 namespace sg::gateway {
 namespace {
 
@@ -19,18 +21,6 @@ constexpr std::size_t kMaxFds = 250;  // below SCM_MAX_FD (253)
 bool wait_fd(int fd, short events) {
   pollfd p{fd, events, 0};
   return ::poll(&p, 1, kTimeoutMs) == 1;
-}
-
-bool read_line(int fd, std::string& line) {
-  char c;
-  while (wait_fd(fd, POLLIN)) {
-    const ssize_t n = ::read(fd, &c, 1);
-    if (n <= 0) return false;
-    if (c == '\n') return true;
-    line += c;
-    if (line.size() > 64) return false;
-  }
-  return false;
 }
 
 bool send_all(int fd, std::string_view data) {
@@ -154,10 +144,18 @@ HandoverListener::HandoverListener(uv_loop_t* loop, std::function<std::vector<Pa
 
 bool HandoverListener::listen(const std::string& path, std::string& error) {
   path_ = path;
-  ::unlink(path.c_str());  // stale: request_takeover() found nobody answering
+  // Bound by hand (bind_listener unlinks a stale file first), not with
+  // uv_pipe_bind: libuv unlinks a path it bound when the handle closes, and
+  // by then the path belongs to our successor.
+  const std::vector<BoundListener> bound =
+      bind_listener(conf::SocketAddress{conf::SocketAddress::Family::unix_path, "", 0, path}, 1, error);
+  if (bound.empty()) {
+    error = "cannot listen for restarts on " + path + ": " + error;
+    return false;
+  }
   uv_pipe_init(loop_, &listener_, 0);
   listener_.data = this;
-  int rc = uv_pipe_bind(&listener_, path.c_str());
+  int rc = uv_pipe_open(&listener_, bound[0].fd);
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 4, on_connection);
   if (rc != 0) {
     error = "cannot listen for restarts on " + path + ": " + uv_strerror(rc);

@@ -1,6 +1,7 @@
 #include "gateway/server.h"
 
 #include <sched.h>
+#include <algorithm>
 #include <unistd.h>
 
 
@@ -76,6 +77,57 @@ bool Server::start(std::string& error, std::vector<PassedSocket>* passed) {
     workers_.push_back(std::make_unique<Worker>(i, snapshot_, std::move(per_worker[i]), &log_sink_, reports_));
   for (unsigned i = 0; i < count; ++i)
     threads_.emplace_back([this, i] { leaked_[i] = workers_[i]->run(); });
+  return true;
+}
+
+bool Server::update_listeners(const conf::Config& next, std::vector<std::string>& notes, std::string& error) {
+  const conf::Config& running = snapshot_->config();
+  const unsigned count = static_cast<unsigned>(workers_.size());
+  auto names = [](const conf::Config& c) {
+    std::vector<std::string> out;
+    for (const auto& l : c.listeners) out.push_back(l.address.to_string());
+    return out;
+  };
+  const std::vector<std::string> before = names(running), after = names(next);
+  auto contains = [](const std::vector<std::string>& v, const std::string& x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+  };
+  // Bind every new listener first: if one fails, nothing changes.
+  std::vector<std::vector<BoundListener>> added;
+  for (const auto& l : next.listeners) {
+    if (contains(before, l.address.to_string())) continue;
+    std::vector<BoundListener> bound = bind_listener(l.address, count, error);
+    if (bound.empty()) {
+      for (auto& list : added)
+        for (auto& b : list) ::close(b.fd);
+      return false;
+    }
+    added.push_back(std::move(bound));
+  }
+  std::vector<std::string> removed;
+  for (const std::string& name : before)
+    if (!contains(after, name)) removed.push_back(name);
+  for (auto& bound : added) {
+    notes.push_back("listening on " + bound.front().name);
+    listener_names_.push_back(bound.front().name);
+    for (auto& b : bound) handover_.push_back({"proxy", b.name, b.is_unix, ::dup(b.fd)});
+  }
+  for (const std::string& name : removed) {
+    notes.push_back("stopped listening on " + name);
+    std::erase(listener_names_, name);
+    std::erase_if(handover_, [&](const PassedSocket& p) {
+      if (p.name != name) return false;
+      ::close(p.fd);
+      return true;
+    });
+  }
+  for (unsigned i = 0; i < count; ++i) {
+    std::vector<BoundListener> add;
+    for (auto& bound : added) add.push_back(bound[i]);
+    if (!add.empty() || !removed.empty()) workers_[i]->post_listener_changes(std::move(add), removed);
+  }
+  if (resolve_worker_count(next.workers) != count)
+    notes.push_back("workers: the new count applies at the next restart (a hand-over restart drops nothing)");
   return true;
 }
 

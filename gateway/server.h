@@ -35,6 +35,10 @@ class Server {
   const std::vector<std::string>& listener_names() const { return listener_names_; }
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
 
+  // A reload's listeners: new ones are bound (all or none: false with
+  // `error`) and handed to every worker, removed ones closed. `notes` says
+  // what changed and what cannot change live (workers).
+  bool update_listeners(const conf::Config& next, std::vector<std::string>& notes, std::string& error);
   // Every worker switches to `snapshot` for new requests.
   void apply(std::shared_ptr<const routing::Snapshot> snapshot);
   // Stop accepting, let in-flight requests finish (up to the drain timeout),

@@ -1,6 +1,7 @@
 #include "gateway/worker.h"
 
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -140,12 +141,26 @@ void Worker::post_drain(std::uint64_t drain_timeout_ms) {
 
 void Worker::on_async(uv_async_t* handle) { static_cast<Worker*>(handle->data)->apply_posted(); }
 
+void Worker::post_listener_changes(std::vector<BoundListener> add, std::vector<std::string> remove) {
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& b : add) posted_add_.push_back(b);
+    for (auto& name : remove) posted_remove_.push_back(name);
+  }
+  uv_async_send(&async_);
+}
+
 void Worker::apply_posted() {
   std::shared_ptr<const routing::Snapshot> snapshot;
   bool drain = false;
   std::uint64_t drain_timeout_ms = 0;
+  std::vector<std::string> remove;
   {
     std::lock_guard lock(mutex_);
+    bound_listeners_.insert(bound_listeners_.end(), posted_add_.begin(), posted_add_.end());
+    posted_add_.clear();
+    remove = std::move(posted_remove_);
+    posted_remove_.clear();
     snapshot = std::move(posted_snapshot_);
     drain = posted_drain_;
     posted_drain_ = false;
@@ -156,6 +171,23 @@ void Worker::apply_posted() {
     snapshots_.push_front(std::make_unique<LocalSnapshot>(LocalSnapshot{std::move(snapshot), 0}));
     current_ = snapshots_.front().get();
     release_snapshot(previous);
+  }
+  for (const std::string& name : remove) {
+    for (auto it = listeners_.begin(); it != listeners_.end();) {
+      if ((*it)->name != name) {
+        ++it;
+        continue;
+      }
+      ListenerHandle* l = it->release();  // freed in its close callback
+      uv_close(&l->socket.handle, [](uv_handle_t* h) { delete static_cast<ListenerHandle*>(h->data); });
+      it = listeners_.erase(it);
+    }
+  }
+  if (!draining_) {
+    start_listeners();
+  } else {
+    for (const auto& b : bound_listeners_) ::close(b.fd);
+    bound_listeners_.clear();
   }
   if (drain && !draining_) begin_drain(drain_timeout_ms);
 }
@@ -183,8 +215,10 @@ void Worker::on_check(uv_check_t* handle) {
 void Worker::begin_drain(std::uint64_t timeout_ms) {
   draining_ = true;
   for (auto& listener : listeners_) {
-    uv_close(&listener->socket.handle, nullptr);
+    uv_close(&listener->socket.handle, [](uv_handle_t* h) { delete static_cast<ListenerHandle*>(h->data); });
+    (void)listener.release();
   }
+  listeners_.clear();
   pool_.close_all();
   const std::vector<DownstreamConnection*> open(connections_.begin(), connections_.end());
   for (DownstreamConnection* c : open) c->drain();

@@ -71,6 +71,9 @@ class Worker {
   // Thread-safe: hand over a new snapshot / start a graceful drain.
   void post_snapshot(std::shared_ptr<const routing::Snapshot> snapshot);
   void post_drain(uint64_t drain_timeout_ms);
+  // A reload added or removed listeners: start accepting on `add`, close the
+  // listeners named in `remove`.
+  void post_listener_changes(std::vector<BoundListener> add, std::vector<std::string> remove);
 
   // Loop-thread API.
   unsigned index() const { return index_; }
@@ -133,6 +136,8 @@ class Worker {
   std::mutex mutex_;
   std::shared_ptr<const routing::Snapshot> posted_snapshot_;
   bool posted_drain_ = false;
+  std::vector<BoundListener> posted_add_;
+  std::vector<std::string> posted_remove_;
   uint64_t posted_drain_timeout_ms_ = 0;
 };
 

@@ -226,11 +226,23 @@ TEST_CASE("secrets never appear in diagnostics") {
   }
 }
 
+TEST_CASE("an admin address beyond loopback needs a token") {
+  unsetenv("SKEWGATE_ADMIN_TOKEN");
+  const std::string open_admin = std::string(kMinimal) + "admin: {address: 0.0.0.0:9901}\n";
+  CHECK(errors_of(open_admin) ==
+        "t.yaml:9:18: admin.address: the admin API would be reachable from other hosts without a token; set "
+        "admin.token_file (or SKEWGATE_ADMIN_TOKEN), or listen on a loopback address\n");
+  const std::string with_token = std::string(kMinimal) + "admin: {address: 0.0.0.0:9901, token_file: /etc/t}\n";
+  CHECK(load_string(with_token, "t.yaml").config.has_value());
+  setenv("SKEWGATE_ADMIN_TOKEN", "from-the-environment", 1);
+  CHECK(load_string(open_admin, "t.yaml").config.has_value());
+  unsetenv("SKEWGATE_ADMIN_TOKEN");
+}
+
 TEST_CASE("warnings do not block loading") {
-  const std::string yaml = std::string(kMinimal) + "admin: {address: 0.0.0.0:9901}\n";
-  CHECK(warnings_of(yaml) ==
-        "t.yaml:9:18: admin.address: the admin API is reachable from other hosts without a token; "
-        "set admin.token_file\n");
+  const std::string yaml = std::string(kMinimal) +
+                           "pins: {secret: 0123456789abcdef0123456789abcdef, secret_file: /etc/x}\n";
+  CHECK(warnings_of(yaml) == "t.yaml:9:63: pins.secret_file: pins.secret is also set and wins; secret_file is ignored\n");
   CHECK(load_string(yaml, "t.yaml").config.has_value());
 }
 
