@@ -8,6 +8,8 @@
 // secret cannot leak into a diagnostic.
 #include "conf/load.h"
 
+#include "conf/read_file.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -946,15 +948,7 @@ LoadResult load_string(std::string_view yaml, const std::string& source_name) {
 
 LoadResult load_file(const std::string& path) {
   std::string text;
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  int failure = file == nullptr ? errno : 0;
-  if (file != nullptr) {
-    char buffer[65536];
-    std::size_t n = 0;
-    while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
-    if (std::ferror(file)) failure = errno != 0 ? errno : EIO;
-    std::fclose(file);
-  }
+  const int failure = read_whole_file(path, text);
   if (failure != 0) {
     LoadResult result;
     result.errors.push_back({path, 0, 0, "", std::string("cannot read: ") + std::strerror(failure)});

@@ -8,6 +8,8 @@
 // own parse messages quote the last token read, so they are not used.
 #include "conf/manifest.h"
 
+#include "conf/read_file.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -114,16 +116,7 @@ class ActionIdCollector : public nlohmann::json_sax<nlohmann::json> {
 ManifestRead read_action_manifest(const std::string& path) {
   ManifestRead result;
   std::string text;
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  int failure = file == nullptr ? errno : 0;
-  if (file != nullptr) {
-    char buffer[65536];
-    std::size_t n = 0;
-    while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
-    if (std::ferror(file)) failure = errno != 0 ? errno : EIO;
-    std::memset(buffer, 0, sizeof buffer);
-    std::fclose(file);
-  }
+  const int failure = read_whole_file(path, text);
   if (failure != 0) {
     wipe(text);
     result.error = "cannot read manifest " + path + ": " + std::strerror(failure);

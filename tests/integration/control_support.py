@@ -17,31 +17,13 @@ import subprocess
 import tempfile
 import time
 
-from harness import (IO_TIMEOUT, SKEWGATE_BIN, START_TIMEOUT, ConnectionClosed, RawConnection, free_port,
+from harness import (yaml_flow as flow, yaml_scalar as scalar, IO_TIMEOUT, SKEWGATE_BIN, START_TIMEOUT, ConnectionClosed, RawConnection, free_port,
                      request_bytes, stop_process, wait_for)
 
 TOKEN = "control-plane-test-token-7f3a9c1e5b"
 CLI_TIMEOUT = 30.0  # seconds for one CLI invocation (deploy polls health)
 RELOAD_HEADER = "x-skewgate-reload"
 
-_PLAIN = re.compile(r"^[A-Za-z0-9_./:-]+$")
-
-
-def scalar(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    value = str(value)
-    return value if _PLAIN.match(value) else json.dumps(value)
-
-
-def flow(value):
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {flow(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(flow(v) for v in value) + "]"
-    return scalar(value)
 
 
 def render(port, admin_port, state_dir, apps, token_file=None, workers=2, watch=None, access_log=False,

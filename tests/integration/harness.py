@@ -196,6 +196,31 @@ class Gateway:
         return code
 
 
+
+# ---------------------------------------------------------------------------
+# YAML flow collections for test configs.
+
+_PLAIN_SCALAR = re.compile(r"^[A-Za-z0-9_./:-]+$")
+
+
+def yaml_scalar(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    value = str(value)
+    return value if _PLAIN_SCALAR.match(value) else json.dumps(value)
+
+
+def yaml_flow(value):
+    """A YAML flow collection for dicts/lists of scalars."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {yaml_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(yaml_flow(v) for v in value) + "]"
+    return yaml_scalar(value)
+
+
 def yaml_list(items):
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 

@@ -21,7 +21,7 @@ import threading
 import time
 import urllib.parse
 
-from harness import (IO_TIMEOUT, ConnectionClosed, Gateway, RawConnection, free_port, request_bytes,
+from harness import (yaml_flow as flow, yaml_scalar as scalar, IO_TIMEOUT, ConnectionClosed, Gateway, RawConnection, free_port, request_bytes,
                      wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -58,25 +58,6 @@ REASON_PHRASES = {200: "OK", 303: "See Other", 404: "Not Found", 409: "Conflict"
 # ---------------------------------------------------------------------------
 # Config rendering
 
-_PLAIN = re.compile(r"^[A-Za-z0-9_./-]+$")
-
-
-def scalar(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    value = str(value)
-    return value if _PLAIN.match(value) else json.dumps(value)
-
-
-def flow(value):
-    """A YAML flow collection for dicts/lists of scalars."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {flow(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(flow(v) for v in value) + "]"
-    return scalar(value)
 
 
 def build(build_id, upstreams, manifest=None, state=None):
