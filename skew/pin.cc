@@ -1,0 +1,314 @@
+#include "skew/pin.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include <cstring>
+
+namespace sg::skew {
+
+const char* to_string(PinResult result) {
+  switch (result) {
+    case PinResult::valid: return "valid";
+    case PinResult::tampered: return "tampered";
+    case PinResult::expired: return "expired";
+    case PinResult::unknown_key: return "unknown_key";
+    case PinResult::foreign_app: return "foreign_app";
+    case PinResult::malformed: return "malformed";
+  }
+  return "malformed";
+}
+
+namespace {
+
+constexpr char kSalt[] = "skewgate-pin-v1";
+constexpr char kInfo[] = "aes-256-gcm";
+constexpr char kAadPrefix[] = "skewgate-pin-v1";
+constexpr unsigned char kPlaintextVersion = 1;
+constexpr std::size_t kNonceBytes = 12;  // the GCM standard IV (NIST SP 800-38D 8.2)
+constexpr std::size_t kTagBytes = 16;
+constexpr std::size_t kMaxNameBytes = 255;  // app and build lengths are one byte
+// version + issued + expires + two length bytes.
+constexpr std::size_t kMinPlaintextBytes = 1 + 8 + 8 + 1 + 1;
+
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int base64url_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+void put_i64(std::string& out, std::int64_t value) {
+  const auto bits = static_cast<std::uint64_t>(value);
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((bits >> shift) & 0xff));
+}
+
+std::int64_t get_i64(const unsigned char* in) {
+  std::uint64_t bits = 0;
+  for (int i = 0; i < 8; ++i) bits = (bits << 8) | in[i];
+  return static_cast<std::int64_t>(bits);
+}
+
+std::string aad(const char* key_id, Pin::Kind kind) {
+  std::string out(kAadPrefix);
+  out.append(key_id, kPinKeyIdChars);
+  out.push_back(static_cast<char>(kind));
+  return out;
+}
+
+// HKDF-SHA256 (RFC 5869) through the OpenSSL 3 EVP_KDF API.
+bool derive_key(const std::string& secret, unsigned char* out, std::size_t out_len) {
+  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+  if (kdf == nullptr) return false;
+  EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
+  EVP_KDF_free(kdf);
+  if (ctx == nullptr) return false;
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<char*>(secret.data()), secret.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<char*>(kSalt), sizeof kSalt - 1),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(kInfo), sizeof kInfo - 1),
+      OSSL_PARAM_construct_end(),
+  };
+  const bool ok = EVP_KDF_derive(ctx, out, out_len, params) == 1;
+  EVP_KDF_CTX_free(ctx);
+  return ok;
+}
+
+bool key_id_of(const unsigned char* key, std::size_t key_len, char* id) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (EVP_Digest(key, key_len, digest, &digest_len, EVP_sha256(), nullptr) != 1 || digest_len < 4) return false;
+  constexpr char kHex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < kPinKeyIdChars / 2; ++i) {
+    id[2 * i] = kHex[digest[i] >> 4];
+    id[2 * i + 1] = kHex[digest[i] & 0xf];
+  }
+  return true;
+}
+
+struct CipherCtx {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  ~CipherCtx() { EVP_CIPHER_CTX_free(ctx); }
+};
+
+}  // namespace
+
+PinKeyring::Key::~Key() {
+  OPENSSL_cleanse(bytes.data(), bytes.size());
+}
+
+PinKeyring::PinKeyring() = default;
+
+PinKeyring::PinKeyring(const std::vector<std::string>& secrets) {
+  // Fetched once: an implicit fetch per EVP_EncryptInit_ex costs a lookup.
+  cipher_ = std::shared_ptr<EVP_CIPHER>(EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr), EVP_CIPHER_free);
+  if (cipher_ == nullptr) return;
+  for (const std::string& secret : secrets) {
+    Key key;
+    if (!derive_key(secret, key.bytes.data(), key.bytes.size()) ||
+        !key_id_of(key.bytes.data(), key.bytes.size(), key.id.data())) {
+      keys_.clear();
+      return;
+    }
+    // The same secret twice (say, also in previous_secrets) adds nothing.
+    bool duplicate = false;
+    for (const Key& known : keys_) duplicate |= known.bytes == key.bytes;
+    if (!duplicate) keys_.push_back(key);
+  }
+}
+
+std::string PinKeyring::signing_key_id() const {
+  if (!ok()) return {};
+  return std::string(keys_[0].id.data(), keys_[0].id.size());
+}
+
+std::vector<std::string> PinKeyring::key_ids() const {
+  std::vector<std::string> ids;
+  for (const Key& key : keys_) ids.emplace_back(key.id.data(), key.id.size());
+  return ids;
+}
+
+std::string PinKeyring::seal(const Pin& pin) const {
+  if (!ok() || pin.app.size() > kMaxNameBytes || pin.build.size() > kMaxNameBytes) return {};
+  const Key& key = keys_[0];
+
+  std::string plaintext;
+  plaintext.reserve(kMinPlaintextBytes + pin.app.size() + pin.build.size());
+  plaintext.push_back(static_cast<char>(kPlaintextVersion));
+  put_i64(plaintext, pin.issued_at_s);
+  put_i64(plaintext, pin.expires_at_s);
+  plaintext.push_back(static_cast<char>(pin.app.size()));
+  plaintext += pin.app;
+  plaintext.push_back(static_cast<char>(pin.build.size()));
+  plaintext += pin.build;
+
+  const std::size_t blob_len = kNonceBytes + plaintext.size() + kTagBytes;
+  if (kPinKeyIdChars + 1 + (blob_len * 4 + 2) / 3 > kMaxPinValueBytes) return {};
+
+  std::string blob(blob_len, '\0');
+  auto* out = reinterpret_cast<unsigned char*>(blob.data());
+  // Random 96-bit nonces: safe for far more than 2^32 seals per key at the
+  // collision bound of SP 800-38D 8.3; rotate the secret long before that.
+  if (RAND_bytes(out, kNonceBytes) != 1) return {};
+
+  CipherCtx c;
+  const std::string ad = aad(key.id.data(), pin.kind);
+  int len = 0;
+  if (c.ctx == nullptr || EVP_EncryptInit_ex2(c.ctx, cipher_.get(), key.bytes.data(), out, nullptr) != 1 ||
+      EVP_EncryptUpdate(c.ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(ad.data()),
+                        static_cast<int>(ad.size())) != 1 ||
+      EVP_EncryptUpdate(c.ctx, out + kNonceBytes, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
+                        static_cast<int>(plaintext.size())) != 1 ||
+      static_cast<std::size_t>(len) != plaintext.size() ||
+      EVP_EncryptFinal_ex(c.ctx, out + kNonceBytes + len, &len) != 1 || len != 0 ||
+      EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_AEAD_GET_TAG, kTagBytes, out + kNonceBytes + plaintext.size()) != 1) {
+    OPENSSL_cleanse(plaintext.data(), plaintext.size());
+    return {};
+  }
+  OPENSSL_cleanse(plaintext.data(), plaintext.size());
+
+  std::string value(key.id.data(), key.id.size());
+  value.push_back('.');
+  value += base64url_encode(blob);
+  return value;
+}
+
+OpenResult PinKeyring::open(std::string_view value, std::string_view expected_app, std::int64_t now_s,
+                            Pin::Kind expected_kind) const {
+  OpenResult result;
+  result.result = PinResult::malformed;
+  // The smallest blob (empty app and build) still encodes to 51 characters.
+  if (value.size() > kMaxPinValueBytes || value.size() < kPinKeyIdChars + 2 || value[kPinKeyIdChars] != '.') {
+    return result;
+  }
+  for (std::size_t i = 0; i < kPinKeyIdChars; ++i) {
+    if (!is_lower_hex(value[i])) return result;
+  }
+  const std::optional<std::string> blob = base64url_decode(value.substr(kPinKeyIdChars + 1));
+  if (!blob || blob->size() < kNonceBytes + kMinPlaintextBytes + kTagBytes) return result;
+
+  // Every key is compared (key ids are public, but this costs nothing).
+  const Key* key = nullptr;
+  for (const Key& candidate : keys_) {
+    if (CRYPTO_memcmp(candidate.id.data(), value.data(), kPinKeyIdChars) == 0 && key == nullptr) key = &candidate;
+  }
+  if (key == nullptr || cipher_ == nullptr) {
+    result.result = PinResult::unknown_key;
+    return result;
+  }
+
+  const auto* in = reinterpret_cast<const unsigned char*>(blob->data());
+  const std::size_t text_len = blob->size() - kNonceBytes - kTagBytes;
+  std::string plaintext(text_len, '\0');
+  auto* text = reinterpret_cast<unsigned char*>(plaintext.data());
+  unsigned char tag[kTagBytes];
+  std::memcpy(tag, in + kNonceBytes + text_len, kTagBytes);
+
+  CipherCtx c;
+  const std::string ad = aad(key->id.data(), expected_kind);
+  int len = 0;
+  // The tag check in EVP_DecryptFinal_ex is constant time (CRYPTO_memcmp in
+  // OpenSSL's GCM); nothing decrypted is used unless it passes.
+  const bool authentic =
+      c.ctx != nullptr && EVP_DecryptInit_ex2(c.ctx, cipher_.get(), key->bytes.data(), in, nullptr) == 1 &&
+      EVP_DecryptUpdate(c.ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(ad.data()),
+                        static_cast<int>(ad.size())) == 1 &&
+      EVP_DecryptUpdate(c.ctx, text, &len, in + kNonceBytes, static_cast<int>(text_len)) == 1 &&
+      static_cast<std::size_t>(len) == text_len &&
+      EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_AEAD_SET_TAG, kTagBytes, tag) == 1 &&
+      EVP_DecryptFinal_ex(c.ctx, text + len, &len) == 1;
+  if (!authentic) {
+    OPENSSL_cleanse(plaintext.data(), plaintext.size());
+    result.result = PinResult::tampered;
+    return result;
+  }
+
+  // Authentic but not a layout this version writes: a future format.
+  if (text[0] != kPlaintextVersion) return result;
+  std::size_t at = 1;
+  Pin pin;
+  pin.kind = expected_kind;
+  pin.issued_at_s = get_i64(text + at);
+  at += 8;
+  pin.expires_at_s = get_i64(text + at);
+  at += 8;
+  const std::size_t app_len = text[at++];
+  if (at + app_len + 1 > text_len) return result;
+  pin.app.assign(plaintext, at, app_len);
+  at += app_len;
+  const std::size_t build_len = text[at++];
+  if (at + build_len != text_len) return result;
+  pin.build.assign(plaintext, at, build_len);
+
+  result.pin = std::move(pin);
+  if (result.pin.app != expected_app) {
+    result.result = PinResult::foreign_app;
+  } else if (now_s >= result.pin.expires_at_s) {
+    result.result = PinResult::expired;
+  } else {
+    result.result = PinResult::valid;
+  }
+  return result;
+}
+
+std::string base64url_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const std::uint32_t n = (static_cast<unsigned char>(bytes[i]) << 16) |
+                            (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(kAlphabet[(n >> 6) & 63]);
+    out.push_back(kAlphabet[n & 63]);
+  }
+  const std::size_t rest = bytes.size() - i;
+  if (rest == 1) {
+    const std::uint32_t n = static_cast<unsigned char>(bytes[i]) << 16;
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+  } else if (rest == 2) {
+    const std::uint32_t n =
+        (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8);
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(kAlphabet[(n >> 6) & 63]);
+  }
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (const char c : text) {
+    const int v = base64url_value(c);
+    if (v < 0) return std::nullopt;
+    bits = (bits << 6) | static_cast<std::uint32_t>(v);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out.push_back(static_cast<char>((bits >> count) & 0xff));
+    }
+  }
+  // Left-over bits (2 or 4) must be zero: one encoding per byte string.
+  if ((bits & ((1u << count) - 1)) != 0) return std::nullopt;
+  return out;
+}
+
+}  // namespace sg::skew

@@ -1,0 +1,51 @@
+#include "skew/pin_cookie.h"
+
+namespace sg::skew {
+namespace {
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace
+
+std::optional<std::string_view> find_cookie(std::string_view cookie_header, std::string_view name) {
+  if (name.empty()) return std::nullopt;
+  while (!cookie_header.empty()) {
+    const std::size_t end = cookie_header.find(';');
+    const std::string_view pair = cookie_header.substr(0, end);
+    cookie_header = end == std::string_view::npos ? std::string_view() : cookie_header.substr(end + 1);
+    const std::size_t equals = pair.find('=');
+    if (equals == std::string_view::npos) continue;  // a pair without '=' names no cookie we want
+    if (trim(pair.substr(0, equals)) != name) continue;
+    std::string_view value = trim(pair.substr(equals + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    return value;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> find_cookie(std::span<const routing::HeaderField> headers, std::string_view name) {
+  for (const routing::HeaderField& field : headers) {
+    if (!routing::iequals(field.name, "cookie")) continue;
+    if (std::optional<std::string_view> value = find_cookie(field.value, name)) return value;
+  }
+  return std::nullopt;
+}
+
+std::string pin_set_cookie(std::string_view name, std::string_view value, std::int64_t max_age_s, bool secure) {
+  std::string out;
+  out.reserve(name.size() + value.size() + 64);
+  out.append(name);
+  out.push_back('=');
+  out.append(value);
+  out += "; Path=/; Max-Age=";
+  out += std::to_string(max_age_s < 0 ? 0 : max_age_s);
+  out += "; HttpOnly; SameSite=Lax";
+  if (secure) out += "; Secure";
+  return out;
+}
+
+}  // namespace sg::skew

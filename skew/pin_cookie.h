@@ -1,0 +1,31 @@
+// The pin cookie on the wire (design.md section 6): finding it in Cookie
+// headers and building its Set-Cookie value. Pure string work.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "routing/request_view.h"
+
+namespace sg::skew {
+
+// The value of cookie `name` in one Cookie header value (RFC 6265 section
+// 4.2.1: `a=1; b=2`, tolerating missing or extra spaces and empty pairs).
+// Names compare exactly (cookie names are case-sensitive); the first pair
+// with the name wins; a value in double quotes is returned without them.
+// nullopt when absent. The view points into `cookie_header`.
+std::optional<std::string_view> find_cookie(std::string_view cookie_header, std::string_view name);
+
+// As above over every `Cookie` header of a request (a client or an HTTP/2 hop
+// may send several): the first header that has the cookie wins.
+std::optional<std::string_view> find_cookie(std::span<const routing::HeaderField> headers, std::string_view name);
+
+// `<name>=<value>; Path=/; Max-Age=<max_age_s>; HttpOnly; SameSite=Lax`,
+// plus `; Secure` when `secure` (TLS downstream, or https from a trusted
+// hop). Max-Age below 0 is written as 0 (delete the cookie).
+std::string pin_set_cookie(std::string_view name, std::string_view value, std::int64_t max_age_s, bool secure);
+
+}  // namespace sg::skew
