@@ -55,8 +55,7 @@ void DownstreamConnection::accept(Worker& worker, ListenerHandle& listener) {
     uv_tcp_init(worker.loop(), &c->socket_.tcp);
   }
   c->socket_.handle.data = c;
-  uv_timer_init(worker.loop(), &c->timer_);
-  c->timer_.data = c;
+  c->timer_.init(worker.loop(), c, [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_timer(); });
   c->handles_open_ = 2;
   worker.add_connection(c);
   if (uv_accept(&listener.socket.stream, &c->socket_.stream) != 0) {
@@ -102,9 +101,11 @@ void DownstreamConnection::consume(std::string_view data) {
       stop_reading();
       break;
     }
-    if (!exchange_ && timer_mode_ == kIdleTimer)
-      set_timer(worker_.snapshot().config().timeouts.client_header.count(), kHeaderTimer);
     const HttpParser::Result r = parser_.execute(data);
+    // The header timeout starts only when a head spans reads (slowloris);
+    // a head that arrives whole never touches the timer.
+    if (!exchange_ && timer_mode_ == kIdleTimer && parser_.in_message() && !parser_.head_complete())
+      set_timer(worker_.snapshot().config().timeouts.client_header.count(), kHeaderTimer);
     if (r.error == HPE_OK) break;
     data.remove_prefix(r.consumed);
     if (r.error == HPE_PAUSED) {
@@ -185,7 +186,9 @@ void DownstreamConnection::exchange_finished(bool keep_alive) {
   waiting_for_response_ = false;
   upgrade_request_ = false;
   if (!keep_alive || close_when_done_ || worker_.draining()) {
-    close_after_flush();
+    // Lingering is for input we have not read; a finished request with
+    // nothing after it (Connection: close) can be closed once flushed.
+    close_after_flush(!buffered_.empty() || parser_.in_message());
     return;
   }
   set_timer(worker_.snapshot().config().timeouts.client_idle.count(), kIdleTimer);
@@ -250,10 +253,15 @@ void DownstreamConnection::reject(const ParseRejection& rejection) {
   close_after_flush();
 }
 
-void DownstreamConnection::close_after_flush() {
+void DownstreamConnection::close_after_flush(bool linger) {
   if (closing_ || lingering_) return;
   lingering_ = true;
+  linger_after_shutdown_ = linger;
   waiting_for_response_ = false;
+  if (!linger && write_queue_size() == 0) {
+    close();  // everything is in the kernel's send buffer: close() still delivers it
+    return;
+  }
   shutdown_req_.data = this;
   if (uv_shutdown(&shutdown_req_, &socket_.stream, on_shutdown) != 0) close();
 }
@@ -265,12 +273,16 @@ void DownstreamConnection::on_shutdown(uv_shutdown_t* req, int status) {
     c->close();
     return;
   }
+  if (!c->linger_after_shutdown_) {
+    c->close();
+    return;
+  }
   c->set_timer(kLingerMs, kLingerTimer);
   c->start_reading();  // discard until EOF or the linger timer
 }
 
-void DownstreamConnection::on_timer(uv_timer_t* timer) {
-  auto* c = static_cast<DownstreamConnection*>(timer->data);
+void DownstreamConnection::on_timer() {
+  DownstreamConnection* c = this;
   if (c->closing_) return;
   switch (c->timer_mode_) {
     case kHeaderTimer:
@@ -289,10 +301,10 @@ void DownstreamConnection::on_timer(uv_timer_t* timer) {
 void DownstreamConnection::set_timer(std::uint64_t ms, int mode) {
   timer_mode_ = mode;
   if (mode == kNoTimer || ms == 0) {
-    uv_timer_stop(&timer_);
-    return;
+    timer_.clear();
+  } else {
+    timer_.set(ms);
   }
-  uv_timer_start(&timer_, on_timer, ms, 0);
 }
 
 void DownstreamConnection::start_reading() {
@@ -315,8 +327,11 @@ void DownstreamConnection::close() {
     worker_.defer_delete(std::move(exchange));
   }
   worker_.remove_connection(this);
-  uv_timer_stop(&timer_);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close);
+  timer_.clear();
+  uv_close(timer_.handle(), [](uv_handle_t* h) {
+    auto* c = static_cast<DownstreamConnection*>(LazyTimer::of(h)->owner());
+    if (--c->handles_open_ == 0) delete c;
+  });
   uv_close(&socket_.handle, on_close);
 }
 

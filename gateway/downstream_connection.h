@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "gateway/http_parser.h"
+#include "gateway/lazy_timer.h"
 #include "gateway/stream_io.h"
 
 namespace sg::gateway {
@@ -58,21 +59,23 @@ class DownstreamConnection final : private HttpParserListener, private WriteObse
   void on_write_done(int status) override;
 
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void on_timer(uv_timer_t* timer);
+  void on_timer();
   static void on_shutdown(uv_shutdown_t* req, int status);
   static void on_close(uv_handle_t* handle);
 
   void consume(std::string_view data);
   void serve_buffered();
   void reject(const ParseRejection& rejection);
-  void close_after_flush();
+  // Flush, then close; with `linger`, read and discard input for a moment
+  // first so unread bytes cannot turn our answer into a reset.
+  void close_after_flush(bool linger = true);
   void start_reading();
   void stop_reading();
   void set_timer(std::uint64_t ms, int mode);
 
   Worker& worker_;
   StreamHandle socket_;
-  uv_timer_t timer_;
+  LazyTimer timer_;
   uv_shutdown_t shutdown_req_;
   HttpParser parser_;
   std::unique_ptr<Exchange> exchange_;
@@ -90,6 +93,7 @@ class DownstreamConnection final : private HttpParserListener, private WriteObse
   bool closing_ = false;
   bool close_when_done_ = false;
   bool lingering_ = false;
+  bool linger_after_shutdown_ = true;
 };
 
 }  // namespace sg::gateway

@@ -36,8 +36,7 @@ UpstreamConnection* UpstreamConnection::connect(Worker& worker, const conf::Sock
                                                 std::uint64_t connect_timeout_ms) {
   auto* c = new UpstreamConnection(worker, address, pool_slot);
   c->owner_ = owner;
-  uv_timer_init(worker.loop(), &c->timer_);
-  c->timer_.data = c;
+  c->timer_.init(worker.loop(), c, [](void* owner) { static_cast<UpstreamConnection*>(owner)->on_timer(); });
   c->handles_open_ = 1;
   int rc;
   if (address.family == conf::SocketAddress::Family::unix_path) {
@@ -58,7 +57,7 @@ UpstreamConnection* UpstreamConnection::connect(Worker& worker, const conf::Sock
     rc = uv_tcp_connect(&c->connect_req_, &c->socket_.tcp, reinterpret_cast<sockaddr*>(&storage), on_connect);
   }
   c->timer_mode_ = TimerMode::connect;
-  uv_timer_start(&c->timer_, on_timer, connect_timeout_ms, 0);
+  c->timer_.set(connect_timeout_ms);
   if (rc < 0) {  // the caller treats nullptr as connect_failed
     c->owner_ = nullptr;
     c->close();
@@ -94,12 +93,12 @@ void UpstreamConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_bu
     c->close();
     return;
   }
-  if (c->timer_mode_ == TimerMode::response) uv_timer_again(&c->timer_);
+  if (c->timer_mode_ == TimerMode::response) c->timer_.set(c->response_timeout_ms_);
   c->owner_->on_upstream_data(*c, {buf->base, static_cast<std::size_t>(nread)});
 }
 
-void UpstreamConnection::on_timer(uv_timer_t* timer) {
-  auto* c = static_cast<UpstreamConnection*>(timer->data);
+void UpstreamConnection::on_timer() {
+  UpstreamConnection* c = this;
   if (c->closing_) return;
   switch (c->timer_mode_) {
     case TimerMode::connect: c->fail(UpstreamFailure::connect_timeout); break;
@@ -140,7 +139,7 @@ void UpstreamConnection::on_write_done(int status) {
 // (as nginx's proxy_read_timeout).
 void UpstreamConnection::pause_reading() {
   paused_ = true;
-  if (timer_mode_ == TimerMode::response) uv_timer_stop(&timer_);
+  if (timer_mode_ == TimerMode::response) timer_.clear();
   if (reading_) {
     uv_read_stop(&socket_.stream);
     reading_ = false;
@@ -149,7 +148,7 @@ void UpstreamConnection::pause_reading() {
 
 void UpstreamConnection::resume_reading() {
   paused_ = false;
-  if (timer_mode_ == TimerMode::response) uv_timer_start(&timer_, on_timer, response_timeout_ms_, response_timeout_ms_);
+  if (timer_mode_ == TimerMode::response) timer_.set(response_timeout_ms_);
   if (!reading_ && connected_ && !closing_) {
     uv_read_start(&socket_.stream, alloc_worker_buffer, on_read);
     reading_ = true;
@@ -159,12 +158,12 @@ void UpstreamConnection::resume_reading() {
 void UpstreamConnection::arm_response_timer(std::uint64_t ms) {
   timer_mode_ = TimerMode::response;
   response_timeout_ms_ = ms;
-  uv_timer_start(&timer_, on_timer, ms, ms);
+  if (!paused_) timer_.set(ms);
 }
 
 void UpstreamConnection::disarm_timer() {
   timer_mode_ = TimerMode::none;
-  uv_timer_stop(&timer_);
+  timer_.clear();
 }
 
 void UpstreamConnection::adopt(Owner* owner) {
@@ -177,15 +176,18 @@ void UpstreamConnection::park(std::uint64_t idle_timeout_ms) {
   owner_ = nullptr;
   resume_reading();
   timer_mode_ = TimerMode::idle;
-  uv_timer_start(&timer_, on_timer, idle_timeout_ms, 0);
+  timer_.set(idle_timeout_ms);
 }
 
 void UpstreamConnection::close() {
   if (closing_) return;
   closing_ = true;
   if (timer_mode_ == TimerMode::idle) worker_.pool().forget(this);
-  uv_timer_stop(&timer_);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close);
+  timer_.clear();
+  uv_close(timer_.handle(), [](uv_handle_t* h) {
+    auto* c = static_cast<UpstreamConnection*>(LazyTimer::of(h)->owner());
+    if (--c->handles_open_ == 0) delete c;
+  });
   if (handles_open_ == 2) uv_close(&socket_.handle, on_close);
 }
 

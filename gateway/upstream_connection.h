@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "conf/address.h"
+#include "gateway/lazy_timer.h"
 #include "gateway/stream_io.h"
 
 namespace sg::gateway {
@@ -65,7 +66,7 @@ class UpstreamConnection final : private WriteObserver {
   ~UpstreamConnection() = default;
   static void on_connect(uv_connect_t* req, int status);
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void on_timer(uv_timer_t* timer);
+  void on_timer();
   static void on_close(uv_handle_t* handle);
   void on_write_done(int status) override;
   void fail(UpstreamFailure failure);
@@ -77,7 +78,7 @@ class UpstreamConnection final : private WriteObserver {
   conf::SocketAddress address_;
   std::size_t pool_slot_;
   StreamHandle socket_;
-  uv_timer_t timer_;
+  LazyTimer timer_;
   uv_connect_t connect_req_;
   Owner* owner_ = nullptr;
   TimerMode timer_mode_ = TimerMode::none;

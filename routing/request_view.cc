@@ -43,14 +43,6 @@ std::string_view without_fragment(std::string_view target) {
 
 }  // namespace
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
-
 std::string_view RequestView::header(std::string_view name) const {
   for (const HeaderField& field : headers) {
     if (iequals(field.name, name)) return field.value;

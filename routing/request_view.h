@@ -14,7 +14,19 @@ struct HeaderField {
   std::string value;  // surrounding whitespace already trimmed
 };
 
-bool iequals(std::string_view a, std::string_view b);
+// ASCII case-insensitive equality (header names). Inline: it runs for every
+// header of every request.
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x == y) continue;
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + ('a' - 'A'));
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + ('a' - 'A'));
+    if (x != y) return false;
+  }
+  return true;
+}
 
 struct RequestView {
   std::string_view method;  // "GET", "POST", ...
