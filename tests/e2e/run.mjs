@@ -1,0 +1,486 @@
+// skewgate end-to-end suite: real Next.js builds behind skewgate, driven in Debian's Chromium.
+//
+//   node tests/e2e/run.mjs [next15] [next16]      (default: both)
+//
+// For each pinned Next.js version it builds (cached) the app's variants, then runs:
+//   baseline  no skewgate: a tab on A, A replaced by B on the same port, the tab's action;
+//   skew      skewgate (registry: api) in front of A and B: deploy A, open tabs, deploy B
+//             (deploy phase: A retained), retire A (retire phase) with action_policy reload,
+//             then action_policy error (config reload);
+//   nodpl     the same app built without deploymentId: actions routed by the action manifests.
+// Every check asserts on the DOM and saves a screenshot under tests/e2e/results/<version>/.
+// Ends with results/summary.md (the table) and a closing line "N passed, N failed".
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { buildVersion, VERSIONS, variantDir } from './build.mjs';
+import { CHROMIUM, Skewgate, freePort, here, sleep, startNext, stopAllSync, stopProcess, waitFor } from './lib.mjs';
+
+const RESULTS = path.join(here, 'results');
+const RUN_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS || 25 * 60_000);
+const ERROR_MESSAGE = 'This page is out of date (skewgate e2e). Reload to continue.';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const rows = [];      // every check: the table
+const timings = {};   // seconds
+
+function log(...args) {
+  console.log(`[e2e ${new Date().toISOString().slice(11, 19)}]`, ...args);
+}
+
+// ---------------------------------------------------------------- the browser side
+
+// A tab: a page plus what it saw on the wire.
+async function openTab(context, url, name, { js = true } = {}) {
+  const page = await context.newPage();
+  const tab = { page, name, js, net: [], errors: [] };
+  page.on('response', async (resp) => {
+    const req = resp.request();
+    const h = resp.headers();
+    const rh = req.headers();
+    const entry = {
+      t: Date.now(), method: req.method(), url: req.url().replace(/^http:\/\/127\.0\.0\.1:\d+/, ''), status: resp.status(),
+      contentType: h['content-type'], xSkewgateReload: h['x-skewgate-reload'], xActionRedirect: h['x-action-redirect'],
+      location: h.location, reqDeploymentId: rh['x-deployment-id'], nextAction: rh['next-action'], rsc: rh.rsc,
+    };
+    tab.net.push(entry);
+    if (req.method() === 'POST' || resp.status() >= 300 || rh.rsc) {
+      try { entry.body = (await resp.text()).slice(0, 300); } catch { /* redirects have no body */ }
+    }
+  });
+  page.on('requestfailed', (req) => tab.net.push({ t: Date.now(), method: req.method(), url: req.url(), failed: req.failure()?.errorText }));
+  page.on('pageerror', (e) => tab.errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') tab.errors.push(`console: ${m.text()}`); });
+  await page.goto(url, { waitUntil: 'load', timeout: 30_000 });
+  if (js) {
+    await page.waitForSelector('html[data-hydrated="1"]', { timeout: 30_000, state: 'attached' });
+    await page.evaluate(() => { window.__e2eOldTab = true; });
+  }
+  return tab;
+}
+
+// What the user sees (read from the DOM).
+async function snapshot(tab) {
+  if (!tab.js) {
+    const text = async (sel) => {
+      const loc = tab.page.locator(sel);
+      return (await loc.count()) ? (await loc.first().textContent()) : null;
+    };
+    return {
+      oldTab: null, url: new URL(tab.page.url()).pathname + new URL(tab.page.url()).search,
+      renderedBy: await text('#rendered-by'), nojsCount: await text('#nojs-count'), secondPage: (await text('#second-page')) !== null,
+    };
+  }
+  return tab.page.evaluate(() => {
+    const t = (id) => document.getElementById(id)?.textContent ?? null;
+    return {
+      oldTab: !!window.__e2eOldTab, url: location.pathname + location.search,
+      hydrated: document.documentElement.dataset.hydrated === '1', dplAttr: document.documentElement.dataset.dplId ?? null,
+      renderedBy: t('rendered-by'), layoutRenderedBy: t('layout-rendered-by'), actionStatus: t('action-status'),
+      actionCalls: Number(t('action-calls') ?? 0), actionResult: t('action-result'), actionError: t('action-error'),
+      formResult: t('form-result'), boundaryError: t('boundary-error'), nojsCount: t('nojs-count'),
+      lazyPanel: t('lazy-panel'), lazyError: t('lazy-error'), secondPage: document.getElementById('second-page') !== null,
+    };
+  });
+}
+
+// Waits until done(snapshot) holds (a navigation in between is fine), lets the page settle, re-reads it.
+// allowTimeout: "nothing happened" is itself the outcome (the silent failure).
+async function settle(tab, done, { timeoutMs = 20_000, quietMs = 1500, allowTimeout = false } = {}) {
+  try {
+    await waitFor(`${tab.name}: an outcome`, async () => {
+      try { return done(await snapshot(tab)); } catch { return false; } // mid-navigation
+    }, timeoutMs, 150);
+  } catch (e) {
+    if (!allowTimeout) throw e;
+    tab.nothingHappened = timeoutMs;
+  }
+  await sleep(quietMs);
+  await tab.page.waitForLoadState('load', { timeout: 15_000 }).catch(() => {});
+  return waitFor(`${tab.name}: a stable page`, async () => {
+    const s = await snapshot(tab);
+    return s.renderedBy !== null || s.boundaryError !== null ? s : null;
+  }, 15_000, 150);
+}
+
+function describe(s) {
+  const parts = [];
+  if (s.boundaryError !== null && s.boundaryError !== undefined) {
+    parts.push(`error boundary shows "${s.boundaryError}"`);
+  } else {
+    parts.push(`${s.secondPage ? 'second page' : 'page'} ${s.url} rendered by ${s.renderedBy ?? '?'}`);
+  }
+  if (s.oldTab === false) parts.push('after a full page load');
+  if (s.oldTab === true) parts.push('same document (no reload)');
+  if (s.actionResult) parts.push(`"${s.actionResult}"`);
+  if (s.actionStatus === 'resolved-undefined') parts.push('the action promise resolved to undefined, nothing shown');
+  if (s.actionError) parts.push(`catch shows "${s.actionError}"`);
+  if (s.formResult) parts.push(`"${s.formResult}"`);
+  if (s.lazyPanel) parts.push(`"${s.lazyPanel}"`);
+  if (s.lazyError) parts.push(`lazy import failed: ${s.lazyError}`);
+  if (!s.js && s.nojsCount !== null && s.nojsCount !== undefined) parts.push(`no-JS count on that server ${s.nojsCount}`);
+  return parts.join('; ');
+}
+
+// The requests a check made (after its click), condensed for the report.
+function wire(tab, since) {
+  return tab.net.filter((e) => e.t >= since && (e.method === 'POST' || e.rsc || e.status >= 300 || e.failed ||
+    /\/_next\/static\/chunks\//.test(e.url) && e.status !== 200 || e.url.split('?')[0] === '/' || e.url.startsWith('/second') ||
+    e.url.includes('LazyPanel') || e.url.includes('dpl=')))
+    .map((e) => e.failed ? `${e.method} ${e.url} failed ${e.failed}` :
+      `${e.method} ${e.url.length > 90 ? `${e.url.slice(0, 90)}…` : e.url}` +
+      `${e.nextAction ? ' [next-action]' : ''}${e.rsc ? ' [rsc]' : ''}${e.reqDeploymentId ? ` [x-deployment-id: ${e.reqDeploymentId}]` : ''}` +
+      ` -> ${e.status} ${e.contentType ?? ''}${e.xActionRedirect ? ` x-action-redirect: ${e.xActionRedirect}` : ''}` +
+      `${e.location ? ` location: ${e.location}` : ''}${e.xSkewgateReload ? ` x-skewgate-reload: ${e.xSkewgateReload}` : ''}`);
+}
+
+// One check: act, wait, read the DOM, screenshot, assert (assert=false: recorded only).
+async function check({ version, scenario, phase, kind, tab, act, done, expect, expected, assert = true, settleOpts }) {
+  const name = `${scenario}-${phase}-${kind}`.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+  const screenshot = path.join('results', version, `${name}.png`);
+  const row = { version, scenario, phase, kind, expected, assert, screenshot };
+  const since = Date.now();
+  let s = null;
+  try {
+    await act(tab.page);
+    s = await settle(tab, done, settleOpts);
+    s.js = tab.js;
+    row.saw = describe(s) + (tab.nothingHappened ? `; nothing changed within ${tab.nothingHappened / 1000} s` : '');
+    const problems = expect(s);
+    row.ok = problems.length === 0;
+    if (!row.ok) row.problems = problems;
+  } catch (e) {
+    row.ok = false;
+    row.problems = [e.message.split('\n')[0]];
+    try { s = await snapshot(tab); s.js = tab.js; row.saw = describe(s); } catch { row.saw = '(page unreadable)'; }
+  }
+  row.snapshot = s;
+  row.wire = wire(tab, since);
+  row.pageErrors = tab.errors.slice();
+  try { await tab.page.screenshot({ path: path.join(here, screenshot), fullPage: true, timeout: 15_000 }); } catch (e) { row.screenshotError = e.message; }
+  rows.push(row);
+  const verdict = !assert ? (row.ok ? 'info' : 'info (differs)') : row.ok ? 'PASS' : 'FAIL';
+  log(`${verdict.padEnd(14)} ${version} ${scenario}/${phase} ${kind}: ${row.saw}${row.problems ? `\n    problems: ${row.problems.join('; ')}` : ''}`);
+  if ((!row.ok) && row.wire.length) log(`    wire:\n      ${row.wire.join('\n      ')}`);
+  if (!row.ok && row.pageErrors.length) log(`    page errors:\n      ${row.pageErrors.slice(0, 5).join('\n      ')}`);
+  return row;
+}
+
+// Expectation builders: each returns a list of problems.
+const want = (s, cond, msg) => (cond ? [] : [`${msg} (saw ${JSON.stringify(s).slice(0, 400)})`]);
+const expectServedByA = (field, text) => (s) => [
+  ...want(s, s[field] === text, `${field} should be "${text}"`),
+  ...want(s, s.renderedBy === 'A', 'the page should still say A'),
+  ...want(s, s.oldTab === true, 'the tab should not have reloaded'),
+  ...want(s, !s.actionError && s.boundaryError === null, 'no error should show'),
+];
+const expectReloadedOntoB = (pathWanted) => (s) => [
+  ...want(s, s.oldTab === false, 'the page should have been reloaded'),
+  ...want(s, s.renderedBy === 'B', 'the reloaded page should be rendered by B'),
+  ...want(s, s.url === pathWanted, `the page should be ${pathWanted}`),
+  ...want(s, !s.actionError && s.boundaryError === null && !s.lazyError, 'no error should show'),
+];
+
+const clickButton = (p) => p.click('#action-button');
+const clickForm = (p) => p.click('#form-submit');
+const clickLink = (p) => p.click('#link-second');
+const clickLazy = (p) => p.click('#lazy-button');
+const submitNoJs = async (p) => {
+  await p.click('#nojs-submit', { timeout: 15_000 });
+  await p.waitForLoadState('load', { timeout: 15_000 });
+};
+
+// ---------------------------------------------------------------- scenarios
+
+async function baseline(version, browser, dir) {
+  // No skewgate: A on a port, the tab loads it; then "deploy" = stop A, start B on the same port.
+  const port = await freePort();
+  let server = await startNext({ version, variantDir: variantDir(version, 'dpl-a'), port, logFile: path.join(dir, 'baseline-a.log'), label: 'baseline A' });
+  const ctx = await browser.newContext();
+  try {
+    const url = `http://127.0.0.1:${port}/`;
+    const tabs = {};
+    for (const k of ['button', 'form', 'link']) tabs[k] = await openTab(ctx, url, `baseline ${k}`);
+    await stopProcess(server);
+    server = await startNext({ version, variantDir: variantDir(version, 'dpl-b'), port, logFile: path.join(dir, 'baseline-b.log'), label: 'baseline B' });
+    const silent = version === 'next15';
+    await check({
+      version, scenario: 'baseline', phase: 'no skewgate, A replaced by B', kind: 'action (button)', tab: tabs.button,
+      act: clickButton, done: (s) => s.actionCalls > 0 || s.oldTab === false, settleOpts: { quietMs: 3000 },
+      assert: silent,
+      expected: silent ? 'the silent failure: promise resolves to undefined, nothing shown, no error, no reload'
+        : 'stock 16.x: the action throws (409 "Server Action unavailable."), no reload',
+      expect: (s) => silent ? [
+        ...want(s, s.actionStatus === 'resolved-undefined', 'the promise should resolve to undefined'),
+        ...want(s, !s.actionError && !s.actionResult, 'nothing should show'),
+        ...want(s, s.oldTab === true && s.renderedBy === 'A', 'the page should stay on A without a reload'),
+      ] : want(s, s.actionStatus === 'rejected' && s.oldTab === true, 'the catch should get an error'),
+    });
+    await check({
+      version, scenario: 'baseline', phase: 'no skewgate, A replaced by B', kind: 'form action', tab: tabs.form, assert: false,
+      act: clickForm, done: (s) => s.formResult || s.boundaryError !== null || s.oldTab === false, settleOpts: { quietMs: 0, timeoutMs: 8000, allowTimeout: true },
+      expected: '(recorded only)', expect: () => [],
+    });
+    await check({
+      version, scenario: 'baseline', phase: 'no skewgate, A replaced by B', kind: 'Link navigation', tab: tabs.link, assert: false,
+      act: clickLink, done: (s) => s.secondPage, expected: '(recorded only)', expect: () => [],
+    });
+  } finally {
+    await ctx.close();
+    await stopProcess(server);
+  }
+}
+
+async function skewScenario(version, browser, dir) {
+  const ports = { a: await freePort(), b: await freePort() };
+  const a = await startNext({ version, variantDir: variantDir(version, 'dpl-a'), port: ports.a, logFile: path.join(dir, 'next-dpl-a.log'), label: 'dpl-a' });
+  const b = await startNext({ version, variantDir: variantDir(version, 'dpl-b'), port: ports.b, logFile: path.join(dir, 'next-dpl-b.log'), label: 'dpl-b' });
+  const sgDir = path.join(dir, 'skewgate-skew');
+  fs.rmSync(sgDir, { recursive: true, force: true });
+  fs.mkdirSync(sgDir, { recursive: true });
+  const sg = new Skewgate({ dir: sgDir, port: await freePort(), adminPort: await freePort(), policy: 'reload', message: ERROR_MESSAGE });
+  const manifest = (v) => path.join(variantDir(version, v), '.next/server/server-reference-manifest.json');
+  const ctx = await browser.newContext();
+  const nojsCtx = await browser.newContext({ javaScriptEnabled: false });
+  try {
+    await sg.start();
+    sg.deploy('dpl-a', ports.a, manifest('dpl-a'));
+
+    // Old tabs: all loaded while A is current.
+    const tabs = {};
+    for (const k of ['deploy-button', 'deploy-form', 'deploy-link', 'deploy-lazy', 'retire-button', 'retire-form',
+      'retire-link', 'error-button', 'error-form']) {
+      tabs[k] = await openTab(ctx, `${sg.url}/`, k);
+      const s = await snapshot(tabs[k]);
+      if (s.renderedBy !== 'A') throw new Error(`tab ${k} loaded before the deploy says ${s.renderedBy}, not A`);
+    }
+    for (const k of ['deploy-nojs', 'retire-nojs']) {
+      tabs[k] = await openTab(nojsCtx, `${sg.url}/`, k, { js: false });
+      const s = await snapshot(tabs[k]);
+      if (s.renderedBy !== 'A') throw new Error(`no-JS tab ${k} says ${s.renderedBy}, not A`);
+    }
+
+    // Deploy B through the control plane: B current, A retained.
+    sg.deploy('dpl-b', ports.b, manifest('dpl-b'));
+    const fresh = await openTab(ctx, `${sg.url}/`, 'fresh tab after deploy');
+    await check({
+      version, scenario: 'skew', phase: 'deploy (A retained)', kind: 'new tab (document)', tab: fresh,
+      act: async () => {}, done: (s) => s.renderedBy, expected: 'a new visitor gets B',
+      expect: (s) => want(s, s.renderedBy === 'B', 'a new tab should get B'),
+    });
+    await fresh.page.close();
+
+    const phase = 'deploy (A retained)';
+    await check({
+      version, scenario: 'skew', phase, kind: 'action (button)', tab: tabs['deploy-button'], act: clickButton,
+      done: (s) => s.oldTab === false || s.actionCalls > 0,
+      expected: 'served by A, page still A, no error', expect: expectServedByA('actionResult', 'action served by build A'),
+    });
+    await check({
+      version, scenario: 'skew', phase, kind: 'form action', tab: tabs['deploy-form'], act: clickForm,
+      done: (s) => s.oldTab === false || s.formResult || s.boundaryError !== null,
+      expected: 'served by A, page still A, no error', expect: expectServedByA('formResult', 'form action served by build A'),
+    });
+    await check({
+      version, scenario: 'skew', phase, kind: 'no-JS form', tab: tabs['deploy-nojs'], act: submitNoJs,
+      done: (s) => s.renderedBy, expected: 'the POST is answered by A: the page says A, its no-JS count is 1',
+      expect: (s) => [...want(s, s.renderedBy === 'A', 'the page should be rendered by A'),
+        ...want(s, s.nojsCount === '1', 'A should have handled one no-JS submission')],
+    });
+    await check({
+      version, scenario: 'skew', phase, kind: 'Link navigation', tab: tabs['deploy-link'], act: clickLink,
+      done: (s) => s.secondPage, expected: 'client navigation served by A: second page says A, no reload',
+      expect: (s) => [...want(s, s.secondPage && s.renderedBy === 'A', 'the second page should be rendered by A'),
+        ...want(s, s.oldTab === true, 'a soft navigation (no reload)')],
+    });
+    await check({
+      version, scenario: 'skew', phase, kind: 'lazy chunk', tab: tabs['deploy-lazy'], act: clickLazy,
+      done: (s) => s.lazyPanel || s.lazyError, expected: "A's chunk served: the lazy component says A",
+      expect: (s) => [...want(s, s.lazyPanel === 'lazy chunk from build A', 'the lazy component should come from A'),
+        ...want(s, !s.lazyError && s.renderedBy === 'A' && s.oldTab === true, 'no error, page still A')],
+    });
+
+    // Retire A (kill switch): its clients get reload answers.
+    sg.retire('dpl-a');
+    const rphase = 'retire (A retired), action_policy reload';
+    await check({
+      version, scenario: 'skew', phase: rphase, kind: 'action (button)', tab: tabs['retire-button'], act: clickButton,
+      done: (s) => s.oldTab === false || s.actionCalls > 0, expected: 'page reloaded onto B, no error',
+      expect: expectReloadedOntoB('/'),
+    });
+    await check({
+      version, scenario: 'skew', phase: rphase, kind: 'form action', tab: tabs['retire-form'], act: clickForm,
+      done: (s) => s.oldTab === false || s.formResult || s.boundaryError !== null, expected: 'page reloaded onto B, no error',
+      expect: expectReloadedOntoB('/'),
+    });
+    await check({
+      version, scenario: 'skew', phase: rphase, kind: 'Link navigation', tab: tabs['retire-link'], act: clickLink,
+      done: (s) => s.secondPage, expected: 'full load of /second from B, no error', expect: expectReloadedOntoB('/second'),
+    });
+    await check({
+      version, scenario: 'skew', phase: rphase, kind: 'no-JS form', tab: tabs['retire-nojs'], act: submitNoJs,
+      done: (s) => s.renderedBy, expected: "303 to the page: lands on B's page",
+      expect: (s) => [...want(s, s.renderedBy === 'B', 'the page should be rendered by B'),
+        ...want(s, s.url === '/', 'the page should be /'), ...want(s, s.nojsCount === '0', 'B should not have run the stale action')],
+    });
+
+    // action_policy: error (config reload through the CLI).
+    await sg.setPolicy('error');
+    const ephase = 'retire (A retired), action_policy error';
+    await check({
+      version, scenario: 'skew', phase: ephase, kind: 'action (button)', tab: tabs['error-button'], act: clickButton,
+      done: (s) => s.oldTab === false || s.actionCalls > 0, expected: "the button's catch shows the configured message",
+      expect: (s) => [...want(s, s.actionError === ERROR_MESSAGE, 'the catch should show the configured message'),
+        ...want(s, s.oldTab === true, 'no reload')],
+    });
+    await check({
+      version, scenario: 'skew', phase: ephase, kind: 'form action', tab: tabs['error-form'], act: clickForm,
+      done: (s) => s.oldTab === false || s.formResult || s.boundaryError !== null,
+      expected: 'the error boundary shows the configured message',
+      expect: (s) => [...want(s, s.boundaryError === ERROR_MESSAGE, 'the error boundary should show the configured message'),
+        ...want(s, s.oldTab === true, 'no reload')],
+    });
+  } finally {
+    await ctx.close();
+    await nojsCtx.close();
+    await sg.stop();
+    await stopProcess(a);
+    await stopProcess(b);
+  }
+}
+
+async function nodplScenario(version, browser, dir) {
+  const ports = { a: await freePort(), b: await freePort() };
+  const a = await startNext({ version, variantDir: variantDir(version, 'nodpl-a'), port: ports.a, logFile: path.join(dir, 'next-nodpl-a.log'), label: 'nodpl-a' });
+  const b = await startNext({ version, variantDir: variantDir(version, 'nodpl-b'), port: ports.b, logFile: path.join(dir, 'next-nodpl-b.log'), label: 'nodpl-b' });
+  const sgDir = path.join(dir, 'skewgate-nodpl');
+  fs.rmSync(sgDir, { recursive: true, force: true });
+  fs.mkdirSync(sgDir, { recursive: true });
+  const sg = new Skewgate({ dir: sgDir, port: await freePort(), adminPort: await freePort(), policy: 'reload', message: ERROR_MESSAGE });
+  const manifest = (v) => path.join(variantDir(version, v), '.next/server/server-reference-manifest.json');
+  const ctx = await browser.newContext();
+  const nojsCtx = await browser.newContext({ javaScriptEnabled: false });
+  try {
+    await sg.start();
+    sg.deploy('nodpl-a', ports.a, manifest('nodpl-a'));
+    const tabs = {};
+    for (const k of ['button', 'form', 'link', 'lazy']) tabs[k] = await openTab(ctx, `${sg.url}/`, `nodpl ${k}`);
+    tabs.nojs = await openTab(nojsCtx, `${sg.url}/`, 'nodpl nojs', { js: false });
+    for (const [k, t] of Object.entries(tabs)) {
+      const s = await snapshot(t);
+      if (s.renderedBy !== 'A') throw new Error(`nodpl tab ${k} says ${s.renderedBy}, not A`);
+    }
+    sg.deploy('nodpl-b', ports.b, manifest('nodpl-b'));
+    const phase = 'deploy (A retained), no deploymentId';
+    await check({
+      version, scenario: 'nodpl', phase, kind: 'action (button)', tab: tabs.button, act: clickButton,
+      done: (s) => s.oldTab === false || s.actionCalls > 0, expected: 'routed to A by its action manifest: served by A, no error',
+      expect: expectServedByA('actionResult', 'action served by build A'),
+    });
+    await check({
+      version, scenario: 'nodpl', phase, kind: 'form action', tab: tabs.form, act: clickForm,
+      done: (s) => s.oldTab === false || s.formResult || s.boundaryError !== null,
+      expected: 'routed to A by its action manifest: served by A, no error', expect: expectServedByA('formResult', 'form action served by build A'),
+    });
+    await check({
+      version, scenario: 'nodpl', phase, kind: 'no-JS form', tab: tabs.nojs, act: submitNoJs,
+      done: (s) => s.renderedBy, expected: 'the POST ($ACTION_ID_ field) routed to A: the page says A',
+      expect: (s) => want(s, s.renderedBy === 'A' && s.nojsCount === '1', 'A should have answered the no-JS post'),
+    });
+    await check({
+      version, scenario: 'nodpl', phase, kind: 'Link navigation', tab: tabs.link, act: clickLink, assert: false,
+      done: (s) => s.secondPage, expected: '(recorded only: no header, so the RSC request goes to the current build)', expect: () => [],
+    });
+    await check({
+      version, scenario: 'nodpl', phase, kind: 'lazy chunk', tab: tabs.lazy, act: clickLazy, assert: false,
+      done: (s) => s.lazyPanel || s.lazyError, settleOpts: { timeoutMs: 15_000 },
+      expected: '(recorded only: no dpl, so the chunk is asked of the current build)', expect: () => [],
+    });
+  } finally {
+    await ctx.close();
+    await nojsCtx.close();
+    await sg.stop();
+    await stopProcess(a);
+    await stopProcess(b);
+  }
+}
+
+// ---------------------------------------------------------------- report
+
+function writeSummary() {
+  const esc = (t) => String(t ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const lines = ['# skewgate e2e results', '', `Run ${new Date().toISOString()}.`, '',
+    '| Next.js | scenario / phase | request kind | what the user saw | expected | verdict | screenshot |',
+    '|---|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    const verdict = r.assert ? (r.ok ? 'pass' : `**FAIL**: ${esc(r.problems?.join('; '))}`) : 'recorded';
+    lines.push(`| ${r.version} | ${r.scenario} / ${r.phase} | ${r.kind} | ${esc(r.saw)} | ${esc(r.expected)} | ${verdict} | ${r.screenshot.replace(/^results\//, '')} |`);
+  }
+  lines.push('', '## Timings (s)', '', '| step | seconds |', '|---|---|');
+  for (const [k, v] of Object.entries(timings)) lines.push(`| ${k} | ${v.toFixed(1)} |`);
+  lines.push('', '## Wire (requests each check made)', '');
+  for (const r of rows) {
+    lines.push(`- ${r.version} ${r.scenario} / ${r.phase} / ${r.kind}:`);
+    for (const w of r.wire ?? []) lines.push(`  - \`${w}\``);
+  }
+  fs.writeFileSync(path.join(RESULTS, 'summary.md'), `${lines.join('\n')}\n`);
+  fs.writeFileSync(path.join(RESULTS, 'results.json'), JSON.stringify({ rows, timings }, null, 2));
+}
+
+async function main() {
+  const versions = process.argv.slice(2).length ? process.argv.slice(2) : VERSIONS;
+  for (const v of versions) if (!VERSIONS.includes(v)) throw new Error(`unknown version ${v} (known: ${VERSIONS.join(', ')})`);
+  fs.rmSync(RESULTS, { recursive: true, force: true });
+  const started = Date.now();
+  for (const v of versions) {
+    const t0 = Date.now();
+    buildVersion(v, timings);
+    timings[`${v} install + builds (total)`] = (Date.now() - t0) / 1000;
+  }
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+  try {
+    for (const v of versions) {
+      const dir = path.join(RESULTS, v);
+      fs.mkdirSync(dir, { recursive: true });
+      for (const [name, fn] of [['baseline', baseline], ['skew', skewScenario], ['nodpl', nodplScenario]]) {
+        const t0 = Date.now();
+        log(`${v}: scenario ${name}`);
+        try {
+          await fn(v, browser, dir);
+        } catch (e) {
+          rows.push({ version: v, scenario: name, phase: '(setup)', kind: '-', assert: true, ok: false, saw: e.message, problems: [e.message], screenshot: '-' });
+          log(`FAIL ${v} ${name}: ${e.stack}`);
+        }
+        timings[`${v} scenario ${name}`] = (Date.now() - t0) / 1000;
+      }
+    }
+  } finally {
+    await browser.close();
+  }
+  timings['whole run'] = (Date.now() - started) / 1000;
+  writeSummary();
+  const asserted = rows.filter((r) => r.assert);
+  const passed = asserted.filter((r) => r.ok).length;
+  const failed = asserted.length - passed;
+  log(`summary: results/summary.md; timings: ${Object.entries(timings).map(([k, s]) => `${k} ${s.toFixed(0)}s`).join(', ')}`);
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed === 0 && asserted.length > 0 ? 0 : 1;
+}
+
+const watchdog = setTimeout(() => {
+  console.error(`e2e: the run exceeded ${RUN_TIMEOUT_MS / 1000} s; stopping every process it started`);
+  stopAllSync();
+  process.exit(2);
+}, RUN_TIMEOUT_MS);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { stopAllSync(); process.exit(130); });
+main().then((code) => {
+  clearTimeout(watchdog);
+  stopAllSync();
+  process.exit(code);
+}, (e) => {
+  console.error(e.stack || e);
+  stopAllSync();
+  process.exit(1);
+});
