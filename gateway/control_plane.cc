@@ -12,6 +12,7 @@
 #include "conf/manifest.h"
 #include "gateway/config_json.h"
 #include "gateway/server.h"
+#include "skew/decide.h"
 #include "skew/retention.h"
 
 namespace sg::gateway {
@@ -149,6 +150,10 @@ void ControlPlane::report_static_changes(const conf::Config& next) const {
   if (next.access_log.path != file_config_.access_log.path || next.access_log.format != file_config_.access_log.format)
     note("access_log");
   if (next.watch != file_config_.watch) note("watch");
+  // The keyring is chosen once per process (environment, files, state_dir).
+  if (next.pins.secret != file_config_.pins.secret || next.pins.secret_file != file_config_.pins.secret_file ||
+      next.pins.previous_secrets != file_config_.pins.previous_secrets)
+    note("pins secret");
 }
 
 std::size_t ControlPlane::config_file_hash() const {
@@ -635,11 +640,26 @@ ControlPlane::ApiResult ControlPlane::retire(std::string_view app, std::string_v
       [&]() -> json { return {{"app", app_name}, {"build", id}, {"state", "retired"}}; });
 }
 
+// The signed preview link (design.md section 7): opening it pins that browser
+// to the preview build. Sealed like a pin, as another kind, so neither opens
+// as the other.
+constexpr std::int64_t kPreviewLinkTtlSeconds = 24 * 60 * 60;
+
 ControlPlane::ApiResult ControlPlane::preview(std::string_view app, std::string_view build) {
   const std::string app_name(app), id(build);
   return mutate(
       app, [&](routing::AppRegistry& r) { return routing::make_preview(r, build); },
-      [&]() -> json { return {{"app", app_name}, {"build", id}, {"state", "preview"}}; });
+      [&]() -> json {
+        json answer = {{"app", app_name}, {"build", id}, {"state", "preview"}};
+        if (keyring_ == nullptr || !keyring_->ok()) return answer;
+        const std::int64_t now_s = now_ms() / 1000;
+        const std::int64_t expires_s = now_s + kPreviewLinkTtlSeconds;
+        const std::string token = keyring_->seal({app_name, id, now_s, expires_s, skew::Pin::Kind::preview});
+        if (token.empty()) return answer;
+        answer["preview_url"] = "/?" + std::string(skew::kPreviewParam) + "=" + token;
+        answer["expires_at"] = iso_time(expires_s * 1000);
+        return answer;
+      });
 }
 
 ControlPlane::ApiResult ControlPlane::reload_api() {

@@ -20,6 +20,7 @@
 #include "gateway/state_store.h"
 #include "routing/registry.h"
 #include "routing/snapshot.h"
+#include "skew/pin.h"
 #include <nlohmann/json.hpp>
 
 namespace sg::gateway {
@@ -37,6 +38,9 @@ class ControlPlane {
   bool load(std::vector<std::string>& errors);
   std::shared_ptr<const routing::Snapshot> snapshot() const { return snapshot_; }
   RuntimeReports& reports() { return reports_; }
+  // The process's pin keyring (chosen once at start), for minting preview
+  // links. Without one, preview() answers without a link.
+  void set_pin_keyring(const skew::PinKeyring* keyring) { keyring_ = keyring; }
 
   // Starts health checks and the retention timer; new snapshots go to `server`.
   void attach(Server& server);
@@ -100,6 +104,7 @@ class ControlPlane {
   std::shared_ptr<const routing::Snapshot> snapshot_;
   std::uint64_t generation_ = 0;
   Server* server_ = nullptr;
+  const skew::PinKeyring* keyring_ = nullptr;
   RuntimeReports reports_;
   HealthChecker health_;
   PersistedState state_;

@@ -53,10 +53,16 @@ void Exchange::decide_and_route() {
   peeking_ = false;
   // Only the first inspect_bytes count, however the body happened to arrive.
   const std::string_view peek = std::string_view(peek_).substr(0, peek_limit_);
-  const skew::DecisionInput input{head_->view(), peek, downstream_.peer_ip(), Worker::wall_ms()};
+  const routing::RequestView view = head_->view();
+  // Pins get Secure over TLS, or when a trusted hop says the client used https.
+  const bool secure = downstream_.tls() ||
+                      (downstream_.peer_trusted() && routing::iequals(view.header("x-forwarded-proto"), "https"));
+  const skew::DecisionInput input{view,      peek, downstream_.peer_ip(), Worker::wall_ms(), worker_.keyring(),
+                                  secure, downstream_.peer_trusted()};
   verdict_ = skew::decide(input, *snapshot_);
   if (verdict_.answer) {
     peek_.clear();
+    if (!verdict_.set_cookie.empty()) verdict_.answer->headers.emplace_back("set-cookie", verdict_.set_cookie);
     answer(*verdict_.answer);
     return;
   }
@@ -224,6 +230,8 @@ int Exchange::on_head_complete() {
   }
   status_ = response.status;
   if (verdict_.no_store_on_404 && response.status == 404) set_no_store(*response_head_);
+  // The pin goes next to the upstream's own Set-Cookie headers, never instead.
+  if (!verdict_.set_cookie.empty()) response_head_->headers.push_back({"set-cookie", verdict_.set_cookie});
   const bool http11_client = head_->http_major == 1 && head_->http_minor >= 1;
   send_body_ = head_->method != "HEAD" && response.status != 204 && response.status != 304;
   if (response.status == 204) {

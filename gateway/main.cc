@@ -18,8 +18,10 @@
 #include "gateway/admin_server.h"
 #include "gateway/control_plane.h"
 #include "gateway/handover.h"
+#include "gateway/pin_secrets_fs.h"
 #include "gateway/server.h"
 #include "routing/snapshot.h"
+#include "skew/pin.h"
 
 namespace {
 
@@ -176,6 +178,23 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto snapshot = control.snapshot();
+  // The pin keyring belongs to the process: chosen once, immutable, shared
+  // by every worker. Messages name where a secret came from, never its value.
+  const sg::skew::SecretChoice secrets =
+      sg::gateway::choose_pin_secrets_for_process(snapshot->config().pins, snapshot->config().state_dir);
+  if (!secrets.error.empty()) {
+    std::fprintf(stderr, "skewgate: %s\n", secrets.error.c_str());
+    return 1;
+  }
+  if (!secrets.warning.empty()) std::fprintf(stderr, "skewgate: warning: %s\n", secrets.warning.c_str());
+  if (secrets.generated)
+    std::fprintf(stderr, "skewgate: generated a pin secret in state_dir (%s, mode 0600)\n", sg::skew::kPinSecretFile);
+  const sg::skew::PinKeyring keyring(secrets.secrets);
+  if (!keyring.ok()) {
+    std::fprintf(stderr, "skewgate: cannot derive the pin keys (from %s)\n", secrets.source.c_str());
+    return 1;
+  }
+  control.set_pin_keyring(&keyring);
   sg::gateway::AccessLogSink sink;
   std::string error;
   if (!sink.open(snapshot->config().access_log, error)) {
@@ -189,7 +208,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "skewgate: %s\n", error.c_str());
     return 1;
   }
-  sg::gateway::Server server(snapshot, sink, &control.reports());
+  sg::gateway::Server server(snapshot, sink, &control.reports(), &keyring);
   // Signals are caught from here on: a SIGHUP during start-up is queued and
   // handled once the loop runs, never the default action (terminate).
   m.control = &control;

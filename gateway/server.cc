@@ -19,8 +19,9 @@ unsigned resolve_worker_count(unsigned configured) {
   return n > 0 ? static_cast<unsigned>(n) : 1;
 }
 
-Server::Server(std::shared_ptr<const routing::Snapshot> snapshot, AccessLogSink& log_sink, RuntimeReports* reports)
-    : snapshot_(std::move(snapshot)), log_sink_(log_sink), reports_(reports) {}
+Server::Server(std::shared_ptr<const routing::Snapshot> snapshot, AccessLogSink& log_sink, RuntimeReports* reports,
+               const skew::PinKeyring* keyring)
+    : snapshot_(std::move(snapshot)), log_sink_(log_sink), reports_(reports), keyring_(keyring) {}
 
 Server::~Server() {
   if (!threads_.empty() && !drained_) drain_and_join();
@@ -74,7 +75,8 @@ bool Server::start(std::string& error, std::vector<PassedSocket>* passed) {
   }
   leaked_.assign(count, 0);
   for (unsigned i = 0; i < count; ++i)
-    workers_.push_back(std::make_unique<Worker>(i, snapshot_, std::move(per_worker[i]), &log_sink_, reports_));
+    workers_.push_back(std::make_unique<Worker>(i, snapshot_, std::move(per_worker[i]), &log_sink_, reports_,
+                                                keyring_));
   for (unsigned i = 0; i < count; ++i)
     threads_.emplace_back([this, i] { leaked_[i] = workers_[i]->run(); });
   return true;

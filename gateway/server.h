@@ -20,8 +20,9 @@ unsigned resolve_worker_count(unsigned configured);
 class Server {
  public:
   // `reports` (optional) receives what workers learn for the control plane.
+  // `keyring` (optional) is shared by every worker and must outlive them.
   Server(std::shared_ptr<const routing::Snapshot> snapshot, AccessLogSink& log_sink,
-         RuntimeReports* reports = nullptr);
+         RuntimeReports* reports = nullptr, const skew::PinKeyring* keyring = nullptr);
   ~Server();
 
   // Binds every listener and starts the workers. False with `error` set when
@@ -49,6 +50,7 @@ class Server {
   std::shared_ptr<const routing::Snapshot> snapshot_;
   AccessLogSink& log_sink_;
   RuntimeReports* reports_;
+  const skew::PinKeyring* keyring_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::vector<int> leaked_;

@@ -51,13 +51,15 @@ void Worker::release_snapshot(LocalSnapshot* local) {
 // ---- life cycle ----
 
 Worker::Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot,
-               std::vector<BoundListener> listeners, AccessLogSink* log_sink, RuntimeReports* reports)
+               std::vector<BoundListener> listeners, AccessLogSink* log_sink, RuntimeReports* reports,
+               const skew::PinKeyring* keyring)
     : index_(index),
       read_buffer_(new char[kReadBufferSize]),
       bound_listeners_(std::move(listeners)),
       pool_(*this),
       access_log_(log_sink),
-      reports_(reports) {
+      reports_(reports),
+      keyring_(keyring) {
   uv_loop_init(&loop_);
   loop_.data = this;
   snapshots_.push_front(std::make_unique<LocalSnapshot>(LocalSnapshot{std::move(snapshot), 0}));

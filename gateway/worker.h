@@ -19,6 +19,7 @@
 #include "gateway/stream_io.h"
 #include "gateway/upstream_pool.h"
 #include "routing/snapshot.h"
+#include "skew/pin.h"
 
 namespace sg::gateway {
 
@@ -58,8 +59,9 @@ struct ListenerHandle {
 
 class Worker {
  public:
+  // `keyring` (optional, process-wide, immutable) seals and opens pins.
   Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot, std::vector<BoundListener> listeners,
-         AccessLogSink* log_sink, RuntimeReports* reports);
+         AccessLogSink* log_sink, RuntimeReports* reports, const skew::PinKeyring* keyring = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -82,6 +84,7 @@ class Worker {
   const routing::Snapshot& snapshot() const { return *current_->snapshot; }
   UpstreamPool& pool() { return pool_; }
   AccessLog& access_log() { return access_log_; }
+  const skew::PinKeyring* keyring() const { return keyring_; }
   bool draining() const { return draining_; }
   uv_buf_t read_buffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
   std::uint64_t now_ms() const { return uv_now(const_cast<uv_loop_t*>(&loop_)); }
@@ -127,6 +130,7 @@ class Worker {
   UpstreamPool pool_;
   AccessLog access_log_;
   RuntimeReports* reports_;
+  const skew::PinKeyring* keyring_;
   std::unordered_set<DownstreamConnection*> connections_;  // open downstream connections
   std::vector<std::unique_ptr<Exchange>> graveyard_;
   bool draining_ = false;

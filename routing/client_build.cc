@@ -29,7 +29,8 @@ ClientBuild named(const App& app, ClientBuildSource source, std::string_view id)
 
 // design.md section 4: the first source that names a build wins, even when
 // the name is unknown (an unknown ID is an answer, not a reason to look on).
-ClientBuild resolve_client_build(const App& app, const RequestView& request, const Classification& classification) {
+ClientBuild resolve_client_build(const App& app, const RequestView& request, const Classification& classification,
+                                 std::string_view pin_build) {
   // A document ignores 1-2: a reload always lands on the newest build.
   const bool document = classification.kind == RequestKind::document;
   // 1. Next.js sends x-deployment-id on RSC and action requests. Exact name:
@@ -43,7 +44,9 @@ ClientBuild resolve_client_build(const App& app, const RequestView& request, con
       return named(app, ClientBuildSource::query, *id);
     }
   }
-  // 3. (pins issue) the skewgate pin cookie, when its seal verifies: source pin.
+  // 3. The skewgate pin cookie, when its seal verifies (opened by skew).
+  //    Below header and dpl: one cookie is shared by every tab.
+  if (!pin_build.empty()) return named(app, ClientBuildSource::pin, pin_build);
 
   // 4. An action from a client that names no build (no deployment ID, no-JS
   //    form posts): the newest build whose manifest holds the ID, whatever its

@@ -24,8 +24,12 @@ struct ClientBuild {
 // the newest build (App::newest_first, any state) whose manifest holds the
 // action ID (source action_manifest); else the app's current build. A
 // `document` ignores header and query: a reload always lands on current.
+// `pin_build` is step 3: the build named by a pin cookie whose seal skew
+// verified ("" when none); it names a build for every kind, documents
+// included (skew::decide says which pinned builds a document may load).
 // The canary cohort is applied by skew::decide (it is a skew policy).
-ClientBuild resolve_client_build(const App& app, const RequestView& request, const Classification& classification);
+ClientBuild resolve_client_build(const App& app, const RequestView& request, const Classification& classification,
+                                 std::string_view pin_build = {});
 
 // As above for a request classified as `other` (header and query count, no
 // action ID).

@@ -15,12 +15,23 @@
 //                    is known for the client. An action whose client build
 //                    *is* known (named, or found through a manifest) gets that
 //                    build's reason instead, which says more.
+//   origin_mismatch  an action whose Origin is neither the request's host nor
+//                    an allowed origin (security.check_origin)
+//   preview_link     a valid signed preview link: 302 to the clean URL, pinned
+//
+// Pins (design.md section 6) are resolution step 3. A document loads the
+// pinned build only when it is a preview, the visitor's canary (while the
+// canary is configured) or current; any other pin is ignored for documents
+// and replaced by a pin for the build the document is served by.
 #include "skew/decide.h"
+
+#include <chrono>
 
 #include <nlohmann/json.hpp>
 
 #include "skew/answers.h"
 #include "skew/canary.h"
+#include "skew/pin_cookie.h"
 
 namespace sg::skew {
 
@@ -83,17 +94,121 @@ ClientBuildState state_of(const Build* build) {
   return ClientBuildState::unknown;
 }
 
-// The canary build for a visitor whose request names no build, when the app
-// has a canary that can serve and the visitor is in its cohort.
-const Build* canary_for(const App& app, const DecisionInput& input) {
+// The canary build while the app configures one that can serve, whatever
+// the visitor's cohort (a visitor pinned to it stays on it).
+const Build* configured_canary(const App& app) {
   const auto& canary = app.config->canary;
   if (!canary || canary->build.empty()) return nullptr;
   const Build* build = app.find_build(canary->build);
   if (build == nullptr || build == app.current || build->state == conf::BuildState::retired || !build->healthy) {
     return nullptr;
   }
-  if (!in_canary_cohort(input.client_address, input.request.header("user-agent"), canary->percent)) return nullptr;
   return build;
+}
+
+// May a document load the build a valid pin names? Current, a healthy
+// preview, or the configured canary; anything else is a reload that lands
+// on the newest build (section 4).
+bool document_may_load(const App& app, const Build* pinned) {
+  if (pinned == nullptr) return false;
+  if (pinned == app.current) return true;
+  if (pinned->state == conf::BuildState::preview) return pinned->healthy;
+  return pinned == configured_canary(app);
+}
+
+// The canary build for a visitor whose request names no build (and who has
+// no pin a document may load), when the visitor is in the canary's cohort.
+const Build* canary_for(const App& app, const DecisionInput& input) {
+  const Build* build = configured_canary(app);
+  if (build == nullptr) return nullptr;
+  if (!in_canary_cohort(input.client_address, input.request.header("user-agent"), app.config->canary->percent)) {
+    return nullptr;
+  }
+  return build;
+}
+
+std::string_view ascii_trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+// Does an action's Origin differ from the host it was sent to, and is it
+// not an allowed origin? No Origin (or the opaque "null") is allowed, as in
+// Next.js: old browsers and some clients send none.
+bool origin_mismatch(const routing::RequestView& request, const conf::SecurityConfig& security, bool peer_trusted) {
+  std::string_view origin = ascii_trim(request.header("origin"));
+  if (origin.empty() || origin == "null") return false;
+  for (const std::string& allowed : security.allowed_origins) {
+    std::string_view a = allowed;
+    if (a.ends_with('/')) a.remove_suffix(1);
+    if (routing::iequals(a, origin)) return false;
+  }
+  const std::size_t scheme = origin.find("://");
+  if (scheme == std::string_view::npos) return true;
+  std::string_view origin_host = origin.substr(scheme + 3);
+  if (const std::size_t slash = origin_host.find('/'); slash != std::string_view::npos) {
+    origin_host = origin_host.substr(0, slash);
+  }
+  std::string_view host = request.header("host");
+  if (peer_trusted) {
+    std::string_view forwarded = request.header("x-forwarded-host");
+    // The first hop's value: a client's own host, as it sent it.
+    if (const std::size_t comma = forwarded.find(','); comma != std::string_view::npos) {
+      forwarded = forwarded.substr(0, comma);
+    }
+    forwarded = ascii_trim(forwarded);
+    if (!forwarded.empty()) host = forwarded;
+  }
+  host = ascii_trim(host);
+  // A default port may be written or left out on either side.
+  auto strip_default_port = [&origin](std::string_view h) {
+    const bool https = origin.starts_with("https://") || origin.starts_with("HTTPS://");
+    const std::string_view port = https ? ":443" : ":80";
+    if (h.size() > port.size() && h.ends_with(port)) h.remove_suffix(port.size());
+    return h;
+  };
+  return !routing::iequals(strip_default_port(origin_host), strip_default_port(host));
+}
+
+Verdict origin_mismatch_verdict(const App& app, Verdict verdict) {
+  verdict.outcome = Outcome::error;
+  verdict.reason = "origin_mismatch";
+  verdict.target = nullptr;
+  verdict.answer = json_answer(
+      403, {{"error", "origin_mismatch"},
+            {"message", "the action's Origin is not the host it was sent to, nor one of security.allowed_origins"},
+            {"app", app.name}});
+  return verdict;
+}
+
+std::int64_t max_age_seconds(const App& app) {
+  return std::chrono::duration_cast<std::chrono::seconds>(app.config->retention.max_age).count();
+}
+
+// A Set-Cookie value pinning the visitor to `build`; "" when sealing fails.
+std::string new_pin_cookie(const App& app, const Build& build, const DecisionInput& input,
+                           const routing::Snapshot& snapshot) {
+  const std::int64_t now_s = input.now_ms / 1000;
+  const std::int64_t max_age = max_age_seconds(app);
+  const std::string value = input.keyring->seal(Pin{app.name, build.id, now_s, now_s + max_age, Pin::Kind::pin});
+  if (value.empty()) return {};
+  return pin_set_cookie(snapshot.config().pins.cookie, value, max_age, input.downstream_secure);
+}
+
+// The query without any skewgate_preview parameter.
+std::string query_without_preview(std::string_view query) {
+  std::string out;
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const std::string_view name = pair.substr(0, pair.find('='));
+    if (name == kPreviewParam || pair.empty()) continue;
+    if (!out.empty()) out.push_back('&');
+    out.append(pair);
+  }
+  return out;
 }
 
 // The newest kept, healthy build whose manifest holds `action_id`.
@@ -117,6 +232,35 @@ std::string path_and_query(const routing::RequestView& request) {
   std::string out(path);
   if (const std::string_view query = request.query(); !query.empty()) out.append("?").append(query);
   return out;
+}
+
+// A GET document carrying a valid preview link for this app: 302 to the
+// same URL without the token, pinning the browser to the preview build. An
+// invalid or expired token is ignored (the request goes on as usual).
+bool preview_link(Verdict& verdict, const App& app, const DecisionInput& input, const routing::Snapshot& snapshot) {
+  const routing::RequestView& request = input.request;
+  const std::optional<std::string> token = routing::query_param(request.query(), kPreviewParam);
+  if (!token) return false;
+  const OpenResult opened = input.keyring->open(*token, app.name, input.now_ms / 1000, Pin::Kind::preview);
+  if (opened.result != PinResult::valid) return false;
+  const Build* build = app.find_build(opened.pin.build);
+  if (build == nullptr || build->state == conf::BuildState::retired) return false;
+  verdict.set_cookie = new_pin_cookie(app, *build, input, snapshot);
+  if (verdict.set_cookie.empty()) return false;
+  std::string location = path_and_query(request);
+  if (const std::size_t q = location.find('?'); q != std::string::npos) location.resize(q);
+  if (const std::string rest = query_without_preview(request.query()); !rest.empty()) location.append("?").append(rest);
+  Answer answer;
+  answer.status = 302;
+  answer.headers = {{"location", location}, {"cache-control", "no-store"}};
+  verdict.answer = std::move(answer);
+  verdict.outcome = Outcome::answered;
+  verdict.reason = "preview_link";
+  verdict.client_build.source = ClientBuildSource::current;
+  verdict.client_build.id = build->id;
+  verdict.client_build.build = build;
+  verdict.client_build_state = state_of(build);
+  return true;
 }
 
 Answer reload_answer(const Verdict& verdict, const App& app, const DecisionInput& input, std::string_view reason) {
@@ -150,11 +294,45 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
   Verdict verdict;
   verdict.app = app;
   verdict.classification = routing::classify(request, *app->config, input.body_peek);
-  verdict.client_build = routing::resolve_client_build(*app, request, verdict.classification);
   const routing::Classification& kind = verdict.classification;
+
+  // Cross-site action requests (CSRF): checked before anything is resolved.
+  if (kind.kind == RequestKind::action && app->config->security.check_origin &&
+      origin_mismatch(request, app->config->security, input.peer_trusted)) {
+    return origin_mismatch_verdict(*app, std::move(verdict));
+  }
+
+  const bool keys = input.keyring != nullptr && input.keyring->ok();
+  if (keys && kind.kind == RequestKind::document && request.method == "GET" &&
+      preview_link(verdict, *app, input, snapshot)) {
+    return verdict;
+  }
+
+  // Step 3: a pin whose seal verifies. Anything else is ignored (never an
+  // error), only counted.
+  std::optional<Pin> pin;
+  if (keys) {
+    if (const auto value = find_cookie(request.headers, snapshot.config().pins.cookie)) {
+      OpenResult opened = input.keyring->open(*value, app->name, input.now_ms / 1000);
+      verdict.pin_result = opened.result;
+      if (opened.result == PinResult::valid) pin = std::move(opened.pin);
+    }
+  }
+
+  verdict.client_build =
+      routing::resolve_client_build(*app, request, kind, pin ? std::string_view(pin->build) : std::string_view());
   ClientBuild& client = verdict.client_build;
 
-  if (client.source == ClientBuildSource::current) {
+  if (client.source == ClientBuildSource::pin && kind.kind == RequestKind::document) {
+    verdict.client_build_state = state_of(client.build);
+    if (document_may_load(*app, client.build)) {
+      verdict.target = client.build;
+    } else {
+      // A pin for a build a reload must not land on: as a new visitor.
+      const Build* canary = canary_for(*app, input);
+      verdict.target = canary != nullptr ? canary : app->current;
+    }
+  } else if (client.source == ClientBuildSource::current) {
     // Nothing named a build (or a document, which ignores what it names):
     // a new visitor, who gets current or the canary cohort.
     if (const Build* canary = canary_for(*app, input)) client.build = canary;
@@ -171,7 +349,13 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
     }
   } else {
     verdict.client_build_state = state_of(client.build);
-    if (const char* reason = unservable_reason(client.build)) {
+    const char* unservable = unservable_reason(client.build);
+    // A preview build is reachable through a signed pin, and only so.
+    if (client.source == ClientBuildSource::pin && client.build != nullptr &&
+        client.build->state == conf::BuildState::preview) {
+      unservable = client.build->healthy ? nullptr : "build_unhealthy";
+    }
+    if (const char* reason = unservable) {
       verdict.reason = reason;
       verdict.outcome = Outcome::rerouted;
       verdict.target = app->current;
@@ -200,7 +384,7 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
       }
     } else if (kind.kind == RequestKind::document) {
       // Documents always load the newest build (reached only through a
-      // source that documents honour, such as a pin).
+      // source that documents honour).
       verdict.target = app->current;
     } else {
       verdict.target = client.build;
@@ -219,6 +403,13 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
                                        {"app", app->name},
                                        {"build", build},
                                        {"reason", "build_unhealthy"}});
+    return verdict;
+  }
+
+  // A document pins the visitor to the build it is served by, unless a valid
+  // pin already names that build.
+  if (keys && kind.kind == RequestKind::document && (!pin || pin->build != verdict.target->id)) {
+    verdict.set_cookie = new_pin_cookie(*app, *verdict.target, input, snapshot);
   }
   return verdict;
 }

@@ -7,6 +7,7 @@
 
 #include "routing/request_view.h"
 #include "routing/snapshot.h"
+#include "skew/pin.h"
 #include "skew/verdict.h"
 
 namespace sg::skew {
@@ -15,10 +16,23 @@ struct DecisionInput {
   const routing::RequestView& request;
   // The body's first actions.inspect_bytes when needs_body_peek() said so.
   std::string_view body_peek = {};
-  // For the canary cohort until pins exist: a stable hash of these two.
+  // For the canary cohort of visitors without a pin: a stable hash of the
+  // address and the user agent.
   std::string_view client_address = {};
-  std::int64_t now_ms = 0;  // unix ms, for client build ages
+  std::int64_t now_ms = 0;  // unix ms: client build ages, pin issue and expiry
+  // Seals and opens pins and preview links; nullptr (or !ok()): no pins are
+  // read or set.
+  const PinKeyring* keyring = nullptr;
+  // TLS downstream, or x-forwarded-proto: https from a trusted hop: pins get
+  // `Secure`.
+  bool downstream_secure = false;
+  // The peer is a trusted proxy: its X-Forwarded-Host counts as the host in
+  // the origin check.
+  bool peer_trusted = false;
 };
+
+// The query parameter of a signed preview link (design.md section 7).
+inline constexpr std::string_view kPreviewParam = "skewgate_preview";
 
 // Must the gateway read the body's first bytes before deciding? (no-JS form
 // posts, design.md section 3).

@@ -10,6 +10,7 @@
 #include "routing/client_build.h"
 #include "routing/request_kind.h"
 #include "routing/snapshot.h"
+#include "skew/pin.h"
 
 namespace sg::skew {
 
@@ -39,6 +40,12 @@ struct Verdict {
   std::optional<Answer> answer;                // set when skewgate answers
   Outcome outcome = Outcome::served;
   std::string reason;                          // stable snake_case code, "" when plainly served
+  // The pin cookie's check when the request carried one (for
+  // skewgate_pins_total{result}); nullopt when it had none.
+  std::optional<PinResult> pin_result;
+  // A full Set-Cookie value the response carries ("" = none): a new pin for
+  // the build a document is served by, or the pin of a preview link.
+  std::string set_cookie;
 };
 
 }  // namespace sg::skew

@@ -245,9 +245,11 @@ def urlencoded_form(action_id, extra="qty=2&note=a+b%26c"):
             f"%24ACTION_ID_{action_id}=&{extra}".encode())
 
 
-def action_headers(action_id, deployment_id=None, name="next-action", accept="text/x-component"):
-    """A Next.js client action fetch (design.md section 2)."""
-    h = [(name, action_id), ("accept", accept), ("origin", "http://shop.test"),
+def action_headers(action_id, deployment_id=None, name="next-action", accept="text/x-component",
+                   origin="http://shop.test"):
+    """A Next.js client action fetch (design.md section 2). The browser's Origin is the
+    page's own host (security.check_origin rejects any other)."""
+    h = [(name, action_id), ("accept", accept), ("origin", origin),
          ("content-type", "text/plain;charset=UTF-8"),
          ("next-router-state-tree", "%5B%22%22%2C%7B%22children%22%3A%5B%22cart%22%5D%7D%5D")]
     if deployment_id:

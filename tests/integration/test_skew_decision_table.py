@@ -74,11 +74,11 @@ class ThreeBuilds(GatewayTestCase, SkewAssertions):
         return exchange(self.port, method, target, host, headers, body)
 
     def action(self, action_id, deployment_id=None, target=CART, host="shop.test", **kw):
-        return self.req("POST", target, host, action_headers(action_id, deployment_id, **kw), b'["$K1",7]')
+        return self.req("POST", target, host, action_headers(action_id, deployment_id, origin=f"http://{host}", **kw), b'["$K1",7]')
 
     def form(self, action_id, target=CART, host="shop.test", urlencoded=False):
         ctype, body = urlencoded_form(action_id) if urlencoded else no_js_form(action_id, [("qty", "2", None)])
-        return self.req("POST", target, host, [("content-type", ctype), ("origin", "http://shop.test")], body)
+        return self.req("POST", target, host, [("content-type", ctype), ("origin", f"http://{host}")], body)
 
     def requests_seen(self, b):
         return self.up[b].stats()["requests"]
