@@ -1,6 +1,7 @@
-// Canary cohort (design.md section 7) until signed pins make it sticky: a
-// stable hash of the client address and user agent, so a visitor stays on
-// one side across reloads (documented in the README as such).
+// Canary cohort (design.md section 7) of a visitor without a valid pin: a
+// stable hash of the client address and user agent. skew::decide then pins
+// the visitor to the side they got, so the pin (not the hash) keeps them
+// there across reloads and changes of `percent`.
 #pragma once
 
 #include <string_view>
