@@ -647,19 +647,33 @@ constexpr std::int64_t kPreviewLinkTtlSeconds = 24 * 60 * 60;
 
 ControlPlane::ApiResult ControlPlane::preview(std::string_view app, std::string_view build) {
   const std::string app_name(app), id(build);
+  auto answer = [this, app_name, id]() -> json {
+    json out = {{"app", app_name}, {"build", id}, {"state", "preview"}};
+    if (keyring_ == nullptr || !keyring_->ok()) return out;
+    const std::int64_t now_s = now_ms() / 1000;
+    const std::int64_t expires_s = now_s + kPreviewLinkTtlSeconds;
+    const std::string token = keyring_->seal({app_name, id, now_s, expires_s, skew::Pin::Kind::preview});
+    if (token.empty()) return out;
+    out["preview_url"] = "/?" + std::string(skew::kPreviewParam) + "=" + token;
+    out["expires_at"] = iso_time(expires_s * 1000);
+    return out;
+  };
+  // registry: config: the YAML says `state: preview`; the API only mints
+  // the link for such a build.
+  const conf::AppConfig* config_app = file_app(app);
+  if (config_app && config_app->registry == conf::RegistrySource::config) {
+    for (const routing::App& live : snapshot_->apps()) {
+      if (live.name != app) continue;
+      const routing::Build* b = live.find_build(build);
+      if (b == nullptr) return {404, error_json("build_not_found", "no build '" + id + "' in app '" + app_name + "'")};
+      if (b->state != conf::BuildState::preview)
+        return {409, error_json("registry_is_config",
+                                "build '" + id + "' is not `state: preview` in the config file; set it there and reload")};
+      return {200, answer()};
+    }
+  }
   return mutate(
-      app, [&](routing::AppRegistry& r) { return routing::make_preview(r, build); },
-      [&]() -> json {
-        json answer = {{"app", app_name}, {"build", id}, {"state", "preview"}};
-        if (keyring_ == nullptr || !keyring_->ok()) return answer;
-        const std::int64_t now_s = now_ms() / 1000;
-        const std::int64_t expires_s = now_s + kPreviewLinkTtlSeconds;
-        const std::string token = keyring_->seal({app_name, id, now_s, expires_s, skew::Pin::Kind::preview});
-        if (token.empty()) return answer;
-        answer["preview_url"] = "/?" + std::string(skew::kPreviewParam) + "=" + token;
-        answer["expires_at"] = iso_time(expires_s * 1000);
-        return answer;
-      });
+      app, [&](routing::AppRegistry& r) { return routing::make_preview(r, build); }, answer);
 }
 
 ControlPlane::ApiResult ControlPlane::reload_api() {

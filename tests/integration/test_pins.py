@@ -265,6 +265,20 @@ class PinsTest(GatewayTestCase):
         # A link token is no pin.
         self.assertServedBy(g.req("GET", "/", [cookie(token)]), "dpl-b", "a link token as a cookie")
 
+    def test_preview_link_for_a_config_preview_build(self):
+        # registry: config: `state: preview` is written in the YAML; the API only mints the link.
+        g = PinGateway(self, renderer([self.build("dpl-b"), self.build("dpl-c", state="preview")], "dpl-b",
+                                      pins={"secret": SECRET_1}))
+        status, body = g.admin("POST", "/api/v1/apps/shop/builds/dpl-c/preview")
+        self.assertEqual(status, 200, body)
+        token = json.loads(body)["preview_url"].split("=", 1)[1]
+        link = g.req("GET", f"/?skewgate_preview={token}")
+        self.assertEqual(link.status, 302, link)
+        self.assertServedBy(g.req("GET", "/", [cookie(pin_of(link))]), "dpl-c", "the pinned browser")
+        status, body = g.admin("POST", "/api/v1/apps/shop/builds/dpl-b/preview")
+        self.assertEqual(status, 409, body)
+        self.assertEqual(json.loads(body)["error"], "registry_is_config")
+
     def test_origin_mismatch_is_403(self):
         g = PinGateway(self, renderer([self.build("dpl-b")], "dpl-b", pins={"secret": SECRET_1},
                                       security={"check_origin": True,
