@@ -93,11 +93,13 @@ void AccessLog::record(const AccessLogEntry& e) {
         {"target", e.target},
         {"app", e.app},                 {"client_build", e.client_build},
         {"build", e.build},             {"upstream", e.upstream},
-        {"outcome", e.outcome},         {"detail", e.detail},
+        {"kind", e.kind},               {"outcome", e.outcome},
+        {"detail", e.detail},
         {"status", e.status},           {"bytes_received", e.bytes_received},
         {"bytes_sent", e.bytes_sent},   {"duration_ms", e.duration_ms},
     };
     if (e.upstream_ms >= 0) j["upstream_ms"] = e.upstream_ms;
+    if (!e.pin.empty()) j["pin"] = e.pin;
     buffer_ += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     buffer_ += '\n';
   } else {
@@ -120,10 +122,16 @@ void AccessLog::record(const AccessLogEntry& e) {
     buffer_ += or_dash(e.client_build);
     buffer_ += " build=";
     buffer_ += or_dash(e.build);
+    buffer_ += " kind=";
+    buffer_ += or_dash(e.kind);
     buffer_ += " outcome=";
     buffer_ += or_dash(e.outcome);
     buffer_ += " detail=";
     buffer_ += or_dash(e.detail);
+    if (!e.pin.empty()) {
+      buffer_ += " pin=";
+      buffer_ += e.pin;
+    }
     buffer_ += " upstream=";
     buffer_ += or_dash(e.upstream);
     buffer_ += '\n';

@@ -5,6 +5,7 @@
 #include "gateway/downstream_connection.h"
 #include "gateway/local_reply.h"
 #include "skew/decide.h"
+#include "skew/pin.h"
 
 namespace sg::gateway {
 namespace {
@@ -455,6 +456,8 @@ void Exchange::log() {
   e.upstream = last_upstream_;
   e.outcome = skew::to_string(verdict_.outcome);
   e.detail = detail_.empty() ? std::string_view(verdict_.reason) : std::string_view(detail_);
+  e.kind = routing::to_string(verdict_.classification.kind);
+  if (verdict_.pin_result) e.pin = skew::to_string(*verdict_.pin_result);
   e.status = status_;
   e.bytes_received = bytes_received_;
   e.bytes_sent = bytes_sent_;

@@ -219,7 +219,8 @@ class PinsTest(GatewayTestCase):
         key_id, sealed = genuine.split(".")
         flipped = sealed[:10] + ("A" if sealed[10] != "A" else "B") + sealed[11:]
         forged = [
-            "deadbeef." + "A" * 60,         # unknown key
+            "deadbeef." + "A" * 60,         # too short to be a sealed pin
+            f"deadbeef.{sealed}",           # a well-formed pin under an unknown key
             f"{key_id}.{flipped}",          # tampered ciphertext
             f"{key_id}.{sealed}x",          # malformed
             "dpl-c",                        # a bare build id
@@ -233,6 +234,10 @@ class PinsTest(GatewayTestCase):
         # Header and dpl never reach a preview build either.
         resp = g.req("POST", "/api/x", [("x-deployment-id", "dpl-c")])
         self.assertNotEqual(resp.header("x-served-by"), "dpl-c")
+        # Each forgery is counted by its result in the access log.
+        for result in ("unknown_key", "tampered", "malformed"):
+            with self.subTest(result=result):
+                self.wait_log(g.gateway, lambda e, r=result: e.get("pin") == r)
 
     def test_preview_link_flow(self):
         g = PinGateway(self, renderer(None, registry="api", pins={"secret": SECRET_1}))
