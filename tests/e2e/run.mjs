@@ -18,7 +18,7 @@ import { buildVersion, VERSIONS, variantDir } from './build.mjs';
 import { CHROMIUM, Skewgate, freePort, here, sleep, startNext, stopAllSync, stopProcess, waitFor } from './lib.mjs';
 
 const RESULTS = path.join(here, 'results');
-const RUN_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS || 25 * 60_000);
+const RUN_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS || 20 * 60_000);
 const ERROR_MESSAGE = 'This page is out of date (skewgate e2e). Reload to continue.';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -33,7 +33,7 @@ function log(...args) {
 // ---------------------------------------------------------------- the browser side
 
 // A tab: a page plus what it saw on the wire.
-async function openTab(context, url, name, { js = true } = {}) {
+async function openTab(context, url, name, { js = true, old = true } = {}) {
   const page = await context.newPage();
   const tab = { page, name, js, net: [], errors: [] };
   page.on('response', async (resp) => {
@@ -43,7 +43,7 @@ async function openTab(context, url, name, { js = true } = {}) {
     const entry = {
       t: Date.now(), method: req.method(), url: req.url().replace(/^http:\/\/127\.0\.0\.1:\d+/, ''), status: resp.status(),
       contentType: h['content-type'], xSkewgateReload: h['x-skewgate-reload'], xActionRedirect: h['x-action-redirect'],
-      location: h.location, reqDeploymentId: rh['x-deployment-id'], nextAction: rh['next-action'], rsc: rh.rsc,
+      location: h.location, actionNotFound: h['x-nextjs-action-not-found'], reqDeploymentId: rh['x-deployment-id'], nextAction: rh['next-action'], rsc: rh.rsc,
     };
     tab.net.push(entry);
     if (req.method() === 'POST' || resp.status() >= 300 || rh.rsc) {
@@ -56,7 +56,7 @@ async function openTab(context, url, name, { js = true } = {}) {
   await page.goto(url, { waitUntil: 'load', timeout: 30_000 });
   if (js) {
     await page.waitForSelector('html[data-hydrated="1"]', { timeout: 30_000, state: 'attached' });
-    await page.evaluate(() => { window.__e2eOldTab = true; });
+    if (old) await page.evaluate(() => { window.__e2eOldTab = true; });
   }
   return tab;
 }
@@ -112,7 +112,8 @@ function describe(s) {
   } else {
     parts.push(`${s.secondPage ? 'second page' : 'page'} ${s.url} rendered by ${s.renderedBy ?? '?'}`);
   }
-  if (s.oldTab === false) parts.push('after a full page load');
+  if (s.oldTab === false && !s.fresh) parts.push('after a full page load');
+  if (s.fresh) parts.push('a new tab');
   if (s.oldTab === true) parts.push('same document (no reload)');
   if (s.actionResult) parts.push(`"${s.actionResult}"`);
   if (s.actionStatus === 'resolved-undefined') parts.push('the action promise resolved to undefined, nothing shown');
@@ -133,12 +134,23 @@ function wire(tab, since) {
       `${e.method} ${e.url.length > 90 ? `${e.url.slice(0, 90)}…` : e.url}` +
       `${e.nextAction ? ' [next-action]' : ''}${e.rsc ? ' [rsc]' : ''}${e.reqDeploymentId ? ` [x-deployment-id: ${e.reqDeploymentId}]` : ''}` +
       ` -> ${e.status} ${e.contentType ?? ''}${e.xActionRedirect ? ` x-action-redirect: ${e.xActionRedirect}` : ''}` +
-      `${e.location ? ` location: ${e.location}` : ''}${e.xSkewgateReload ? ` x-skewgate-reload: ${e.xSkewgateReload}` : ''}`);
+      `${e.location ? ` location: ${e.location}` : ''}${e.actionNotFound ? ` x-nextjs-action-not-found: ${e.actionNotFound}` : ''}` +
+      `${e.xSkewgateReload ? ` x-skewgate-reload: ${e.xSkewgateReload}` : ''}` +
+      `${e.method === 'POST' && e.body && !/html/.test(e.contentType ?? '') ? ` body: ${JSON.stringify(e.body.slice(0, 120))}` : ''}`);
+}
+
+// Screenshot names: <scenario>-<phase>-<kind>.png, e.g. skew-retire-reload-button.png.
+function shotName(scenario, phase, kind) {
+  const p = phase.includes('error') ? 'retire-error' : phase.includes('reload') ? 'retire-reload'
+    : phase.startsWith('deploy') ? 'deploy' : 'stale';
+  const k = { 'action (button)': 'button', 'form action': 'form', 'no-JS form': 'nojs', 'Link navigation': 'link',
+    'lazy chunk': 'lazy', 'new tab (document)': 'newtab' }[kind] ?? kind.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+  return `${scenario}-${p}-${k}`;
 }
 
 // One check: act, wait, read the DOM, screenshot, assert (assert=false: recorded only).
 async function check({ version, scenario, phase, kind, tab, act, done, expect, expected, assert = true, settleOpts }) {
-  const name = `${scenario}-${phase}-${kind}`.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+  const name = shotName(scenario, phase, kind);
   const screenshot = path.join('results', version, `${name}.png`);
   const row = { version, scenario, phase, kind, expected, assert, screenshot };
   const since = Date.now();
@@ -147,6 +159,7 @@ async function check({ version, scenario, phase, kind, tab, act, done, expect, e
     await act(tab.page);
     s = await settle(tab, done, settleOpts);
     s.js = tab.js;
+    s.fresh = tab.fresh;
     row.saw = describe(s) + (tab.nothingHappened ? `; nothing changed within ${tab.nothingHappened / 1000} s` : '');
     const problems = expect(s);
     row.ok = problems.length === 0;
@@ -264,7 +277,8 @@ async function skewScenario(version, browser, dir) {
 
     // Deploy B through the control plane: B current, A retained.
     sg.deploy('dpl-b', ports.b, manifest('dpl-b'));
-    const fresh = await openTab(ctx, `${sg.url}/`, 'fresh tab after deploy');
+    const fresh = await openTab(ctx, `${sg.url}/`, 'fresh tab after deploy', { old: false });
+    fresh.fresh = true;
     await check({
       version, scenario: 'skew', phase: 'deploy (A retained)', kind: 'new tab (document)', tab: fresh,
       act: async () => {}, done: (s) => s.renderedBy, expected: 'a new visitor gets B',
@@ -391,12 +405,12 @@ async function nodplScenario(version, browser, dir) {
     });
     await check({
       version, scenario: 'nodpl', phase, kind: 'Link navigation', tab: tabs.link, act: clickLink, assert: false,
-      done: (s) => s.secondPage, expected: '(recorded only: no header, so the RSC request goes to the current build)', expect: () => [],
+      done: (s) => s.secondPage, expected: '(recorded only: no x-deployment-id; the build comes from the pin cookie if skewgate set one, else current)', expect: () => [],
     });
     await check({
       version, scenario: 'nodpl', phase, kind: 'lazy chunk', tab: tabs.lazy, act: clickLazy, assert: false,
       done: (s) => s.lazyPanel || s.lazyError, settleOpts: { timeoutMs: 15_000 },
-      expected: '(recorded only: no dpl, so the chunk is asked of the current build)', expect: () => [],
+      expected: '(recorded only: no dpl; the build comes from the pin cookie if skewgate set one, else current)', expect: () => [],
     });
   } finally {
     await ctx.close();
