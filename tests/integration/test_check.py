@@ -79,6 +79,12 @@ class CheckTest(GatewayTestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(self.errors(out.stderr), [])
 
+    def test_api_app_with_no_builds_yet_is_valid(self):
+        # Its builds come from the admin API at run time; the file lists none.
+        out = self.check(self.write("listeners: [{address: 127.0.0.1:18080}]\n"
+                                    "apps:\n  - {name: shop, hosts: [shop.test], registry: api}\n"))
+        self.assertEqual(out.returncode, 0, out.stderr)
+
     def test_long_option_and_check_does_not_start(self):
         path = self.write(GOOD)
         out = subprocess.run([SKEWGATE_BIN, "--check", "--config", path], capture_output=True,

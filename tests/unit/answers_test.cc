@@ -72,7 +72,6 @@ TEST_CASE("action, error policy: 409 text/plain exactly, the app's message") {
   check_answer(action_reload_answer(action(ActionClient::next_js), skew, kContext), 409,
                {{"content-type", "text/plain"},
                 {"cache-control", "no-store"},
-                {"x-nextjs-action-not-found", "1"},
                 {"x-skewgate-reload", kReload}},
                "This page is out of date. Reload to continue.");
   skew.message = "Nouvelle version : rechargez la page.";

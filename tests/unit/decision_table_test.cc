@@ -169,7 +169,6 @@ void check_action_answer(const Verdict& v, ActionPolicy policy, const std::strin
     CHECK(v.answer->status == 409);
     CHECK(v.answer->headers == Headers{{"content-type", "text/plain"},
                                        {"cache-control", "no-store"},
-                                       {"x-nextjs-action-not-found", "1"},
                                        {"x-skewgate-reload", reload_header(reason, build)}});
     CHECK(v.answer->body == "This page is out of date. Reload to continue.");
   }
