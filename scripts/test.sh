@@ -8,4 +8,10 @@ set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/setup.sh"
 cd "$SKEWGATE_ROOT"
 ctest --test-dir build --output-on-failure -j2 --timeout 600
-bash tests/e2e/run.sh
+# Next.js 16 needs Node.js >= 20.9, which Debian 12's own nodejs (18) is not:
+# the project's machines ship Node 20; elsewhere the stage says why it is skipped.
+if command -v node >/dev/null && (($(node -p 'process.versions.node.split(".")[0]') >= 20)); then
+  bash tests/e2e/run.sh
+else
+  echo "e2e: SKIPPED: the Next.js end-to-end suite needs Node.js >= 20 with npm (Debian 12 ships 18)" >&2
+fi
