@@ -448,6 +448,12 @@ json iso_time(std::int64_t ms) {
   return buf;
 }
 
+json addresses_json(const std::vector<conf::SocketAddress>& addresses) {
+  json out = json::array();
+  for (const auto& a : addresses) out.push_back(a.to_string());
+  return out;
+}
+
 const char* retired_by_name(routing::RetiredBy by) {
   switch (by) {
     case routing::RetiredBy::kill_switch: return "kill_switch";
@@ -469,13 +475,11 @@ json ControlPlane::build_json(const routing::App& app, const routing::Build& bui
   const std::string key = routing::runtime_key(app.name, build.id);
   const auto it = state_.find(key);
   const std::int64_t last = it == state_.end() ? 0 : it->second.last_request_ms;
-  json upstreams = json::array();
-  for (const auto& u : build.upstreams) upstreams.push_back(u.to_string());
   const char* retired_by = retired_by_name(build.retired_by);
   return {{"id", build.id},
           {"state", conf::to_string(build.state)},
           {"healthy", build.healthy && (!health_.has_checks(key) || health_.has_passed(key))},
-          {"upstreams", upstreams},
+          {"upstreams", addresses_json(build.upstreams)},
           {"superseded_at", iso_time(build.superseded_at_ms)},
           {"age_seconds", build.superseded_at_ms > 0 ? json((now_ms() - build.superseded_at_ms) / 1000) : json(nullptr)},
           {"last_request_at", iso_time(last)},
@@ -512,10 +516,8 @@ ControlPlane::ApiResult ControlPlane::describe_app(std::string_view name) const 
     auto it = registry_.find(std::string(name));
     if (it != registry_.end())
       for (const auto& b : it->second.builds) {
-        json upstreams = json::array();
-        for (const auto& u : b.upstreams) upstreams.push_back(u.to_string());
         builds.push_back({{"id", b.id}, {"state", conf::to_string(b.state)}, {"healthy", true},
-                          {"upstreams", upstreams}, {"superseded_at", nullptr}, {"age_seconds", nullptr},
+                          {"upstreams", addresses_json(b.upstreams)}, {"superseded_at", nullptr}, {"age_seconds", nullptr},
                           {"last_request_at", nullptr}, {"retired_by", nullptr}, {"has_manifest", !b.manifest.empty()}});
       }
   }
@@ -603,14 +605,16 @@ ControlPlane::ApiResult ControlPlane::register_build(std::string_view app, const
       });
 }
 
-ControlPlane::ApiResult ControlPlane::promote(std::string_view app, std::string_view build) {
+// Promote and rollback both move `current`; both answer with the new
+// current and the one it replaced.
+ControlPlane::ApiResult ControlPlane::change_current(std::string_view app, const RegistryOp& op) {
   std::string previous;
   const std::string app_name(app);
   return mutate(
       app,
       [&](routing::AppRegistry& r) {
         previous = r.current;
-        return routing::promote(r, build);
+        return op(r);
       },
       [&]() -> json {
         return {{"app", app_name}, {"current", registry_[app_name].current},
@@ -618,19 +622,12 @@ ControlPlane::ApiResult ControlPlane::promote(std::string_view app, std::string_
       });
 }
 
+ControlPlane::ApiResult ControlPlane::promote(std::string_view app, std::string_view build) {
+  return change_current(app, [build](routing::AppRegistry& r) { return routing::promote(r, build); });
+}
+
 ControlPlane::ApiResult ControlPlane::rollback(std::string_view app) {
-  std::string previous;
-  const std::string app_name(app);
-  return mutate(
-      app,
-      [&](routing::AppRegistry& r) {
-        previous = r.current;
-        return routing::rollback(r);
-      },
-      [&]() -> json {
-        return {{"app", app_name}, {"current", registry_[app_name].current},
-                {"previous", previous.empty() ? json(nullptr) : json(previous)}};
-      });
+  return change_current(app, [](routing::AppRegistry& r) { return routing::rollback(r); });
 }
 
 ControlPlane::ApiResult ControlPlane::retire(std::string_view app, std::string_view build) {

@@ -86,6 +86,7 @@ class ControlPlane {
   conf::Config effective_config(const conf::Config& file, const routing::Registry& registry) const;
   using RegistryOp = std::function<routing::OpResult(routing::AppRegistry&)>;
   ApiResult mutate(std::string_view app, const RegistryOp& op, const std::function<nlohmann::json()>& answer);
+  ApiResult change_current(std::string_view app, const RegistryOp& op);
   nlohmann::json build_json(const routing::App& app, const routing::Build& build) const;
   const conf::AppConfig* file_app(std::string_view name) const;
   void track_supersedes(const conf::Config& config);
