@@ -40,13 +40,10 @@ Exchange::~Exchange() { release_upstream(false); }
 void Exchange::start() {
   snapshot_ = worker_.lease_snapshot();
   const routing::RequestView view = head_->view();
-  if (skew::needs_body_peek(view, *snapshot_)) {
-    // A no-JS form post names its action in the body: read its first
-    // actions.inspect_bytes before deciding (forwarded unchanged after).
-    const routing::App* app = snapshot_->find_app(view.header("host"));
-    peek_limit_ = app ? app->config->actions.inspect_bytes : 0;
-    peeking_ = peek_limit_ > 0;
-  }
+  // A no-JS form post names its action in the body: read its first
+  // actions.inspect_bytes before deciding (forwarded unchanged after).
+  peek_limit_ = skew::body_peek_bytes(view, *snapshot_);
+  peeking_ = peek_limit_ > 0;
   if (!peeking_) decide_and_route();
 }
 

@@ -281,9 +281,11 @@ void answer_reload(Verdict& verdict, const App& app, const DecisionInput& input,
 
 }  // namespace
 
-bool needs_body_peek(const routing::RequestView& request, const routing::Snapshot& snapshot) {
+std::uint64_t body_peek_bytes(const routing::RequestView& request, const routing::Snapshot& snapshot) {
+  if (request.method != "POST") return 0;  // the common case pays no app lookup here
   const App* app = snapshot.find_app(request.header("host"));
-  return app != nullptr && routing::needs_body_peek(request, app->config->actions);
+  if (app == nullptr || !routing::needs_body_peek(request, app->config->actions)) return 0;
+  return app->config->actions.inspect_bytes;
 }
 
 Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {

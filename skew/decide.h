@@ -34,9 +34,10 @@ struct DecisionInput {
 // The query parameter of a signed preview link (design.md section 7).
 inline constexpr std::string_view kPreviewParam = "skewgate_preview";
 
-// Must the gateway read the body's first bytes before deciding? (no-JS form
-// posts, design.md section 3).
-bool needs_body_peek(const routing::RequestView& request, const routing::Snapshot& snapshot);
+// How many of the body's first bytes the gateway must read before deciding
+// (no-JS form posts, design.md section 3): the app's actions.inspect_bytes,
+// or 0 when the request needs no peek.
+std::uint64_t body_peek_bytes(const routing::RequestView& request, const routing::Snapshot& snapshot);
 
 Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot);
 

@@ -145,7 +145,7 @@ Request request(RequestKind kind, const std::string& build, const std::string& a
 
 Verdict run(const Snapshot& snapshot, const Request& r, std::string_view address = "203.0.113.7") {
   RequestView view{r.method, r.target, r.headers};
-  const bool peek = sg::skew::needs_body_peek(view, snapshot);
+  const bool peek = sg::skew::body_peek_bytes(view, snapshot) > 0;
   DecisionInput input{view, peek ? std::string_view(r.body) : std::string_view{}, address, 0};
   return decide(input, snapshot);
 }
@@ -540,13 +540,13 @@ TEST_CASE("decision table: reload targets keep the path and query, never the sch
   check_action_answer(run(*snapshot, r), ActionPolicy::reload, "build_retired", "dpl-old", "/");
 }
 
-TEST_CASE("needs_body_peek through the snapshot") {
+TEST_CASE("body_peek_bytes through the snapshot") {
   const auto snapshot = shop();
   std::vector<HeaderField> form = {{"Host", "shop.example.com"}, {"Content-Type", "application/x-www-form-urlencoded"}};
-  CHECK(sg::skew::needs_body_peek(RequestView{"POST", "/", form}, *snapshot));
-  CHECK_FALSE(sg::skew::needs_body_peek(RequestView{"GET", "/", form}, *snapshot));
+  CHECK(sg::skew::body_peek_bytes(RequestView{"POST", "/", form}, *snapshot) == 64 * 1024);
+  CHECK(sg::skew::body_peek_bytes(RequestView{"GET", "/", form}, *snapshot) == 0);
   Config empty;
   std::vector<std::string> errors;
   auto none = Snapshot::create(std::move(empty), errors);
-  CHECK_FALSE(sg::skew::needs_body_peek(RequestView{"POST", "/", form}, *none));
+  CHECK(sg::skew::body_peek_bytes(RequestView{"POST", "/", form}, *none) == 0);
 }
