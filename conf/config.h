@@ -58,6 +58,12 @@ struct AccessLogConfig {
   LogFormat format = LogFormat::plain;
 };
 
+// GET /metrics on the admin listener. Off, the request path records nothing
+// (for measuring what metrics cost, or when nobody scrapes).
+struct MetricsConfig {
+  bool enabled = true;
+};
+
 struct PinsConfig {
   std::string cookie = "skewgate_pin";
   std::string secret;       // never printed
@@ -139,6 +145,7 @@ struct Config {
   Limits limits;
   Timeouts timeouts;
   AccessLogConfig access_log;
+  MetricsConfig metrics;
   std::vector<Cidr> trusted_proxies;
   PinsConfig pins;
   std::vector<AppConfig> apps;

@@ -402,6 +402,7 @@ class ConfigReader {
                 {"limits", [&](auto& n, auto& s) { read_limits(n, s, config.limits); }},
                 {"timeouts", [&](auto& n, auto& s) { read_timeouts(n, s, config.timeouts); }},
                 {"access_log", [&](auto& n, auto& s) { read_access_log(n, s, config.access_log); }},
+                {"metrics", [&](auto& n, auto& s) { read_metrics(n, s, config.metrics); }},
                 {"trusted_proxies", [&](auto& n, auto& s) { read_trusted_proxies(n, s, config.trusted_proxies); }},
                 {"pins", [&](auto& n, auto& s) { read_pins(n, s, config.pins); }},
                 {"apps", [&](auto& n, auto& s) { read_apps(n, s, config.apps); }},
@@ -518,6 +519,10 @@ class ConfigReader {
                    in_.choice(n, s, {"plain", "json"}, std::vector{LogFormat::plain, LogFormat::json}, out.format);
                  }},
             });
+  }
+
+  void read_metrics(const YAML::Node& node, const Site& site, MetricsConfig& out) {
+    in_.map(node, site, {{"enabled", [&](auto& n, auto& s) { in_.boolean(n, s, out.enabled); }}});
   }
 
   void read_trusted_proxies(const YAML::Node& node, const Site& site, std::vector<Cidr>& out) {

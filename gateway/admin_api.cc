@@ -75,6 +75,18 @@ bool AdminApi::authorized(const AdminRequest& request) const {
   return constant_time_equal(value.substr(kBearer.size()), token_);
 }
 
+// Behind the token like the API when one is set (Prometheus sends it with
+// `authorization: {credentials_file: ...}`): the series name every build.
+AdminResponse AdminApi::metrics_text(const AdminRequest& request) const {
+  if (request.method != "GET" && request.method != "HEAD")
+    return error(405, "method_not_allowed", request.method + " is not allowed on /metrics");
+  if (!authorized(request)) return error(401, "unauthorized", "a valid 'Authorization: Bearer <token>' is required");
+  if (metrics_ == nullptr || !control_.snapshot()->config().metrics.enabled)
+    return error(404, "metrics_disabled", "metrics.enabled is false");
+  AdminResponse response{200, metrics::serialize_text(metrics_->Collect()), metrics::kTextContentType};
+  return response;
+}
+
 AdminResponse AdminApi::handle(const AdminRequest& request) {
   const std::string& method = request.method;
   const std::vector<std::string> parts = split_path(request.path);
@@ -85,6 +97,7 @@ AdminResponse AdminApi::handle(const AdminRequest& request) {
     if (control_.ready()) return reply(200, {{"status", "ready"}});
     return reply(503, {{"status", control_.draining() ? "draining" : "starting"}});
   }
+  if (parts.size() == 1 && parts[0] == "metrics") return metrics_text(request);
   if (parts.size() < 2 || parts[0] != "api" || parts[1] != "v1")
     return error(404, "not_found", "no such endpoint: " + request.path);
   if (!authorized(request)) return error(401, "unauthorized", "a valid 'Authorization: Bearer <token>' is required");

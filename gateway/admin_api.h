@@ -5,6 +5,7 @@
 #include <string>
 
 #include "gateway/admin_server.h"
+#include "metrics/collector.h"
 
 namespace sg::gateway {
 
@@ -13,13 +14,17 @@ class ControlPlane;
 class AdminApi {
  public:
   // `token` empty: no authentication (allowed only on a loopback admin address).
-  AdminApi(ControlPlane& control, std::string token) : control_(control), token_(std::move(token)) {}
+  // `metrics` (optional) answers GET /metrics.
+  AdminApi(ControlPlane& control, std::string token, const metrics::Collector* metrics = nullptr)
+      : control_(control), token_(std::move(token)), metrics_(metrics) {}
   AdminResponse handle(const AdminRequest& request);
 
  private:
   bool authorized(const AdminRequest& request) const;
+  AdminResponse metrics_text(const AdminRequest& request) const;
   ControlPlane& control_;
   std::string token_;
+  const metrics::Collector* metrics_;
 };
 
 // The admin token: env SKEWGATE_ADMIN_TOKEN, else the first line of

@@ -90,6 +90,7 @@ json config_to_json(const conf::Config& config) {
         {"drain", duration(config.timeouts.drain)}}},
       {"access_log",
        {{"path", config.access_log.path}, {"format", config.access_log.format == conf::LogFormat::json ? "json" : "plain"}}},
+      {"metrics", {{"enabled", config.metrics.enabled}}},
       {"trusted_proxies", trusted},
       {"pins",
        {{"cookie", config.pins.cookie},

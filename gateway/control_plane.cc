@@ -208,6 +208,12 @@ void ControlPlane::on_watch_settled(uv_timer_t* timer) {
 }
 
 bool ControlPlane::reload(std::vector<std::string>& errors) {
+  const bool ok = reload_file(errors);
+  ++config_reloads_[ok ? 0 : 1];
+  return ok;
+}
+
+bool ControlPlane::reload_file(std::vector<std::string>& errors) {
   if (config_path_.empty()) {
     errors.push_back("running the embedded default: there is no file to reload");
     return false;
@@ -671,6 +677,21 @@ ControlPlane::ApiResult ControlPlane::preview(std::string_view app, std::string_
   }
   return mutate(
       app, [&](routing::AppRegistry& r) { return routing::make_preview(r, build); }, answer);
+}
+
+metrics::ControlFacts ControlPlane::metric_facts() const {
+  metrics::ControlFacts facts;
+  if (snapshot_) {
+    for (const routing::App& app : snapshot_->apps()) {
+      for (const routing::Build& build : app.builds) {
+        facts.builds.push_back(
+            {app.name, build.id, conf::to_string(build.state), build.healthy, build.superseded_at_ms});
+      }
+    }
+  }
+  if (server_) facts.listeners = server_->listener_names();
+  facts.config_reloads = config_reloads_;
+  return facts;
 }
 
 ControlPlane::ApiResult ControlPlane::reload_api() {

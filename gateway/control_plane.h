@@ -18,6 +18,7 @@
 #include "gateway/health_checker.h"
 #include "gateway/runtime_reports.h"
 #include "gateway/state_store.h"
+#include "metrics/collector.h"
 #include "routing/registry.h"
 #include "routing/snapshot.h"
 #include "skew/pin.h"
@@ -45,6 +46,7 @@ class ControlPlane {
   // Starts health checks and the retention timer; new snapshots go to `server`.
   void attach(Server& server);
   // SIGHUP: re-read the file. On any error the running configuration stays.
+  // Counted in skewgate_config_reloads_total{result}.
   bool reload(std::vector<std::string>& errors);
   void stop();
 
@@ -65,6 +67,8 @@ class ControlPlane {
   ApiResult preview(std::string_view app, std::string_view build);
   ApiResult reload_api();
   nlohmann::json config_json() const;
+  // The registry and the reload counters, for /metrics.
+  metrics::ControlFacts metric_facts() const;
   bool ready() const { return started_ && !draining_; }
   bool draining() const { return draining_; }
   void set_draining() { draining_ = true; }
@@ -80,6 +84,7 @@ class ControlPlane {
   void start_watch();
   std::size_t config_file_hash() const;
   void report_static_changes(const conf::Config& next) const;
+  bool reload_file(std::vector<std::string>& errors);
   bool rebuild(conf::Config config, std::vector<std::string>& errors);
   bool load_registry(const std::string& state_dir, std::string& error);
   // The YAML with every `registry: api` app's builds taken from the registry.
@@ -122,6 +127,7 @@ class ControlPlane {
   bool watching_ = false;
   std::size_t loaded_hash_ = 0;
   int ticks_ = 0;
+  std::array<std::uint64_t, metrics::kReloadResults.size()> config_reloads_{};  // success, failure
   bool draining_ = false;
   bool handed_over_ = false;
   bool started_ = false;

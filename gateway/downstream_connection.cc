@@ -58,6 +58,8 @@ void DownstreamConnection::accept(Worker& worker, ListenerHandle& listener) {
   c->timer_.init(worker.loop(), c, [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_timer(); });
   c->handles_open_ = 2;
   worker.add_connection(c);
+  c->open_gauge_ = worker.connection_gauge(listener.name);
+  ++*c->open_gauge_;
   if (uv_accept(&listener.socket.stream, &c->socket_.stream) != 0) {
     c->close();
     return;
@@ -250,6 +252,7 @@ void DownstreamConnection::reject(const ParseRejection& rejection) {
   entry.status = rejection.status;
   entry.bytes_sent = body.size();
   worker_.access_log().record(entry);
+  if (metrics::WorkerStats* stats = worker_.stats()) ++stats->rejected[metrics::reject_reason_index(rejection.code)];
   close_after_flush();
 }
 
@@ -326,6 +329,7 @@ void DownstreamConnection::close() {
     exchange->on_downstream_gone();
     worker_.defer_delete(std::move(exchange));
   }
+  if (open_gauge_) --*open_gauge_;
   worker_.remove_connection(this);
   timer_.clear();
   uv_close(timer_.handle(), [](uv_handle_t* h) {

@@ -81,6 +81,7 @@ class DownstreamConnection final : private HttpParserListener, private WriteObse
   std::unique_ptr<Exchange> exchange_;
   std::string buffered_;  // bytes read past a complete request (pipelining) or tunnel data
   std::string peer_ip_;
+  std::int64_t* open_gauge_ = nullptr;  // the listener's skewgate_downstream_connections
   int timer_mode_ = 0;
   int handles_open_ = 0;
   bool peer_trusted_ = false;

@@ -4,6 +4,7 @@
 
 #include "gateway/downstream_connection.h"
 #include "gateway/local_reply.h"
+#include "gateway/request_metrics.h"
 #include "skew/decide.h"
 #include "skew/pin.h"
 
@@ -74,6 +75,7 @@ void Exchange::decide_and_route() {
     peek_.shrink_to_fit();
   }
   first_upstream_ = worker_.pool().next_upstream(*verdict_.target);
+  upstream_start_ns_ = uv_hrtime();
   connect_upstream();
 }
 
@@ -98,6 +100,7 @@ void Exchange::connect_upstream() {
     if (upstream_) return;  // on_upstream_connected or on_upstream_failure follows
   }
   worker_.report_connect_failure(build);
+  note_upstream_error(upstream_error_index(UpstreamFailure::connect_failed));
   fail_upstream(to_string(UpstreamFailure::connect_failed), 502);
 }
 
@@ -199,6 +202,7 @@ void Exchange::on_upstream_data(UpstreamConnection&, std::string_view data) {
       if (!finished_) downstream_.start_tunnel();
       return;
     default:
+      note_upstream_error(kBadResponseIndex);
       if (response_started_) {
         abort("bad_response");
       } else {
@@ -268,6 +272,7 @@ int Exchange::on_message_complete() {
   }
   if (framing_ == BodyFraming::chunked && send_body_) to_downstream_.append("0\r\n\r\n", 5);
   response_done_ = true;
+  upstream_end_ns_ = uv_hrtime();
   upstream_reusable_ = response_head_ && response_head_->keep_alive;
   if (upstream_) upstream_->disarm_timer();
   return HPE_PAUSED;
@@ -321,13 +326,17 @@ void Exchange::on_upstream_failure(UpstreamConnection& upstream, UpstreamFailure
   const bool connect_failure = failure == UpstreamFailure::connect_refused ||
                                failure == UpstreamFailure::connect_timeout ||
                                failure == UpstreamFailure::connect_failed;
+  // Every failed connect counts (a sick upstream shows even when the retry
+  // succeeds); a pooled connection found closed and retried does not.
+  const bool retry_reused = !connect_failure && upstream.reused() && retry_allowed();
+  if (!retry_reused) note_upstream_error(upstream_error_index(failure));
   if (connect_failure && attempts_ < verdict_.target->upstreams.size()) {
     upstream_ready_ = false;
     connect_upstream();
     return;
   }
   if (connect_failure) worker_.report_connect_failure(*verdict_.target);
-  if (!connect_failure && upstream.reused() && retry_allowed()) {
+  if (retry_reused) {
     // A pooled connection the upstream had already closed: nothing was
     // processed, so a fresh connection may safely try again.
     reused_retry_done_ = true;
@@ -359,6 +368,7 @@ bool Exchange::retry_allowed() const {
 
 void Exchange::fail_upstream(std::string_view reason, int status) {
   detail_ = std::string(reason);
+  verdict_.set_cookie.clear();  // the error goes out without the pin (not issued)
   skew::Answer reply;
   reply.status = status;
   reply.headers = {{"content-type", "application/json"}, {"cache-control", "no-store"}};
@@ -391,7 +401,7 @@ void Exchange::abort(std::string_view reason) {
   detail_ = std::string(reason);
   downstream_keep_alive_ = false;
   finished_ = true;
-  log();
+  account();
   release_upstream(false);
   downstream_.close();  // calls on_downstream_gone, which sees finished_
 }
@@ -400,7 +410,7 @@ void Exchange::on_downstream_gone() {
   if (finished_) return;
   finished_ = true;
   if (detail_.empty()) detail_ = "client_closed";
-  log();
+  account();
   release_upstream(false);
 }
 
@@ -420,7 +430,7 @@ void Exchange::maybe_finish() {
 void Exchange::finish() {
   if (finished_) return;
   finished_ = true;
-  log();
+  account();
   const bool keep_alive = downstream_keep_alive_ && request_done_ && !tunnel_;
   release_upstream(upstream_reusable_ && request_done_ && response_done_);
   downstream_.exchange_finished(keep_alive);  // defers our deletion
@@ -438,6 +448,25 @@ void Exchange::release_upstream(bool reusable) {
     upstream->adopt(nullptr);
     upstream->close();
   }
+}
+
+void Exchange::account() {
+  record_metrics();
+  log();
+}
+
+void Exchange::record_metrics() {
+  metrics::WorkerStats* stats = worker_.stats();
+  if (stats == nullptr || peeking_) return;  // gone before a decision: nothing to label it by
+  std::optional<double> upstream_s;
+  if (upstream_end_ns_ > upstream_start_ns_ && upstream_start_ns_ > 0)
+    upstream_s = static_cast<double>(upstream_end_ns_ - upstream_start_ns_) / 1e9;
+  stats->record(request_sample(verdict_, Worker::wall_ms(), upstream_s));
+}
+
+void Exchange::note_upstream_error(std::size_t reason) {
+  metrics::WorkerStats* stats = worker_.stats();
+  if (stats && verdict_.app && verdict_.target) stats->record_upstream_error(verdict_.app->name, verdict_.target->id, reason);
 }
 
 void Exchange::log() {

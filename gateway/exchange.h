@@ -65,6 +65,9 @@ class Exchange final : private UpstreamConnection::Owner, private HttpParserList
   void maybe_finish();
   void finish();
   void abort(std::string_view reason);  // after response bytes went out: close the client
+  void account();  // metrics and the access-log line, once per request
+  void record_metrics();
+  void note_upstream_error(std::size_t reason);
   void log();
   bool retry_allowed() const;
 
@@ -75,6 +78,8 @@ class Exchange final : private UpstreamConnection::Owner, private HttpParserList
   skew::Verdict verdict_;
   std::uint64_t started_ns_;
   std::uint64_t upstream_head_ns_ = 0;
+  std::uint64_t upstream_start_ns_ = 0;  // an upstream was chosen
+  std::uint64_t upstream_end_ns_ = 0;    // its response ended
 
   // Upstream side.
   UpstreamConnection* upstream_ = nullptr;

@@ -249,7 +249,8 @@ int main(int argc, char** argv) {
                  admin_config.address.to_string().c_str());
     return 1;
   }
-  sg::gateway::AdminApi admin_api(control, admin_token);
+  const sg::metrics::Collector collector(*server.stats_board(), [&control] { return control.metric_facts(); });
+  sg::gateway::AdminApi admin_api(control, admin_token, &collector);
   sg::gateway::AdminServer admin(&m.loop, [&admin_api](const auto& request) { return admin_api.handle(request); });
   bool admin_ok = false;
   if (takeover) {

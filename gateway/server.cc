@@ -74,9 +74,10 @@ bool Server::start(std::string& error, std::vector<PassedSocket>* passed) {
     }
   }
   leaked_.assign(count, 0);
+  board_ = std::make_unique<metrics::StatsBoard>(count);
   for (unsigned i = 0; i < count; ++i)
     workers_.push_back(std::make_unique<Worker>(i, snapshot_, std::move(per_worker[i]), &log_sink_, reports_,
-                                                keyring_));
+                                                keyring_, board_.get()));
   for (unsigned i = 0; i < count; ++i)
     threads_.emplace_back([this, i] { leaked_[i] = workers_[i]->run(); });
   return true;

@@ -35,6 +35,8 @@ class Server {
   // The listeners' real addresses (port 0 resolved), in config order.
   const std::vector<std::string>& listener_names() const { return listener_names_; }
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
+  // What the workers publish for /metrics (null before start()).
+  const metrics::StatsBoard* stats_board() const { return board_.get(); }
 
   // A reload's listeners: new ones are bound (all or none: false with
   // `error`) and handed to every worker, removed ones closed. `notes` says
@@ -51,6 +53,7 @@ class Server {
   AccessLogSink& log_sink_;
   RuntimeReports* reports_;
   const skew::PinKeyring* keyring_;
+  std::unique_ptr<metrics::StatsBoard> board_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::vector<int> leaked_;

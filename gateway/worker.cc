@@ -52,14 +52,15 @@ void Worker::release_snapshot(LocalSnapshot* local) {
 
 Worker::Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot,
                std::vector<BoundListener> listeners, AccessLogSink* log_sink, RuntimeReports* reports,
-               const skew::PinKeyring* keyring)
+               const skew::PinKeyring* keyring, metrics::StatsBoard* board)
     : index_(index),
       read_buffer_(new char[kReadBufferSize]),
       bound_listeners_(std::move(listeners)),
       pool_(*this),
       access_log_(log_sink),
       reports_(reports),
-      keyring_(keyring) {
+      keyring_(keyring),
+      board_(board) {
   uv_loop_init(&loop_);
   loop_.data = this;
   snapshots_.push_front(std::make_unique<LocalSnapshot>(LocalSnapshot{std::move(snapshot), 0}));
@@ -85,7 +86,7 @@ int Worker::run() {
     uv_timer_start(
         &log_timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->access_log_.flush(); }, kLogFlushMs,
         kLogFlushMs);
-  if (reports_) uv_timer_start(&second_timer_, on_second, 1000, 1000);
+  if (reports_ || board_) uv_timer_start(&second_timer_, on_second, 1000, 1000);
   uv_run(&loop_, UV_RUN_DEFAULT);
   graveyard_.clear();
   access_log_.flush();
@@ -270,16 +271,26 @@ void Worker::report_connect_failure(const routing::Build& build) {
   if (reports_) reports_->connect_failure(build.pool_key);
 }
 
+std::int64_t* Worker::connection_gauge(std::string_view listener) {
+  auto it = stats_.downstream_connections.find(listener);
+  if (it == stats_.downstream_connections.end()) it = stats_.downstream_connections.emplace(listener, 0).first;
+  return &it->second;
+}
+
 void Worker::on_second(uv_timer_t* handle) {
   auto* worker = static_cast<Worker*>(handle->data);
-  if (!worker->reports_ || worker->last_request_.empty()) return;
+  if (worker->board_) worker->board_->publish(worker->index_, worker->stats_);
+  worker->report_last_requests();
+}
+
+void Worker::report_last_requests() {
+  if (!reports_ || last_request_.empty()) return;
   const std::int64_t wall = wall_ms();
-  const std::uint64_t loop_now = uv_now(&worker->loop_);
+  const std::uint64_t loop_now = uv_now(&loop_);
   std::unordered_map<std::string, std::int64_t> batch;
-  for (const auto& [key, at] : worker->last_request_)
-    batch.emplace(key, wall - static_cast<std::int64_t>(loop_now - at));
-  worker->last_request_.clear();
-  worker->reports_->last_requests(batch);
+  for (const auto& [key, at] : last_request_) batch.emplace(key, wall - static_cast<std::int64_t>(loop_now - at));
+  last_request_.clear();
+  reports_->last_requests(batch);
 }
 
 }  // namespace sg::gateway

@@ -18,6 +18,8 @@
 #include "gateway/runtime_reports.h"
 #include "gateway/stream_io.h"
 #include "gateway/upstream_pool.h"
+#include "metrics/stats_board.h"
+#include "metrics/worker_stats.h"
 #include "routing/snapshot.h"
 #include "skew/pin.h"
 
@@ -60,8 +62,10 @@ struct ListenerHandle {
 class Worker {
  public:
   // `keyring` (optional, process-wide, immutable) seals and opens pins.
+  // `board` (optional) receives this worker's stats once a second.
   Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot, std::vector<BoundListener> listeners,
-         AccessLogSink* log_sink, RuntimeReports* reports, const skew::PinKeyring* keyring = nullptr);
+         AccessLogSink* log_sink, RuntimeReports* reports, const skew::PinKeyring* keyring = nullptr,
+         metrics::StatsBoard* board = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -95,6 +99,12 @@ class Worker {
   void defer_delete(std::unique_ptr<Exchange> exchange);
   void release_snapshot(LocalSnapshot* local);
 
+  // This worker's counters; nullptr while the running snapshot has
+  // metrics.enabled: false (then a request records nothing).
+  metrics::WorkerStats* stats() { return current_->snapshot->config().metrics.enabled ? &stats_ : nullptr; }
+  // The open-connections gauge of one listener (stable for the worker's life).
+  std::int64_t* connection_gauge(std::string_view listener);
+
   // Facts for the control plane, batched here and handed over once a second.
   void note_request(const routing::Build& build);
   void report_connect_failure(const routing::Build& build);
@@ -107,6 +117,7 @@ class Worker {
   static void on_check(uv_check_t* handle);
   static void on_drain_timeout(uv_timer_t* handle);
   static void on_second(uv_timer_t* handle);
+  void report_last_requests();
   static void on_connection(uv_stream_t* server, int status);
   void start_listeners();
   void apply_posted();
@@ -131,6 +142,8 @@ class Worker {
   AccessLog access_log_;
   RuntimeReports* reports_;
   const skew::PinKeyring* keyring_;
+  metrics::StatsBoard* board_;
+  metrics::WorkerStats stats_;  // never reassigned: connection gauges point into it
   std::unordered_set<DownstreamConnection*> connections_;  // open downstream connections
   std::vector<std::unique_ptr<Exchange>> graveyard_;
   bool draining_ = false;

@@ -6,11 +6,10 @@ set -euo pipefail
 SKEWGATE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export SKEWGATE_ROOT
 
-sg_setup() {
-  local packages=(build-essential cmake pkg-config libuv1-dev libyaml-cpp-dev prometheus-cpp-dev
-                  doctest-dev libssl-dev nlohmann-json3-dev node-llhttp python3 curl)
+# Installs the named Debian packages that are missing (nothing when all are there).
+sg_install() {
   local missing=() pkg
-  for pkg in "${packages[@]}"; do
+  for pkg in "$@"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
   if ((${#missing[@]})); then
@@ -20,6 +19,11 @@ sg_setup() {
     "${sudo[@]}" apt-get update
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
   fi
+}
+
+sg_setup() {
+  sg_install build-essential cmake pkg-config libuv1-dev libyaml-cpp-dev prometheus-cpp-dev \
+             doctest-dev libssl-dev nlohmann-json3-dev node-llhttp python3 curl
 
   cd "$SKEWGATE_ROOT"
   # Configure once; again only if an earlier configure left no build system behind.

@@ -7,6 +7,8 @@ set -euo pipefail
 
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/setup.sh"
 cd "$SKEWGATE_ROOT"
+# The metrics tests scrape with a real Prometheus and check the exposition with promtool.
+sg_install prometheus
 ctest --test-dir build --output-on-failure -j2 --timeout 600
 # Next.js 16 needs Node.js >= 20.9, which Debian 12's own nodejs (18) is not:
 # the project's machines ship Node 20; elsewhere the stage says why it is skipped.

@@ -1,0 +1,152 @@
+#include "metrics/collector.h"
+
+#include <sstream>
+#include <utility>
+
+#include <prometheus/text_serializer.h>
+
+namespace sg::metrics {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
+
+MetricFamily family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+void add_value(MetricFamily& f, Labels labels, double value) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  switch (f.type) {
+    case MetricType::Counter: m.counter.value = value; break;
+    case MetricType::Gauge: m.gauge.value = value; break;
+    default: m.untyped.value = value; break;
+  }
+  f.metric.push_back(std::move(m));
+}
+
+void add_histogram(MetricFamily& f, Labels labels, const Histogram& h) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  m.histogram.sample_count = h.count();
+  m.histogram.sample_sum = h.sum();
+  std::uint64_t cumulative = 0;
+  const auto bounds = h.bounds();
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    cumulative += h.counts()[i];
+    m.histogram.bucket.push_back({cumulative, bounds[i]});
+  }
+  // The serializer writes the +Inf bucket from sample_count.
+  f.metric.push_back(std::move(m));
+}
+
+Labels labels(std::initializer_list<std::pair<const char*, std::string_view>> pairs) {
+  Labels out;
+  out.reserve(pairs.size());
+  for (const auto& [name, value] : pairs) out.push_back({name, std::string(value)});
+  return out;
+}
+
+}  // namespace
+
+std::vector<MetricFamily> Collector::Collect() const {
+  const ControlFacts control = control_();
+  WorkerStats total = board_.sum();
+  for (const BuildFacts& b : control.builds) {
+    AppSeries& app = total.app(b.app);
+    app.build(b.build);
+    app.build(kNone);
+  }
+  for (const std::string& listener : control.listeners) total.downstream_connections.try_emplace(listener, 0);
+
+  auto requests = family("skewgate_requests_total",
+                         "Requests by app, served build (none: answered by skewgate), kind and outcome.",
+                         MetricType::Counter);
+  auto skewed = family("skewgate_skewed_requests_total",
+                       "Requests whose client build is not current, by the state of that build.", MetricType::Counter);
+  auto reload = family("skewgate_reload_required_total",
+                       "Requests answered with reload-required, by kind and reason.", MetricType::Counter);
+  auto age = family("skewgate_client_build_age_seconds",
+                    "Time since a stale request's client build was superseded.", MetricType::Histogram);
+  auto pins = family("skewgate_pins_total", "Pin cookies issued, and received by the result of their check.",
+                     MetricType::Counter);
+  auto duration = family("skewgate_upstream_request_duration_seconds",
+                         "Time from choosing an upstream (connect included) to the end of its response.",
+                         MetricType::Histogram);
+  auto errors = family("skewgate_upstream_errors_total", "Upstream failures by build and reason.",
+                       MetricType::Counter);
+
+  for (const auto& [app_name, app] : total.apps) {
+    for (const auto& [build_name, build] : app.builds) {
+      for (std::size_t k = 0; k < kKinds.size(); ++k)
+        for (std::size_t o = 0; o < kOutcomes.size(); ++o)
+          add_value(requests,
+                    labels({{"app", app_name}, {"build", build_name}, {"kind", kKinds[k]}, {"outcome", kOutcomes[o]}}),
+                    static_cast<double>(build.requests[k][o]));
+      if (build_name == kNone) continue;  // no upstream was involved
+      add_histogram(duration, labels({{"app", app_name}, {"build", build_name}}), build.upstream_duration);
+      for (std::size_t r = 0; r < kUpstreamErrors.size(); ++r)
+        add_value(errors, labels({{"app", app_name}, {"build", build_name}, {"reason", kUpstreamErrors[r]}}),
+                  static_cast<double>(build.upstream_errors[r]));
+    }
+    for (std::size_t k = 0; k < kKinds.size(); ++k) {
+      for (std::size_t s = 0; s < kClientBuildStates.size(); ++s)
+        add_value(skewed, labels({{"app", app_name}, {"kind", kKinds[k]}, {"client_build_state", kClientBuildStates[s]}}),
+                  static_cast<double>(app.skewed[k][s]));
+      for (std::size_t r = 0; r < kReloadReasons.size(); ++r)
+        add_value(reload, labels({{"app", app_name}, {"kind", kKinds[k]}, {"reason", kReloadReasons[r]}}),
+                  static_cast<double>(app.reload_required[k][r]));
+      add_histogram(age, labels({{"app", app_name}, {"kind", kKinds[k]}}), app.client_build_age[k]);
+    }
+    for (std::size_t r = 0; r < kPinResults.size(); ++r)
+      add_value(pins, labels({{"app", app_name}, {"result", kPinResults[r]}}), static_cast<double>(app.pins[r]));
+  }
+
+  auto info = family("skewgate_build_info", "Registered builds: always 1, with state and health as labels.",
+                     MetricType::Gauge);
+  auto superseded = family("skewgate_build_superseded_timestamp_seconds",
+                           "When a build stopped being current (unix seconds); absent for builds never superseded.",
+                           MetricType::Gauge);
+  for (const BuildFacts& b : control.builds) {
+    add_value(info,
+              labels({{"app", b.app}, {"build", b.build}, {"state", b.state}, {"healthy", b.healthy ? "true" : "false"}}),
+              1);
+    if (b.superseded_at_ms > 0)
+      add_value(superseded, labels({{"app", b.app}, {"build", b.build}}),
+                static_cast<double>(b.superseded_at_ms) / 1000.0);
+  }
+
+  auto connections = family("skewgate_downstream_connections", "Open downstream connections by listener.",
+                            MetricType::Gauge);
+  for (const auto& [listener, open] : total.downstream_connections)
+    add_value(connections, labels({{"listener", listener}}), static_cast<double>(open));
+  auto rejected = family("skewgate_rejected_requests_total",
+                         "Requests refused before routing (malformed, too large, too slow), by reason.",
+                         MetricType::Counter);
+  for (std::size_t r = 0; r < kRejectReasons.size(); ++r)
+    add_value(rejected, labels({{"reason", kRejectReasons[r]}}), static_cast<double>(total.rejected[r]));
+  auto reloads = family("skewgate_config_reloads_total", "Configuration reloads by result.", MetricType::Counter);
+  for (std::size_t r = 0; r < kReloadResults.size(); ++r)
+    add_value(reloads, labels({{"result", kReloadResults[r]}}), static_cast<double>(control.config_reloads[r]));
+
+  std::vector<MetricFamily> out;
+  for (MetricFamily* f : {&requests, &skewed, &reload, &age, &info, &superseded, &pins, &duration, &errors,
+                          &connections, &rejected, &reloads})
+    out.push_back(std::move(*f));
+  return out;
+}
+
+std::string serialize_text(const std::vector<MetricFamily>& families) {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families);
+  return std::move(out).str();
+}
+
+}  // namespace sg::metrics
