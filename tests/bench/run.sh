@@ -45,7 +45,10 @@ SKEWGATE_BIN=${SKEWGATE_BIN:-$ROOT/build/skewgate}
 RESULTS_DIR=$HERE/results
 
 UPSTREAM_PORT=$((PORT_BASE + 10))
-declare -A PORT=([skewgate]=$PORT_BASE [nginx]=$((PORT_BASE + 1)) [haproxy]=$((PORT_BASE + 2)))
+# sg-nometrics: skewgate with metrics.enabled: false, to measure what metrics
+# cost (BENCH_PROXIES="skewgate sg-nometrics").
+declare -A PORT=([skewgate]=$PORT_BASE [nginx]=$((PORT_BASE + 1)) [haproxy]=$((PORT_BASE + 2))
+                 [sg-nometrics]=$((PORT_BASE + 3)))
 
 # name | connections | path | extra wrk header | description
 WORKLOADS=(
@@ -256,9 +259,12 @@ start_proxy() {
       # -db: foreground, a single process (no master-worker)
       start_bg "$dir/stdout.log" taskset -c "$PROXY_CPU" "$HAPROXY_BIN" -db -f "$dir/haproxy.cfg"
       ;;
-    skewgate)
+    skewgate|sg-nometrics)
       [[ -x $SKEWGATE_BIN ]] || { NA_REASON="not built ($SKEWGATE_BIN)"; return 1; }
-      render "$HERE/conf/skewgate.yaml.in" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT"
+      local metrics=true
+      [[ $name == sg-nometrics ]] && metrics=false
+      render "$HERE/conf/skewgate.yaml.in" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT" \
+        METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20))
       start_bg "$dir/stdout.log" taskset -c "$PROXY_CPU" "$SKEWGATE_BIN" -c "$dir/skewgate.yaml"
       ;;
     *) NA_REASON="unknown proxy"; return 1 ;;
@@ -421,13 +427,13 @@ report() {
     IFS='|' read -r wl conns path header desc <<<"$spec"
     echo
     echo "== $wl: $desc"
-    printf '%-9s %10s %11s %9s %9s %9s %7s\n' proxy 'req/s' 'CPU us/req' 'p50 ms' 'p99 ms' 'RSS MiB' errors
+    printf '%-12s %10s %11s %9s %9s %9s %7s\n' proxy 'req/s' 'CPU us/req' 'p50 ms' 'p99 ms' 'RSS MiB' errors
     for p in $PROXIES; do
       if [[ -n ${R[$wl,$p,na]:-} || -z ${R[$wl,$p,rps]:-} ]]; then
-        printf '%-9s %10s %11s %9s %9s %9s %7s  (%s)\n' "$p" n/a n/a n/a n/a n/a n/a "${R[$wl,$p,na]:-not run}"
+        printf '%-12s %10s %11s %9s %9s %9s %7s  (%s)\n' "$p" n/a n/a n/a n/a n/a n/a "${R[$wl,$p,na]:-not run}"
         continue
       fi
-      printf '%-9s %10s %11s %9s %9s %9s %7s\n' "$p" "${R[$wl,$p,rps]}" "${R[$wl,$p,cpu_us]}" \
+      printf '%-12s %10s %11s %9s %9s %9s %7s\n' "$p" "${R[$wl,$p,rps]}" "${R[$wl,$p,cpu_us]}" \
         "$(fmt_ms "${R[$wl,$p,p50_us]}")" "$(fmt_ms "${R[$wl,$p,p99_us]}")" \
         "$(fmt_mib "${R[$wl,$p,rss_kb]}")" "${R[$wl,$p,errors]}"
     done
@@ -437,6 +443,11 @@ report() {
     printf 'skewgate/haproxy: CPU/req %s  req/s %s\n' \
       "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "${R[$wl,haproxy,cpu_us]:-}")" \
       "$(ratio "${R[$wl,skewgate,rps]:-}" "${R[$wl,haproxy,rps]:-}")"
+    if [[ -n ${R[$wl,sg-nometrics,cpu_us]:-} ]]; then
+      printf 'skewgate metrics on/off: CPU/req %s  req/s %s\n' \
+        "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "${R[$wl,sg-nometrics,cpu_us]:-}")" \
+        "$(ratio "${R[$wl,skewgate,rps]:-}" "${R[$wl,sg-nometrics,rps]:-}")"
+    fi
     printf '(haproxy/nginx:   CPU/req %s  req/s %s)\n' \
       "$(ratio "${R[$wl,haproxy,cpu_us]:-}" "${R[$wl,nginx,cpu_us]:-}")" \
       "$(ratio "${R[$wl,haproxy,rps]:-}" "${R[$wl,nginx,rps]:-}")"
