@@ -963,7 +963,8 @@ LoadResult load_file(const std::string& path) {
 }
 
 std::string_view embedded_default_yaml() {
-  return R"(# The demo: two builds of one app on 127.0.0.1:3001 and :3002.
+  return R"(# The demo (scripts/demo.sh): app `demo` with no builds yet; deploy them with the CLI,
+# e.g. skewgate deploy --app demo --build dpl-a --upstream 127.0.0.1:3001
 listeners:
   - address: 127.0.0.1:8080
 admin: {address: 127.0.0.1:9901}
@@ -973,10 +974,7 @@ access_log: {path: stdout, format: plain}
 apps:
   - name: demo
     hosts: [localhost, 127.0.0.1]
-    current: dpl-b
-    builds:
-      - {id: dpl-a, upstreams: [127.0.0.1:3001]}
-      - {id: dpl-b, upstreams: [127.0.0.1:3002]}
+    registry: api
 )";
 }
 

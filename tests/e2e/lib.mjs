@@ -11,6 +11,8 @@ export const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..');
 export const SKEWGATE_BIN = process.env.SKEWGATE_BIN || path.join(repoRoot, 'build', 'skewgate');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -15,13 +15,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { buildVersion, VERSIONS, variantDir } from './build.mjs';
-import { CHROMIUM, Skewgate, freePort, here, sleep, startNext, stopAllSync, stopProcess, waitFor } from './lib.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, Skewgate, freePort, here, sleep, startNext, stopAllSync, stopProcess, waitFor } from './lib.mjs';
 
 const RESULTS = path.join(here, 'results');
 const RUN_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS || 20 * 60_000);
 const ERROR_MESSAGE = 'This page is out of date (skewgate e2e). Reload to continue.';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const rows = [];      // every check: the table
 const timings = {};   // seconds

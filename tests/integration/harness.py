@@ -41,8 +41,11 @@ def free_port():
 
 
 def port_free(port):
-    """Nothing bound to 127.0.0.1:port right now."""
+    """A server could bind 127.0.0.1:port right now: nothing listens there. SO_REUSEADDR as
+    skewgate and the upstreams use it, so connections of an earlier run left in TIME_WAIT
+    on that port do not count as taken."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         s.bind(("127.0.0.1", port))
         return True
