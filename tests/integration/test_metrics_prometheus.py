@@ -118,6 +118,18 @@ class MetricsWithPrometheusTest(unittest.TestCase):
     def send(self, target="/", headers=(), method="GET", body=None):
         return self.sg.request(method, target, "shop.test", list(headers), body)
 
+    def documents(self, n, build):
+        """n page loads with no pin, each served by `build` and given a pin: the first pin."""
+        pins = []
+        for _ in range(n):
+            r = self.send("/")
+            self.assertEqual(r.header("x-served-by"), build)
+            pins.append(r.header("set-cookie"))
+        self.assertTrue(all(pins), pins)
+        self.sent(build, "document", "served", n)
+        self.count("pins_issued", n)
+        return pins[0]
+
     def deploy(self, build):
         rc, out, err = self.sg.cli("deploy", "--app", "shop", "--build", build, "--upstream",
                                    f"127.0.0.1:{self.ups[build[-1]].port}")
@@ -162,13 +174,7 @@ class MetricsWithPrometheusTest(unittest.TestCase):
     def test_prometheus_answers_the_dashboard_queries_with_the_traffic_sent(self):
         started = time.time()
         self.deploy("dpl-a")
-        pin_a = None
-        for _ in range(20):
-            r = self.send("/")
-            self.assertEqual(r.header("x-served-by"), "dpl-a")
-            pin_a = pin_a or r.header("set-cookie")
-        self.sent("dpl-a", "document", "served", 20)
-        self.count("pins_issued", 20)
+        pin_a = self.documents(20, "dpl-a")
 
         self.deploy("dpl-b")
         superseded_a = time.time()
@@ -183,13 +189,7 @@ class MetricsWithPrometheusTest(unittest.TestCase):
         self.sent("dpl-a", "action", "served", 5)
         self.count(("skewed", "action", "retained"), 5)
 
-        pin_b = None
-        for _ in range(25):
-            r = self.send("/")
-            self.assertEqual(r.header("x-served-by"), "dpl-b")
-            pin_b = pin_b or r.header("set-cookie")
-        self.sent("dpl-b", "document", "served", 25)
-        self.count("pins_issued", 25)
+        pin_b = self.documents(25, "dpl-b")
         for _ in range(5):  # the slow tail of B: p99 lands in (0.1, 0.25]
             self.assertEqual(self.send("/delay?ms=200").status, 200)
         self.sent("dpl-b", "document", "served", 5)
