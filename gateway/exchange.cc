@@ -56,8 +56,8 @@ void Exchange::decide_and_route() {
   // Pins get Secure over TLS, or when a trusted hop says the client used https.
   const bool secure = downstream_.tls() ||
                       (downstream_.peer_trusted() && routing::iequals(view.header("x-forwarded-proto"), "https"));
-  const skew::DecisionInput input{view,      peek, downstream_.peer_ip(), Worker::wall_ms(), worker_.keyring(),
-                                  secure, downstream_.peer_trusted()};
+  const skew::DecisionInput input{view,   peek, downstream_.peer_ip(), Worker::wall_ms(), worker_.keyring(),
+                                  secure, downstream_.peer_trusted(), &worker_.pin_scratch()};
   verdict_ = skew::decide(input, *snapshot_);
   if (verdict_.answer) {
     peek_.clear();

@@ -89,6 +89,7 @@ class Worker {
   UpstreamPool& pool() { return pool_; }
   AccessLog& access_log() { return access_log_; }
   const skew::PinKeyring* keyring() const { return keyring_; }
+  skew::PinScratch& pin_scratch() { return pin_scratch_; }
   bool draining() const { return draining_; }
   uv_buf_t read_buffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
   std::uint64_t now_ms() const { return uv_now(const_cast<uv_loop_t*>(&loop_)); }
@@ -142,6 +143,7 @@ class Worker {
   AccessLog access_log_;
   RuntimeReports* reports_;
   const skew::PinKeyring* keyring_;
+  skew::PinScratch pin_scratch_;
   metrics::StatsBoard* board_;
   metrics::WorkerStats stats_;  // never reassigned: connection gauges point into it
   std::unordered_set<DownstreamConnection*> connections_;  // open downstream connections

@@ -191,7 +191,7 @@ std::string new_pin_cookie(const App& app, const Build& build, const DecisionInp
                            const routing::Snapshot& snapshot) {
   const std::int64_t now_s = input.now_ms / 1000;
   const std::int64_t max_age = max_age_seconds(app);
-  const std::string value = input.keyring->seal(Pin{app.name, build.id, now_s, now_s + max_age, Pin::Kind::pin});
+  const std::string value = input.keyring->seal(Pin{app.name, build.id, now_s, now_s + max_age, Pin::Kind::pin}, input.pin_scratch);
   if (value.empty()) return {};
   return pin_set_cookie(snapshot.config().pins.cookie, value, max_age, input.downstream_secure);
 }
@@ -241,7 +241,7 @@ bool preview_link(Verdict& verdict, const App& app, const DecisionInput& input, 
   const routing::RequestView& request = input.request;
   const std::optional<std::string> token = routing::query_param(request.query(), kPreviewParam);
   if (!token) return false;
-  const OpenResult opened = input.keyring->open(*token, app.name, input.now_ms / 1000, Pin::Kind::preview);
+  const OpenResult opened = input.keyring->open(*token, app.name, input.now_ms / 1000, Pin::Kind::preview, input.pin_scratch);
   if (opened.result != PinResult::valid) return false;
   const Build* build = app.find_build(opened.pin.build);
   if (build == nullptr || build->state == conf::BuildState::retired) return false;
@@ -315,7 +315,7 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
   std::optional<Pin> pin;
   if (keys) {
     if (const auto value = find_cookie(request.headers, snapshot.config().pins.cookie)) {
-      OpenResult opened = input.keyring->open(*value, app->name, input.now_ms / 1000);
+      OpenResult opened = input.keyring->open(*value, app->name, input.now_ms / 1000, Pin::Kind::pin, input.pin_scratch);
       verdict.pin_result = opened.result;
       if (opened.result == PinResult::valid) pin = std::move(opened.pin);
     }

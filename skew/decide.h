@@ -29,6 +29,8 @@ struct DecisionInput {
   // The peer is a trusted proxy: its X-Forwarded-Host counts as the host in
   // the origin check.
   bool peer_trusted = false;
+  // The worker's reusable pin cipher state (optional; see pin_scratch.h).
+  PinScratch* pin_scratch = nullptr;
 };
 
 // The query parameter of a signed preview link (design.md section 7).

@@ -30,6 +30,7 @@ constexpr char kInfo[] = "aes-256-gcm";
 constexpr char kAadPrefix[] = "skewgate-pin-v1";
 constexpr unsigned char kPlaintextVersion = 1;
 constexpr std::size_t kNonceBytes = 12;  // the GCM standard IV (NIST SP 800-38D 8.2)
+static_assert(kNonceBytes == PinScratch::kNonceBytes);
 constexpr std::size_t kTagBytes = 16;
 constexpr std::size_t kMaxNameBytes = 255;  // app and build lengths are one byte
 // version + issued + expires + two length bytes.
@@ -98,8 +99,10 @@ bool key_id_of(const unsigned char* key, std::size_t key_len, char* id) {
   return true;
 }
 
+// A one-call context, made only when the caller brought no PinScratch.
 struct CipherCtx {
-  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  EVP_CIPHER_CTX* ctx = nullptr;
+  EVP_CIPHER_CTX* make() { return ctx = EVP_CIPHER_CTX_new(); }
   ~CipherCtx() { EVP_CIPHER_CTX_free(ctx); }
 };
 
@@ -140,7 +143,7 @@ std::vector<std::string> PinKeyring::key_ids() const {
   return ids;
 }
 
-std::string PinKeyring::seal(const Pin& pin) const {
+std::string PinKeyring::seal(const Pin& pin, PinScratch* scratch) const {
   if (!ok() || pin.app.size() > kMaxNameBytes || pin.build.size() > kMaxNameBytes) return {};
   const Key& key = keys_[0];
 
@@ -161,19 +164,20 @@ std::string PinKeyring::seal(const Pin& pin) const {
   auto* out = reinterpret_cast<unsigned char*>(blob.data());
   // Random 96-bit nonces: safe for far more than 2^32 seals per key at the
   // collision bound of SP 800-38D 8.3; rotate the secret long before that.
-  if (RAND_bytes(out, kNonceBytes) != 1) return {};
+  if (scratch ? !scratch->next_nonce(out) : RAND_bytes(out, kNonceBytes) != 1) return {};
 
-  CipherCtx c;
+  CipherCtx own;
+  EVP_CIPHER_CTX* ctx = scratch ? scratch->encrypting(cipher_.get(), key.bytes.data(), out) : own.make();
   const std::string ad = aad(key.id.data(), pin.kind);
   int len = 0;
-  if (c.ctx == nullptr || EVP_EncryptInit_ex2(c.ctx, cipher_.get(), key.bytes.data(), out, nullptr) != 1 ||
-      EVP_EncryptUpdate(c.ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(ad.data()),
+  if (ctx == nullptr || (!scratch && EVP_EncryptInit_ex2(ctx, cipher_.get(), key.bytes.data(), out, nullptr) != 1) ||
+      EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(ad.data()),
                         static_cast<int>(ad.size())) != 1 ||
-      EVP_EncryptUpdate(c.ctx, out + kNonceBytes, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
+      EVP_EncryptUpdate(ctx, out + kNonceBytes, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
                         static_cast<int>(plaintext.size())) != 1 ||
       static_cast<std::size_t>(len) != plaintext.size() ||
-      EVP_EncryptFinal_ex(c.ctx, out + kNonceBytes + len, &len) != 1 || len != 0 ||
-      EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_AEAD_GET_TAG, kTagBytes, out + kNonceBytes + plaintext.size()) != 1) {
+      EVP_EncryptFinal_ex(ctx, out + kNonceBytes + len, &len) != 1 || len != 0 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kTagBytes, out + kNonceBytes + plaintext.size()) != 1) {
     OPENSSL_cleanse(plaintext.data(), plaintext.size());
     return {};
   }
@@ -186,7 +190,7 @@ std::string PinKeyring::seal(const Pin& pin) const {
 }
 
 OpenResult PinKeyring::open(std::string_view value, std::string_view expected_app, std::int64_t now_s,
-                            Pin::Kind expected_kind) const {
+                            Pin::Kind expected_kind, PinScratch* scratch) const {
   OpenResult result;
   result.result = PinResult::malformed;
   // The smallest blob (empty app and build) still encodes to 51 characters.
@@ -216,19 +220,20 @@ OpenResult PinKeyring::open(std::string_view value, std::string_view expected_ap
   unsigned char tag[kTagBytes];
   std::memcpy(tag, in + kNonceBytes + text_len, kTagBytes);
 
-  CipherCtx c;
+  CipherCtx own;
+  EVP_CIPHER_CTX* ctx = scratch ? scratch->decrypting(cipher_.get(), key->bytes.data(), in) : own.make();
   const std::string ad = aad(key->id.data(), expected_kind);
   int len = 0;
   // The tag check in EVP_DecryptFinal_ex is constant time (CRYPTO_memcmp in
   // OpenSSL's GCM); nothing decrypted is used unless it passes.
   const bool authentic =
-      c.ctx != nullptr && EVP_DecryptInit_ex2(c.ctx, cipher_.get(), key->bytes.data(), in, nullptr) == 1 &&
-      EVP_DecryptUpdate(c.ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(ad.data()),
+      ctx != nullptr && (scratch || EVP_DecryptInit_ex2(ctx, cipher_.get(), key->bytes.data(), in, nullptr) == 1) &&
+      EVP_DecryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(ad.data()),
                         static_cast<int>(ad.size())) == 1 &&
-      EVP_DecryptUpdate(c.ctx, text, &len, in + kNonceBytes, static_cast<int>(text_len)) == 1 &&
+      EVP_DecryptUpdate(ctx, text, &len, in + kNonceBytes, static_cast<int>(text_len)) == 1 &&
       static_cast<std::size_t>(len) == text_len &&
-      EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_AEAD_SET_TAG, kTagBytes, tag) == 1 &&
-      EVP_DecryptFinal_ex(c.ctx, text + len, &len) == 1;
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTagBytes, tag) == 1 &&
+      EVP_DecryptFinal_ex(ctx, text + len, &len) == 1;
   if (!authentic) {
     OPENSSL_cleanse(plaintext.data(), plaintext.size());
     result.result = PinResult::tampered;

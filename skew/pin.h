@@ -10,7 +10,8 @@
 //            || app length (u8) || app || build length (u8) || build
 // Every character of the value is URL- and cookie-safe (hex, '.', base64url).
 //
-// Pure: no I/O. RAND_bytes makes the nonce. Functions here never throw.
+// Pure: no I/O. RAND_bytes makes the nonce (through a PinScratch's batch on
+// the request path). Functions here never throw.
 #pragma once
 
 #include <array>
@@ -22,6 +23,8 @@
 #include <vector>
 
 #include <openssl/types.h>
+
+#include "skew/pin_scratch.h"
 
 namespace sg::skew {
 
@@ -69,7 +72,8 @@ class PinKeyring {
   // The wire value, or "" when the keyring is empty, app or build is longer
   // than 255 bytes, the value would exceed kMaxPinValueBytes, or OpenSSL
   // fails.
-  std::string seal(const Pin& pin) const;
+  // `scratch` (optional): the calling thread's reusable context and nonces.
+  std::string seal(const Pin& pin, PinScratch* scratch = nullptr) const;
 
   // Checks in this order: length and syntax (malformed), key id (unknown_key,
   // compared with CRYPTO_memcmp against every key), GCM tag (tampered; a
@@ -78,7 +82,7 @@ class PinKeyring {
   // expires_at_s). A base64 encoding that is not canonical is malformed, so
   // every change to the value's characters is rejected.
   OpenResult open(std::string_view value, std::string_view expected_app, std::int64_t now_s,
-                  Pin::Kind expected_kind = Pin::Kind::pin) const;
+                  Pin::Kind expected_kind = Pin::Kind::pin, PinScratch* scratch = nullptr) const;
 
  private:
   struct Key {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -309,4 +310,36 @@ TEST_CASE("pin: base64url per RFC 4648, strict") {
   std::string all;
   for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
   CHECK(base64url_decode(base64url_encode(all)) == all);
+}
+
+// The request path seals and opens through the worker's PinScratch: the same
+// wire values, interchangeable with the one-call path, across keys and kinds.
+TEST_CASE("pin: a PinScratch changes nothing on the wire") {
+  const PinKeyring keys({kSecret});
+  const PinKeyring rotated({kOtherSecret, kSecret});
+  sg::skew::PinScratch scratch;
+  std::set<std::string> nonces;
+  // Far more seals than one 4 KiB nonce batch holds (341), so it refills.
+  for (int i = 0; i < 1000; ++i) {
+    const Pin::Kind kind = i % 3 == 0 ? Pin::Kind::preview : Pin::Kind::pin;
+    // Alternate keyrings so the scratch's contexts are re-keyed back and forth.
+    const PinKeyring& signer = i % 5 == 0 ? rotated : keys;
+    const std::string value = signer.seal(shop_pin(kind), &scratch);
+    REQUIRE_FALSE(value.empty());
+    nonces.insert(base64url_decode(body_of(value))->substr(0, 12));
+    CHECK(signer.open(value, "shop", kNow, kind).result == PinResult::valid);
+    CHECK(signer.open(value, "shop", kNow, kind, &scratch).result == PinResult::valid);
+    CHECK(rotated.open(value, "shop", kNow, kind, &scratch).result == PinResult::valid);
+    // The other kind, another app, a flipped tag: refused through the scratch too,
+    // and the scratch keeps working after a failed open.
+    CHECK(signer.open(value, "shop", kNow, kind == Pin::Kind::pin ? Pin::Kind::preview : Pin::Kind::pin, &scratch)
+              .result == PinResult::tampered);
+    CHECK(signer.open(value, "cart", kNow, kind, &scratch).result == PinResult::foreign_app);
+    std::string flipped = value;
+    flipped[flipped.size() - 2] = flipped[flipped.size() - 2] == 'A' ? 'B' : 'A';
+    CHECK(signer.open(flipped, "shop", kNow, kind, &scratch).result != PinResult::valid);
+    // And a one-call seal opens through the scratch.
+    CHECK(keys.open(keys.seal(shop_pin(kind)), "shop", kNow, kind, &scratch).result == PinResult::valid);
+  }
+  CHECK(nonces.size() == 1000);
 }
