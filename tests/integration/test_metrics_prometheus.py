@@ -302,6 +302,14 @@ class MetricsWithPrometheusTest(unittest.TestCase):
                     print(f"\n{query}\n  -> {sorted((sorted(k), v) for k, v in result.items())}")
                 self.expect(expr, result, superseded_a)
 
+    def counted(self, what):
+        """Counts of ("what", kind, label) summed over kinds: {label: n}."""
+        out = {}
+        for k, v in self.counts.items():
+            if isinstance(k, tuple) and k[0] == what:
+                out[k[2]] = out.get(k[2], 0) + v
+        return out
+
     def assert_rates(self, result, expected, label):
         """rate() over the window times the window = what was sent, within tolerance."""
         got = {dict(k).get(label): v * WINDOW_S for k, v in result.items() if v * WINDOW_S > 0.5}
@@ -322,17 +330,9 @@ class MetricsWithPrometheusTest(unittest.TestCase):
             (share,) = result.values()
             self.assertAlmostEqual(share, skewed / sum(req.values()), delta=0.03)
         elif "skewgate_skewed_requests_total" in expr:
-            states = {}
-            for k, v in self.counts.items():
-                if isinstance(k, tuple) and k[0] == "skewed":
-                    states[k[2]] = states.get(k[2], 0) + v
-            self.assert_rates(result, states, "client_build_state")
+            self.assert_rates(result, self.counted("skewed"), "client_build_state")
         elif "skewgate_reload_required_total" in expr:
-            reasons = {}
-            for k, v in self.counts.items():
-                if isinstance(k, tuple) and k[0] == "reload":
-                    reasons[k[2]] = reasons.get(k[2], 0) + v
-            self.assert_rates(result, reasons, "reason")
+            self.assert_rates(result, self.counted("reload"), "reason")
         elif "skewgate_client_build_age_seconds_bucket" in expr:
             # Stale requests came seconds after A was superseded: the first bucket (<= 60 s).
             (age,) = result.values()
