@@ -130,6 +130,15 @@ PinKeyring::PinKeyring(const std::vector<std::string>& secrets) {
     for (const Key& known : keys_) duplicate |= known.bytes == key.bytes;
     if (!duplicate) keys_.push_back(key);
   }
+  // Names this set of keys for a PinScratch's cache of authenticated values.
+  std::string all;
+  for (const Key& key : keys_) all.append(reinterpret_cast<const char*>(key.bytes.data()), key.bytes.size());
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (EVP_Digest(all.data(), all.size(), digest, &digest_len, EVP_sha256(), nullptr) == 1)
+    fingerprint_.assign(reinterpret_cast<const char*>(digest), digest_len);
+  OPENSSL_cleanse(all.data(), all.size());
+  if (fingerprint_.empty()) keys_.clear();
 }
 
 std::string PinKeyring::signing_key_id() const {
@@ -189,8 +198,39 @@ std::string PinKeyring::seal(const Pin& pin, PinScratch* scratch) const {
   return value;
 }
 
+namespace {
+
+// An authentic pin's verdict for this request: the app, then the expiry.
+OpenResult judge(Pin pin, std::string_view expected_app, std::int64_t now_s) {
+  OpenResult result;
+  result.pin = std::move(pin);
+  if (result.pin.app != expected_app) {
+    result.result = PinResult::foreign_app;
+  } else if (now_s >= result.pin.expires_at_s) {
+    result.result = PinResult::expired;
+  } else {
+    result.result = PinResult::valid;
+  }
+  return result;
+}
+
+}  // namespace
+
 OpenResult PinKeyring::open(std::string_view value, std::string_view expected_app, std::int64_t now_s,
                             Pin::Kind expected_kind, PinScratch* scratch) const {
+  // A browser sends the same cookie with every request: a value this
+  // keyring authenticated before needs no second decryption.
+  if (scratch) {
+    if (const Pin* known = scratch->authenticated(fingerprint_, expected_kind, value))
+      return judge(*known, expected_app, now_s);
+  }
+  OpenResult result = open_authentic(value, expected_kind, scratch);
+  if (result.result != PinResult::valid) return result;
+  if (scratch) scratch->remember(fingerprint_, expected_kind, value, result.pin);
+  return judge(std::move(result.pin), expected_app, now_s);
+}
+
+OpenResult PinKeyring::open_authentic(std::string_view value, Pin::Kind expected_kind, PinScratch* scratch) const {
   OpenResult result;
   result.result = PinResult::malformed;
   // The smallest blob (empty app and build) still encodes to 51 characters.
@@ -258,13 +298,7 @@ OpenResult PinKeyring::open(std::string_view value, std::string_view expected_ap
   pin.build.assign(plaintext, at, build_len);
 
   result.pin = std::move(pin);
-  if (result.pin.app != expected_app) {
-    result.result = PinResult::foreign_app;
-  } else if (now_s >= result.pin.expires_at_s) {
-    result.result = PinResult::expired;
-  } else {
-    result.result = PinResult::valid;
-  }
+  result.result = PinResult::valid;  // authentic; app and expiry are judged by open()
   return result;
 }
 

@@ -24,18 +24,9 @@
 
 #include <openssl/types.h>
 
-#include "skew/pin_scratch.h"
+#include "skew/pin_scratch.h"  // also struct Pin
 
 namespace sg::skew {
-
-struct Pin {
-  enum class Kind : std::uint8_t { pin = 1, preview = 2 };
-  std::string app;
-  std::string build;
-  std::int64_t issued_at_s = 0;   // unix seconds
-  std::int64_t expires_at_s = 0;  // unix seconds; valid while now < expires_at_s
-  Kind kind = Kind::pin;
-};
 
 // Stable snake_case codes: the `result` label of skewgate_pins_total.
 enum class PinResult { valid, tampered, expired, unknown_key, foreign_app, malformed };
@@ -72,7 +63,8 @@ class PinKeyring {
   // The wire value, or "" when the keyring is empty, app or build is longer
   // than 255 bytes, the value would exceed kMaxPinValueBytes, or OpenSSL
   // fails.
-  // `scratch` (optional): the calling thread's reusable context and nonces.
+  // `scratch` (optional): the calling thread's reusable contexts, nonces and
+  // cache of values it already authenticated.
   std::string seal(const Pin& pin, PinScratch* scratch = nullptr) const;
 
   // Checks in this order: length and syntax (malformed), key id (unknown_key,
@@ -93,8 +85,13 @@ class PinKeyring {
     Key& operator=(const Key&) = default;
     ~Key();
   };
+  // Decodes and decrypts: malformed, unknown_key, tampered, or `valid`
+  // meaning authentic (app and expiry not yet checked).
+  OpenResult open_authentic(std::string_view value, Pin::Kind expected_kind, PinScratch* scratch) const;
+
   std::vector<Key> keys_;  // keys_[0] signs
   std::shared_ptr<EVP_CIPHER> cipher_;
+  std::string fingerprint_;  // SHA-256 of every key: which keyring a cached value was opened by
 };
 
 // RFC 4648 section 5, without padding.

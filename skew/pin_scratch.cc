@@ -57,4 +57,20 @@ EVP_CIPHER_CTX* PinScratch::ready(Keyed& slot, bool encrypt, const EVP_CIPHER* c
   return slot.ctx;
 }
 
+const Pin* PinScratch::authenticated(std::string_view fingerprint, Pin::Kind kind, std::string_view value) const {
+  if (fingerprint != remembered_by_) return nullptr;
+  const auto it = remembered_.find(value);
+  if (it == remembered_.end() || it->second.kind != kind) return nullptr;
+  return &it->second;
+}
+
+void PinScratch::remember(std::string_view fingerprint, Pin::Kind kind, std::string_view value, const Pin& pin) {
+  if (fingerprint != remembered_by_ || remembered_.size() >= kMaxRemembered) {
+    remembered_.clear();
+    remembered_by_.assign(fingerprint);
+  }
+  Pin& entry = remembered_.insert_or_assign(std::string(value), pin).first->second;
+  entry.kind = kind;
+}
+
 }  // namespace sg::skew

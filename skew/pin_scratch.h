@@ -7,10 +7,25 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include <openssl/types.h>
 
 namespace sg::skew {
+
+// What a pin names (sealed and opened by PinKeyring, pin.h).
+struct Pin {
+  enum class Kind : std::uint8_t { pin = 1, preview = 2 };
+  std::string app;
+  std::string build;
+  std::int64_t issued_at_s = 0;   // unix seconds
+  std::int64_t expires_at_s = 0;  // unix seconds; valid while now < expires_at_s
+  Kind kind = Kind::pin;
+};
 
 class PinScratch {
  public:
@@ -31,7 +46,15 @@ class PinScratch {
   EVP_CIPHER_CTX* encrypting(const EVP_CIPHER* cipher, const unsigned char* key, const unsigned char* iv);
   EVP_CIPHER_CTX* decrypting(const EVP_CIPHER* cipher, const unsigned char* key, const unsigned char* iv);
 
+  // Values authenticated before by the keyring named `fingerprint`, as
+  // opened for `kind` (nullptr: not remembered). Only authenticity is
+  // remembered: the app and the expiry are checked on every use. At most
+  // kMaxRemembered values; when full, it starts over.
+  const Pin* authenticated(std::string_view fingerprint, Pin::Kind kind, std::string_view value) const;
+  void remember(std::string_view fingerprint, Pin::Kind kind, std::string_view value, const Pin& pin);
+
   static constexpr std::size_t kNonceBytes = 12;
+  static constexpr std::size_t kMaxRemembered = 1024;
 
  private:
   struct Keyed {
@@ -46,6 +69,13 @@ class PinScratch {
   Keyed decrypt_;
   std::array<unsigned char, 4096 - 4096 % kNonceBytes> nonces_{};
   std::size_t next_ = nonces_.size();
+
+  struct ValueHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view v) const noexcept { return std::hash<std::string_view>{}(v); }
+  };
+  std::string remembered_by_;  // the fingerprint of the keyring that authenticated them
+  std::unordered_map<std::string, Pin, ValueHash, std::equal_to<>> remembered_;  // by wire value
 };
 
 }  // namespace sg::skew

@@ -343,3 +343,31 @@ TEST_CASE("pin: a PinScratch changes nothing on the wire") {
   }
   CHECK(nonces.size() == 1000);
 }
+
+// The scratch remembers values it authenticated, never what they may do:
+// app, expiry, kind and keyring are checked on every use.
+TEST_CASE("pin: a remembered value is judged again on every use") {
+  const PinKeyring keys({kSecret});
+  const PinKeyring other({kOtherSecret});
+  sg::skew::PinScratch scratch;
+  const std::string value = keys.seal(shop_pin());
+  for (int round = 0; round < 2; ++round) {  // the first opens and remembers, the second is remembered
+    CAPTURE(round);
+    CHECK(keys.open(value, "shop", kNow, Pin::Kind::pin, &scratch).result == PinResult::valid);
+    CHECK(keys.open(value, "cart", kNow, Pin::Kind::pin, &scratch).result == PinResult::foreign_app);
+    CHECK(keys.open(value, "shop", kNow + kWeek, Pin::Kind::pin, &scratch).result == PinResult::expired);
+    CHECK(keys.open(value, "shop", kNow, Pin::Kind::preview, &scratch).result == PinResult::tampered);
+    CHECK(other.open(value, "shop", kNow, Pin::Kind::pin, &scratch).result == PinResult::unknown_key);
+  }
+  // Relabelled with the other keyring's key id, it is not "remembered" for that keyring.
+  CHECK(other.open(other.signing_key_id() + "." + body_of(value), "shop", kNow, Pin::Kind::pin, &scratch).result ==
+        PinResult::tampered);
+  // Past kMaxRemembered values the cache starts over and keeps answering right.
+  std::vector<std::string> values;
+  for (std::size_t i = 0; i < sg::skew::PinScratch::kMaxRemembered + 10; ++i) values.push_back(keys.seal(shop_pin()));
+  for (int pass = 0; pass < 2; ++pass)
+    for (const std::string& v : values) CHECK(keys.open(v, "shop", kNow, Pin::Kind::pin, &scratch).result == PinResult::valid);
+  std::string flipped = value;
+  flipped[flipped.size() - 2] = flipped[flipped.size() - 2] == 'A' ? 'B' : 'A';
+  CHECK(keys.open(flipped, "shop", kNow, Pin::Kind::pin, &scratch).result != PinResult::valid);
+}
