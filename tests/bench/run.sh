@@ -560,6 +560,19 @@ main() {
       for spec in "${WORKLOADS[@]}"; do R[${spec%%|*},$p,na]=$NA_REASON; done
     fi
   done
+  # A returning browser sends its pin back: one more workload whose requests
+  # carry a pin skewgate sealed (both skewgate variants share the bench's pin
+  # secret; nginx and HAProxy get the same bytes and ignore the cookie).
+  if [[ -n ${PID_OF[skewgate]:-} ]]; then
+    local pin
+    pin=$(curl -s -D - -o /dev/null -H 'Host: localhost' "http://127.0.0.1:${PORT[skewgate]}/" |
+          sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | tr -d '\r')
+    if [[ -n $pin ]]; then
+      WORKLOADS+=("ka50pin|50|/|Cookie: $pin|keep-alive, 50 connections, each request carries its pin")
+    else
+      log "warning: skewgate set no pin cookie; the ka50pin workload is skipped"
+    fi
+  fi
   n=${#running[@]}
   for ((round = 1; round <= ROUNDS; round++)); do
     for spec in "${WORKLOADS[@]}"; do
