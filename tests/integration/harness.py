@@ -182,6 +182,18 @@ class Gateway:
                     pass
         return entries
 
+    def catches_sighup(self):
+        """True once the process has a SIGHUP handler (Linux: SigCgt in /proc/PID/status), so
+        a reload's SIGHUP cannot take the default action and kill it. True without procfs."""
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("SigCgt:"):
+                        return bool(int(line.split()[1], 16) & (1 << (signal.SIGHUP - 1)))
+        except OSError:
+            return True
+        return True
+
     def signal(self, sig):
         os.kill(self.proc.pid, sig)
 

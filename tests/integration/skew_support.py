@@ -123,24 +123,9 @@ class SkewGateway:
             text = f.read()
         self.gateway = Gateway(text, self.port, self.workdir)
 
-    def sighup_handled(self):
-        """True once the process catches SIGHUP (Linux: SigCgt in /proc/PID/status).
-
-        Workaround: skewgate's workers accept before main() installs its SIGHUP handler,
-        so a SIGHUP sent as soon as the port answers can kill the process (default
-        disposition). Before the first reload, wait until the handler is in place."""
-        try:
-            with open(f"/proc/{self.gateway.proc.pid}/status") as f:
-                for line in f:
-                    if line.startswith("SigCgt:"):
-                        return bool(int(line.split()[1], 16) & (1 << (signal.SIGHUP - 1)))
-        except OSError:
-            return True  # no procfs: nothing to wait for
-        return True
-
     def reload(self, render, ready, timeout=15.0, what="the new config"):
         """Write the new config atomically, SIGHUP, and wait (bounded) until ready() holds."""
-        if not wait_for(self.sighup_handled, 5.0):
+        if not wait_for(self.gateway.catches_sighup, 5.0):
             raise AssertionError("skewgate does not catch SIGHUP 5 s after it started accepting")
         text = render(self.port, self.state_dir)
         tmp = self.config_path + ".tmp"
