@@ -244,21 +244,48 @@ async function baseline(version, browser, dir) {
   }
 }
 
-async function skewScenario(version, browser, dir) {
-  const ports = { a: await freePort(), b: await freePort() };
-  const a = await startNext({ version, variantDir: variantDir(version, 'dpl-a'), port: ports.a, logFile: path.join(dir, 'next-dpl-a.log'), label: 'dpl-a' });
-  const b = await startNext({ version, variantDir: variantDir(version, 'dpl-b'), port: ports.b, logFile: path.join(dir, 'next-dpl-b.log'), label: 'dpl-b' });
-  const sgDir = path.join(dir, 'skewgate-skew');
+// Builds A and B of one variant pair on ports of their own, behind a fresh skewgate (its own
+// dir, action_policy reload) with A deployed through the CLI, plus a JavaScript and a no-JS
+// browser context. deploy(variant) registers and promotes that build with its manifest;
+// stop() closes and stops everything, by PID.
+async function startDeployment(version, browser, dir, { a: variantA, b: variantB, name }) {
+  const ports = { [variantA]: await freePort(), [variantB]: await freePort() };
+  const next = (variant) => startNext({ version, variantDir: variantDir(version, variant), port: ports[variant],
+    logFile: path.join(dir, `next-${variant}.log`), label: variant });
+  const a = await next(variantA);
+  const b = await next(variantB);
+  const sgDir = path.join(dir, `skewgate-${name}`);
   fs.rmSync(sgDir, { recursive: true, force: true });
   fs.mkdirSync(sgDir, { recursive: true });
   const sg = new Skewgate({ dir: sgDir, port: await freePort(), adminPort: await freePort(), policy: 'reload', message: ERROR_MESSAGE });
   const manifest = (v) => path.join(variantDir(version, v), '.next/server/server-reference-manifest.json');
-  const ctx = await browser.newContext();
-  const nojsCtx = await browser.newContext({ javaScriptEnabled: false });
+  const deployment = {
+    sg,
+    ctx: await browser.newContext(),
+    nojsCtx: await browser.newContext({ javaScriptEnabled: false }),
+    deploy: (variant) => sg.deploy(variant, ports[variant], manifest(variant)),
+    async stop() {
+      await deployment.ctx.close();
+      await deployment.nojsCtx.close();
+      await sg.stop();
+      await stopProcess(a);
+      await stopProcess(b);
+    },
+  };
   try {
     await sg.start();
-    sg.deploy('dpl-a', ports.a, manifest('dpl-a'));
+    deployment.deploy(variantA);
+  } catch (e) {
+    await deployment.stop();
+    throw e;
+  }
+  return deployment;
+}
 
+async function skewScenario(version, browser, dir) {
+  const deployment = await startDeployment(version, browser, dir, { a: 'dpl-a', b: 'dpl-b', name: 'skew' });
+  const { sg, ctx, nojsCtx } = deployment;
+  try {
     // Old tabs: all loaded while A is current.
     const tabs = {};
     for (const k of ['deploy-button', 'deploy-form', 'deploy-link', 'deploy-lazy', 'retire-button', 'retire-form',
@@ -274,7 +301,7 @@ async function skewScenario(version, browser, dir) {
     }
 
     // Deploy B through the control plane: B current, A retained.
-    sg.deploy('dpl-b', ports.b, manifest('dpl-b'));
+    deployment.deploy('dpl-b');
     const fresh = await openTab(ctx, `${sg.url}/`, 'fresh tab after deploy', { old: false });
     fresh.fresh = true;
     await check({
@@ -355,28 +382,14 @@ async function skewScenario(version, browser, dir) {
         ...want(s, s.oldTab === true, 'no reload')],
     });
   } finally {
-    await ctx.close();
-    await nojsCtx.close();
-    await sg.stop();
-    await stopProcess(a);
-    await stopProcess(b);
+    await deployment.stop();
   }
 }
 
 async function nodplScenario(version, browser, dir) {
-  const ports = { a: await freePort(), b: await freePort() };
-  const a = await startNext({ version, variantDir: variantDir(version, 'nodpl-a'), port: ports.a, logFile: path.join(dir, 'next-nodpl-a.log'), label: 'nodpl-a' });
-  const b = await startNext({ version, variantDir: variantDir(version, 'nodpl-b'), port: ports.b, logFile: path.join(dir, 'next-nodpl-b.log'), label: 'nodpl-b' });
-  const sgDir = path.join(dir, 'skewgate-nodpl');
-  fs.rmSync(sgDir, { recursive: true, force: true });
-  fs.mkdirSync(sgDir, { recursive: true });
-  const sg = new Skewgate({ dir: sgDir, port: await freePort(), adminPort: await freePort(), policy: 'reload', message: ERROR_MESSAGE });
-  const manifest = (v) => path.join(variantDir(version, v), '.next/server/server-reference-manifest.json');
-  const ctx = await browser.newContext();
-  const nojsCtx = await browser.newContext({ javaScriptEnabled: false });
+  const deployment = await startDeployment(version, browser, dir, { a: 'nodpl-a', b: 'nodpl-b', name: 'nodpl' });
+  const { sg, ctx, nojsCtx } = deployment;
   try {
-    await sg.start();
-    sg.deploy('nodpl-a', ports.a, manifest('nodpl-a'));
     const tabs = {};
     for (const k of ['button', 'form', 'link', 'lazy']) tabs[k] = await openTab(ctx, `${sg.url}/`, `nodpl ${k}`);
     tabs.nojs = await openTab(nojsCtx, `${sg.url}/`, 'nodpl nojs', { js: false });
@@ -384,7 +397,7 @@ async function nodplScenario(version, browser, dir) {
       const s = await snapshot(t);
       if (s.renderedBy !== 'A') throw new Error(`nodpl tab ${k} says ${s.renderedBy}, not A`);
     }
-    sg.deploy('nodpl-b', ports.b, manifest('nodpl-b'));
+    deployment.deploy('nodpl-b');
     const phase = 'deploy (A retained), no deploymentId';
     await check({
       version, scenario: 'nodpl', phase, kind: 'action (button)', tab: tabs.button, act: clickButton,
@@ -411,11 +424,7 @@ async function nodplScenario(version, browser, dir) {
       expected: '(recorded only: no dpl; the build comes from the pin cookie if skewgate set one, else current)', expect: () => [],
     });
   } finally {
-    await ctx.close();
-    await nojsCtx.close();
-    await sg.stop();
-    await stopProcess(a);
-    await stopProcess(b);
+    await deployment.stop();
   }
 }
 
