@@ -1,4 +1,6 @@
-// design.md section 5, byte for byte. Header names are lower case; the
+// design.md section 5, byte for byte. Whatever the caller passes, the paths
+// they send the client to stay on the origin (skew/redirect_target.h) and no
+// header value holds a byte copied raw from the request. Header names are lower case; the
 // gateway adds content-length and connection framing. Every answer carries
 // cache-control: no-store (no cache may keep a reload answer) and the
 // structured x-skewgate-reload header, in this order:
@@ -8,22 +10,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "skew/redirect_target.h"
+
 #include <string>
 
 namespace sg::skew {
 namespace {
-
-// Values copied from the request (its target, the deployment ID it named)
-// were parsed strictly, but a header value must never be able to split the
-// response whatever the caller passes: CR, LF and NUL are dropped.
-std::string header_safe(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (const char c : value) {
-    if (c != '\r' && c != '\n' && c != '\0') out.push_back(c);
-  }
-  return out;
-}
 
 Answer with_headers(int status, std::string_view content_type) {
   Answer answer;
@@ -39,9 +31,11 @@ void add_reload_header(Answer& answer, const ReloadContext& context) {
 
 }  // namespace
 
+// The client build is whatever the request named (x-deployment-id, ?dpl=,
+// percent-decoded): encoded so it can neither split the response nor forge a
+// parameter, whatever the caller passes.
 std::string reload_header_value(const ReloadContext& context) {
-  return header_safe("required; reason=" + std::string(context.reason) + "; build=" +
-                     std::string(context.client_build));
+  return "required; reason=" + header_token(context.reason) + "; build=" + header_token(context.client_build);
 }
 
 Answer action_reload_answer(const routing::Classification& classification, const conf::SkewConfig& skew,
@@ -50,7 +44,7 @@ Answer action_reload_answer(const routing::Classification& classification, const
   // page again, now from the live build.
   if (classification.action_client == routing::ActionClient::form_post) {
     Answer answer = with_headers(303, "");
-    answer.headers.emplace_back("location", header_safe(context.path_and_query));
+    answer.headers.emplace_back("location", same_origin_target(context.path_and_query));
     add_reload_header(answer, context);
     return answer;
   }
@@ -72,7 +66,7 @@ Answer action_reload_answer(const routing::Classification& classification, const
   // The stock Next.js client answers x-action-redirect on a 200 with a full
   // page load of that path: the only recovery that needs no app code.
   Answer answer = with_headers(200, "text/plain");
-  answer.headers.emplace_back("x-action-redirect", header_safe(context.path_and_query));
+  answer.headers.emplace_back("x-action-redirect", same_origin_target(context.path_and_query));
   add_reload_header(answer, context);
   return answer;
 }
@@ -95,7 +89,7 @@ Answer json_reload_answer(const ReloadContext& context) {
   body["reason"] = context.reason;
   body["client_build"] = context.client_build;
   body["current_build"] = context.current_build;
-  body["reload"] = context.path_and_query;
+  body["reload"] = same_origin_target(context.path_and_query);
   answer.body = body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   return answer;
 }

@@ -14,7 +14,8 @@ struct ReloadContext {
   std::string_view reason;         // build_retired, build_unknown, build_unhealthy, build_killed, action_not_found
   std::string_view client_build;   // the ID the request named; "unknown" when none
   std::string_view current_build;
-  std::string_view path_and_query; // the request target, for x-action-redirect / Location / "reload"
+  std::string_view path_and_query; // the request target, for x-action-redirect / Location / "reload";
+                                   // made same-origin here (same_origin_target)
 };
 
 // `x-skewgate-reload: required; reason=<reason>; build=<client build>`

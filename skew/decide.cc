@@ -32,6 +32,7 @@
 #include "skew/answers.h"
 #include "skew/canary.h"
 #include "skew/pin_cookie.h"
+#include "skew/redirect_target.h"
 
 namespace sg::skew {
 
@@ -220,18 +221,13 @@ const Build* kept_build_with_action(const App& app, std::string_view action_id) 
   return nullptr;
 }
 
-// Origin-form path and query of the request: the page a reload answer sends
-// the client back to. An absolute-form target loses its scheme and authority.
+// The page a reload answer sends the client back to: the request's path and
+// query as a same-origin path (an absolute-form target loses its scheme and
+// authority, `//host` and `/\host` become `/host`).
 std::string path_and_query(const routing::RequestView& request) {
-  std::string_view path = request.path();
-  if (!path.starts_with('/')) {
-    const std::size_t scheme = path.find("://");
-    const std::size_t slash = scheme == std::string_view::npos ? std::string_view::npos : path.find('/', scheme + 3);
-    path = slash == std::string_view::npos ? std::string_view("/") : path.substr(slash);
-  }
-  std::string out(path);
-  if (const std::string_view query = request.query(); !query.empty()) out.append("?").append(query);
-  return out;
+  std::string target(request.path());
+  if (const std::string_view query = request.query(); !query.empty()) target.append("?").append(query);
+  return same_origin_target(target);
 }
 
 // A GET document carrying a valid preview link for this app: 302 to the
@@ -247,9 +243,9 @@ bool preview_link(Verdict& verdict, const App& app, const DecisionInput& input, 
   if (build == nullptr || build->state == conf::BuildState::retired) return false;
   verdict.set_cookie = new_pin_cookie(app, *build, input, snapshot);
   if (verdict.set_cookie.empty()) return false;
-  std::string location = path_and_query(request);
-  if (const std::size_t q = location.find('?'); q != std::string::npos) location.resize(q);
-  if (const std::string rest = query_without_preview(request.query()); !rest.empty()) location.append("?").append(rest);
+  std::string target(request.path());
+  if (const std::string rest = query_without_preview(request.query()); !rest.empty()) target.append("?").append(rest);
+  const std::string location = same_origin_target(target);
   Answer answer;
   answer.status = 302;
   answer.headers = {{"location", location}, {"cache-control", "no-store"}};

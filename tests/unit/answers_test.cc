@@ -53,9 +53,45 @@ TEST_CASE("x-skewgate-reload value") {
   CHECK(reload_header_value(kContext) == kReload);
   CHECK(reload_header_value({"action_not_found", "unknown", "dpl-b", "/"}) ==
         "required; reason=action_not_found; build=unknown");
-  // Nothing from the request can split the header.
-  CHECK(reload_header_value({"build_unknown", "dpl\r\nset-cookie: x", "dpl-b", "/"}) ==
-        "required; reason=build_unknown; build=dplset-cookie: x");
+  // Nothing from the request can split the header, hold a control byte or
+  // forge a parameter: the client build is percent-encoded outside [A-Za-z0-9._-].
+  const struct {
+    const char* client_build;
+    const char* encoded;
+  } cases[] = {
+      {"dpl\r\nset-cookie: x", "dpl%0D%0Aset-cookie%3A%20x"},
+      {"a; reason=build_retired", "a%3B%20reason%3Dbuild_retired"},
+      {"tab\there", "tab%09here"},
+      {"del\x7f\x01", "del%7F%01"},
+      {"caf\xc3\xa9\xff", "caf%C3%A9%FF"},
+      {"quote\"back\\slash", "quote%22back%5Cslash"},
+      {"100%", "100%25"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.client_build);
+    CHECK(reload_header_value({"build_unknown", c.client_build, "dpl-b", "/"}) ==
+          std::string("required; reason=build_unknown; build=") + c.encoded);
+  }
+  const std::string nul("nul\0x", 5);
+  CHECK(reload_header_value({"build_unknown", nul, "dpl-b", "/"}) == "required; reason=build_unknown; build=nul%00x");
+}
+
+TEST_CASE("every answer that sends the client back stays on the origin") {
+  // The path a caller passes is made same-origin by the answer builder itself.
+  const ReloadContext hostile{"build_unknown", "dpl-a", "dpl-b", "//evil.example/x?q=1"};
+  const auto header = [](const Answer& answer, const std::string& name) {
+    for (const auto& [n, v] : answer.headers)
+      if (n == name) return v;
+    return std::string("<none>");
+  };
+  CHECK(header(action_reload_answer(action(ActionClient::form_post), policy(ActionPolicy::reload), hostile),
+               "location") == "/evil.example/x?q=1");
+  CHECK(header(action_reload_answer(action(ActionClient::next_js), policy(ActionPolicy::reload), hostile),
+               "x-action-redirect") == "/evil.example/x?q=1");
+  CHECK(json_reload_answer(hostile).body.find(R"("reload":"/evil.example/x?q=1")") != std::string::npos);
+  const ReloadContext split{"build_unknown", "dpl-a", "dpl-b", "/\\evil\r\nset-cookie: a=b"};
+  CHECK(header(action_reload_answer(action(ActionClient::next_js), policy(ActionPolicy::reload), split),
+               "x-action-redirect") == "/evil%0D%0Aset-cookie:%20a=b");
 }
 
 TEST_CASE("action, reload policy: 200 + x-action-redirect, empty text/plain") {
