@@ -29,9 +29,34 @@ std::string utc_timestamp() {
   return buf;
 }
 
-std::string_view or_dash(std::string_view v) { return v.empty() ? std::string_view("-") : v; }
+// A field of the plain format: "-" when empty, else escaped.
+void append_field(std::string& out, std::string_view value) {
+  if (value.empty())
+    out += '-';
+  else
+    append_log_escaped(out, value);
+}
+
+void append_pair(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  append_field(out, value);
+}
 
 }  // namespace
+
+void append_log_escaped(std::string& out, std::string_view value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (const char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7F || c == '"' || c == '\\') {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    } else {
+      out += ch;
+    }
+  }
+}
 
 bool AccessLogSink::open(const conf::AccessLogConfig& config, std::string& error) {
   format_ = config.format;
@@ -109,31 +134,21 @@ void AccessLog::record(const AccessLogEntry& e) {
                   e.duration_ms);
     buffer_ += utc_timestamp();
     buffer_ += ' ';
-    buffer_ += or_dash(e.peer);
+    append_field(buffer_, e.peer);
     buffer_ += " \"";
-    buffer_ += e.method;
+    append_field(buffer_, e.method);
     buffer_ += ' ';
-    buffer_ += e.target;
+    append_field(buffer_, e.target);
     buffer_ += '"';
     buffer_ += numbers;
-    buffer_ += " app=";
-    buffer_ += or_dash(e.app);
-    buffer_ += " client_build=";
-    buffer_ += or_dash(e.client_build);
-    buffer_ += " build=";
-    buffer_ += or_dash(e.build);
-    buffer_ += " kind=";
-    buffer_ += or_dash(e.kind);
-    buffer_ += " outcome=";
-    buffer_ += or_dash(e.outcome);
-    buffer_ += " detail=";
-    buffer_ += or_dash(e.detail);
-    if (!e.pin.empty()) {
-      buffer_ += " pin=";
-      buffer_ += e.pin;
-    }
-    buffer_ += " upstream=";
-    buffer_ += or_dash(e.upstream);
+    append_pair(buffer_, " app=", e.app);
+    append_pair(buffer_, " client_build=", e.client_build);
+    append_pair(buffer_, " build=", e.build);
+    append_pair(buffer_, " kind=", e.kind);
+    append_pair(buffer_, " outcome=", e.outcome);
+    append_pair(buffer_, " detail=", e.detail);
+    if (!e.pin.empty()) append_pair(buffer_, " pin=", e.pin);
+    append_pair(buffer_, " upstream=", e.upstream);
     buffer_ += '\n';
   }
   if (buffer_.size() >= kFlushAt) flush();

@@ -34,6 +34,14 @@ class AccessLogSink {
   conf::LogFormat format_ = conf::LogFormat::plain;
 };
 
+// Appends `value` as one field of the plain format, escaped as nginx's
+// `escape=default` does (control bytes, '"', '\\', DEL and bytes >= 0x80 become
+// \xHH, upper-case hex) and also space, so one request is one line whose
+// fields split on spaces: nothing a client sends can forge a line or a field.
+// The JSON format needs none of this: it is dumped with invalid UTF-8
+// replaced (U+FFFD), never thrown on.
+void append_log_escaped(std::string& out, std::string_view value);
+
 struct AccessLogEntry {
   std::string_view peer;
   std::string_view method;
