@@ -28,6 +28,7 @@ struct TlsConfig {
 
 struct ListenerConfig {
   SocketAddress address;
+  // Always empty: conf/load.cc refuses `tls:` until TLS termination lands.
   std::optional<TlsConfig> tls;
 };
 

@@ -152,6 +152,10 @@ bool is_origin(std::string_view text) {
   return !rest.empty() && rest.find_first_of("/?#") == std::string_view::npos;
 }
 
+constexpr const char* kNoTls =
+    "TLS termination is not available in this version; terminate TLS in front of skewgate (a load balancer, "
+    "nginx, HAProxy) and list that proxy in trusted_proxies";
+
 class Loader {
  public:
   explicit Loader(std::string file) : file_(std::move(file)) {}
@@ -435,7 +439,10 @@ class ConfigReader {
                      }
                    },
                    true},
-                  {"tls", [&](auto& n, auto& s) { read_tls(n, s, listener.tls.emplace()); }},
+                  // Known, so a typo gets its hint, and refused: nothing may be
+                  // accepted and then ignored (issue 13 item 12), and a listener
+                  // an operator believes is TLS would serve plain HTTP.
+                  {"tls", [&](auto&, auto& s) { in_.error(s, kNoTls); }},
               });
       if (parsed) {
         const auto [first, inserted] = seen.emplace(listener.address.to_string(), item_site.path);
@@ -443,14 +450,6 @@ class ConfigReader {
       }
       out.push_back(std::move(listener));
     });
-  }
-
-  void read_tls(const YAML::Node& node, const Site& site, TlsConfig& out) {
-    in_.map(node, site,
-            {
-                {"cert", [&](auto& n, auto& s) { in_.nonempty_string(n, s, out.cert); }, true},
-                {"key", [&](auto& n, auto& s) { in_.nonempty_string(n, s, out.key); }, true},
-            });
   }
 
   void read_admin(const YAML::Node& node, const Site& site, AdminConfig& out) {

@@ -157,6 +157,42 @@ class CheckTest(GatewayTestCase):
         self.assertNotEqual(out.returncode, 0)
         self.assertTrue(self.errors(out.stderr), out.stderr)
 
+    # Issue 13 item 12: `tls:` was accepted and ignored (the listener served plain
+    # HTTP). Until TLS termination lands it is refused, by --check and at start-up.
+    TLS_LISTENERS = [
+        ("flow mapping", "listeners: [{address: 127.0.0.1:18080}, {address: 127.0.0.1:18443, "
+                         "tls: {cert: /etc/c.pem, key: /etc/k.pem}}]\n", 1, "listeners[1].tls"),
+        ("block mapping", "listeners:\n  - address: 127.0.0.1:18443\n    tls:\n      cert: /etc/c.pem\n"
+                          "      key: /etc/k.pem\n", 4, "listeners[0].tls"),
+        ("empty", "listeners: [{address: 127.0.0.1:18443, tls: {}}]\n", 1, "listeners[0].tls"),
+    ]
+    NO_TLS = "TLS termination is not available in this version"
+
+    def tls_config(self, listeners):
+        return listeners + GOOD[GOOD.index("workers:"):]
+
+    def test_tls_listener_is_refused_by_check(self):
+        for name, listeners, line, key in self.TLS_LISTENERS:
+            with self.subTest(name):
+                path = self.write(self.tls_config(listeners))
+                out = self.check(path)
+                self.assertEqual(out.returncode, 1, out.stderr)
+                errors = self.errors(out.stderr)
+                self.assertEqual([(e["file"], int(e["line"]), e["key"]) for e in errors], [(path, line, key)],
+                                 out.stderr)
+                self.assertTrue(errors[0]["message"].startswith(self.NO_TLS), out.stderr)
+
+    def test_tls_listener_is_refused_at_start(self):
+        for name, listeners, line, key in self.TLS_LISTENERS:
+            with self.subTest(name):
+                path = self.write(self.tls_config(listeners))
+                out = subprocess.run([SKEWGATE_BIN, "-c", path], capture_output=True, text=True, timeout=20,
+                                     stdin=subprocess.DEVNULL)
+                self.assertNotEqual(out.returncode, 0, out.stderr)
+                errors = self.errors(out.stderr)
+                self.assertTrue(any(e["key"] == key and int(e["line"]) == line and
+                                    e["message"].startswith(self.NO_TLS) for e in errors), out.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

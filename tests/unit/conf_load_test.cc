@@ -208,6 +208,47 @@ apps:
   CHECK(result.errors.at(0).key == "listeners[0].tsl");
 }
 
+TEST_CASE("tls on a listener is refused until TLS termination lands, whatever its shape") {
+  // Nothing accepted is ignored (issue 13 item 12): a listener the operator
+  // believes terminates TLS must not quietly serve plain HTTP.
+  constexpr const char* kNoTls =
+      "TLS termination is not available in this version; terminate TLS in front of skewgate (a load balancer, "
+      "nginx, HAProxy) and list that proxy in trusted_proxies";
+  const struct {
+    const char* listener;
+    const char* where;
+  } cases[] = {
+      {"  - {address: 127.0.0.1:8443, tls: {cert: /c.pem, key: /k.pem}}\n", "t.yaml:2:36"},
+      {"  - address: 127.0.0.1:8443\n    tls:\n      cert: /c.pem\n      key: /k.pem\n", "t.yaml:4:7"},
+      {"  - {address: 127.0.0.1:8443, tls: {}}\n", "t.yaml:2:36"},
+      {"  - {address: 127.0.0.1:8443, tls: true}\n", "t.yaml:2:36"},
+      {"  - {address: 127.0.0.1:8443, tls:}\n", "t.yaml:2:31"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.listener);
+    const std::string yaml = "listeners:\n" + std::string(c.listener) + kApps;
+    const auto result = load_string(yaml, "t.yaml");
+    CHECK_FALSE(result.config.has_value());
+    CHECK(lines_of(result.errors) == std::string(c.where) + ": listeners[0].tls: " + kNoTls + "\n");
+  }
+  // Only the listener that asks for TLS is named; the others are fine.
+  const std::string two = "listeners:\n  - address: 127.0.0.1:8080\n  - {address: 127.0.0.1:8443, tls: {}}\n" + kApps;
+  CHECK(lines_of(load_string(two, "t.yaml").errors) == std::string("t.yaml:3:36: listeners[1].tls: ") + kNoTls + "\n");
+}
+
+TEST_CASE("design.md keys this version does not implement are refused, never ignored") {
+  // Per-app TLS (SNI), DNS re-resolution, framework selection, asset
+  // fallback: in design.md section 8, not in this version.
+  for (const std::string extra : {"dns: {refresh: 5s}\n", "    tls: {cert: /c.pem, key: /k.pem}\n",
+                                  "    framework: auto\n", "    assets: {fallback_builds: 3}\n"}) {
+    CAPTURE(extra);
+    const auto result = load_string(std::string(kMinimal) + extra, "t.yaml");
+    CHECK_FALSE(result.config.has_value());
+    REQUIRE(result.errors.size() == 1);
+    CHECK(result.errors[0].message.starts_with("unknown key"));
+  }
+}
+
 TEST_CASE("secrets never appear in diagnostics") {
   const std::string secret = "hunter2-SECRET-value";
   const std::string previous = "old-SECRET-value";
@@ -304,6 +345,12 @@ apps:
 )";
   const std::string example_path = "/srv/shop/a/.next/server/server-reference-manifest.json";
   yaml.replace(yaml.find(example_path), example_path.size(), manifest);
+  // The example's TLS listener is the one thing refused until TLS lands.
+  CHECK(lines_of(load_string(yaml, "skewgate.yaml").errors) ==
+        "skewgate.yaml:4:10: listeners[1].tls: TLS termination is not available in this version; terminate TLS "
+        "in front of skewgate (a load balancer, nginx, HAProxy) and list that proxy in trusted_proxies\n");
+  const std::string tls_line = "    tls: {cert: /etc/skewgate/tls.crt, key: /etc/skewgate/tls.key}   # SNI picks per-app certs\n";
+  yaml.erase(yaml.find(tls_line), tls_line.size());
   const auto result = load_string(yaml, "skewgate.yaml");
   for (const auto& d : result.errors) CAPTURE(d.to_string());
   REQUIRE(result.errors.empty());
@@ -311,9 +358,8 @@ apps:
   const Config& c = *result.config;
   REQUIRE(c.listeners.size() == 2);
   CHECK(c.listeners[1].address.to_string() == "0.0.0.0:8443");
-  REQUIRE(c.listeners[1].tls.has_value());
-  CHECK(c.listeners[1].tls->key == "/etc/skewgate/tls.key");
   CHECK_FALSE(c.listeners[0].tls.has_value());
+  CHECK_FALSE(c.listeners[1].tls.has_value());
   CHECK(c.admin.token_file == "/etc/skewgate/admin-token");
   CHECK(c.workers == 0);
   CHECK(c.limits.uri_bytes == 8192);
