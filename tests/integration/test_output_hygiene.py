@@ -151,6 +151,7 @@ class PreviewRedirectTest(GatewayTestCase):
                     self.assertEqual(resp.status, 302, resp)
                     self.assertEqual(resp.header("location"), expected + kept)
                     self.assertTrue(same_origin(resp.header("location")), resp)
+                    self.assertTrue(head_bytes_clean(resp.raw_head), resp.raw_head)  # Set-Cookie included
 
 
 # ---------------------------------------------------------------------------
