@@ -1,18 +1,19 @@
-// design.md section 5, byte for byte. Whatever the caller passes, the paths
-// they send the client to stay on the origin (skew/redirect_target.h) and no
-// header value holds a byte copied raw from the request. Header names are lower case; the
-// gateway adds content-length and connection framing. Every answer carries
-// cache-control: no-store (no cache may keep a reload answer) and the
-// structured x-skewgate-reload header, in this order:
+// design.md section 5, byte for byte. Header names are lower case; the
+// gateway adds content-length and connection framing. Whatever the caller
+// passes, the paths they send the client to stay on the origin
+// (skew/redirect_target.h) and no header value holds a byte copied raw from
+// the request. Every answer carries cache-control: no-store (no cache may
+// keep a reload answer) and the structured x-skewgate-reload header, in this
+// order:
 //   content-type (when there is one), cache-control, the answer's own
 //   headers, x-skewgate-reload.
 #include "skew/answers.h"
 
 #include <nlohmann/json.hpp>
 
-#include "skew/redirect_target.h"
-
 #include <string>
+
+#include "skew/redirect_target.h"
 
 namespace sg::skew {
 namespace {
