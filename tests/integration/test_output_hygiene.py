@@ -133,9 +133,19 @@ class RedirectTest(GatewayTestCase):
 
 
 class PreviewRedirectTest(GatewayTestCase):
+    @staticmethod
+    def admin_up(g):
+        try:
+            return g.admin("GET", "/healthz")[0] == 200
+        except OSError:
+            return False
+
     def test_preview_link_location_stays_on_the_origin(self):
         ups = {b: self.start_upstream(b) for b in ("dpl-b", "dpl-c")}
         g = PinGateway(self, renderer(None, registry="api", pins={"secret": SECRET_1}))
+        # Gateway() waits for the proxy listener only; under load the admin listener can
+        # come up a moment later (seen once in ctest -j2: connection refused).
+        self.assertTrue(wait_for(lambda: self.admin_up(g), 10.0), "the admin listener never answered")
         for b in ("dpl-b", "dpl-c"):
             status, body = g.admin("POST", "/api/v1/apps/shop/builds", {"id": b, "upstreams": [ups[b].address]})
             self.assertIn(status, (200, 201), body)
