@@ -18,7 +18,8 @@ namespace sg::gateway {
 // - a control byte, space, CR, LF or DEL in the target; a target that is not
 //   origin-form, absolute-form http(s) with a valid authority, or "*" on
 //   OPTIONS (400 invalid_target);
-// - a header name that is empty or not an RFC 9110 token (invalid_header_name);
+// - an empty header name (invalid_header_name; llhttp in strict mode refuses
+//   every other name that is not an RFC 9110 token, with the same code);
 // - no Host on HTTP/1.1 (missing_host), more than one Host (duplicate_host),
 //   a Host that routing::parse_authority refuses (invalid_host);
 // - Connection naming host, content-length or transfer-encoding

@@ -34,6 +34,11 @@ apps:
       - {id: dpl-0, upstreams: [127.0.0.1:3000], state: retired}
 )";
 
+bool is_tchar(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
 struct World {
   std::shared_ptr<const sg::routing::Snapshot> snapshot;
   sg::skew::PinKeyring keyring{std::vector<std::string>{"fuzzing-secret-of-at-least-thirty-two-bytes"}};
@@ -66,6 +71,10 @@ class Listener final : public sg::gateway::HttpParserListener {
     if (head->target != "*" && (head->target.empty() || head->target.front() != '/')) std::abort();
     int hosts = 0;
     for (const auto& field : head->headers) {
+      // Every name is an RFC 9110 token: llhttp (strict) and vet_request_head between them.
+      if (field.name.empty()) std::abort();
+      for (char c : field.name)
+        if (!is_tchar(static_cast<unsigned char>(c))) std::abort();
       if (sg::routing::iequals(field.name, "host")) ++hosts;
       if (sg::routing::iequals(field.name, "http2-settings")) std::abort();
       if (sg::routing::iequals(field.name, "upgrade") && (!head->upgrade || field.value != "websocket")) std::abort();

@@ -129,6 +129,25 @@ class RejectTest(GatewayTestCase):
                 data = head()[:-2] + line + b"\r\n\r\n"
                 self.expect_reject(data, "invalid_header_name")
 
+    def test_every_non_token_byte_in_a_header_name(self):
+        # The whole class: each byte that is no tchar (RFC 9110 5.6.2), inside a name. ':' ends
+        # the name and is not part of this class; CR and LF end the line (bare ones: bad_request).
+        tchar = set(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        conn = None
+        for byte in range(256):
+            if byte in tchar or byte in b":":
+                continue
+            with self.subTest(byte=byte):
+                before = self.upstream_requests()
+                conn = self.raw(self.gw)
+                conn.send(head()[:-2] + b"X-A" + bytes([byte]) + b"B: z\r\n\r\n")
+                resp = conn.read_response()
+                self.assertEqual(resp.status, 400, resp)
+                if byte not in b"\r\n":
+                    self.assertEqual(resp.json().get("error"), "invalid_header_name", resp.json())
+                self.assertEqual(self.upstream_requests() - before - 2, 0)
+                conn.close()
+
     def test_missing_host(self):
         self.expect_reject(head(host_lines=b""), "missing_host")
         self.expect_reject(head(host_lines=b"", headers=[("X-Host", "shop.test")]), "missing_host")
