@@ -109,9 +109,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const sg::gateway::HttpParser::Result r = parser.execute(read);
     if (r.consumed > read.size()) std::abort();
     if (r.error != HPE_OK && r.error != HPE_PAUSED) {
-      // A refusal always has a 4xx and a code for the response and the log.
+      // A refusal always has a 4xx (or 505 for an HTTP version it does not
+      // speak, RFC 9110 section 15.6.6) and a code for the response and the log.
       const sg::gateway::ParseRejection rejection = parser.rejection();
-      if (rejection.status < 400 || rejection.status > 499 || rejection.code.empty()) std::abort();
+      const bool client_error = rejection.status >= 400 && rejection.status <= 499;
+      if ((!client_error && rejection.status != 505) || rejection.code.empty()) std::abort();
       break;
     }
   }
