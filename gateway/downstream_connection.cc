@@ -72,6 +72,7 @@ void DownstreamConnection::accept(Worker& worker, ListenerHandle& listener) {
     c->peer_trusted_ = peer_of(&c->socket_.tcp, c->peer_ip_, config.trusted_proxies);
   }
   c->parser_.set_limits(&config.limits);
+  c->parser_.set_request_checks(true);
   c->set_timer(config.timeouts.client_header.count(), kHeaderTimer);
   c->start_reading();
 }
@@ -127,11 +128,9 @@ void DownstreamConnection::consume(std::string_view data) {
 
 int DownstreamConnection::on_head_complete() {
   set_timer(0, kNoTimer);
+  // The parser has vetted and normalised the head (gateway/request_checks.h):
+  // CONNECT, bad targets, Host and hop-by-hop tricks never get here.
   std::unique_ptr<RequestHead> head = parser_.take_request();
-  if (head->method == "CONNECT") {
-    reject({405, "method_not_allowed", "CONNECT is not proxied"});
-    return -1;
-  }
   upgrade_request_ = head->upgrade;
   exchange_ = std::make_unique<Exchange>(worker_, *this, std::move(head));
   exchange_->start();
@@ -241,8 +240,12 @@ void DownstreamConnection::reject(const ParseRejection& rejection) {
     return;
   }
   const std::string body = json_error_body(rejection.code, rejection.detail);
-  write(render_reply(rejection.status, {{"content-type", "application/json"}, {"cache-control", "no-store"}}, body,
-                     false, false));
+  HeaderList headers{{"content-type", "application/json"}, {"cache-control", "no-store"}};
+  // RFC 9110 section 15.5.6: a 405 lists the methods that are served. The
+  // only 405 here is CONNECT: skewgate is a reverse proxy, not a tunnel, and
+  // every other method is proxied.
+  if (rejection.status == 405) headers.push_back({"allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"});
+  write(render_reply(rejection.status, headers, body, false, false));
   AccessLogEntry entry;
   entry.peer = peer_ip_;
   entry.method = "-";

@@ -16,10 +16,11 @@ namespace {
 using routing::iequals;
 
 // Hop-by-hop headers (RFC 9110 section 7.6.1, plus the legacy Keep-Alive and
-// Proxy-Connection). Transfer-Encoding is rewritten from the framing.
+// Proxy-Connection, and HTTP2-Settings, which RFC 7540 section 3.2.1 makes
+// connection-specific). Transfer-Encoding is rewritten from the framing.
 bool is_hop_by_hop(std::string_view name) {
   for (std::string_view hop : {"connection", "keep-alive", "proxy-connection", "te", "trailer",
-                               "transfer-encoding", "upgrade"}) {
+                               "transfer-encoding", "upgrade", "http2-settings"}) {
     if (iequals(name, hop)) return true;
   }
   return false;
@@ -168,6 +169,13 @@ void append_upstream_request_head(std::string& out, const RequestHead& head, con
     // Written below from the context.
     if (iequals(name, "x-forwarded-for") || iequals(name, "x-forwarded-proto") ||
         iequals(name, "x-forwarded-host")) {
+      continue;
+    }
+    // Other claims about the client that apps and frameworks read (Next.js
+    // and Express read X-Real-IP and Forwarded for the client address and
+    // scheme): believed only from a trusted proxy, never forged by a client.
+    if (!context.peer_trusted && (iequals(name, "x-real-ip") || iequals(name, "forwarded") ||
+                                  iequals(name, "x-forwarded-port"))) {
       continue;
     }
     if (iequals(name, "host") && !host_seen) {

@@ -30,6 +30,14 @@ struct RequestHead {
   bool has_body() const { return chunked || (content_length && *content_length > 0); }
 };
 
+// Why a request was refused: the HTTP status and a stable snake_case code
+// that reaches the response, the access log and the metrics.
+struct ParseRejection {
+  int status = 400;
+  std::string_view code = "bad_request";
+  std::string_view detail;  // llhttp's reason, or ours
+};
+
 struct ResponseHead {
   int status = 0;
   std::string reason;
@@ -55,6 +63,7 @@ struct ForwardContext {
 // - X-Forwarded-For: peer appended to the received value when the peer is
 //   trusted, else replaced by the peer; X-Forwarded-Proto and X-Forwarded-Host
 //   kept when the peer is trusted and sent them, else set (http/https, Host);
+// - X-Real-IP, Forwarded and X-Forwarded-Port kept only from a trusted peer;
 // - framing: "Content-Length" when the request has one, "Transfer-Encoding:
 //   chunked" when it was chunked (the body is re-chunked by the gateway);
 // - upgrade requests keep "Connection: upgrade" and their Upgrade header.

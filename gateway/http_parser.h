@@ -27,14 +27,6 @@ class HttpParserListener {
   ~HttpParserListener() = default;
 };
 
-// Why a request was refused: the HTTP status and a stable snake_case code
-// that reaches the response, the access log and the metrics.
-struct ParseRejection {
-  int status = 400;
-  std::string_view code = "bad_request";
-  std::string_view detail;  // llhttp's reason, or ours
-};
-
 class HttpParser {
  public:
   enum class Mode { request, response };
@@ -45,6 +37,9 @@ class HttpParser {
 
   // Requests only: limits are checked while parsing (431/414/413).
   void set_limits(const conf::Limits* limits) { limits_ = limits; }
+  // Requests only: run vet_request_head (gateway/request_checks.h) on every
+  // head before the listener sees it. The downstream side turns it on.
+  void set_request_checks(bool on) { request_checks_ = on; }
   // Responses only: the request was HEAD, so a response has no body.
   void expect_no_body(bool no_body) { no_body_ = no_body; }
 
@@ -72,7 +67,10 @@ class HttpParser {
   static int on_status_cb(llhttp_t* p, const char* at, std::size_t n);
   static int on_header_field_cb(llhttp_t* p, const char* at, std::size_t n);
   static int on_header_value_cb(llhttp_t* p, const char* at, std::size_t n);
+  static int on_version_complete_cb(llhttp_t* p);
+  static int on_header_field_complete_cb(llhttp_t* p);
   static int on_header_value_complete_cb(llhttp_t* p);
+  static int on_chunk_header_cb(llhttp_t* p);
   static int on_headers_complete_cb(llhttp_t* p);
   static int on_body_cb(llhttp_t* p, const char* at, std::size_t n);
   static int on_message_complete_cb(llhttp_t* p);
@@ -87,6 +85,9 @@ class HttpParser {
   const conf::Limits* limits_ = nullptr;
   Mode mode_;
   bool no_body_ = false;
+  bool request_checks_ = false;
+  bool version_seen_ = false;  // the start line had an HTTP version (llhttp also takes HTTP/0.9 lines)
+  bool reading_name_ = true;  // between a value's end (or the start line) and the next name's end
   bool in_message_ = false;
   bool head_complete_ = false;
   bool in_field_ = false;  // the last header callback was a field-name one

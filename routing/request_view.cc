@@ -1,5 +1,7 @@
 #include "routing/request_view.h"
 
+#include <arpa/inet.h>
+
 #include <cstddef>
 
 namespace sg::routing {
@@ -41,7 +43,95 @@ std::string_view without_fragment(std::string_view target) {
   return hash == std::string_view::npos ? target : target.substr(0, hash);
 }
 
+bool reg_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
+// 1 to 5 digits, 1..65535. Port 0 names no listener; leading signs, spaces
+// or a second colon are junk.
+bool valid_port(std::string_view port) {
+  if (port.empty() || port.size() > 5) return false;
+  unsigned value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  return value >= 1 && value <= 65535;
+}
+
+bool starts_with_scheme(std::string_view target, std::string_view scheme_and_slashes) {
+  return target.size() >= scheme_and_slashes.size() &&
+         iequals(target.substr(0, scheme_and_slashes.size()), scheme_and_slashes);
+}
+
 }  // namespace
+
+std::optional<Authority> parse_authority(std::string_view text) {
+  // DNS names are at most 253 characters; with a port and brackets, 300 is
+  // generous and keeps inet_pton's buffer small.
+  constexpr std::size_t kMaxAuthority = 300;
+  if (text.empty() || text.size() > kMaxAuthority) return std::nullopt;
+  Authority out;
+  std::string_view rest;
+  if (text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    const std::string_view inner = text.substr(1, close - 1);
+    char buffer[64];
+    if (inner.empty() || inner.size() >= sizeof buffer) return std::nullopt;
+    for (char c : inner) {
+      const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
+                      c == '.';
+      if (!ok) return std::nullopt;  // no zone ("%25eth0"), no IPvFuture ("v1.x")
+    }
+    inner.copy(buffer, inner.size());
+    buffer[inner.size()] = '\0';
+    unsigned char address[16];
+    if (inet_pton(AF_INET6, buffer, address) != 1) return std::nullopt;
+    out.host = text.substr(0, close + 1);
+    rest = text.substr(close + 1);
+  } else {
+    const std::size_t colon = text.find(':');
+    out.host = text.substr(0, colon);
+    rest = colon == std::string_view::npos ? std::string_view{} : text.substr(colon);
+    if (out.host.empty()) return std::nullopt;
+    for (char c : out.host)
+      if (!reg_name_char(c)) return std::nullopt;
+  }
+  if (!rest.empty()) {
+    if (rest.front() != ':' || !valid_port(rest.substr(1))) return std::nullopt;
+    out.port = rest.substr(1);
+  }
+  return out;
+}
+
+std::optional<RequestTarget> parse_request_target(std::string_view target) {
+  RequestTarget out;
+  if (!target.empty() && target.front() == '/') return out;
+  if (target == "*") {
+    out.form = TargetForm::asterisk;
+    return out;
+  }
+  // RFC 9112 section 3.2.2; schemes are case-insensitive (RFC 3986 section 3.1).
+  std::size_t skip = 0;
+  if (starts_with_scheme(target, "http://")) {
+    skip = 7;
+  } else if (starts_with_scheme(target, "https://")) {
+    skip = 8;
+  } else {
+    return std::nullopt;
+  }
+  const std::string_view after = target.substr(skip);
+  const std::size_t end = after.find_first_of("/?#");
+  out.form = TargetForm::absolute;
+  out.authority = after.substr(0, end);
+  out.path_and_query = end == std::string_view::npos ? std::string_view{} : after.substr(end);
+  // Userinfo is refused here too: parse_authority has no "@" (RFC 9110
+  // section 4.2.4: a recipient treats userinfo in an http URI as an error).
+  if (!parse_authority(out.authority)) return std::nullopt;
+  return out;
+}
 
 std::string_view RequestView::header(std::string_view name) const {
   for (const HeaderField& field : headers) {

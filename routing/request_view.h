@@ -42,6 +42,33 @@ struct RequestView {
   std::string_view query() const;  // after '?', without it; empty when none
 };
 
+// An authority (RFC 3986 section 3.2) as skewgate accepts it in Host and in
+// an absolute-form target. Stricter than the RFC on purpose: every form that
+// two parsers could read as different hosts is refused (RFC 9112 section 3.2:
+// a Host with an invalid value is a 400). Accepted: a reg-name of ALPHA DIGIT
+// "-" "." "_" "~" (no percent-encoding, no sub-delims such as "," or ";"), an
+// IPv4 address, or an IPv6 literal in brackets (no zone, no IPvFuture);
+// optionally ":" and a port of 1 to 5 digits in 1..65535. Refused: empty,
+// userinfo ("a@b"), spaces, "/", "\", "?", "#", an empty or junk port.
+struct Authority {
+  std::string_view host;  // "shop.test", "[::1]"
+  std::string_view port;  // digits, empty when absent
+};
+std::optional<Authority> parse_authority(std::string_view text);
+
+// The request-target forms of RFC 9112 section 3.2.
+enum class TargetForm { origin, absolute, asterisk };
+struct RequestTarget {
+  TargetForm form = TargetForm::origin;
+  std::string_view authority;       // absolute-form: as written, valid per parse_authority
+  std::string_view path_and_query;  // absolute-form: what follows the authority, may be empty
+};
+// nullopt for anything else: authority-form (only CONNECT uses it, and
+// CONNECT is refused), a scheme other than http/https, userinfo, a relative
+// reference, or an absolute-form target whose authority parse_authority
+// refuses.
+std::optional<RequestTarget> parse_request_target(std::string_view target);
+
 // The value of query parameter `name`, percent-decoded ('+' stays '+':
 // deployment IDs never contain spaces). nullopt when absent. First wins.
 std::optional<std::string> query_param(std::string_view query, std::string_view name);

@@ -1,6 +1,7 @@
 // Fuzz target: bytes from a client, split into two reads at a point the
 // input chooses (a header value may straddle reads), through the request
-// parser with limits, and every head it completes through skew::decide.
+// parser with limits and request checks (gateway/request_checks.h), and every
+// head it completes through skew::decide.
 // Nothing may crash or hang (ASan and libFuzzer check that), and every
 // verdict must either answer or name a build to proxy to.
 #include <cstdint>
@@ -33,6 +34,11 @@ apps:
       - {id: dpl-0, upstreams: [127.0.0.1:3000], state: retired}
 )";
 
+bool is_tchar(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
 struct World {
   std::shared_ptr<const sg::routing::Snapshot> snapshot;
   sg::skew::PinKeyring keyring{std::vector<std::string>{"fuzzing-secret-of-at-least-thirty-two-bytes"}};
@@ -60,6 +66,20 @@ class Listener final : public sg::gateway::HttpParserListener {
   int on_head_complete() override {
     const std::unique_ptr<sg::gateway::RequestHead> head = parser->take_request();
     if (!head) std::abort();
+    // What vet_request_head promises every head that gets through: origin-form
+    // (or OPTIONS *), at most one Host, no HTTP2-Settings, Upgrade only for websocket.
+    if (head->target != "*" && (head->target.empty() || head->target.front() != '/')) std::abort();
+    int hosts = 0;
+    for (const auto& field : head->headers) {
+      // Every name is an RFC 9110 token: llhttp (strict) and vet_request_head between them.
+      if (field.name.empty()) std::abort();
+      for (char c : field.name)
+        if (!is_tchar(static_cast<unsigned char>(c))) std::abort();
+      if (sg::routing::iequals(field.name, "host")) ++hosts;
+      if (sg::routing::iequals(field.name, "http2-settings")) std::abort();
+      if (sg::routing::iequals(field.name, "upgrade") && (!head->upgrade || field.value != "websocket")) std::abort();
+    }
+    if (hosts > 1) std::abort();
     World& w = world();
     const sg::routing::RequestView view = head->view();
     const std::uint64_t peek = sg::skew::body_peek_bytes(view, *w.snapshot);
@@ -83,14 +103,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   sg::gateway::HttpParser parser(sg::gateway::HttpParser::Mode::request, listener);
   listener.parser = &parser;
   parser.set_limits(&world().snapshot->config().limits);
+  parser.set_request_checks(true);
   // As the connection does: each read is parsed once, a pause resumed.
   for (std::string_view read : {bytes.substr(0, split), bytes.substr(split)}) {
     const sg::gateway::HttpParser::Result r = parser.execute(read);
     if (r.consumed > read.size()) std::abort();
     if (r.error != HPE_OK && r.error != HPE_PAUSED) {
-      // A refusal always has a 4xx and a code for the response and the log.
+      // A refusal always has a 4xx (or 505 for an HTTP version it does not
+      // speak, RFC 9110 section 15.6.6) and a code for the response and the log.
       const sg::gateway::ParseRejection rejection = parser.rejection();
-      if (rejection.status < 400 || rejection.status > 499 || rejection.code.empty()) std::abort();
+      const bool client_error = rejection.status >= 400 && rejection.status <= 499;
+      if ((!client_error && rejection.status != 505) || rejection.code.empty()) std::abort();
       break;
     }
   }

@@ -1,7 +1,8 @@
 """Strict parsing: malformed or over-limit requests get a precise JSON error and a closed connection.
 
 Contract (issue 3, design.md section 9): body {"error": "<code>", "message": "..."};
-400 bad_request, 413 body_too_large, 414 uri_too_long, 431 header_too_large,
+400 bad_request (or a precise code: invalid_header_name, invalid_chunk_size, ...; see
+test_request_hygiene.py), 413 body_too_large, 414 uri_too_long, 431 header_too_large,
 408 client_header_timeout; the connection is closed; nothing ambiguous reaches the upstream.
 """
 
@@ -58,7 +59,7 @@ class MalformedTest(GatewayTestCase):
         conn.send(data)
         resp = conn.read_response()
         self.assertEqual(resp.status, 400, resp)
-        self.assertEqual(resp.json().get("error"), "bad_request", resp)
+        self.assertEqual(resp.json().get("error"), "invalid_chunk_size", resp)
         self.assertTrue(conn.is_closed(timeout=3.0))
 
     def test_bare_lf_line_endings(self):
@@ -78,11 +79,12 @@ class MalformedTest(GatewayTestCase):
                           400, "bad_request")
 
     def test_invalid_header_name(self):
-        self.expect_error(b"GET / HTTP/1.1\r\nHost: shop.test\r\nBad Name: x\r\n\r\n", 400, "bad_request")
-        self.expect_error(b"GET / HTTP/1.1\r\nHost: shop.test\r\nX(y): z\r\n\r\n", 400, "bad_request")
+        self.expect_error(b"GET / HTTP/1.1\r\nHost: shop.test\r\nBad Name: x\r\n\r\n", 400, "invalid_header_name")
+        self.expect_error(b"GET / HTTP/1.1\r\nHost: shop.test\r\nX(y): z\r\n\r\n", 400, "invalid_header_name")
 
     def test_space_before_colon(self):
-        self.expect_error(b"GET / HTTP/1.1\r\nHost: shop.test\r\nX-A : b\r\n\r\n", 400, "bad_request")
+        # RFC 9112 section 5.1: whitespace before the colon is part of no valid name.
+        self.expect_error(b"GET / HTTP/1.1\r\nHost: shop.test\r\nX-A : b\r\n\r\n", 400, "invalid_header_name")
 
     def test_body_too_large_content_length(self):
         body = b"x" * 5000

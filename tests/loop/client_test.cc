@@ -114,7 +114,7 @@ TEST_CASE("4xx: each malformed or oversized request gets its status and the conn
   }
   SUBCASE("400: a bad chunk size") {
     expect_rejection(proxy, "POST /x HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
-                     400, "bad_request");
+                     400, "invalid_chunk_size");
     CHECK(forwarded.load() == 0);
   }
   SUBCASE("400: obs-fold") {

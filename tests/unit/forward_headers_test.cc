@@ -154,6 +154,32 @@ TEST_CASE("upstream head: X-Forwarded-* trusted and untrusted") {
   }
 }
 
+TEST_CASE("upstream head: X-Real-IP, Forwarded, X-Forwarded-Port only from a trusted peer") {
+  std::vector<HeaderField> headers = {
+      {"Host", "shop.example.com"},  {"X-Real-IP", "198.51.100.1"},      {"x-real-ip", "198.51.100.2"},
+      {"Forwarded", "for=198.51.100.1;proto=https"}, {"FORWARDED", "for=x"}, {"X-Forwarded-Port", "443"},
+  };
+  SUBCASE("untrusted: every one removed, whatever its case or count") {
+    std::string out = upstream(request(headers), {"203.0.113.9", false, false});
+    CHECK_FALSE(has_header(out, "x-real-ip"));
+    CHECK_FALSE(has_header(out, "forwarded"));
+    CHECK_FALSE(has_header(out, "x-forwarded-port"));
+    CHECK(out.find("198.51.100") == std::string::npos);
+  }
+  SUBCASE("trusted: kept as received") {
+    std::string out = upstream(request(headers), {"10.0.0.4", true, false});
+    CHECK(has_line(out, "X-Real-IP: 198.51.100.1"));
+    CHECK(has_line(out, "x-real-ip: 198.51.100.2"));
+    CHECK(has_line(out, "Forwarded: for=198.51.100.1;proto=https"));
+    CHECK(has_line(out, "X-Forwarded-Port: 443"));
+  }
+}
+
+TEST_CASE("upstream head: HTTP2-Settings is never forwarded") {
+  auto head = request({{"Host", "h"}, {"HTTP2-Settings", "AAMAAABkAAQAoAAAAAIAAAAA"}});
+  CHECK_FALSE(has_header(upstream(head), "http2-settings"));
+}
+
 TEST_CASE("upstream head: framing") {
   SUBCASE("content-length rewritten from the parsed value") {
     auto head = request({{"Host", "h"}, {"content-length", "5"}}, "POST");

@@ -197,6 +197,14 @@ TEST_CASE("the label lists follow the enums they label") {
   CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index("uri_too_long")] == "uri_too_long");
   CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index("client_header_timeout")] == "timeout");
   CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index("something_new")] == "bad_request");
+  // Issue 13's precise 400 codes stay in the access log and the JSON body; the
+  // metric keeps its fixed label set and counts them as bad_request.
+  for (const char* code : {"invalid_target", "invalid_header_name", "missing_host", "duplicate_host", "invalid_host",
+                           "invalid_connection_header", "duplicate_routing_header", "chunk_size_overflow",
+                           "invalid_chunk_size", "invalid_version", "http_version_not_supported"}) {
+    CAPTURE(code);
+    CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index(code)] == "bad_request");
+  }
 }
 
 TEST_CASE("a verdict as a metrics sample") {

@@ -115,3 +115,77 @@ TEST_CASE("query_param table") {
     CHECK(query_param(row.query, row.name) == row.value);
   }
 }
+
+TEST_CASE("parse_authority: plain host[:port] only; every form two parsers could split differently is refused") {
+  using sg::routing::parse_authority;
+  struct Good {
+    const char* text;
+    const char* host;
+    const char* port;
+  };
+  for (const Good& row : std::vector<Good>{
+           {"shop.test", "shop.test", ""},
+           {"Shop.Test:8080", "Shop.Test", "8080"},
+           {"127.0.0.1", "127.0.0.1", ""},
+           {"127.0.0.1:1", "127.0.0.1", "1"},
+           {"[::1]", "[::1]", ""},
+           {"[2001:db8::7]:65535", "[2001:db8::7]", "65535"},
+           {"[::ffff:192.0.2.1]:80", "[::ffff:192.0.2.1]", "80"},
+           {"my_host.internal~x", "my_host.internal~x", ""},
+           {"localhost.", "localhost.", ""},
+       }) {
+    CAPTURE(row.text);
+    const auto parsed = parse_authority(row.text);
+    REQUIRE(parsed.has_value());
+    CHECK(parsed->host == row.host);
+    CHECK(parsed->port == row.port);
+  }
+  for (const char* bad : {"", ":", ":80", "a@b", "user:pw@shop.test", "@shop.test", "shop .test", " shop.test",
+                          "shop.test ", "shop.test,evil.test", "shop.test;x", "shop.test/x", "shop.test\\x",
+                          "shop.test?x", "shop.test#x", "%73hop.test", "shop.test:", "shop.test:0", "shop.test:65536",
+                          "shop.test:99999", "shop.test:123456", "shop.test:80x", "shop.test:-1", "shop.test:+80",
+                          "shop.test:80:81", "shop.test: 80", "[::1", "[::1]x", "[::1]:", "[]", "[zz::1]",
+                          "[fe80::1%25eth0]", "[v1.x]", "[127.0.0.1]", "::1", "shop\x7f.test", "shop\ttest",
+                          "sh\xc3\xb6p.test"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_authority(bad).has_value());
+  }
+  CHECK_FALSE(parse_authority(std::string(301, 'a')).has_value());
+}
+
+TEST_CASE("parse_request_target: origin-form, http(s) absolute-form, asterisk; nothing else") {
+  using sg::routing::parse_request_target;
+  using sg::routing::TargetForm;
+  struct Row {
+    const char* target;
+    TargetForm form;
+    const char* authority;
+    const char* rest;
+  };
+  for (const Row& row : std::vector<Row>{
+           {"/", TargetForm::origin, "", ""},
+           {"//evil.test/x", TargetForm::origin, "", ""},
+           {"/a?b=c", TargetForm::origin, "", ""},
+           {"*", TargetForm::asterisk, "", ""},
+           {"http://shop.test/a?b", TargetForm::absolute, "shop.test", "/a?b"},
+           {"HTTPS://shop.test:8443", TargetForm::absolute, "shop.test:8443", ""},
+           {"http://shop.test?q", TargetForm::absolute, "shop.test", "?q"},
+           {"http://[::1]:80/x", TargetForm::absolute, "[::1]:80", "/x"},
+           {"http://shop.test//x", TargetForm::absolute, "shop.test", "//x"},
+       }) {
+    CAPTURE(row.target);
+    const auto parsed = parse_request_target(row.target);
+    REQUIRE(parsed.has_value());
+    CHECK(parsed->form == row.form);
+    CHECK(parsed->authority == row.authority);
+    CHECK(parsed->path_and_query == row.rest);
+  }
+  for (const char* bad : {"", "shop.test:443", "shop.test", "**", "ftp://shop.test/", "file:///etc/passwd",
+                          "javascript:alert(1)", "http:/shop.test/", "http:shop.test", "http://", "http:///x",
+                          "http://user@shop.test/", "http://a:b@shop.test/", "http://shop.test:0/",
+                          "http://shop.test:99999/", "http://sh%20op.test/", "http://shop.test,evil.test/",
+                          "httpx://shop.test/", "?x", "a/b"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_request_target(bad).has_value());
+  }
+}
