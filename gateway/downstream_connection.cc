@@ -214,6 +214,9 @@ void DownstreamConnection::resume_reading() {
 void DownstreamConnection::exchange_finished(bool keep_alive) {
   worker_.defer_delete(std::move(exchange_));
   waiting_for_response_ = false;
+  // The upstream declined the upgrade (no 101): still HTTP/1.1, the next
+  // request is parsed as usual (RFC 9110 section 7.8).
+  if (upgrade_request_) parser_.resume_after_upgrade();
   upgrade_request_ = false;
   if (!keep_alive || close_when_done_ || worker_.draining()) {
     // Lingering is for input we have not read; a finished request with

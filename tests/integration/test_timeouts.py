@@ -165,5 +165,18 @@ class TimeoutsTest(GatewayTestCase):
         self.wait_counted("skewgate_upstream_errors_total", reason="upstream_send_timeout")
 
 
+    def test_a_declined_upgrade_leaves_a_keep_alive_connection(self):
+        for status in (200, 404, 426):
+            with self.subTest(status=status):
+                conn = self.raw(self.gw)
+                conn.send(request_bytes("GET", f"/status/{status}", headers=UPGRADE_HEADERS))
+                response = conn.read_response()
+                self.assertEqual(response.status, status)
+                conn.send(request_bytes("GET", "/after"))
+                after = conn.read_response()
+                self.assertEqual(after.status, 200)
+                self.assertEqual(after.json()["target"], "/after")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -352,3 +352,40 @@ TEST_CASE("tunnel_idle: bytes in either direction keep a tunnel open past tunnel
   client.close();
   proxy.drain_and_details();
 }
+
+// ---- item 6: a declined Upgrade ----
+
+TEST_CASE("an Upgrade the upstream declines leaves a keep-alive connection: the next request is served") {
+  const struct {
+    const char* name;
+    std::string answer;
+  } cases[] = {
+      {"200", ok_response("no upgrade here")},
+      {"404", "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found"},
+      {"426", "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n"},
+      {"302 chunked", "HTTP/1.1 302 Found\r\nLocation: /\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(std::string(c.name));
+    std::atomic<int> requests{0};
+    ScriptedUpstream upstream([&](Wire& conn, int) {
+      while (std::optional<Request> request = read_request(conn)) {
+        const int n = requests++;
+        if (!conn.send(n == 0 ? c.answer : ok_response("second " + request->head.target()))) return;
+      }
+    });
+    LoggedProxy proxy(upstream.address(), kDefaultTimeouts);
+    Wire client = proxy->connect();
+    REQUIRE(client.send(kUpgradeRequest));
+    std::optional<Response> declined = read_response(client, false, 3000);
+    REQUIRE(declined);
+    CHECK(declined->status() == std::stoi(c.name));
+    CHECK(lower(declined->header("connection")) != "close");
+    REQUIRE(client.send(get_request("/next")));
+    std::optional<Response> next = read_response(client, false, 3000);
+    REQUIRE(next);
+    CHECK(next->status() == 200);
+    CHECK(next->body == "second /next");
+    proxy.drain_and_details();
+  }
+}
