@@ -45,7 +45,18 @@ void Exchange::start() {
   // actions.inspect_bytes before deciding (forwarded unchanged after).
   peek_limit_ = skew::body_peek_bytes(view, *snapshot_);
   peeking_ = peek_limit_ > 0;
-  if (!peeking_) decide_and_route();
+  if (!peeking_) {
+    decide_and_route();
+    return;
+  }
+  // The client may hold its body back until it hears 100 Continue (RFC 9110
+  // section 10.1.1); we need the body before anyone could answer, so we
+  // invite it ourselves, as nginx does. HTTP/1.0 clients never expect it.
+  if (head_->has_body() && head_->http_major == 1 && head_->http_minor >= 1 &&
+      routing::iequals(view.header("expect"), "100-continue")) {
+    sent_continue_ = true;
+    downstream_.write("HTTP/1.1 100 Continue\r\n\r\n");
+  }
 }
 
 void Exchange::decide_and_route() {
@@ -66,6 +77,9 @@ void Exchange::decide_and_route() {
     return;
   }
   worker_.note_request(*verdict_.target);
+  // The client was told to go on already: the upstream is not asked again.
+  if (sent_continue_)
+    std::erase_if(head_->headers, [](const HeaderField& f) { return routing::iequals(f.name, "expect"); });
   ForwardContext context{downstream_.peer_ip(), downstream_.peer_trusted(), downstream_.tls()};
   upstream_head_.reserve(512);
   append_upstream_request_head(upstream_head_, *head_, context);
@@ -234,6 +248,7 @@ int Exchange::on_head_complete() {
   }
   if (response.status < 200) {  // 100 Continue, 103 Early Hints: passed on, the final response follows
     interim_ = true;
+    if (response.status == 100 && sent_continue_) return 0;  // the client had ours: never twice
     append_downstream_response_head(to_downstream_, response, BodyFraming::none, true);
     return 0;
   }

@@ -113,6 +113,7 @@ class Exchange final : private UpstreamConnection::Owner, private HttpParserList
   std::string peek_;  // body bytes read before deciding (no-JS form posts)
   std::uint64_t peek_limit_ = 0;
   bool peeking_ = false;
+  bool sent_continue_ = false;  // we answered Expect: 100-continue ourselves
   bool request_done_ = false;
   bool finished_ = false;
 

@@ -164,6 +164,22 @@ class TimeoutsTest(GatewayTestCase):
         self.assertIn(b"upstream_send_timeout", conn.buf)
         self.wait_counted("skewgate_upstream_errors_total", reason="upstream_send_timeout")
 
+    def test_expect_100_continue_on_a_peeked_form_post_is_answered_by_skewgate(self):
+        conn = self.raw(self.gw)
+        body = b"name=ada&lang=en"
+        conn.send(request_bytes("POST", "/form", headers=[
+            ("Content-Type", "application/x-www-form-urlencoded"), ("Content-Length", str(len(body))),
+            ("Expect", "100-continue")]))
+        conn.sock.settimeout(1.0)  # a short, bounded wait: curl's own is 1 s
+        interim = conn.read_response(skip_interim=False)
+        self.assertEqual(interim.status, 100)
+        conn.sock.settimeout(5)
+        conn.send(body)
+        response = conn.read_response(skip_interim=False)
+        self.assertEqual(response.status, 200)  # no second 100
+        echo = response.json()
+        self.assertEqual(echo["body_length"], len(body))
+        self.assertNotIn("expect", [name.lower() for name, _ in echo["headers"]])
 
     def test_a_declined_upgrade_leaves_a_keep_alive_connection(self):
         for status in (200, 404, 426):

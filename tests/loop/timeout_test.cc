@@ -353,6 +353,52 @@ TEST_CASE("tunnel_idle: bytes in either direction keep a tunnel open past tunnel
   proxy.drain_and_details();
 }
 
+// ---- item 5: Expect: 100-continue on a peeked form post ----
+
+TEST_CASE("Expect: 100-continue on a form post the proxy must read first: the proxy sends 100 itself, once") {
+  const struct {
+    const char* name;
+    const char* content_type;
+    std::string body;
+    bool upstream_sends_100;  // even when it should not: never relayed twice
+  } cases[] = {
+      {"urlencoded", "application/x-www-form-urlencoded", "name=ada&lang=en", true},
+      {"urlencoded, upstream silent", "application/x-www-form-urlencoded", "name=ada", false},
+      {"multipart", "multipart/form-data; boundary=XyZ",
+       "--XyZ\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nada\r\n--XyZ--\r\n", true},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(std::string(c.name));
+    std::atomic<bool> upstream_saw_expect{false};
+    ScriptedUpstream upstream([&](Wire& conn, int) {
+      std::optional<Head> head = conn.read_head();
+      if (!head) return;
+      upstream_saw_expect = head->has("expect");
+      if (c.upstream_sends_100) conn.send("HTTP/1.1 100 Continue\r\n\r\n");
+      std::optional<std::string> body = conn.read_exact(*head->content_length());
+      if (!body) return;
+      conn.send(ok_response("got " + *body));
+    });
+    LoggedProxy proxy(upstream.address(), kDefaultTimeouts);
+    Wire client = proxy->connect();
+    REQUIRE(client.send("POST /form HTTP/1.1\r\nHost: shop.test\r\nContent-Type: " + std::string(c.content_type) +
+                        "\r\nContent-Length: " + std::to_string(c.body.size()) + "\r\nExpect: 100-continue\r\n\r\n"));
+    // A short, bounded wait: the proxy must not leave the client to its own timer.
+    std::optional<Head> interim = client.read_head(500);
+    REQUIRE(interim);
+    CHECK(interim->status() == 100);
+    REQUIRE(client.send(c.body));
+    std::optional<Head> final_head = client.read_head(3000);
+    REQUIRE(final_head);
+    CHECK(final_head->status() == 200);  // not a second 100
+    std::optional<std::string> body = client.read_exact(*final_head->content_length());
+    REQUIRE(body);
+    CHECK(*body == "got " + c.body);
+    CHECK_FALSE(upstream_saw_expect.load());
+    proxy.drain_and_details();
+  }
+}
+
 // ---- item 6: a declined Upgrade ----
 
 TEST_CASE("an Upgrade the upstream declines leaves a keep-alive connection: the next request is served") {
