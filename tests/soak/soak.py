@@ -14,7 +14,9 @@ for --duration seconds keeps, at all times:
   idle tunnel  N WebSocket upgrades that go quiet after the 101
                                                   (expect close at tunnel_idle)
 
-Each abusive connection that ends is replaced by a new one. Meanwhile a few
+Each abusive connection that ends is replaced by a new one. The slowloris class runs
+in a child process of its own, so one Python event loop's lag does not become the
+close times it measures (the lag of the main one is printed). Meanwhile a few
 normal clients send GETs in a loop (keep-alive and one connection per
 request). Printed: the share of normal requests served, and for each abusive
 class how many connections were closed within their timeout + 1 s.
@@ -23,11 +25,16 @@ When a class's deadline starts, from the client's side:
   slowloris    the first byte of the head        (client_header runs from there)
   slow-body    the last body byte sent           (client_body is between reads)
   idle tunnel  the 101 received                  (no byte either way since)
-  non-reading  the last time the client's receive queue grew (SIOCINQ); the
-               proxy's last write progress is no later than that. The close
-               itself is not visible to a client that never reads (the FIN
-               waits behind unread bytes), so it comes from skewgate's access
-               log: the entry's duration, added to the request's send time.
+  non-reading  skewgate's last write progress: the last time the send queue of
+               its socket to this client grew (`ss`, polled every 0.2 s; with
+               the client's window shut, bytes only enter it). The client's
+               own receive queue stops growing seconds earlier: skewgate's
+               kernel send buffer (autotuned to MBs) still takes what the
+               upstream produces, and that is progress, as for nginx's
+               send_timeout. The close itself is not visible to a client that
+               never reads (the FIN waits behind unread bytes), so it comes
+               from skewgate's access log: the entry's duration, added to the
+               request's send time.
 """
 
 import argparse
@@ -84,6 +91,7 @@ class Stats:
         # class -> list of (seconds from deadline start to close) ; None = not closed
         self.closes = {"slowloris": [], "slow-body": [], "non-reading": [], "idle tunnel": []}
         self.unexpected = {k: 0 for k in self.closes}
+        self.lags = []
 
 
 async def open_conn(port):
@@ -139,15 +147,18 @@ async def slowloris(port, stats, stop):
         close_writer(writer)
 
 
-async def slow_body(port, stats, stop):
+async def slow_body(port, stats, stop, pending, serial):
     while not stop.is_set():
         try:
             reader, writer = await open_conn(port)
         except OSError:
             await asyncio.sleep(0.5)
             continue
-        writer.write(b"POST /upload HTTP/1.1\r\nHost: shop.test\r\nContent-Type: application/octet-stream\r\n"
-                     b"Content-Length: 1000000\r\n\r\n")
+        serial[0] += 1
+        target = f"/upload?id={serial[0]}"
+        sent_at = time.monotonic()
+        writer.write(f"POST {target} HTTP/1.1\r\nHost: shop.test\r\nContent-Type: application/octet-stream\r\n"
+                     "Content-Length: 1000000\r\n\r\n".encode())
         await writer.drain()
         await asyncio.sleep(0.3)
         writer.write(b"x" * 10)
@@ -162,6 +173,7 @@ async def slow_body(port, stats, stop):
         if not head.startswith(b"HTTP/1.1 408"):
             stats.unexpected["slow-body"] += 1
         stats.closes["slow-body"].append(None if closed is None else closed - last_byte)
+        pending[target] = (sent_at, last_byte)
         close_writer(writer)
 
 
@@ -172,7 +184,32 @@ def make_non_reading_socket(port):
     return s
 
 
-async def non_reading(port, stats, stop, pending, serial):
+async def send_queue_monitor(port, progress, stop):
+    """client port -> monotonic time skewgate's send queue to it last grew."""
+    sizes = {}
+    while not stop.is_set() or progress.get("_drain", 0) > 0:
+        proc = await asyncio.create_subprocess_exec(
+            "ss", "-tnH", "state", "established", f"( sport = :{port} )",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        out, _ = await proc.communicate()
+        now = time.monotonic()
+        seen = set()
+        for line in out.decode().splitlines():
+            f = line.split()
+            if len(f) < 4:
+                continue
+            peer = int(f[3].rsplit(":", 1)[1])
+            send_q = int(f[1])
+            seen.add(peer)
+            if send_q > sizes.get(peer, -1):
+                sizes[peer] = send_q
+                progress[peer] = now
+        for peer in [p for p in sizes if p not in seen]:
+            del sizes[peer]  # that connection ended: its port may come back for a new one
+        await asyncio.sleep(0.2)
+
+
+async def non_reading(port, stats, stop, pending, serial, progress):
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         s = make_non_reading_socket(port)
@@ -184,6 +221,7 @@ async def non_reading(port, stats, stop, pending, serial):
             continue
         serial[0] += 1
         target = f"/repeat?bytes=1000000000&id={serial[0]}"
+        client_port = s.getsockname()[1]
         sent_at = time.monotonic()
         await loop.sock_sendall(s, f"GET {target} HTTP/1.1\r\nHost: shop.test\r\n\r\n".encode())
         queued, grew_at = 0, time.monotonic()
@@ -193,19 +231,28 @@ async def non_reading(port, stats, stop, pending, serial):
             now_queued = struct.unpack("i", fcntl.ioctl(s.fileno(), SIOCINQ, b"\0\0\0\0"))[0]
             if now_queued > queued:
                 queued, grew_at = now_queued, time.monotonic()
-        pending[target] = (sent_at, grew_at)
+        progress["_drain"] = progress.get("_drain", 0) + 1
+        # Long enough for skewgate's deadline to pass whatever happened.
+        await asyncio.sleep(TIMEOUTS["client_send"] + 3)
+        progress["_drain"] -= 1
+        # A connection that was reused by a later one cannot be confused:
+        # the port is in use until we close it here.
+        pending[target] = (sent_at, max(grew_at, progress.get(client_port, grew_at)))
         s.close()
 
 
-async def idle_tunnel(port, stats, stop):
+async def idle_tunnel(port, stats, stop, pending, serial):
     while not stop.is_set():
         try:
             reader, writer = await open_conn(port)
         except OSError:
             await asyncio.sleep(0.5)
             continue
-        writer.write(b"GET /ws HTTP/1.1\r\nHost: shop.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-                     b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        serial[0] += 1
+        target = f"/ws?id={serial[0]}"
+        sent_at = time.monotonic()
+        writer.write(f"GET {target} HTTP/1.1\r\nHost: shop.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode())
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         except Exception:
@@ -218,6 +265,7 @@ async def idle_tunnel(port, stats, stop):
             continue
         closed = await read_until_eof(reader, TIMEOUTS["tunnel_idle"] + 20)
         stats.closes["idle tunnel"].append(None if closed is None else closed - got_101)
+        pending[target] = (sent_at, got_101)
         close_writer(writer)
 
 
@@ -270,11 +318,22 @@ async def normal_new_connection(port, stats, stop):
         await asyncio.sleep(0.005)
 
 
+async def lag_monitor(stats, stop):
+    """How late this client's own event loop runs: its close times are that late too."""
+    while not stop.is_set():
+        before = time.monotonic()
+        await asyncio.sleep(0.05)
+        stats.lags.append(time.monotonic() - before - 0.05)
+
+
 async def run(args, port):
     stats = Stats()
     stop = asyncio.Event()
-    pending, serial = {}, [0]
-    tasks = []
+    pending = {"slow-body": {}, "non-reading": {}, "idle tunnel": {}}
+    serial = [0]
+    progress = {}
+    tasks = [asyncio.ensure_future(lag_monitor(stats, stop)),
+             asyncio.ensure_future(send_queue_monitor(port, progress, stop))]
 
     async def ramp(count, make):
         # Open the abusive connections over ~2 s, not in one burst.
@@ -287,9 +346,9 @@ async def run(args, port):
     tasks.append(asyncio.ensure_future(normal_new_connection(port, stats, stop)))
     await asyncio.gather(
         ramp(args.slowloris, lambda: slowloris(port, stats, stop)),
-        ramp(args.slow_body, lambda: slow_body(port, stats, stop)),
-        ramp(args.non_reading, lambda: non_reading(port, stats, stop, pending, serial)),
-        ramp(args.tunnels, lambda: idle_tunnel(port, stats, stop)),
+        ramp(args.slow_body, lambda: slow_body(port, stats, stop, pending["slow-body"], serial)),
+        ramp(args.non_reading, lambda: non_reading(port, stats, stop, pending["non-reading"], serial, progress)),
+        ramp(args.tunnels, lambda: idle_tunnel(port, stats, stop, pending["idle tunnel"], serial)),
     )
     await asyncio.sleep(args.duration)
     stop.set()
@@ -300,25 +359,48 @@ async def run(args, port):
     return stats, pending
 
 
-def non_reading_closes(log_path, pending):
-    """Seconds from each non-reading client's last progress to skewgate's close."""
-    closes = {}
+DETAILS = {"slow-body": "client_body_timeout", "non-reading": "client_send_timeout",
+           "idle tunnel": "tunnel_idle_timeout"}
+
+
+def logged_closes(log_path, pending):
+    """Per class, seconds from each connection's deadline start to skewgate's close as
+    its access log has it (the entry's duration added to the request's send time):
+    free of this client's own event-loop lag. None: no such entry."""
+    closes = {name: {} for name in pending}
+    by_target = {t: name for name, p in pending.items() for t in p}
     with open(log_path, errors="replace") as f:
         for line in f:
             try:
                 e = json.loads(line)
             except ValueError:
                 continue
-            target = e.get("target", "")
-            if target in pending and e.get("detail") == "client_send_timeout":
-                sent_at, grew_at = pending[target]
-                closes[target] = sent_at + e.get("duration_ms", 0) / 1000.0 - grew_at
-    return [closes.get(t) for t in pending]
+            name = by_target.get(e.get("target", ""))
+            if name and e.get("detail") == DETAILS[name]:
+                sent_at, deadline_start = pending[name][e["target"]]
+                closes[name][e["target"]] = sent_at + e.get("duration_ms", 0) / 1000.0 - deadline_start
+    return {name: [closes[name].get(t) for t in p] for name, p in pending.items()}
+
+
+async def slowloris_only(args):
+    """The slowloris class in a process of its own (--slowloris-port): one Python
+    event loop serving 500 of them besides everything else would add its own lag."""
+    stats = Stats()
+    stop = asyncio.Event()
+    tasks = []
+    for _ in range(args.slowloris):
+        tasks.append(asyncio.ensure_future(slowloris(args.slowloris_port, stats, stop)))
+        await asyncio.sleep(2.0 / max(args.slowloris, 1))
+    await asyncio.sleep(args.duration)
+    stop.set()
+    await asyncio.wait(tasks, timeout=40)
+    print(json.dumps(stats.closes["slowloris"]))
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--skewgate", required=True)
+    ap.add_argument("--skewgate")
+    ap.add_argument("--slowloris-port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--duration", type=float, default=90)
     ap.add_argument("--slowloris", type=int, default=500)
     ap.add_argument("--slow-body", type=int, default=200)
@@ -327,6 +409,11 @@ def main():
     ap.add_argument("--normal", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
+    if args.slowloris_port:
+        asyncio.run(slowloris_only(args))
+        return 0
+    if not args.skewgate:
+        ap.error("--skewgate is required")
 
     work = tempfile.mkdtemp(prefix="skewgate-soak-")
     procs = []
@@ -363,14 +450,23 @@ def main():
         wait_port(port)
 
         started = time.monotonic()
+        loris = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--slowloris-port", str(port),
+                                  "--slowloris", str(args.slowloris), "--duration", str(args.duration)],
+                                 stdout=subprocess.PIPE, text=True)
+        procs.append(loris)
+        slowloris_count, args.slowloris = args.slowloris, 0
         stats, pending = asyncio.run(run(args, port))
+        loris_out, _ = loris.communicate(timeout=120)
+        stats.closes["slowloris"] = json.loads(loris_out)
+        args.slowloris = slowloris_count
         elapsed = time.monotonic() - started
         gw.send_signal(signal.SIGTERM)
         try:
             gw.wait(15)
         except subprocess.TimeoutExpired:
             gw.kill()
-        stats.closes["non-reading"] = non_reading_closes(log_path, pending)
+        logged = logged_closes(log_path, pending)
+        stats.closes["non-reading"] = logged["non-reading"]
 
         total = stats.normal_ok + stats.normal_failed
         share = 100.0 * stats.normal_ok / total if total else 0.0
@@ -378,6 +474,9 @@ def main():
               + ", ".join(f"{k} {v:g}s" for k, v in TIMEOUTS.items()))
         print(f"normal requests: {stats.normal_ok}/{total} served ({share:.3f}%)"
               + (f"; failures: {stats.failures}" if stats.failures else ""))
+        lags = sorted(stats.lags) or [0.0]
+        print(f"this client's event-loop lag: p99 {lags[int(len(lags) * 0.99)]:.2f} s, max {lags[-1]:.2f} s "
+              "(client-side close times include it)")
         limits = {"slowloris": t["client_header"], "slow-body": t["client_body"],
                   "non-reading": t["client_send"], "idle tunnel": t["tunnel_idle"]}
         ok_all = share >= 99.9
@@ -387,8 +486,15 @@ def main():
             done = [c for c in closes if c is not None]
             worst = f", slowest {max(done):.2f} s" if done else ""
             extra = f", unexpected answers {stats.unexpected[name]}" if stats.unexpected[name] else ""
-            print(f"{name:12s}: {within}/{len(closes)} closed within {limit:g} s{worst}{extra}")
+            side = "skewgate's access log" if name == "non-reading" else "seen by the client"
+            print(f"{name:12s}: {within}/{len(closes)} closed within {limit:g} s{worst} ({side}){extra}")
             ok_all = ok_all and within == len(closes) and len(closes) > 0
+            if name in ("slow-body", "idle tunnel"):
+                server = logged[name]
+                s_within = sum(1 for c in server if c is not None and c <= limit)
+                s_done = [c for c in server if c is not None]
+                s_worst = f", slowest {max(s_done):.2f} s" if s_done else ""
+                print(f"{'':12s}  {s_within}/{len(server)} closed within {limit:g} s{s_worst} (skewgate's access log)")
         print("PASS" if ok_all else "FAIL")
         return 0 if ok_all else 1
     finally:
