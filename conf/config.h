@@ -44,10 +44,18 @@ struct Limits {
   std::uint64_t body_bytes = 0;            // 0 = unlimited; 413 past it
 };
 
+// Every phase of a connection has one (nginx's names in brackets). A read
+// paused for back-pressure never stops the deadline of the side that holds
+// things up: its send deadline runs instead.
 struct Timeouts {
-  Duration client_header{std::chrono::seconds(10)};
-  Duration client_idle{std::chrono::seconds(60)};
+  Duration client_header{std::chrono::seconds(10)};  // [client_header_timeout] a head spanning reads: 408
+  Duration client_body{std::chrono::seconds(60)};    // [client_body_timeout] between two body reads: 408 or close
+  Duration client_send{std::chrono::seconds(60)};    // [send_timeout] no write progress to the client: close
+  Duration client_idle{std::chrono::seconds(60)};    // [keepalive_timeout]
+  Duration tunnel_idle{std::chrono::hours(1)};       // no byte either way in an upgrade tunnel: close both
   Duration upstream_connect{std::chrono::seconds(2)};
+  // Between two reads of the response, or without write progress while the
+  // upstream has request bytes queued [proxy_read_timeout, proxy_send_timeout].
   Duration upstream_response{std::chrono::seconds(60)};
   // Below Node's 5 s keep-alive so we never reuse a socket Node is closing.
   Duration upstream_idle{std::chrono::seconds(4)};

@@ -501,7 +501,10 @@ class ConfigReader {
     in_.map(node, site,
             {
                 {"client_header", [&](auto& n, auto& s) { in_.duration(n, s, out.client_header); }},
+                {"client_body", [&](auto& n, auto& s) { in_.duration(n, s, out.client_body); }},
+                {"client_send", [&](auto& n, auto& s) { in_.duration(n, s, out.client_send); }},
                 {"client_idle", [&](auto& n, auto& s) { in_.duration(n, s, out.client_idle); }},
+                {"tunnel_idle", [&](auto& n, auto& s) { in_.duration(n, s, out.tunnel_idle); }},
                 {"upstream_connect", [&](auto& n, auto& s) { in_.duration(n, s, out.upstream_connect); }},
                 {"upstream_response", [&](auto& n, auto& s) { in_.duration(n, s, out.upstream_response); }},
                 {"upstream_idle", [&](auto& n, auto& s) { in_.duration(n, s, out.upstream_idle); }},

@@ -9,7 +9,7 @@
 namespace sg::gateway {
 namespace {
 
-enum TimerMode { kNoTimer = 0, kHeaderTimer, kIdleTimer, kLingerTimer };
+enum TimerMode { kNoTimer = 0, kHeaderTimer, kBodyTimer, kIdleTimer, kTunnelTimer, kLingerTimer };
 
 // After answering an error we stop writing but keep reading (and discarding)
 // for a moment: closing with unread input makes the kernel send RST, which can
@@ -56,7 +56,9 @@ void DownstreamConnection::accept(Worker& worker, ListenerHandle& listener) {
   }
   c->socket_.handle.data = c;
   c->timer_.init(worker.loop(), c, [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_timer(); });
-  c->handles_open_ = 2;
+  c->send_timer_.init(worker.loop(), c,
+                      [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_send_timer(); });
+  c->handles_open_ = 3;
   worker.add_connection(c);
   c->open_gauge_ = worker.connection_gauge(listener.name);
   ++*c->open_gauge_;
@@ -71,7 +73,10 @@ void DownstreamConnection::accept(Worker& worker, ListenerHandle& listener) {
     uv_tcp_nodelay(&c->socket_.tcp, 1);
     c->peer_trusted_ = peer_of(&c->socket_.tcp, c->peer_ip_, config.trusted_proxies);
   }
-  c->parser_.set_limits(&config.limits);
+  // A copy: the connection may outlive this snapshot (keep-alive across a
+  // reload), and the parser must never read the limits of a freed one.
+  c->limits_ = config.limits;
+  c->parser_.set_limits(&c->limits_);
   c->parser_.set_request_checks(true);
   c->set_timer(config.timeouts.client_header.count(), kHeaderTimer);
   c->start_reading();
@@ -89,6 +94,7 @@ void DownstreamConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_
   const std::string_view data(buf->base, static_cast<std::size_t>(nread));
   if (c->lingering_) return;
   if (c->tunnel_) {
+    c->note_tunnel_activity();
     c->exchange_->on_tunnel_data(data);
     return;
   }
@@ -96,6 +102,9 @@ void DownstreamConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_
 }
 
 void DownstreamConnection::consume(std::string_view data) {
+  // client_body runs between two reads of a body, not over the whole body.
+  if (timer_mode_ == kBodyTimer && !backpressured_)
+    set_timer(worker_.snapshot().config().timeouts.client_body.count(), kBodyTimer);
   in_consume_ = true;
   while (!data.empty() && !closing_ && !lingering_) {
     if (waiting_for_response_) {
@@ -132,6 +141,7 @@ int DownstreamConnection::on_head_complete() {
   // CONNECT, bad targets, Host and hop-by-hop tricks never get here.
   std::unique_ptr<RequestHead> head = parser_.take_request();
   upgrade_request_ = head->upgrade;
+  if (head->has_body()) set_timer(worker_.snapshot().config().timeouts.client_body.count(), kBodyTimer);
   exchange_ = std::make_unique<Exchange>(worker_, *this, std::move(head));
   exchange_->start();
   return 0;
@@ -143,6 +153,7 @@ int DownstreamConnection::on_body(std::string_view data) {
 }
 
 int DownstreamConnection::on_message_complete() {
+  if (timer_mode_ == kBodyTimer) set_timer(0, kNoTimer);
   if (!exchange_) return HPE_PAUSED;
   waiting_for_response_ = true;
   exchange_->on_request_complete();  // may finish at once (a local answer)
@@ -155,8 +166,18 @@ int DownstreamConnection::on_message_complete() {
 int DownstreamConnection::write(std::string_view data) {
   if (closing_) return UV_ECANCELED;
   const int rc = write_stream(&socket_.stream, data, this);
-  if (rc < 0) close();
+  if (rc < 0) {
+    close();
+    return rc;
+  }
+  // Bytes wait for the client: it has client_send to take some of them.
+  if (!send_timer_.armed() && write_queue_size() > 0) arm_send_timer();
   return rc;
+}
+
+void DownstreamConnection::arm_send_timer() {
+  const std::uint64_t ms = worker_.snapshot().config().timeouts.client_send.count();
+  if (ms > 0) send_timer_.set(ms);  // 0: no send deadline
 }
 
 std::size_t DownstreamConnection::write_queue_size() const {
@@ -169,22 +190,35 @@ void DownstreamConnection::on_write_done(int status) {
     close();
     return;
   }
+  // The client took bytes: progress, the send deadline starts over.
+  if (write_queue_size() > 0) {
+    arm_send_timer();
+  } else {
+    send_timer_.clear();
+  }
   if (exchange_ && write_queue_size() < kLowWatermark) exchange_->on_downstream_drained();
 }
 
+// Reads paused for the upstream's sake: the client is not late, so its body
+// deadline stops; the upstream's send deadline runs instead.
 void DownstreamConnection::pause_reading() {
   backpressured_ = true;
+  if (timer_mode_ == kBodyTimer) timer_.clear();
   stop_reading();
 }
 
 void DownstreamConnection::resume_reading() {
   backpressured_ = false;
+  if (timer_mode_ == kBodyTimer) set_timer(worker_.snapshot().config().timeouts.client_body.count(), kBodyTimer);
   if (!waiting_for_response_ || tunnel_) start_reading();
 }
 
 void DownstreamConnection::exchange_finished(bool keep_alive) {
   worker_.defer_delete(std::move(exchange_));
   waiting_for_response_ = false;
+  // The upstream declined the upgrade (no 101): still HTTP/1.1, the next
+  // request is parsed as usual (RFC 9110 section 7.8).
+  if (upgrade_request_) parser_.resume_after_upgrade();
   upgrade_request_ = false;
   if (!keep_alive || close_when_done_ || worker_.draining()) {
     // Lingering is for input we have not read; a finished request with
@@ -205,9 +239,15 @@ void DownstreamConnection::serve_buffered() {
   if (!closing_ && !lingering_ && !waiting_for_response_ && !backpressured_) start_reading();
 }
 
+void DownstreamConnection::note_tunnel_activity() {
+  if (timer_mode_ == kTunnelTimer && tunnel_idle_ms_ > 0) timer_.set(tunnel_idle_ms_);
+}
+
 void DownstreamConnection::start_tunnel() {
   tunnel_ = true;
-  set_timer(0, kNoTimer);
+  tunnel_idle_ms_ = worker_.snapshot().config().timeouts.tunnel_idle.count();
+  set_timer(tunnel_idle_ms_, kTunnelTimer);
+  if (socket_.handle.type == UV_TCP) uv_tcp_keepalive(&socket_.tcp, 1, kTunnelKeepaliveS);
   if (!buffered_.empty()) {
     const std::string data = std::move(buffered_);
     buffered_.clear();
@@ -259,9 +299,39 @@ void DownstreamConnection::reject(const ParseRejection& rejection) {
   close_after_flush();
 }
 
+void DownstreamConnection::expire(std::string_view code, std::string_view detail, int status) {
+  if (closing_) return;
+  if (metrics::WorkerStats* stats = worker_.stats()) ++stats->rejected[metrics::reject_reason_index(code)];
+  const bool answer = status != 0 && !lingering_ && !(exchange_ && exchange_->response_started());
+  if (exchange_) {
+    // The exchange writes the access-log line (it knows the request).
+    auto exchange = std::move(exchange_);
+    exchange->on_downstream_gone(code, answer ? status : 0);
+    worker_.defer_delete(std::move(exchange));
+  } else {
+    AccessLogEntry entry;
+    entry.peer = peer_ip_;
+    entry.method = "-";
+    entry.target = "-";
+    entry.outcome = "error";
+    entry.detail = code;
+    entry.status = answer ? status : 0;
+    worker_.access_log().record(entry);
+  }
+  if (!answer) {
+    close();
+    return;
+  }
+  const std::string body = json_error_body(code, detail);
+  write(render_reply(status, {{"content-type", "application/json"}, {"cache-control", "no-store"}}, body, false,
+                     false));
+  close_after_flush();
+}
+
 void DownstreamConnection::close_after_flush(bool linger) {
   if (closing_ || lingering_) return;
   lingering_ = true;
+  set_timer(0, kNoTimer);  // the send deadline covers the flush; then the linger timer
   linger_after_shutdown_ = linger;
   waiting_for_response_ = false;
   if (!linger && write_queue_size() == 0) {
@@ -298,10 +368,22 @@ void DownstreamConnection::on_timer() {
         c->close();  // nothing was sent at all: just close, as nginx does
       }
       break;
+    case kBodyTimer:
+      // 408 while nothing of the response went out, else just close.
+      c->expire("client_body_timeout", "request body stalled for longer than timeouts.client_body", 408);
+      break;
+    case kTunnelTimer: c->expire("tunnel_idle_timeout", {}, 0); break;  // closes both sides
     case kIdleTimer:
     case kLingerTimer: c->close(); break;
     default: break;
   }
+}
+
+// The client took none of our bytes for client_send (it stopped reading):
+// nothing can reach it any more, so close (nginx's send_timeout).
+void DownstreamConnection::on_send_timer() {
+  if (closing_) return;
+  expire("client_send_timeout", {}, 0);
 }
 
 void DownstreamConnection::set_timer(std::uint64_t ms, int mode) {
@@ -335,10 +417,13 @@ void DownstreamConnection::close() {
   if (open_gauge_) --*open_gauge_;
   worker_.remove_connection(this);
   timer_.clear();
-  uv_close(timer_.handle(), [](uv_handle_t* h) {
+  send_timer_.clear();
+  const auto on_timer_closed = [](uv_handle_t* h) {
     auto* c = static_cast<DownstreamConnection*>(LazyTimer::of(h)->owner());
     if (--c->handles_open_ == 0) delete c;
-  });
+  };
+  uv_close(timer_.handle(), on_timer_closed);
+  uv_close(send_timer_.handle(), on_timer_closed);
   uv_close(&socket_.handle, on_close);
 }
 

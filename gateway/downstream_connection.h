@@ -1,7 +1,9 @@
 // A client connection: reads and parses requests, runs one Exchange at a
 // time (pipelined requests wait their turn, so answers go out in order), and
-// owns the keep-alive, header and lingering-close timers. Freed only in its
-// close callback.
+// owns its deadlines: one for reading (header, body, keep-alive idle, tunnel
+// idle, lingering close: one phase at a time) and one for sending (while
+// bytes wait for a client that does not read). Each expiry is logged and
+// counted, and frees the connection. Freed only in its close callback.
 #pragma once
 
 #include <uv.h>
@@ -37,6 +39,8 @@ class DownstreamConnection final : private HttpParserListener, private WriteObse
   void exchange_finished(bool keep_alive);
   // Upgrade: from now on raw bytes flow both ways through the exchange.
   void start_tunnel();
+  // Bytes crossed the tunnel from the upstream (the client's own are seen here).
+  void note_tunnel_activity();
   // Abort: close now, pending writes are dropped.
   void close();
   bool closing() const { return closing_; }
@@ -60,6 +64,11 @@ class DownstreamConnection final : private HttpParserListener, private WriteObse
 
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void on_timer();
+  void on_send_timer();
+  void arm_send_timer();
+  // A deadline ran out: logged with `code` and counted; with `status` and no
+  // response started the client gets that error, then the connection closes.
+  void expire(std::string_view code, std::string_view detail, int status);
   static void on_shutdown(uv_shutdown_t* req, int status);
   static void on_close(uv_handle_t* handle);
 
@@ -75,14 +84,17 @@ class DownstreamConnection final : private HttpParserListener, private WriteObse
 
   Worker& worker_;
   StreamHandle socket_;
-  LazyTimer timer_;
+  LazyTimer timer_;       // reading: one phase at a time (timer_mode_)
+  LazyTimer send_timer_;  // runs while the write queue is not empty
   uv_shutdown_t shutdown_req_;
+  conf::Limits limits_;  // the parser's, as of accept
   HttpParser parser_;
   std::unique_ptr<Exchange> exchange_;
   std::string buffered_;  // bytes read past a complete request (pipelining) or tunnel data
   std::string peer_ip_;
   std::int64_t* open_gauge_ = nullptr;  // the listener's skewgate_downstream_connections
   int timer_mode_ = 0;
+  std::uint64_t tunnel_idle_ms_ = 0;
   int handles_open_ = 0;
   bool peer_trusted_ = false;
   bool reading_ = false;

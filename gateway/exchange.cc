@@ -45,7 +45,18 @@ void Exchange::start() {
   // actions.inspect_bytes before deciding (forwarded unchanged after).
   peek_limit_ = skew::body_peek_bytes(view, *snapshot_);
   peeking_ = peek_limit_ > 0;
-  if (!peeking_) decide_and_route();
+  if (!peeking_) {
+    decide_and_route();
+    return;
+  }
+  // The client may hold its body back until it hears 100 Continue (RFC 9110
+  // section 10.1.1); we need the body before anyone could answer, so we
+  // invite it ourselves, as nginx does. HTTP/1.0 clients never expect it.
+  if (head_->has_body() && head_->http_major == 1 && head_->http_minor >= 1 &&
+      routing::iequals(view.header("expect"), "100-continue")) {
+    sent_continue_ = true;
+    downstream_.write("HTTP/1.1 100 Continue\r\n\r\n");
+  }
 }
 
 void Exchange::decide_and_route() {
@@ -66,6 +77,9 @@ void Exchange::decide_and_route() {
     return;
   }
   worker_.note_request(*verdict_.target);
+  // The client was told to go on already: the upstream is not asked again.
+  if (sent_continue_)
+    std::erase_if(head_->headers, [](const HeaderField& f) { return routing::iequals(f.name, "expect"); });
   ForwardContext context{downstream_.peer_ip(), downstream_.peer_trusted(), downstream_.tls()};
   upstream_head_.reserve(512);
   append_upstream_request_head(upstream_head_, *head_, context);
@@ -112,6 +126,7 @@ void Exchange::send_request_head() {
   upstream_ready_ = true;
   response_parser_ = std::make_unique<HttpParser>(HttpParser::Mode::response, static_cast<HttpParserListener&>(*this));
   response_parser_->expect_no_body(head_->method == "HEAD");
+  upstream_->set_io_timeout(snapshot_->config().timeouts.upstream_response.count());
   upstream_->write2(upstream_head_, request_buffer_);
   request_buffer_.clear();
   request_buffer_.shrink_to_fit();
@@ -183,6 +198,7 @@ void Exchange::on_upstream_data(UpstreamConnection&, std::string_view data) {
   upstream_head_.clear();  // a response byte arrived: never retried now
   got_response_bytes_ = true;
   if (tunnel_) {
+    downstream_.note_tunnel_activity();
     to_downstream_.append(data);
     flush_downstream();
     return;
@@ -220,13 +236,19 @@ int Exchange::on_head_complete() {
     if (!head_->upgrade) return -1;
     tunnel_ = true;
     status_ = 101;
-    if (upstream_) upstream_->disarm_timer();  // a tunnel may stay quiet for as long as it likes
+    // A tunnel may stay quiet up to tunnel_idle (the downstream's timer);
+    // the upstream's send deadline still runs while our bytes wait for it.
+    if (upstream_) {
+      upstream_->stop_response_timer();
+      upstream_->enable_keepalive(kTunnelKeepaliveS);
+    }
     response_started_ = true;
     append_downstream_response_head(to_downstream_, response, BodyFraming::none, true);
     return 2;  // llhttp stops with HPE_PAUSED_UPGRADE: the rest is tunnel data
   }
   if (response.status < 200) {  // 100 Continue, 103 Early Hints: passed on, the final response follows
     interim_ = true;
+    if (response.status == 100 && sent_continue_) return 0;  // the client had ours: never twice
     append_downstream_response_head(to_downstream_, response, BodyFraming::none, true);
     return 0;
   }
@@ -350,7 +372,8 @@ void Exchange::on_upstream_failure(UpstreamConnection& upstream, UpstreamFailure
     abort(to_string(failure));
     return;
   }
-  const bool timeout = failure == UpstreamFailure::connect_timeout || failure == UpstreamFailure::response_timeout;
+  const bool timeout = failure == UpstreamFailure::connect_timeout || failure == UpstreamFailure::response_timeout ||
+                       failure == UpstreamFailure::send_timeout;
   fail_upstream(to_string(failure), timeout ? 504 : 502);
 }
 
@@ -406,10 +429,12 @@ void Exchange::abort(std::string_view reason) {
   downstream_.close();  // calls on_downstream_gone, which sees finished_
 }
 
-void Exchange::on_downstream_gone() {
+void Exchange::on_downstream_gone(std::string_view detail, int status) {
   if (finished_) return;
   finished_ = true;
+  if (!detail.empty()) detail_ = std::string(detail);
   if (detail_.empty()) detail_ = "client_closed";
+  if (status != 0) status_ = status;
   account();
   release_upstream(false);
 }

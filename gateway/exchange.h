@@ -37,7 +37,9 @@ class Exchange final : private UpstreamConnection::Owner, private HttpParserList
   void on_request_complete();
   void on_tunnel_data(std::string_view data);  // after a 101
   void on_downstream_drained();                // its write queue fell below the low mark
-  void on_downstream_gone();                   // the client closed or reset; abort quietly
+  // The client closed or reset, or one of its deadlines ran out (`detail`,
+  // and the `status` it is answered with, 0 for none): abort quietly.
+  void on_downstream_gone(std::string_view detail = {}, int status = 0);
   bool response_started() const { return response_started_; }
 
  private:
@@ -111,6 +113,7 @@ class Exchange final : private UpstreamConnection::Owner, private HttpParserList
   std::string peek_;  // body bytes read before deciding (no-JS form posts)
   std::uint64_t peek_limit_ = 0;
   bool peeking_ = false;
+  bool sent_continue_ = false;  // we answered Expect: 100-continue ourselves
   bool request_done_ = false;
   bool finished_ = false;
 

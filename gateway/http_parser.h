@@ -50,6 +50,9 @@ class HttpParser {
   Result execute(std::string_view data);
   // Resumes after HPE_PAUSED.
   void resume() { llhttp_resume(&parser_); }
+  // After an Upgrade the upstream declined: the connection stays HTTP/1.1
+  // (RFC 9110 section 7.8), so what follows is parsed as the next request.
+  void resume_after_upgrade() { llhttp_resume_after_upgrade(&parser_); }
   // Read EOF: completes a response delimited by close. Returns HPE_OK or an error.
   llhttp_errno_t finish() { return llhttp_finish(&parser_); }
 

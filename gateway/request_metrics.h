@@ -21,6 +21,6 @@ metrics::RequestSample request_sample(const skew::Verdict& verdict, std::int64_t
 
 // Index into metrics::kUpstreamErrors.
 std::size_t upstream_error_index(UpstreamFailure failure);
-inline constexpr std::size_t kBadResponseIndex = 6;  // "bad_response"
+inline constexpr std::size_t kBadResponseIndex = 7;  // "bad_response"
 
 }  // namespace sg::gateway

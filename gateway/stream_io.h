@@ -7,6 +7,11 @@
 
 namespace sg::gateway {
 
+// TCP keepalive on both sockets of a tunnel: probes start after this much
+// silence, so a peer that vanished (no FIN, no RST) frees the tunnel long
+// before timeouts.tunnel_idle.
+inline constexpr unsigned kTunnelKeepaliveS = 60;
+
 // Either kind of stream a listener or an upstream may be (TCP or a Unix socket).
 union StreamHandle {
   uv_handle_t handle;

@@ -24,6 +24,7 @@ const char* to_string(UpstreamFailure failure) {
     case UpstreamFailure::response_timeout: return "response_timeout";
     case UpstreamFailure::reset: return "upstream_reset";
     case UpstreamFailure::closed: return "upstream_closed";
+    case UpstreamFailure::send_timeout: return "upstream_send_timeout";
   }
   return "upstream_error";
 }
@@ -93,7 +94,7 @@ void UpstreamConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_bu
     c->close();
     return;
   }
-  if (c->timer_mode_ == TimerMode::response) c->timer_.set(c->response_timeout_ms_);
+  if (c->timer_mode_ == TimerMode::io) c->refresh_io_timer(true);
   c->owner_->on_upstream_data(*c, {buf->base, static_cast<std::size_t>(nread)});
 }
 
@@ -102,7 +103,10 @@ void UpstreamConnection::on_timer() {
   if (c->closing_) return;
   switch (c->timer_mode_) {
     case TimerMode::connect: c->fail(UpstreamFailure::connect_timeout); break;
-    case TimerMode::response: c->fail(UpstreamFailure::response_timeout); break;
+    case TimerMode::io:
+      // Bytes still queued: the upstream stopped taking our request.
+      c->fail(c->write_queue_size() > 0 ? UpstreamFailure::send_timeout : UpstreamFailure::response_timeout);
+      break;
     case TimerMode::idle: c->close(); break;
     case TimerMode::none: break;
   }
@@ -115,10 +119,16 @@ void UpstreamConnection::fail(UpstreamFailure failure) {
   if (owner) owner->on_upstream_failure(*this, failure);
 }
 
-int UpstreamConnection::write(std::string_view data) { return write_stream(&socket_.stream, data, this); }
+int UpstreamConnection::write(std::string_view data) {
+  const int rc = write_stream(&socket_.stream, data, this);
+  if (timer_mode_ == TimerMode::io) refresh_io_timer(false);
+  return rc;
+}
 
 int UpstreamConnection::write2(std::string_view first, std::string_view second) {
-  return write_stream2(&socket_.stream, first, second, this);
+  const int rc = write_stream2(&socket_.stream, first, second, this);
+  if (timer_mode_ == TimerMode::io) refresh_io_timer(false);
+  return rc;
 }
 
 std::size_t UpstreamConnection::write_queue_size() const {
@@ -131,15 +141,28 @@ void UpstreamConnection::on_write_done(int status) {
     fail(UpstreamFailure::reset);
     return;
   }
+  if (timer_mode_ == TimerMode::io) refresh_io_timer(true);
   if (owner_ && write_queue_size() < kLowWatermark) owner_->on_upstream_drained(*this);
+}
+
+// `progress`: the upstream just read or wrote something, so a running
+// deadline starts over; otherwise only a deadline not yet running starts
+// (our own writes are no progress of the upstream's).
+void UpstreamConnection::refresh_io_timer(bool progress) {
+  const bool owed = (response_wanted_ && !paused_) || write_queue_size() > 0;
+  if (!owed) {
+    timer_.clear();
+  } else if (progress || !timer_.armed()) {
+    timer_.set(io_timeout_ms_);
+  }
 }
 
 // While we hold the upstream back for a slow client, its silence is ours,
 // not the upstream's: the response timer only runs while we want to read
-// (as nginx's proxy_read_timeout).
+// (as nginx's proxy_read_timeout). The client's send deadline runs meanwhile.
 void UpstreamConnection::pause_reading() {
   paused_ = true;
-  if (timer_mode_ == TimerMode::response) timer_.clear();
+  if (timer_mode_ == TimerMode::io) refresh_io_timer(false);
   if (reading_) {
     uv_read_stop(&socket_.stream);
     reading_ = false;
@@ -148,22 +171,39 @@ void UpstreamConnection::pause_reading() {
 
 void UpstreamConnection::resume_reading() {
   paused_ = false;
-  if (timer_mode_ == TimerMode::response) timer_.set(response_timeout_ms_);
+  if (timer_mode_ == TimerMode::io) refresh_io_timer(true);
   if (!reading_ && connected_ && !closing_) {
     uv_read_start(&socket_.stream, alloc_worker_buffer, on_read);
     reading_ = true;
   }
 }
 
+void UpstreamConnection::set_io_timeout(std::uint64_t ms) {
+  timer_mode_ = TimerMode::io;
+  io_timeout_ms_ = ms;
+  refresh_io_timer(false);
+}
+
 void UpstreamConnection::arm_response_timer(std::uint64_t ms) {
-  timer_mode_ = TimerMode::response;
-  response_timeout_ms_ = ms;
-  if (!paused_) timer_.set(ms);
+  timer_mode_ = TimerMode::io;
+  io_timeout_ms_ = ms;
+  response_wanted_ = true;
+  refresh_io_timer(true);
+}
+
+void UpstreamConnection::stop_response_timer() {
+  response_wanted_ = false;
+  if (timer_mode_ == TimerMode::io) refresh_io_timer(false);
 }
 
 void UpstreamConnection::disarm_timer() {
   timer_mode_ = TimerMode::none;
+  response_wanted_ = false;
   timer_.clear();
+}
+
+void UpstreamConnection::enable_keepalive(unsigned delay_s) {
+  if (socket_.handle.type == UV_TCP && !closing_) uv_tcp_keepalive(&socket_.tcp, 1, delay_s);
 }
 
 void UpstreamConnection::adopt(Owner* owner) {

@@ -18,7 +18,15 @@ namespace sg::gateway {
 class Worker;
 
 // Stable snake_case codes: response detail, access log, metric label.
-enum class UpstreamFailure { connect_refused, connect_timeout, connect_failed, response_timeout, reset, closed };
+enum class UpstreamFailure {
+  connect_refused,
+  connect_timeout,
+  connect_failed,
+  response_timeout,
+  reset,
+  closed,
+  send_timeout,  // request bytes queued and the upstream took none for upstream_response
+};
 const char* to_string(UpstreamFailure failure);
 
 class UpstreamConnection final : private WriteObserver {
@@ -51,9 +59,18 @@ class UpstreamConnection final : private WriteObserver {
   void pause_reading();
   void resume_reading();
 
-  // Response timeout while an exchange waits; restarted on every read.
+  // While an exchange uses the connection, one deadline of `ms` runs
+  // whenever the upstream owes us something: write progress while request
+  // bytes are queued (a send timeout), and once the response is awaited, a
+  // read (the response timeout). Any progress pushes it back. Paused reads
+  // stop only the read half: the client's send deadline covers that time.
+  void set_io_timeout(std::uint64_t ms);
   void arm_response_timer(std::uint64_t ms);
+  // A tunnel: no response is awaited any more, the send deadline stays.
+  void stop_response_timer();
   void disarm_timer();
+  // TCP keepalive probes (tunnels: a peer that vanished is noticed).
+  void enable_keepalive(unsigned delay_s);
 
   // Parked in the pool: any byte or EOF from the upstream, or the idle
   // timeout, closes it.
@@ -71,8 +88,9 @@ class UpstreamConnection final : private WriteObserver {
   void on_write_done(int status) override;
   void fail(UpstreamFailure failure);
   void count_request() { ++requests_; }
+  void refresh_io_timer(bool progress);
 
-  enum class TimerMode { none, connect, response, idle };
+  enum class TimerMode { none, connect, io, idle };
 
   Worker& worker_;
   conf::SocketAddress address_;
@@ -82,7 +100,8 @@ class UpstreamConnection final : private WriteObserver {
   uv_connect_t connect_req_;
   Owner* owner_ = nullptr;
   TimerMode timer_mode_ = TimerMode::none;
-  std::uint64_t response_timeout_ms_ = 0;
+  std::uint64_t io_timeout_ms_ = 0;
+  bool response_wanted_ = false;
   unsigned requests_ = 0;
   int handles_open_ = 0;
   bool connected_ = false;

@@ -22,11 +22,14 @@ inline constexpr std::array<std::string_view, 5> kReloadReasons{"build_retired",
                                                                 "build_killed", "action_not_found"};
 inline constexpr std::array<std::string_view, 5> kPinResults{"issued", "valid", "tampered", "expired", "unknown_key"};
 inline constexpr std::size_t kPinIssued = 0;
-inline constexpr std::array<std::string_view, 7> kUpstreamErrors{
-    "connect_refused", "connect_timeout", "connect_failed", "response_timeout", "upstream_reset", "upstream_closed",
-    "bad_response"};
-inline constexpr std::array<std::string_view, 6> kRejectReasons{"bad_request",      "header_too_large", "uri_too_long",
-                                                                "body_too_large",   "method_not_allowed", "timeout"};
+inline constexpr std::array<std::string_view, 8> kUpstreamErrors{
+    "connect_refused", "connect_timeout",  "connect_failed",        "response_timeout",
+    "upstream_reset",  "upstream_closed", "upstream_send_timeout", "bad_response"};
+// `timeout` is the client_header timeout (the first deadline, named before
+// the others); the later ones carry their own names, as in the access log.
+inline constexpr std::array<std::string_view, 9> kRejectReasons{
+    "bad_request",        "header_too_large",    "uri_too_long",        "body_too_large",     "method_not_allowed",
+    "timeout",            "client_body_timeout", "client_send_timeout", "tunnel_idle_timeout"};
 inline constexpr std::array<std::string_view, 2> kReloadResults{"success", "failure"};
 
 // The label used when a request has no served build (skewgate answered it)
@@ -42,6 +45,7 @@ std::optional<std::size_t> index_of(const std::array<std::string_view, N>& value
 
 // A rejection's stable code (ParseRejection::code) as a reject reason:
 // the client-header timeout is `timeout`; an unlisted code is `bad_request`.
+// The other timeouts (client_body_timeout, ...) are listed as they are.
 std::size_t reject_reason_index(std::string_view code);
 
 }  // namespace sg::metrics

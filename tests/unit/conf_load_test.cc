@@ -55,6 +55,29 @@ TEST_CASE("the minimal file loads with defaults") {
   CHECK(config.apps.at(0).builds.at(0).upstreams.at(0).to_string() == "127.0.0.1:3001");
   CHECK_FALSE(config.apps.at(0).builds.at(0).state.has_value());
   CHECK(result.warnings.empty());
+  // Every phase of a connection has a deadline by default (nginx's values).
+  CHECK(config.timeouts.client_body == std::chrono::seconds(60));
+  CHECK(config.timeouts.client_send == std::chrono::seconds(60));
+  CHECK(config.timeouts.tunnel_idle == std::chrono::hours(1));
+}
+
+TEST_CASE("timeouts: every phase's key is read; a misspelt one gets a hint") {
+  const auto result =
+      load_string(std::string(kMinimal) + "timeouts: {client_body: 300ms, client_send: 2s, tunnel_idle: 10m}\n", "t.yaml");
+  for (const auto& d : result.errors) CAPTURE(d.to_string());
+  REQUIRE(result.errors.empty());
+  CHECK(result.config->timeouts.client_body == std::chrono::milliseconds(300));
+  CHECK(result.config->timeouts.client_send == std::chrono::seconds(2));
+  CHECK(result.config->timeouts.tunnel_idle == std::chrono::minutes(10));
+
+  const auto typo = load_string(std::string(kMinimal) + "timeouts: {tunnel_idel: 1h}\n", "t.yaml");
+  REQUIRE(typo.errors.size() == 1);
+  CHECK(typo.errors[0].to_string() ==
+        "t.yaml:9:12: timeouts.tunnel_idel: unknown key 'tunnel_idel'; did you mean 'tunnel_idle'?");
+  const auto bad = load_string(std::string(kMinimal) + "timeouts: {client_send: 60}\n", "t.yaml");
+  REQUIRE(bad.errors.size() == 1);
+  CHECK(bad.errors[0].to_string() ==
+        "t.yaml:9:25: timeouts.client_send: expected a duration like 10s (units: ms, s, m, h, d), got '60'");
 }
 
 TEST_CASE("each mistake gets one exact message at the right place") {
@@ -77,8 +100,8 @@ TEST_CASE("each mistake gets one exact message at the right place") {
       {"wrong type: list", std::string(kMinimal) + "trusted_proxies: 10.0.0.0/8\n",
        "t.yaml:9:18: trusted_proxies: expected a list, got a scalar"},
       {"wrong type: mapping", std::string(kMinimal) + "timeouts: [1s]\n",
-       "t.yaml:9:11: timeouts: expected a mapping with keys client_header, client_idle, upstream_connect, "
-       "upstream_response, upstream_idle, drain, got a list"},
+       "t.yaml:9:11: timeouts: expected a mapping with keys client_header, client_body, client_send, client_idle, "
+       "tunnel_idle, upstream_connect, upstream_response, upstream_idle, drain, got a list"},
       {"wrong type: bool", std::string(kMinimal) + "watch: yes\n",
        "t.yaml:9:8: watch: expected true or false, got 'yes'"},
       {"empty value", std::string(kMinimal) + "state_dir:\n", "t.yaml:9:1: state_dir: expected a string, got nothing"},

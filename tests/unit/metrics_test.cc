@@ -191,11 +191,14 @@ TEST_CASE("the label lists follow the enums they label") {
     CHECK(sg::metrics::kOutcomes[i] == sg::skew::to_string(static_cast<sg::skew::Outcome>(i)));
   using sg::gateway::UpstreamFailure;
   for (auto f : {UpstreamFailure::connect_refused, UpstreamFailure::connect_timeout, UpstreamFailure::connect_failed,
-                 UpstreamFailure::response_timeout, UpstreamFailure::reset, UpstreamFailure::closed})
+                 UpstreamFailure::response_timeout, UpstreamFailure::reset, UpstreamFailure::closed,
+                 UpstreamFailure::send_timeout})
     CHECK(sg::metrics::kUpstreamErrors[sg::gateway::upstream_error_index(f)] == sg::gateway::to_string(f));
   CHECK(sg::metrics::kUpstreamErrors[sg::gateway::kBadResponseIndex] == "bad_response");
   CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index("uri_too_long")] == "uri_too_long");
   CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index("client_header_timeout")] == "timeout");
+  for (std::string_view code : {"client_body_timeout", "client_send_timeout", "tunnel_idle_timeout"})
+    CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index(code)] == code);
   CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index("something_new")] == "bad_request");
   // Issue 13's precise 400 codes stay in the access log and the JSON body; the
   // metric keeps its fixed label set and counts them as bad_request.
