@@ -463,6 +463,7 @@ class ConfigReader {
                                    if (auto a = in_.address(n, s)) out.address = *a;
                                  }},
                                 {"token_file", [&](auto& n, auto& s) { in_.string(n, s, out.token_file); }},
+                                {"allowed_hosts", [&](auto& n, auto& s) { read_admin_hosts(n, s, out.allowed_hosts); }},
                             });
     // The token may also come from the environment (SKEWGATE_ADMIN_TOKEN).
     const char* env_token = std::getenv("SKEWGATE_ADMIN_TOKEN");
@@ -471,6 +472,27 @@ class ConfigReader {
                 "the admin API would be reachable from other hosts without a token; set admin.token_file "
                 "(or SKEWGATE_ADMIN_TOKEN), or listen on a loopback address");
     }
+  }
+
+  // Plain names only: IP literals and localhost are always accepted, a port
+  // is ignored when matching, and a wildcard would let any subdomain an
+  // attacker controls rebind to the admin listener.
+  void read_admin_hosts(const YAML::Node& node, const Site& site, std::vector<std::string>& out) {
+    in_.list(node, site, [&](const YAML::Node& item, const Site& item_site) {
+      auto host = in_.scalar(item, item_site, "a host name");
+      if (!host) return;
+      std::transform(host->begin(), host->end(), host->begin(),
+                     [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
+      if (host->find(':') != std::string::npos) {
+        in_.error(item_site, "expected a host name without a port (IP literals and localhost are always allowed)");
+        return;
+      }
+      if (!is_host_name(*host)) {
+        in_.error(item_site, "expected a host name like admin.internal.example, no wildcard");
+        return;
+      }
+      out.push_back(std::move(*host));
+    });
   }
 
   void read_workers(const YAML::Node& node, const Site& site, unsigned& out) {
@@ -720,6 +742,11 @@ class ConfigReader {
             {
                 {"inspect_form_posts", [&](auto& n, auto& s) { in_.boolean(n, s, out.inspect_form_posts); }},
                 {"inspect_bytes", [&](auto& n, auto& s) { in_.size(n, s, out.inspect_bytes); }},
+                {"manifest_max_bytes",
+                 [&](auto& n, auto& s) {
+                   in_.size(n, s, out.manifest_max_bytes);
+                   if (out.manifest_max_bytes == 0) in_.error(s, "expected a size of at least 1 byte, got 0");
+                 }},
             });
   }
 
