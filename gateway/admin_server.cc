@@ -99,9 +99,9 @@ class AdminConnection final : private HttpParserListener {
   void respond(const AdminResponse& response) {
     answered_ = true;
     uv_read_stop(&socket_.stream);
-    const std::string bytes = render_reply(response.status, {{"content-type", response.content_type},
-                                                             {"cache-control", "no-store"}},
-                                           response.body, false, request_.method == "HEAD");
+    HeaderList headers = {{"content-type", response.content_type}, {"cache-control", "no-store"}};
+    headers.insert(headers.end(), response.headers.begin(), response.headers.end());
+    const std::string bytes = render_reply(response.status, headers, response.body, false, request_.method == "HEAD");
     write_stream(&socket_.stream, bytes, nullptr);
     shutdown_.data = this;
     if (uv_shutdown(&shutdown_, &socket_.stream,

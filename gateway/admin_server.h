@@ -29,6 +29,7 @@ struct AdminResponse {
   int status = 200;
   std::string body;  // JSON unless content_type says otherwise
   std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;  // extra fields (Retry-After)
 };
 
 class AdminServer {
