@@ -96,6 +96,16 @@ AdminResponse AdminApi::handle(const AdminRequest& request) {
     return error(404, "not_found", "no such endpoint: " + request.path);
   if (!authorized(request)) return error(401, "unauthorized", "a valid 'Authorization: Bearer <token>' is required");
 
+  // A successor is taking the state over (handover.h): a change accepted now
+  // could be missing from what it reads. Refused until it is done (this
+  // process then exits) or has failed (this process takes changes again).
+  if (!get && control_.handing_over()) {
+    AdminResponse busy = error(503, "handover_in_progress",
+                               "a new skewgate process is taking over; retry the change in a moment");
+    busy.headers.emplace_back("retry-after", "1");
+    return busy;
+  }
+
   auto result = [](const ControlPlane::ApiResult& r) { return reply(r.status, r.body); };
   auto wrong_method = [&]() { return error(405, "method_not_allowed", method + " is not allowed on " + request.path); };
   const std::size_t n = parts.size();

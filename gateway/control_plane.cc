@@ -53,7 +53,7 @@ ControlPlane::ControlPlane(uv_loop_t* loop, std::string config_path)
 
 ControlPlane::~ControlPlane() { stop(); }
 
-bool ControlPlane::load(std::vector<std::string>& errors) {
+bool ControlPlane::load_config(std::vector<std::string>& errors) {
   conf::LoadResult result = config_path_.empty()
                                 ? conf::load_string(conf::embedded_default_yaml(), "<embedded default>")
                                 : conf::load_file(config_path_);
@@ -62,14 +62,18 @@ bool ControlPlane::load(std::vector<std::string>& errors) {
     errors = to_strings(result.errors);
     return false;
   }
+  file_config_ = std::move(*result.config);
+  return true;
+}
+
+bool ControlPlane::load_state(std::vector<std::string>& errors) {
   std::string error;
-  if (!ensure_dir(result.config->state_dir, error) || !load_state(result.config->state_dir, state_, error) ||
-      !load_registry(result.config->state_dir, error)) {
+  if (!ensure_dir(file_config_.state_dir, error) || !gateway::load_state(file_config_.state_dir, state_, error) ||
+      !load_registry(file_config_.state_dir, error)) {
     errors.push_back(error);
     return false;
   }
   saved_state_ = state_;
-  file_config_ = std::move(*result.config);
   conf::Config effective = effective_config(file_config_, registry_);
   track_supersedes(effective);
   if (!rebuild(std::move(effective), errors)) return false;
@@ -420,10 +424,18 @@ void ControlPlane::on_health_change(const std::string& build_key, bool healthy) 
   rebuild(config_, errors);
 }
 
-void ControlPlane::hand_over() {
+void ControlPlane::begin_handover() {
   apply_reports();
   persist();
   handed_over_ = true;
+}
+
+// The successor went away before it was ready: it wrote nothing (it writes
+// only once it runs, after READY), so what this process holds is still the
+// truth, and what happened meanwhile is persisted at the next occasion.
+void ControlPlane::abort_handover() {
+  handed_over_ = false;
+  persist();
 }
 
 void ControlPlane::persist() {
@@ -541,6 +553,10 @@ ControlPlane::ApiResult ControlPlane::mutate(std::string_view name, const Regist
                                              const std::function<json()>& answer) {
   const conf::AppConfig* app = file_app(name);
   if (!app) return {404, error_json("app_not_found", "no app named '" + std::string(name) + "'")};
+  // The admin API refuses changes first (with Retry-After); this is the
+  // guarantee that registry.json is never written once a successor may
+  // have read it.
+  if (handed_over_) return {503, error_json("handover_in_progress", "a new skewgate process is taking over")};
   if (app->registry != conf::RegistrySource::api)
     return {409, error_json("registry_is_config",
                             "app '" + std::string(name) + "' takes its builds from the config file (registry: config); "
