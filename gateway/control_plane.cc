@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "conf/load.h"
@@ -104,13 +105,17 @@ bool ControlPlane::load_registry(const std::string& state_dir, std::string& erro
 conf::Config ControlPlane::effective_config(const conf::Config& file, const routing::Registry& registry) const {
   conf::Config config = file;
   std::vector<conf::AppConfig> apps;
+  std::set<std::string> manifests;
   for (conf::AppConfig& app : config.apps) {
     if (app.registry == conf::RegistrySource::api) {
       auto it = registry.find(app.name);
       if (it != registry.end()) routing::apply_registry(it->second, app);
       for (conf::BuildConfig& build : app.builds) {
         if (build.manifest.empty()) continue;
-        conf::ManifestRead read = conf::read_action_manifest(build.manifest);
+        manifests.insert(build.manifest);
+        // Never blocks (only regular files are opened) and parses only a
+        // file that changed: a bad path spoils its own build, nothing else.
+        conf::ManifestRead read = manifests_.read(build.manifest, app.actions.manifest_max_bytes);
         if (read.error.empty()) {
           build.action_ids = std::move(read.action_ids);
         } else {
@@ -125,6 +130,7 @@ conf::Config ControlPlane::effective_config(const conf::Config& file, const rout
     apps.push_back(std::move(app));
   }
   config.apps = std::move(apps);
+  manifests_.keep_only(manifests);
   return config;
 }
 
@@ -612,8 +618,11 @@ ControlPlane::ApiResult ControlPlane::register_build(std::string_view app, const
   if (body.contains("manifest")) {
     if (!body["manifest"].is_string()) return {400, error_json("invalid_body", "manifest: expected a path")};
     build.manifest = body["manifest"].get<std::string>();
-    const conf::ManifestRead read = conf::read_action_manifest(build.manifest);
-    if (!read.error.empty()) return {400, error_json("invalid_body", read.error)};
+    const conf::AppConfig* config_app = file_app(app);
+    const std::uint64_t max_bytes =
+        config_app ? config_app->actions.manifest_max_bytes : conf::kDefaultManifestMaxBytes;
+    const conf::ManifestRead read = manifests_.read(build.manifest, max_bytes);
+    if (!read.error.empty()) return {400, error_json("invalid_manifest", read.error)};
   }
   const std::string id = build.id;
   const std::string app_name(app);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "conf/manifest.h"
 #include "gateway/health_checker.h"
 #include "gateway/runtime_reports.h"
 #include "gateway/state_store.h"
@@ -118,6 +119,9 @@ class ControlPlane {
   conf::Config file_config_;  // as read from the YAML
   conf::Config config_;       // effective: file plus registry
   routing::Registry registry_;
+  // Manifests of `registry: api` builds, read again only when their file
+  // changes (effective_config runs on every registry change).
+  mutable conf::ManifestCache manifests_;
   std::shared_ptr<const routing::Snapshot> snapshot_;
   std::uint64_t generation_ = 0;
   Server* server_ = nullptr;
