@@ -71,7 +71,8 @@ void DownstreamConnection::accept(Worker& worker, ListenerHandle& listener) {
     uv_tcp_nodelay(&c->socket_.tcp, 1);
     c->peer_trusted_ = peer_of(&c->socket_.tcp, c->peer_ip_, config.trusted_proxies);
   }
-  c->parser_.set_limits(&config.limits);
+  c->limits_ = config.limits;
+  c->parser_.set_limits(&c->limits_);
   c->set_timer(config.timeouts.client_header.count(), kHeaderTimer);
   c->start_reading();
 }
