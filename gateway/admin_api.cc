@@ -84,7 +84,9 @@ AdminResponse AdminApi::handle(const AdminRequest& request) {
 
   // Before anything answers, /healthz included: a rebinding page must not
   // even learn that the listener is skewgate.
-  if (auto refusal = check_admin_request(request, control_.snapshot()->config().admin.allowed_hosts))
+  // The file's list, so a reload applies it at once (and no snapshot is
+  // needed: handle() also runs on a control plane that has not loaded state).
+  if (auto refusal = check_admin_request(request, control_.file_config().admin.allowed_hosts))
     return error(refusal->status, refusal->code, refusal->message);
   if (parts.size() == 1 && parts[0] == "healthz") return reply(200, {{"status", "ok"}});
   if (parts.size() == 1 && parts[0] == "readyz") {

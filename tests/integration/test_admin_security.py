@@ -159,6 +159,16 @@ class NoToken(AdminSecurityCase):
                 r = self.send("GET", "/api/v1/config", [("Host", host)])
                 self.assertEqual(r.status, 200, f"Host {host!r}: {r!r}")
 
+    def test_allowed_hosts_apply_at_a_reload(self):
+        other = "skewgate-admin.svc.example"
+        self.assertRefused(self.send("GET", "/api/v1/config", [("Host", other)]), 403, "host_not_allowed", other)
+        self.sg.write_config(render(self.sg.port, self.sg.admin_port, self.sg.state_dir, [api_app()],
+                                    admin_extra={"allowed_hosts": [ALLOWED_NAME.lower(), other]}))
+        r = self.sg.admin("POST", "/api/v1/reload")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.send("GET", "/api/v1/config", [("Host", f"{other}:{self.sg.admin_port}")]).status, 200)
+        self.assertNotIn("admin changed", self.sg.stderr_text(), "allowed_hosts applies at once, not at a restart")
+
     def test_reads_with_origin_are_refused_too(self):
         # /metrics and /api/v1/config tell a page every build and upstream.
         for path in ("/api/v1/config", "/metrics", "/api/v1/apps/shop", "/readyz"):
