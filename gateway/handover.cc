@@ -37,15 +37,18 @@ bool send_all(int fd, std::string_view data) {
 }
 
 // One message: the description as JSON text, the fds alongside. "state":
-// "flushed" is the promise that state_dir will not change any more.
+// "flushed" in each entry is the promise that state_dir will not change any
+// more; it rides in the entries, which earlier versions read with unknown
+// keys ignored, so a successor of an earlier version (a rollback) still
+// takes over.
 bool send_sockets(int fd, const std::vector<PassedSocket>& sockets) {
   nlohmann::json list = nlohmann::json::array();
   std::vector<int> fds;
   for (const auto& s : sockets) {
-    list.push_back({{"role", s.role}, {"name", s.name}, {"is_unix", s.is_unix}});
+    list.push_back({{"role", s.role}, {"name", s.name}, {"is_unix", s.is_unix}, {"state", "flushed"}});
     fds.push_back(s.fd);
   }
-  const std::string text = nlohmann::json{{"state", "flushed"}, {"sockets", list}}.dump() + "\n";
+  const std::string text = list.dump() + "\n";
   if (fds.size() > kMaxFds) return false;
   std::vector<char> control(CMSG_SPACE(sizeof(int) * std::max<std::size_t>(fds.size(), 1)));
   iovec iov{const_cast<char*>(text.data()), text.size()};
@@ -109,12 +112,8 @@ std::optional<Takeover> request_takeover(const std::string& path, std::string& e
     const int* data = reinterpret_cast<const int*>(CMSG_DATA(c));
     fds.assign(data, data + count);
   }
-  const nlohmann::json message = nlohmann::json::parse(std::string(text, static_cast<std::size_t>(n)), nullptr, false);
-  // An object with "state" from this version; a bare list from an earlier one.
-  const bool is_object = message.is_object();
-  const nlohmann::json list = is_object ? message.value("sockets", nlohmann::json()) : message;
-  takeover.state_flushed = is_object && message.value("state", "") == "flushed";
-  if (!list.is_array() || list.size() != fds.size() || (is_object && !takeover.state_flushed)) {
+  const nlohmann::json list = nlohmann::json::parse(std::string(text, static_cast<std::size_t>(n)), nullptr, false);
+  if (!list.is_array() || list.size() != fds.size()) {
     error = "the takeover message did not describe its sockets";
     for (int f : fds) ::close(f);
     ::close(fd);
@@ -127,6 +126,10 @@ std::optional<Takeover> request_takeover(const std::string& path, std::string& e
       s.name = list[i].value("name", "");
       s.is_unix = list[i].value("is_unix", false);
     }
+    // Entries without it come from an earlier version, which keeps taking
+    // admin changes until READY.
+    takeover.state_flushed = (i == 0 || takeover.state_flushed) && list[i].is_object() &&
+                             list[i].value("state", "") == "flushed";
     s.fd = fds[i];
     takeover.sockets.push_back(s);
   }

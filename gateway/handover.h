@@ -9,9 +9,10 @@
 //   new -> old   "TAKEOVER\n"
 //   old          from now on refuses admin changes (503, Retry-After: 1),
 //                writes its state to state_dir one last time
-//   old -> new   one message: {"state":"flushed","sockets":[...]} with the
-//                fds (SCM_RIGHTS): state_dir is final, the old process will
-//                not write it again unless the hand-over fails
+//   old -> new   one message: a JSON list of sockets, each entry with
+//                "state":"flushed", and their fds (SCM_RIGHTS): state_dir is
+//                final, the old process will not write it again unless the
+//                hand-over fails
 //   new          reads state_dir, starts its workers and admin listener on
 //                those fds
 //   new -> old   "READY\n"
@@ -21,8 +22,9 @@
 // one reads (issue 13). If the new process goes away before READY (it died,
 // its state or config was refused) the connection closes and the old process
 // takes changes again: the new one writes state_dir only once it runs.
-// An old process of an earlier version sends a bare JSON list (no "state"):
-// taken over all the same, with a warning.
+// A process of an earlier version sends entries without "state": taken over
+// all the same, with a warning; and one of an earlier version taking over
+// from this one ignores the key (a rollback still hands over).
 #pragma once
 
 #include <uv.h>

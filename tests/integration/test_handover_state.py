@@ -92,6 +92,7 @@ class HandoverState(GatewayTestCase):
         self.assertTrue(said and new.poll() is None, f"no takeover: {read_text(new.stderr_path)[-1500:]}")
         self.assertEqual(old.wait(timeout=20.0), 0, "the old process exits 0 after the hand-over")
         self.sg.proc = new
+        self.assertNotIn("earlier version", read_text(new.stderr_path), "the predecessor confirmed its state flushed")
 
         app = self.sg.app()
         ids = {b["id"] for b in app["builds"]}
