@@ -177,10 +177,16 @@ void AdminServer::forget(AdminConnection* connection) {
   connections_.erase(std::remove(connections_.begin(), connections_.end(), connection), connections_.end());
 }
 
+void AdminServer::stop_accepting() {
+  if (!listening_) return;
+  listening_ = false;
+  uv_close(&listener_.handle, nullptr);
+}
+
 void AdminServer::close() {
   if (closed_) return;
   closed_ = true;
-  if (listening_) uv_close(&listener_.handle, nullptr);
+  stop_accepting();
   const std::vector<AdminConnection*> open = connections_;
   for (AdminConnection* c : open) c->close();
 }

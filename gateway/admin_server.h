@@ -46,6 +46,9 @@ class AdminServer {
   int dup_fd() const;
   bool is_unix() const { return is_unix_; }
   std::string address() const { return bound_; }
+  // Stops accepting; requests already accepted are still answered (after a
+  // hand-over the successor accepts from the same socket).
+  void stop_accepting();
   // Stops accepting and closes open admin connections.
   void close();
 

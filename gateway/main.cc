@@ -309,7 +309,9 @@ int main(int argc, char** argv) {
       },
       [&]() {
         std::fprintf(stderr, "skewgate: handed over to the new process, draining\n");
-        admin.close();
+        // Requests this process already accepted still get their answer (a
+        // change: 503, retry); new ones go to the successor.
+        admin.stop_accepting();
         begin_shutdown(m);
       },
       [&]() {

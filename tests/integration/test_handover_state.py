@@ -117,6 +117,46 @@ class HandoverState(GatewayTestCase):
         self.assertEqual((app["current"], {b["id"] for b in app["builds"]}),
                          ("dpl-b", {"dpl-a", "dpl-b", "dpl-c"}), app)
 
+    def test_changes_in_a_tight_loop_across_takeovers_are_answered_and_kept(self):
+        """Without the hook: a client registering builds back to back while the binary is
+        restarted twice. Every change gets an answer (201, or 503 to retry: never a closed
+        connection), and every 201 is there afterwards."""
+        import threading
+        answers = []  # (build id, status or exception name)
+        stop = threading.Event()
+
+        def client():
+            i = 0
+            while not stop.is_set():
+                i += 1
+                bid = f"dpl-t{i}"
+                try:
+                    r = self.sg.admin("POST", "/api/v1/apps/shop/builds", {"id": bid, "upstreams": [self.up["a"].address]},
+                                      timeout=5.0)
+                    answers.append((bid, r.status))
+                    if r.status == 503:
+                        self.assertEqual(r.headers.get("retry-after"), "1", r)
+                except Exception as e:  # noqa: BLE001 - recorded and asserted below
+                    answers.append((bid, type(e).__name__))
+
+        thread = threading.Thread(target=client)
+        thread.start()
+        try:
+            for _ in range(2):
+                time.sleep(0.3)
+                supported, detail = takeover(self.sg)
+                self.assertTrue(supported and detail == "", detail)
+            time.sleep(0.3)
+        finally:
+            stop.set()
+            thread.join(timeout=20.0)
+        statuses = {s for _, s in answers}
+        self.assertLessEqual(statuses, {201, 503}, f"answers other than 201/503: {sorted(map(str, statuses))}")
+        acked = {b for b, s in answers if s == 201}
+        have = {b["id"] for b in self.sg.app()["builds"]}
+        self.assertEqual(acked - have, set(), "acknowledged and lost across the takeovers")
+        self.assertGreater(len(acked), 10)
+
     def test_a_handover_whose_new_process_dies_lets_the_old_one_take_changes_again(self):
         for how, b in ((signal.SIGKILL, "c"), (signal.SIGTERM, "d")):
             with self.subTest(signal=how.name):
