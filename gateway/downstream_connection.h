@@ -77,11 +77,8 @@ class DownstreamConnection final : private HttpParserListener, private WriteObse
   StreamHandle socket_;
   LazyTimer timer_;
   uv_shutdown_t shutdown_req_;
+  conf::Limits limits_;  // the parser's, as of accept
   HttpParser parser_;
-  // The parser's limits, copied at accept: a pointer into the snapshot of
-  // that moment dangled once a promote or reload freed it (keep-alive
-  // connections outlive snapshots), and garbage limits answered 413/414.
-  conf::Limits limits_;
   std::unique_ptr<Exchange> exchange_;
   std::string buffered_;  // bytes read past a complete request (pipelining) or tunnel data
   std::string peer_ip_;
