@@ -35,6 +35,10 @@ struct ListenerConfig {
 struct AdminConfig {
   SocketAddress address = SocketAddress::parse("127.0.0.1:9901").value();
   std::string token_file;  // empty: none
+  // Host names (lower case, no port) the admin API answers besides IP
+  // literals and `localhost`: any other Host is a misdirected or DNS-rebound
+  // request and gets 403.
+  std::vector<std::string> allowed_hosts;
 };
 
 struct Limits {
@@ -88,6 +92,9 @@ struct SkewConfig {
 struct ActionsConfig {
   bool inspect_form_posts = true;
   std::uint64_t inspect_bytes = 64 * 1024;
+  // A build's server-reference-manifest.json larger than this is refused
+  // (Next.js writes a few KiB to a few MiB).
+  std::uint64_t manifest_max_bytes = 16 * 1024 * 1024;
 };
 
 struct RetentionConfig {

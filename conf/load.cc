@@ -462,6 +462,7 @@ class ConfigReader {
                                    if (auto a = in_.address(n, s)) out.address = *a;
                                  }},
                                 {"token_file", [&](auto& n, auto& s) { in_.string(n, s, out.token_file); }},
+                                {"allowed_hosts", [&](auto& n, auto& s) { read_admin_hosts(n, s, out.allowed_hosts); }},
                             });
     // The token may also come from the environment (SKEWGATE_ADMIN_TOKEN).
     const char* env_token = std::getenv("SKEWGATE_ADMIN_TOKEN");
@@ -470,6 +471,27 @@ class ConfigReader {
                 "the admin API would be reachable from other hosts without a token; set admin.token_file "
                 "(or SKEWGATE_ADMIN_TOKEN), or listen on a loopback address");
     }
+  }
+
+  // Plain names only: IP literals and localhost are always accepted, a port
+  // is ignored when matching, and a wildcard would let any subdomain an
+  // attacker controls rebind to the admin listener.
+  void read_admin_hosts(const YAML::Node& node, const Site& site, std::vector<std::string>& out) {
+    in_.list(node, site, [&](const YAML::Node& item, const Site& item_site) {
+      auto host = in_.scalar(item, item_site, "a host name");
+      if (!host) return;
+      std::transform(host->begin(), host->end(), host->begin(),
+                     [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
+      if (host->find(':') != std::string::npos) {
+        in_.error(item_site, "expected a host name without a port (IP literals and localhost are always allowed)");
+        return;
+      }
+      if (!is_host_name(*host)) {
+        in_.error(item_site, "expected a host name like admin.internal.example, no wildcard");
+        return;
+      }
+      out.push_back(std::move(*host));
+    });
   }
 
   void read_workers(const YAML::Node& node, const Site& site, unsigned& out) {
@@ -583,6 +605,7 @@ class ConfigReader {
   AppConfig read_app(const YAML::Node& node, const Site& site, AppSites& sites) {
     AppConfig app;
     std::vector<Site> build_sites;  // parallel to app.builds: the site of each build's id
+    std::vector<std::optional<Site>> manifest_sites;  // parallel to app.builds: each `manifest` key
     const bool ok = in_.map(node, site,
                             {
                                 {"name",
@@ -603,7 +626,8 @@ class ConfigReader {
                                               std::vector{RegistrySource::config, RegistrySource::api}, app.registry);
                                  }},
                                 {"current", [&](auto& n, auto& s) { in_.nonempty_string(n, s, app.current); }},
-                                {"builds", [&](auto& n, auto& s) { read_builds(n, s, app.builds, build_sites); }},
+                                {"builds",
+                                 [&](auto& n, auto& s) { read_builds(n, s, app.builds, build_sites, manifest_sites); }},
                                 {"asset_prefixes", [&](auto& n, auto& s) { read_paths(n, s, app.asset_prefixes); }},
                                 {"skew", [&](auto& n, auto& s) { read_skew(n, s, app.skew); }},
                                 {"actions", [&](auto& n, auto& s) { read_actions(n, s, app.actions); }},
@@ -612,6 +636,11 @@ class ConfigReader {
                                 {"health", [&](auto& n, auto& s) { read_health(n, s, app.health); }},
                                 {"canary", [&](auto& n, auto& s) { read_canary(n, s, app.canary.emplace()); }},
                             });
+    // Manifests are read once the whole app is known: the cap is the app's
+    // actions.manifest_max_bytes, wherever it is written.
+    for (std::size_t i = 0; i < app.builds.size() && i < manifest_sites.size(); ++i)
+      if (manifest_sites[i] && !app.builds[i].manifest.empty())
+        read_manifest(*manifest_sites[i], app.builds[i], app.actions.manifest_max_bytes);
     if (ok) check_app(node, site, app, build_sites);
     return app;
   }
@@ -635,7 +664,7 @@ class ConfigReader {
 
   // A build's upstreams and ids are checked here; cross-build rules in check_app().
   void read_builds(const YAML::Node& node, const Site& site, std::vector<BuildConfig>& out,
-                   std::vector<Site>& id_sites) {
+                   std::vector<Site>& id_sites, std::vector<std::optional<Site>>& manifest_sites) {
     in_.list(node, site, [&](const YAML::Node& item, const Site& item_site) {
       BuildConfig build;
       Site id_site = item_site;
@@ -656,16 +685,16 @@ class ConfigReader {
                    }},
                   {"state", [&](auto& n, auto& s) { read_state(n, s, build.state); }},
               });
-      if (manifest_site && !build.manifest.empty()) read_manifest(*manifest_site, build);
       out.push_back(std::move(build));
       id_sites.push_back(id_site);
+      manifest_sites.push_back(manifest_site);
     });
   }
 
   // The action IDs of a build's server-reference-manifest.json; only the IDs
   // are kept (the file also holds the build's encryptionKey).
-  void read_manifest(const Site& site, BuildConfig& build) {
-    ManifestRead manifest = read_action_manifest(build.manifest);
+  void read_manifest(const Site& site, BuildConfig& build, std::uint64_t max_bytes) {
+    ManifestRead manifest = read_action_manifest(build.manifest, max_bytes);
     if (!manifest.error.empty()) {
       in_.error(site, std::move(manifest.error));
       return;
@@ -722,6 +751,11 @@ class ConfigReader {
             {
                 {"inspect_form_posts", [&](auto& n, auto& s) { in_.boolean(n, s, out.inspect_form_posts); }},
                 {"inspect_bytes", [&](auto& n, auto& s) { in_.size(n, s, out.inspect_bytes); }},
+                {"manifest_max_bytes",
+                 [&](auto& n, auto& s) {
+                   in_.size(n, s, out.manifest_max_bytes);
+                   if (out.manifest_max_bytes == 0) in_.error(s, "expected a size of at least 1 byte, got 0");
+                 }},
             });
   }
 

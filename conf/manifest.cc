@@ -111,15 +111,25 @@ class ActionIdCollector : public nlohmann::json_sax<nlohmann::json> {
   bool collecting_ = false;
 };
 
+// The refusal for a file that is not a small regular file, or "".
+std::string file_problem(const std::string& path, const RegularFile& file, std::uint64_t max_bytes) {
+  if (file.error != 0) return "cannot read manifest " + path + ": " + std::strerror(file.error);
+  if (file.not_regular != nullptr) return "manifest " + path + " is not a regular file (it is " + file.not_regular + ")";
+  if (file.too_large)
+    return "manifest " + path + " is " + std::to_string(file.identity.size) +
+           " bytes, larger than actions.manifest_max_bytes (" + std::to_string(max_bytes) + " bytes)";
+  return "";
+}
+
 }  // namespace
 
-ManifestRead read_action_manifest(const std::string& path) {
+ManifestRead read_action_manifest(const std::string& path, std::uint64_t max_bytes) {
   ManifestRead result;
   std::string text;
-  const int failure = read_whole_file(path, text);
-  if (failure != 0) {
+  const RegularFile file = read_regular_file(path, max_bytes, text);
+  if (!file.ok()) {
     wipe(text);
-    result.error = "cannot read manifest " + path + ": " + std::strerror(failure);
+    result.error = file_problem(path, file, max_bytes);
     return result;
   }
 
@@ -146,6 +156,31 @@ ManifestRead read_action_manifest(const std::string& path) {
   std::sort(result.action_ids.begin(), result.action_ids.end());
   result.action_ids.erase(std::unique(result.action_ids.begin(), result.action_ids.end()), result.action_ids.end());
   return result;
+}
+
+ManifestRead ManifestCache::read(const std::string& path, std::uint64_t max_bytes) {
+  const RegularFile now = stat_regular_file(path, max_bytes);
+  if (!now.ok()) {
+    entries_.erase(path);
+    return {{}, file_problem(path, now, max_bytes)};
+  }
+  auto it = entries_.find(path);
+  if (it != entries_.end() && it->second.identity == now.identity && it->second.max_bytes == max_bytes)
+    return it->second.result;
+  ++reads_;
+  ManifestRead result = read_action_manifest(path, max_bytes);
+  // The identity of what was read: the file may have changed since the
+  // stat; then the next call reads it again.
+  const RegularFile after = stat_regular_file(path, max_bytes);
+  if (after.ok() && after.identity == now.identity)
+    entries_[path] = Entry{now.identity, max_bytes, result};
+  else
+    entries_.erase(path);
+  return result;
+}
+
+void ManifestCache::keep_only(const std::set<std::string>& used) {
+  std::erase_if(entries_, [&used](const auto& entry) { return used.count(entry.first) == 0; });
 }
 
 }  // namespace sg::conf

@@ -1,15 +1,14 @@
 #include "gateway/admin_api.h"
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "gateway/admin_guard.h"
 #include "gateway/control_plane.h"
+#include "routing/request_view.h"
 
 namespace sg::gateway {
 namespace {
@@ -37,15 +36,6 @@ std::vector<std::string> split_path(std::string_view path) {
   return parts;
 }
 
-// Equal-length digests compared with CRYPTO_memcmp: the time taken says
-// nothing about the token, not even its length.
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);
-  SHA256(reinterpret_cast<const unsigned char*>(b.data()), b.size(), db);
-  return CRYPTO_memcmp(da, db, sizeof da) == 0;
-}
-
 }  // namespace
 
 bool read_admin_token(const std::string& token_file, std::string& token, std::string& error) {
@@ -69,10 +59,10 @@ bool read_admin_token(const std::string& token_file, std::string& token, std::st
 
 bool AdminApi::authorized(const AdminRequest& request) const {
   if (token_.empty()) return true;
-  const std::string_view value = request.header("authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (value.size() <= kBearer.size() || value.substr(0, kBearer.size()) != kBearer) return false;
-  return constant_time_equal(value.substr(kBearer.size()), token_);
+  // Two Authorization lines: which one would a proxy in front have checked?
+  int seen = 0;
+  for (const auto& f : request.headers) seen += routing::iequals(f.name, "authorization") ? 1 : 0;
+  return seen == 1 && bearer_matches(request.header("authorization"), token_);
 }
 
 // Behind the token like the API when one is set (Prometheus sends it with
@@ -92,6 +82,12 @@ AdminResponse AdminApi::handle(const AdminRequest& request) {
   const std::vector<std::string> parts = split_path(request.path);
   const bool get = method == "GET" || method == "HEAD";
 
+  // Before anything answers, /healthz included: a rebinding page must not
+  // even learn that the listener is skewgate.
+  // The file's list, so a reload applies it at once (and no snapshot is
+  // needed: handle() also runs on a control plane that has not loaded state).
+  if (auto refusal = check_admin_request(request, control_.file_config().admin.allowed_hosts))
+    return error(refusal->status, refusal->code, refusal->message);
   if (parts.size() == 1 && parts[0] == "healthz") return reply(200, {{"status", "ok"}});
   if (parts.size() == 1 && parts[0] == "readyz") {
     if (control_.ready()) return reply(200, {{"status", "ready"}});
@@ -101,6 +97,16 @@ AdminResponse AdminApi::handle(const AdminRequest& request) {
   if (parts.size() < 2 || parts[0] != "api" || parts[1] != "v1")
     return error(404, "not_found", "no such endpoint: " + request.path);
   if (!authorized(request)) return error(401, "unauthorized", "a valid 'Authorization: Bearer <token>' is required");
+
+  // A successor is taking the state over (handover.h): a change accepted now
+  // could be missing from what it reads. Refused until it is done (this
+  // process then exits) or has failed (this process takes changes again).
+  if (!get && control_.handing_over()) {
+    AdminResponse busy = error(503, "handover_in_progress",
+                               "a new skewgate process is taking over; retry the change in a moment");
+    busy.headers.emplace_back("retry-after", "1");
+    return busy;
+  }
 
   auto result = [](const ControlPlane::ApiResult& r) { return reply(r.status, r.body); };
   auto wrong_method = [&]() { return error(405, "method_not_allowed", method + " is not allowed on " + request.path); };

@@ -99,9 +99,9 @@ class AdminConnection final : private HttpParserListener {
   void respond(const AdminResponse& response) {
     answered_ = true;
     uv_read_stop(&socket_.stream);
-    const std::string bytes = render_reply(response.status, {{"content-type", response.content_type},
-                                                             {"cache-control", "no-store"}},
-                                           response.body, false, request_.method == "HEAD");
+    HeaderList headers = {{"content-type", response.content_type}, {"cache-control", "no-store"}};
+    headers.insert(headers.end(), response.headers.begin(), response.headers.end());
+    const std::string bytes = render_reply(response.status, headers, response.body, false, request_.method == "HEAD");
     write_stream(&socket_.stream, bytes, nullptr);
     shutdown_.data = this;
     if (uv_shutdown(&shutdown_, &socket_.stream,
@@ -177,10 +177,16 @@ void AdminServer::forget(AdminConnection* connection) {
   connections_.erase(std::remove(connections_.begin(), connections_.end(), connection), connections_.end());
 }
 
+void AdminServer::stop_accepting() {
+  if (!listening_) return;
+  listening_ = false;
+  uv_close(&listener_.handle, nullptr);
+}
+
 void AdminServer::close() {
   if (closed_) return;
   closed_ = true;
-  if (listening_) uv_close(&listener_.handle, nullptr);
+  stop_accepting();
   const std::vector<AdminConnection*> open = connections_;
   for (AdminConnection* c : open) c->close();
 }

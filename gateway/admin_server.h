@@ -29,6 +29,7 @@ struct AdminResponse {
   int status = 200;
   std::string body;  // JSON unless content_type says otherwise
   std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;  // extra fields (Retry-After)
 };
 
 class AdminServer {
@@ -45,6 +46,9 @@ class AdminServer {
   int dup_fd() const;
   bool is_unix() const { return is_unix_; }
   std::string address() const { return bound_; }
+  // Stops accepting; requests already accepted are still answered (after a
+  // hand-over the successor accepts from the same socket).
+  void stop_accepting();
   // Stops accepting and closes open admin connections.
   void close();
 

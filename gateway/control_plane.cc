@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "conf/load.h"
@@ -53,7 +54,7 @@ ControlPlane::ControlPlane(uv_loop_t* loop, std::string config_path)
 
 ControlPlane::~ControlPlane() { stop(); }
 
-bool ControlPlane::load(std::vector<std::string>& errors) {
+bool ControlPlane::load_config(std::vector<std::string>& errors) {
   conf::LoadResult result = config_path_.empty()
                                 ? conf::load_string(conf::embedded_default_yaml(), "<embedded default>")
                                 : conf::load_file(config_path_);
@@ -62,14 +63,18 @@ bool ControlPlane::load(std::vector<std::string>& errors) {
     errors = to_strings(result.errors);
     return false;
   }
+  file_config_ = std::move(*result.config);
+  return true;
+}
+
+bool ControlPlane::load_state(std::vector<std::string>& errors) {
   std::string error;
-  if (!ensure_dir(result.config->state_dir, error) || !load_state(result.config->state_dir, state_, error) ||
-      !load_registry(result.config->state_dir, error)) {
+  if (!ensure_dir(file_config_.state_dir, error) || !gateway::load_state(file_config_.state_dir, state_, error) ||
+      !load_registry(file_config_.state_dir, error)) {
     errors.push_back(error);
     return false;
   }
   saved_state_ = state_;
-  file_config_ = std::move(*result.config);
   conf::Config effective = effective_config(file_config_, registry_);
   track_supersedes(effective);
   if (!rebuild(std::move(effective), errors)) return false;
@@ -100,13 +105,17 @@ bool ControlPlane::load_registry(const std::string& state_dir, std::string& erro
 conf::Config ControlPlane::effective_config(const conf::Config& file, const routing::Registry& registry) const {
   conf::Config config = file;
   std::vector<conf::AppConfig> apps;
+  std::set<std::string> manifests;
   for (conf::AppConfig& app : config.apps) {
     if (app.registry == conf::RegistrySource::api) {
       auto it = registry.find(app.name);
       if (it != registry.end()) routing::apply_registry(it->second, app);
       for (conf::BuildConfig& build : app.builds) {
         if (build.manifest.empty()) continue;
-        conf::ManifestRead read = conf::read_action_manifest(build.manifest);
+        manifests.insert(build.manifest);
+        // Never blocks (only regular files are opened) and parses only a
+        // file that changed: a bad path spoils its own build, nothing else.
+        conf::ManifestRead read = manifests_.read(build.manifest, app.actions.manifest_max_bytes);
         if (read.error.empty()) {
           build.action_ids = std::move(read.action_ids);
         } else {
@@ -121,6 +130,7 @@ conf::Config ControlPlane::effective_config(const conf::Config& file, const rout
     apps.push_back(std::move(app));
   }
   config.apps = std::move(apps);
+  manifests_.keep_only(manifests);
   return config;
 }
 
@@ -420,10 +430,18 @@ void ControlPlane::on_health_change(const std::string& build_key, bool healthy) 
   rebuild(config_, errors);
 }
 
-void ControlPlane::hand_over() {
+void ControlPlane::begin_handover() {
   apply_reports();
   persist();
   handed_over_ = true;
+}
+
+// The successor went away before it was ready: it wrote nothing (it writes
+// only once it runs, after READY), so what this process holds is still the
+// truth, and what happened meanwhile is persisted at the next occasion.
+void ControlPlane::abort_handover() {
+  handed_over_ = false;
+  persist();
 }
 
 void ControlPlane::persist() {
@@ -541,6 +559,10 @@ ControlPlane::ApiResult ControlPlane::mutate(std::string_view name, const Regist
                                              const std::function<json()>& answer) {
   const conf::AppConfig* app = file_app(name);
   if (!app) return {404, error_json("app_not_found", "no app named '" + std::string(name) + "'")};
+  // The admin API refuses changes first (with Retry-After); this is the
+  // guarantee that registry.json is never written once a successor may
+  // have read it.
+  if (handed_over_) return {503, error_json("handover_in_progress", "a new skewgate process is taking over")};
   if (app->registry != conf::RegistrySource::api)
     return {409, error_json("registry_is_config",
                             "app '" + std::string(name) + "' takes its builds from the config file (registry: config); "
@@ -596,8 +618,11 @@ ControlPlane::ApiResult ControlPlane::register_build(std::string_view app, const
   if (body.contains("manifest")) {
     if (!body["manifest"].is_string()) return {400, error_json("invalid_body", "manifest: expected a path")};
     build.manifest = body["manifest"].get<std::string>();
-    const conf::ManifestRead read = conf::read_action_manifest(build.manifest);
-    if (!read.error.empty()) return {400, error_json("invalid_body", read.error)};
+    const conf::AppConfig* config_app = file_app(app);
+    const std::uint64_t max_bytes =
+        config_app ? config_app->actions.manifest_max_bytes : conf::kDefaultManifestMaxBytes;
+    const conf::ManifestRead read = manifests_.read(build.manifest, max_bytes);
+    if (!read.error.empty()) return {400, error_json("invalid_manifest", read.error)};
   }
   const std::string id = build.id;
   const std::string app_name(app);

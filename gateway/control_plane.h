@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "conf/manifest.h"
 #include "gateway/health_checker.h"
 #include "gateway/runtime_reports.h"
 #include "gateway/state_store.h"
@@ -34,9 +35,16 @@ class ControlPlane {
   ControlPlane(uv_loop_t* loop, std::string config_path);
   ~ControlPlane();
 
-  // Loads the configuration and state_dir; prints nothing. False with every
-  // error in `errors`.
-  bool load(std::vector<std::string>& errors);
+  // Start-up in two steps, so that a restart with socket hand-over reads
+  // state_dir only once the predecessor has stopped writing it (handover.h):
+  // load_config() reads the YAML alone (enough to find state_dir);
+  // load_state() reads registry.json and state.json and makes the first
+  // snapshot. Both print nothing but warnings; false with every error in
+  // `errors`.
+  bool load_config(std::vector<std::string>& errors);
+  bool load_state(std::vector<std::string>& errors);
+  // The configuration file as read (valid after load_config()).
+  const conf::Config& file_config() const { return file_config_; }
   std::shared_ptr<const routing::Snapshot> snapshot() const { return snapshot_; }
   RuntimeReports& reports() { return reports_; }
   // The process's pin keyring (chosen once at start), for minting preview
@@ -72,9 +80,13 @@ class ControlPlane {
   bool ready() const { return started_ && !draining_; }
   bool draining() const { return draining_; }
   void set_draining() { draining_ = true; }
-  // A successor takes over: write the state now, never again (it owns the
-  // files from here on).
-  void hand_over();
+  // A successor asked to take over: write the state now and nothing more
+  // (registry.json included: mutations are refused) until it is ready, from
+  // then on it owns the files. If it goes away before it is ready,
+  // abort_handover() makes this process the owner again.
+  void begin_handover();
+  void abort_handover();
+  bool handing_over() const { return handed_over_; }
 
  private:
   static void on_tick(uv_timer_t* timer);
@@ -107,6 +119,9 @@ class ControlPlane {
   conf::Config file_config_;  // as read from the YAML
   conf::Config config_;       // effective: file plus registry
   routing::Registry registry_;
+  // Manifests of `registry: api` builds, read again only when their file
+  // changes (effective_config runs on every registry change).
+  mutable conf::ManifestCache manifests_;
   std::shared_ptr<const routing::Snapshot> snapshot_;
   std::uint64_t generation_ = 0;
   Server* server_ = nullptr;

@@ -36,12 +36,16 @@ bool send_all(int fd, std::string_view data) {
   return true;
 }
 
-// One message: the description as JSON text, the fds alongside.
+// One message: the description as JSON text, the fds alongside. "state":
+// "flushed" in each entry is the promise that state_dir will not change any
+// more; it rides in the entries, which earlier versions read with unknown
+// keys ignored, so a successor of an earlier version (a rollback) still
+// takes over.
 bool send_sockets(int fd, const std::vector<PassedSocket>& sockets) {
   nlohmann::json list = nlohmann::json::array();
   std::vector<int> fds;
   for (const auto& s : sockets) {
-    list.push_back({{"role", s.role}, {"name", s.name}, {"is_unix", s.is_unix}});
+    list.push_back({{"role", s.role}, {"name", s.name}, {"is_unix", s.is_unix}, {"state", "flushed"}});
     fds.push_back(s.fd);
   }
   const std::string text = list.dump() + "\n";
@@ -117,9 +121,15 @@ std::optional<Takeover> request_takeover(const std::string& path, std::string& e
   }
   for (std::size_t i = 0; i < fds.size(); ++i) {
     PassedSocket s;
-    s.role = list[i].value("role", "");
-    s.name = list[i].value("name", "");
-    s.is_unix = list[i].value("is_unix", false);
+    if (list[i].is_object()) {
+      s.role = list[i].value("role", "");
+      s.name = list[i].value("name", "");
+      s.is_unix = list[i].value("is_unix", false);
+    }
+    // Entries without it come from an earlier version, which keeps taking
+    // admin changes until READY.
+    takeover.state_flushed = (i == 0 || takeover.state_flushed) && list[i].is_object() &&
+                             list[i].value("state", "") == "flushed";
     s.fd = fds[i];
     takeover.sockets.push_back(s);
   }
@@ -139,8 +149,8 @@ void confirm_takeover(Takeover& takeover) {
 // ---- the running process ----
 
 HandoverListener::HandoverListener(uv_loop_t* loop, std::function<std::vector<PassedSocket>()> sockets,
-                                   std::function<void()> handed_over)
-    : loop_(loop), sockets_(std::move(sockets)), handed_over_(std::move(handed_over)) {}
+                                   std::function<void()> handed_over, std::function<void()> aborted)
+    : loop_(loop), sockets_(std::move(sockets)), handed_over_(std::move(handed_over)), aborted_(std::move(aborted)) {}
 
 bool HandoverListener::listen(const std::string& path, std::string& error) {
   path_ = path;
@@ -187,38 +197,50 @@ void HandoverListener::on_connection(uv_stream_t* server, int status) {
       on_read);
 }
 
+// Closes the successor's connection. Before READY that means the hand-over
+// failed: the state is ours again.
+void HandoverListener::drop_peer() {
+  uv_close(reinterpret_cast<uv_handle_t*>(peer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+  peer_ = nullptr;
+  received_.clear();
+  if (offered_) {
+    offered_ = false;
+    aborted_();
+  }
+}
+
 void HandoverListener::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<HandoverListener*>(stream->data);
-  auto drop_peer = [self]() {
-    uv_close(reinterpret_cast<uv_handle_t*>(self->peer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
-    self->peer_ = nullptr;
-  };
   if (nread < 0) {
-    drop_peer();  // the successor went away before READY: we keep serving
+    self->drop_peer();  // the successor went away before READY: we keep serving
     return;
   }
   self->received_.append(buf->base, static_cast<std::size_t>(nread));
-  if (self->received_ == "TAKEOVER\n") {
+  if (self->received_ == "TAKEOVER\n" && !self->offered_) {
     self->received_.clear();
     int fd = -1;
     uv_fileno(reinterpret_cast<uv_handle_t*>(self->peer_), &fd);
-    const std::vector<PassedSocket> sockets = self->sockets_();
-    if (!send_sockets(fd, sockets)) drop_peer();
+    const std::vector<PassedSocket> sockets = self->sockets_();  // flushes, stops writing
+    self->offered_ = true;
+    const bool sent = send_sockets(fd, sockets);
     for (const auto& s : sockets) ::close(s.fd);  // our dups; the originals stay with the workers
+    if (!sent) self->drop_peer();
     return;
   }
-  if (self->received_ == "READY\n") {
-    drop_peer();
+  if (self->received_ == "READY\n" && self->offered_) {
+    self->offered_ = false;
+    self->drop_peer();
     self->handed_over_();
     return;
   }
-  if (self->received_.size() > 16) drop_peer();
+  if (self->received_.size() > 16) self->drop_peer();
 }
 
 void HandoverListener::close() {
   if (!listening_) return;
   listening_ = false;
   uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+  offered_ = false;  // shutting down: nothing to give back
   if (peer_) {
     uv_close(reinterpret_cast<uv_handle_t*>(peer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
     peer_ = nullptr;

@@ -1,9 +1,11 @@
 // skewgate: the command line. Runs the gateway (-c FILE, or the embedded demo
 // default), checks a config (--check), prints the version.
 #include <signal.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -151,6 +153,18 @@ void on_reopen_signal(uv_signal_t* handle, int) {
   if (!m.sink->reopen(error)) std::fprintf(stderr, "skewgate: %s\n", error.c_str());
 }
 
+// Test-only (tests/integration/test_handover_state.py): with
+// SKEWGATE_TEST_HOLD_HANDOVER=<file>, a process taking over waits here, after
+// its predecessor answered and before it reads state_dir, until <file>
+// exists (at most 60 s), so a test can send admin changes in that window.
+// Not for production use.
+void hold_for_test() {
+  const char* hold = std::getenv("SKEWGATE_TEST_HOLD_HANDOVER");
+  if (hold == nullptr || *hold == '\0') return;
+  std::fprintf(stderr, "skewgate: test hook: holding the hand-over until %s exists\n", hold);
+  for (int i = 0; i < 3000 && ::access(hold, F_OK) != 0; ++i) ::usleep(20'000);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -180,9 +194,29 @@ int main(int argc, char** argv) {
   uv_loop_init(&m.loop);
   sg::gateway::ControlPlane control(&m.loop, options.config_path);
   std::vector<std::string> errors;
-  if (!control.load(errors)) {
+  if (!control.load_config(errors)) {
     for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
     return 1;
+  }
+  // A running skewgate with the same state_dir hands its sockets over; its
+  // answer also says it has written state_dir for the last time, so state_dir
+  // is read only after it (handover.h). Until this process is ready the old
+  // one refuses admin changes; if this process exits first, it takes them again.
+  std::string error;
+  const std::string handover_path = sg::gateway::handover_socket_path(control.file_config().state_dir);
+  std::optional<sg::gateway::Takeover> takeover = sg::gateway::request_takeover(handover_path, error);
+  if (!error.empty()) {
+    std::fprintf(stderr, "skewgate: %s\n", error.c_str());
+    return 1;
+  }
+  if (takeover && !takeover->state_flushed)
+    std::fprintf(stderr,
+                 "skewgate: warning: the running skewgate is an earlier version that does not pause admin changes "
+                 "during a hand-over; a change it acknowledges now may be lost\n");
+  if (takeover) hold_for_test();
+  if (!control.load_state(errors)) {
+    for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+    return 1;  // the predecessor sees the hand-over fail and carries on
   }
   const auto snapshot = control.snapshot();
   // The pin keyring belongs to the process: chosen once, immutable, shared
@@ -203,15 +237,7 @@ int main(int argc, char** argv) {
   }
   control.set_pin_keyring(&keyring);
   sg::gateway::AccessLogSink sink;
-  std::string error;
   if (!sink.open(snapshot->config().access_log, error)) {
-    std::fprintf(stderr, "skewgate: %s\n", error.c_str());
-    return 1;
-  }
-  // A running skewgate with the same state_dir hands its sockets over.
-  const std::string handover_path = sg::gateway::handover_socket_path(snapshot->config().state_dir);
-  std::optional<sg::gateway::Takeover> takeover = sg::gateway::request_takeover(handover_path, error);
-  if (!error.empty()) {
     std::fprintf(stderr, "skewgate: %s\n", error.c_str());
     return 1;
   }
@@ -275,7 +301,7 @@ int main(int argc, char** argv) {
       &m.loop,
       [&]() {
         std::fprintf(stderr, "skewgate: a new process is taking over\n");
-        control.hand_over();
+        control.begin_handover();
         std::vector<sg::gateway::PassedSocket> sockets = server.handover_sockets();
         const int admin_fd = admin.dup_fd();
         if (admin_fd >= 0) sockets.push_back({"admin", admin.address(), admin.is_unix(), admin_fd});
@@ -283,8 +309,14 @@ int main(int argc, char** argv) {
       },
       [&]() {
         std::fprintf(stderr, "skewgate: handed over to the new process, draining\n");
-        admin.close();
+        // Requests this process already accepted still get their answer (a
+        // change: 503, retry); new ones go to the successor.
+        admin.stop_accepting();
         begin_shutdown(m);
+      },
+      [&]() {
+        std::fprintf(stderr, "skewgate: the new process went away before it was ready; taking admin changes again\n");
+        control.abort_handover();
       });
   if (!handover.listen(handover_path, error))
     std::fprintf(stderr, "skewgate: warning: %s (restarts will not hand sockets over)\n", error.c_str());

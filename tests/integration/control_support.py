@@ -27,12 +27,14 @@ RELOAD_HEADER = "x-skewgate-reload"
 
 
 def render(port, admin_port, state_dir, apps, token_file=None, workers=2, watch=None, access_log=False,
-           extra_top=None):
+           extra_top=None, admin_extra=None):
     """skewgate YAML. apps: dicts {name, hosts, registry?, current?, builds?: [{id, upstreams, state?}],
-    retention?}. Top-level keys in extra_top (a dict) are written as flow YAML."""
+    retention?, actions?}. Top-level keys in extra_top (a dict) are written as flow YAML; admin_extra
+    (a dict) is merged into the admin block."""
     admin = {"address": f"127.0.0.1:{admin_port}"}
     if token_file:
         admin["token_file"] = token_file
+    admin.update(admin_extra or {})
     lines = [f"listeners: [{{address: 127.0.0.1:{port}}}]",
              f"workers: {workers}",
              f"admin: {flow(admin)}",
@@ -52,6 +54,8 @@ def render(port, admin_port, state_dir, apps, token_file=None, workers=2, watch=
             lines.append(f"    registry: {app['registry']}")
         if "retention" in app:
             lines.append(f"    retention: {flow(app['retention'])}")
+        if "actions" in app:
+            lines.append(f"    actions: {flow(app['actions'])}")
         if "current" in app:
             lines.append(f"    current: {scalar(app['current'])}")
         if "builds" in app:
@@ -225,6 +229,8 @@ class Skewgate:
             body = body.encode()
         if body is None and method == "POST":
             body = b""
+        if method not in ("GET", "HEAD"):
+            h.setdefault("Content-Type", "application/json")  # what the admin API requires of mutations
         h.update(headers or {})
         conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=timeout)
         try:

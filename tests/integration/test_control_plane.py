@@ -295,12 +295,12 @@ class ApiRegistry(ControlCase):
         # A client that sends half a body and waits blocks neither the admin loop nor the proxy.
         stuck = socket.create_connection(("127.0.0.1", self.sg.admin_port), timeout=5)
         self.addCleanup(stuck.close)
-        stuck.sendall(b"POST /api/v1/apps/shop/builds HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+        stuck.sendall(b"POST /api/v1/apps/shop/builds HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
                       TOKEN.encode() + b"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":")
         others = [socket.create_connection(("127.0.0.1", self.sg.admin_port), timeout=5) for _ in range(5)]
         for s in others:
             self.addCleanup(s.close)
-            s.sendall(b"GET /api/v1/apps/shop HTTP/1.1\r\nHost: x\r\n")  # an unfinished head
+            s.sendall(b"GET /api/v1/apps/shop HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # an unfinished head
         t = time.monotonic()
         r = self.sg.admin("GET", "/api/v1/apps/shop", timeout=3.0)
         self.assertEqual(r.status, 200, r)
@@ -312,7 +312,7 @@ class ApiRegistry(ControlCase):
         """POST a body of any size; the status (the server may answer before reading it all)."""
         s = socket.create_connection(("127.0.0.1", self.sg.admin_port), timeout=timeout)
         try:
-            head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+            head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
             try:
                 s.sendall(head + body)

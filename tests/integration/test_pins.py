@@ -95,7 +95,8 @@ class PinGateway:
         conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=IO_TIMEOUT)
         try:
             payload = json.dumps(body).encode() if body is not None else None
-            conn.request(method, path, body=payload, headers={"content-type": "application/json"} if payload else {})
+            conn.request(method, path, body=payload,
+                         headers={"content-type": "application/json"} if method != "GET" else {})
             resp = conn.getresponse()
             return resp.status, resp.read().decode("utf-8", "replace")
         finally:

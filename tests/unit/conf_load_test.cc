@@ -303,6 +303,28 @@ TEST_CASE("an admin address beyond loopback needs a token") {
   unsetenv("SKEWGATE_ADMIN_TOKEN");
 }
 
+TEST_CASE("admin.allowed_hosts: plain names, no port, no wildcard") {
+  unsetenv("SKEWGATE_ADMIN_TOKEN");
+  CHECK(load_string(std::string(kMinimal), "t.yaml").config->admin.allowed_hosts.empty());
+  CHECK(errors_of(std::string(kMinimal) + "admin: {allowed_hosts: [admin.example:9901]}\n") ==
+        "t.yaml:9:25: admin.allowed_hosts[0]: expected a host name without a port (IP literals and localhost are "
+        "always allowed)\n");
+  CHECK(errors_of(std::string(kMinimal) + "admin: {allowed_hosts: [ok.example, \"*.example\"]}\n") ==
+        "t.yaml:9:37: admin.allowed_hosts[1]: expected a host name like admin.internal.example, no wildcard\n");
+  CHECK(errors_of(std::string(kMinimal) + "admin: {allowed_host: [a.example]}\n").find("did you mean 'allowed_hosts'") !=
+        std::string::npos);
+}
+
+TEST_CASE("actions.manifest_max_bytes: a size, default 16 MiB, never 0") {
+  CHECK(load_string(std::string(kMinimal), "t.yaml").config->apps.at(0).actions.manifest_max_bytes ==
+        16 * 1024 * 1024);
+  const std::string zero = std::string(kMinimal) + "    actions: {manifest_max_bytes: 0}\n";
+  CHECK(errors_of(zero).find("actions.manifest_max_bytes: expected a size of at least 1 byte, got 0") !=
+        std::string::npos);
+  const std::string word = std::string(kMinimal) + "    actions: {manifest_max_bytes: lots}\n";
+  CHECK(errors_of(word).find("actions.manifest_max_bytes: expected a size like 64KiB") != std::string::npos);
+}
+
 TEST_CASE("warnings do not block loading") {
   const std::string yaml = std::string(kMinimal) +
                            "pins: {secret: 0123456789abcdef0123456789abcdef, secret_file: /etc/x}\n";
@@ -409,7 +431,7 @@ TEST_CASE("every key of the schema is accepted") {
     registry: config
     asset_prefixes: [/assets/]
     skew: {action_policy: error, message: stale}
-    actions: {inspect_form_posts: false, inspect_bytes: 16KiB}
+    actions: {inspect_form_posts: false, inspect_bytes: 16KiB, manifest_max_bytes: 2MiB}
     retention: {max_age: 1d, max_builds: 3, min_retained: 2, keep_while_active: true, active_window: 5m, hard_max_age: 2d}
     security: {check_origin: false, allowed_origins: ["https://a.example.com", "http://localhost:3000"]}
     health: {path: /h, interval: 500ms, timeout: 1s, rise: 1, fall: 2}
@@ -420,7 +442,7 @@ workers: 4
 access_log: {path: /var/log/skewgate.log, format: json}
 trusted_proxies: [10.0.0.0/8, "::1"]
 pins: {cookie: pin, secret: 0123456789abcdef0123456789abcdef, previous_secrets: [abcdefghijabcdefghijabcdefghij12]}
-admin: {address: "unix:/run/skewgate-admin.sock"}
+admin: {address: "unix:/run/skewgate-admin.sock", allowed_hosts: [Admin.Internal.Example, skewgate-admin]}
 )";
   // The build line above belongs to `builds`: move it there.
   std::string fixed = yaml;
@@ -442,6 +464,8 @@ admin: {address: "unix:/run/skewgate-admin.sock"}
   CHECK(app.asset_prefixes == std::vector<std::string>{"/assets/"});
   CHECK(app.skew.action_policy == ActionPolicy::error);
   CHECK(app.actions.inspect_bytes == 16 * 1024);
+  CHECK(app.actions.manifest_max_bytes == 2 * 1024 * 1024);
+  CHECK(c.admin.allowed_hosts == std::vector<std::string>{"admin.internal.example", "skewgate-admin"});
   CHECK(app.retention.keep_while_active);
   CHECK(app.health.interval == std::chrono::milliseconds(500));
   REQUIRE(app.canary.has_value());

@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,7 +83,7 @@ TEST_CASE("manifest: errors name the path and never quote the file") {
   const std::string missing = "/nonexistent/skewgate/server-reference-manifest.json";
   CHECK(read_action_manifest(missing).error ==
         "cannot read manifest " + missing + ": No such file or directory");
-  CHECK(read_action_manifest("/tmp").error == "cannot read manifest /tmp: Is a directory");
+  CHECK(read_action_manifest("/tmp").error == "manifest /tmp is not a regular file (it is a directory)");
 
   const std::string not_manifest = unit_data("not-a-manifest.json");
   const auto wrong = read_action_manifest(not_manifest);
@@ -175,6 +176,105 @@ apps:
   CHECK(builds.at(0).manifest == good);
   CHECK(builds.at(0).action_ids == std::vector<std::string>{"00e1d2c3b4a5968778695a4b3c2d1e0f1a2b3c4d5e"});
   CHECK(builds.at(1).action_ids.empty());
+}
+
+}  // namespace sg::conf
+
+namespace sg::conf {
+
+// Anything but a regular file is refused before it is opened (a FIFO would
+// block the open until a writer came; /dev/zero would never end), and so is
+// a file over the cap: one message each, at once.
+TEST_CASE("manifest: only a regular file of at most max_bytes is read") {
+  const std::string fifo = "/tmp/sg_manifest_test_" + std::to_string(::getpid()) + "_fifo.json";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const std::string link = fifo + ".link";
+  REQUIRE(::symlink(fifo.c_str(), link.c_str()) == 0);
+  const TempFile small(R"({"node": {"aa": {}}, "edge": {}})", "small");  // 32 bytes
+  const struct {
+    std::string path;
+    std::uint64_t max_bytes;
+    std::string error;
+  } rows[] = {
+      {fifo, 1024, "manifest " + fifo + " is not a regular file (it is a FIFO)"},
+      {link, 1024, "manifest " + link + " is not a regular file (it is a FIFO)"},
+      {"/dev/zero", 1024, "manifest /dev/zero is not a regular file (it is a character device)"},
+      {"/dev/null", 1024, "manifest /dev/null is not a regular file (it is a character device)"},
+      {"/tmp", 1024, "manifest /tmp is not a regular file (it is a directory)"},
+      {small.path, 31, "manifest " + small.path + " is 32 bytes, larger than actions.manifest_max_bytes (31 bytes)"},
+      {small.path, 32, ""},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.path);
+    CAPTURE(row.max_bytes);
+    CHECK(read_action_manifest(row.path, row.max_bytes).error == row.error);
+    ManifestCache cache;
+    CHECK(cache.read(row.path, row.max_bytes).error == row.error);
+    CHECK(cache.reads() == (row.error.empty() ? 1u : 0u));  // refused without reading
+  }
+  std::remove(link.c_str());
+  std::remove(fifo.c_str());
+}
+
+TEST_CASE("manifest cache: a file is read again only when its inode, size or mtime changes") {
+  const TempFile file(R"({"node": {"aa": {}}, "edge": {}})", "cache");
+  ManifestCache cache;
+  auto ids = [&](std::uint64_t max = 1024) { return cache.read(file.path, max).action_ids; };
+  CHECK(ids() == std::vector<std::string>{"aa"});
+  CHECK(ids() == std::vector<std::string>{"aa"});
+  CHECK(ids() == std::vector<std::string>{"aa"});
+  CHECK(cache.reads() == 1);
+
+  struct stat before {};
+  REQUIRE(::stat(file.path.c_str(), &before) == 0);
+  auto restore_mtime = [&]() {
+    const timespec times[2] = {before.st_atim, before.st_mtim};
+    REQUIRE(::utimensat(AT_FDCWD, file.path.c_str(), times, 0) == 0);
+  };
+  // Same inode, size and mtime, other bytes: deliberately not noticed (the
+  // quick check's price; a deploy writes a new file or a new mtime).
+  { std::ofstream(file.path, std::ios::binary | std::ios::in) << R"({"node": {"bb": {}}, "edge": {}})"; }
+  restore_mtime();
+  CHECK(ids() == std::vector<std::string>{"aa"});
+  CHECK(cache.reads() == 1);
+
+  // A new mtime: read again.
+  const timespec later[2] = {before.st_atim, {before.st_mtim.tv_sec + 5, before.st_mtim.tv_nsec}};
+  REQUIRE(::utimensat(AT_FDCWD, file.path.c_str(), later, 0) == 0);
+  CHECK(ids() == std::vector<std::string>{"bb"});
+  CHECK(cache.reads() == 2);
+
+  // A new size with the old mtime: read again.
+  { std::ofstream(file.path, std::ios::binary) << R"({"node": {"cc": {}, "dd": {}}, "edge": {}})"; }
+  restore_mtime();
+  CHECK(ids() == std::vector<std::string>{"cc", "dd"});
+  CHECK(cache.reads() == 3);
+
+  // A new inode (the file replaced by rename) with the same size and mtime: read again.
+  const std::string other = file.path + ".new";
+  { std::ofstream(other, std::ios::binary) << R"({"node": {"ee": {}, "ff": {}}, "edge": {}})"; }
+  const timespec old_times[2] = {before.st_atim, before.st_mtim};
+  REQUIRE(::utimensat(AT_FDCWD, other.c_str(), old_times, 0) == 0);
+  REQUIRE(::rename(other.c_str(), file.path.c_str()) == 0);
+  CHECK(ids() == std::vector<std::string>{"ee", "ff"});
+  CHECK(cache.reads() == 4);
+
+  // A different cap is a different question.
+  CHECK(cache.read(file.path, 10).error.find("larger than actions.manifest_max_bytes") != std::string::npos);
+  CHECK(ids() == std::vector<std::string>{"ee", "ff"});
+  CHECK(cache.reads() == 5);
+
+  // A parse error is remembered like a result.
+  { std::ofstream(file.path, std::ios::binary) << "not json at all, no sir"; }
+  const std::string bad = cache.read(file.path, 1024).error;
+  CHECK(bad.find("is not a server-reference-manifest.json") != std::string::npos);
+  CHECK(cache.read(file.path, 1024).error == bad);
+  CHECK(cache.reads() == 6);
+
+  // Forgotten when no build uses it any more.
+  cache.keep_only({});
+  CHECK(cache.read(file.path, 1024).error == bad);
+  CHECK(cache.reads() == 7);
 }
 
 }  // namespace sg::conf
