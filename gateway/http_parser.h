@@ -44,7 +44,13 @@ class HttpParser {
   HttpParser& operator=(const HttpParser&) = delete;
 
   // Requests only: limits are checked while parsing (431/414/413).
-  void set_limits(const conf::Limits* limits) { limits_ = limits; }
+  // Copied: the parser outlives the snapshot the limits came from (a
+  // keep-alive connection keeps parsing after its exchange released its
+  // snapshot lease; ASan saw a read of a freed snapshot in on_url_cb).
+  void set_limits(const conf::Limits* limits) {
+    if (limits) limits_storage_ = *limits;
+    limits_ = limits ? &limits_storage_ : nullptr;
+  }
   // Responses only: the request was HEAD, so a response has no body.
   void expect_no_body(bool no_body) { no_body_ = no_body; }
 
@@ -84,7 +90,8 @@ class HttpParser {
 
   llhttp_t parser_;
   HttpParserListener& listener_;
-  const conf::Limits* limits_ = nullptr;
+  conf::Limits limits_storage_;
+  const conf::Limits* limits_ = nullptr;  // &limits_storage_ once set
   Mode mode_;
   bool no_body_ = false;
   bool in_message_ = false;
