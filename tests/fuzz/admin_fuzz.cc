@@ -106,7 +106,7 @@ struct World {
     std::filesystem::remove_all(dir + "/state", ignored);
     control = std::make_unique<ControlPlane>(&loop, config_path);
     std::vector<std::string> errors;
-    if (!control->load(errors)) {
+    if (!control->load_config(errors) || !control->load_state(errors)) {
       for (const auto& e : errors) std::fprintf(stderr, "admin_fuzz: %s\n", e.c_str());
       std::abort();
     }
