@@ -18,26 +18,9 @@ std::size_t count_headers(const AdminRequest& request, std::string_view name) {
                                                 [name](const auto& f) { return iequals(f.name, name); }));
 }
 
-// port = 1*5DIGIT up to 65535. RFC 3986 allows an empty port; no client of
-// this API sends one, so it is refused with the rest.
-bool valid_port(std::string_view port) {
-  if (port.empty() || port.size() > 5) return false;
-  unsigned value = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<unsigned>(c - '0');
-  }
-  return value <= 65535;
-}
-
 bool is_ipv4(std::string_view text) {
   in_addr a{};
   return text.size() < INET_ADDRSTRLEN && inet_pton(AF_INET, std::string(text).c_str(), &a) == 1;
-}
-
-bool is_ipv6(std::string_view text) {
-  in6_addr a{};
-  return text.size() < INET6_ADDRSTRLEN && inet_pton(AF_INET6, std::string(text).c_str(), &a) == 1;
 }
 
 // Exactly one media type application/json; parameters (charset) ignored.
@@ -59,17 +42,12 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 }  // namespace
 
 bool admin_host_allowed(std::string_view host, const std::vector<std::string>& allowed_hosts) {
-  if (host.empty()) return false;
-  if (host.front() == '[') {
-    const std::size_t close = host.find(']');
-    if (close == std::string_view::npos || !is_ipv6(host.substr(1, close - 1))) return false;
-    const std::string_view rest = host.substr(close + 1);
-    return rest.empty() || (rest.front() == ':' && valid_port(rest.substr(1)));
-  }
-  const std::size_t colon = host.find(':');
-  const std::string_view name = host.substr(0, colon);
-  if (colon != std::string_view::npos && !valid_port(host.substr(colon + 1))) return false;
-  if (is_ipv4(name) || iequals(name, "localhost")) return true;
+  // The same strict host[:port] as a proxied request's Host (an IPv6 literal
+  // is checked there); then only literals, localhost and listed names.
+  const std::optional<routing::Authority> authority = routing::parse_authority(host);
+  if (!authority) return false;
+  const std::string_view name = authority->host;
+  if (name.front() == '[' || is_ipv4(name) || iequals(name, "localhost")) return true;
   return std::any_of(allowed_hosts.begin(), allowed_hosts.end(),
                      [name](const std::string& allowed) { return iequals(name, allowed); });
 }
