@@ -309,6 +309,15 @@ class RawConnection:
     def send(self, data):
         self.sock.sendall(data)
 
+    def send_then_read(self, data, method="GET"):
+        """Sends a request the gateway may refuse before all of it is in (it answers and
+        closes, so the rest of the send can fail), then reads the answer."""
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        return self.read_response(method)
+
     def _fill(self):
         data = self.sock.recv(65536)
         if not data:

@@ -50,11 +50,7 @@ class RejectTest(GatewayTestCase):
     def expect_reject(self, data, code, status=400):
         before = self.upstream_requests()
         conn = self.raw(self.gw)
-        try:
-            conn.send(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        resp = conn.read_response()
+        resp = conn.send_then_read(data)
         self.assertEqual(resp.status, status, (data, resp))
         self.assertIn("json", (resp.header("content-type") or "").lower(), resp)
         self.assertEqual(resp.json().get("error"), code, (data, resp.json()))
