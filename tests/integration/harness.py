@@ -156,8 +156,12 @@ class Gateway:
         if self.proc.poll() is not None:
             raise RuntimeError(f"skewgate exited with {self.proc.returncode} at start; "
                                f"stderr: {self.stderr_text()[-2000:]}")
+        # main.cc opens the admin listener after the proxy listeners: a test that
+        # goes straight to the admin API must not find it closed.
+        ports = [self.port] + ([self.admin_port] if getattr(self, "admin_port", None) else [])
         try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            for port in ports:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             return True
         except OSError:
             return False
