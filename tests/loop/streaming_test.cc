@@ -155,7 +155,12 @@ TEST_CASE("large request body: an upstream that does not read makes the client's
     upstream_checksum = hash;
     conn.send(ok_response(std::to_string(upstream_received.load())));
   });
-  Proxy proxy(upstream.address());
+  // The upstream owes write progress within upstream_response (the send
+  // deadline): long enough here that only back-pressure is under test, even
+  // on a loaded machine (1 s raced the stall detection below).
+  Proxy proxy(upstream.address(), "",
+              "{upstream_connect: 500ms, upstream_response: 10s, client_header: 1s, client_idle: 2s, drain: 2s, "
+              "upstream_idle: 1s}");
   Wire client = proxy.connect();
   client.set_sndbuf(64 * 1024);
 
