@@ -18,6 +18,16 @@ const conf::Limits kAdminLimits{16 * 1024, 100, 8 * 1024, AdminServer::kMaxBodyB
 
 }  // namespace
 
+AdminRequest AdminRequest::from_head(RequestHead&& head) {
+  AdminRequest request;
+  request.method = std::move(head.method);
+  const std::size_t q = head.target.find('?');
+  request.path = head.target.substr(0, q);
+  if (q != std::string::npos) request.query = head.target.substr(q + 1);
+  request.headers = std::move(head.headers);
+  return request;
+}
+
 std::string_view AdminRequest::header(std::string_view name) const {
   for (const auto& f : headers)
     if (routing::iequals(f.name, name)) return f.value;
@@ -77,12 +87,7 @@ class AdminConnection final : private HttpParserListener {
   }
 
   int on_head_complete() override {
-    auto head = parser_.take_request();
-    request_.method = head->method;
-    const std::size_t q = head->target.find('?');
-    request_.path = head->target.substr(0, q);
-    if (q != std::string::npos) request_.query = head->target.substr(q + 1);
-    request_.headers = std::move(head->headers);
+    request_ = AdminRequest::from_head(std::move(*parser_.take_request()));
     return 0;
   }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "conf/address.h"
+#include "gateway/http_head.h"
 #include "gateway/stream_io.h"
 #include "routing/request_view.h"
 
@@ -23,6 +24,8 @@ struct AdminRequest {
   std::vector<routing::HeaderField> headers;
   std::string body;
   std::string_view header(std::string_view name) const;
+  // The parsed head's method, path, query and headers (the body follows).
+  static AdminRequest from_head(RequestHead&& head);
 };
 
 struct AdminResponse {

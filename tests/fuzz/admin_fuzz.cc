@@ -135,11 +135,7 @@ class Reader final : public sg::gateway::HttpParserListener {
   int on_head_complete() override {
     auto head = parser->take_request();
     if (!head) std::abort();
-    request.method = head->method;
-    const std::size_t q = head->target.find('?');
-    request.path = head->target.substr(0, q);
-    if (q != std::string::npos) request.query = head->target.substr(q + 1);
-    request.headers = std::move(head->headers);
+    request = AdminRequest::from_head(std::move(*head));
     return 0;
   }
   int on_body(std::string_view data) override {
