@@ -51,19 +51,21 @@ std::string got(const YAML::Node& node) {
 // Optimal string alignment distance (Levenshtein plus adjacent swaps), case-insensitive.
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   const auto lower = [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); };
-  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  const std::size_t width = b.size() + 1;
+  std::vector<std::size_t> d((a.size() + 1) * width);
+  const auto at = [&](std::size_t i, std::size_t j) -> std::size_t& { return d[i * width + j]; };
+  for (std::size_t i = 0; i <= a.size(); ++i) at(i, 0) = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) at(0, j) = j;
   for (std::size_t i = 1; i <= a.size(); ++i) {
     for (std::size_t j = 1; j <= b.size(); ++j) {
       const std::size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      at(i, j) = std::min({at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost});
       if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) && lower(a[i - 2]) == lower(b[j - 1])) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        at(i, j) = std::min(at(i, j), at(i - 2, j - 2) + 1);
       }
     }
   }
-  return d[a.size()][b.size()];
+  return at(a.size(), b.size());
 }
 
 // The valid key an unknown key was probably meant to be: the closest within
@@ -72,6 +74,11 @@ std::optional<std::string_view> suggest(std::string_view typed, const std::vecto
   std::optional<std::string_view> best;
   std::size_t best_distance = 3;
   for (const auto candidate : valid) {
+    // The distance is at least the difference in length: a long junk key
+    // costs no table at all (a config can hold thousands of them).
+    const std::size_t floor = typed.size() > candidate.size() ? typed.size() - candidate.size()
+                                                              : candidate.size() - typed.size();
+    if (floor >= best_distance) continue;
     const auto distance = edit_distance(typed, candidate);
     if (distance < best_distance) {
       best = candidate;

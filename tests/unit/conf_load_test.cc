@@ -80,6 +80,18 @@ TEST_CASE("timeouts: every phase's key is read; a misspelt one gets a hint") {
         "t.yaml:9:25: timeouts.client_send: expected a duration like 10s (units: ms, s, m, h, d), got '60'");
 }
 
+TEST_CASE("the did-you-mean hint skips candidates whose length alone rules them out") {
+  // Near misses of every length difference under the threshold still get a hint...
+  CHECK(errors_of(std::string(kMinimal) + "workerss: 4\n").find("did you mean 'workers'") != std::string::npos);
+  CHECK(errors_of(std::string(kMinimal) + "workerrss: 4\n").find("did you mean 'workers'") != std::string::npos);
+  CHECK(errors_of(std::string(kMinimal) + "wrokers: 4\n").find("did you mean 'workers'") != std::string::npos);
+  // ...and a long junk key (no table is built for it) gets the plain error.
+  const std::string junk(1000, 'q');  // YAML caps implicit keys at 1024 characters
+  const std::string errors = errors_of(std::string(kMinimal) + junk + ": 1\n");
+  CHECK(errors.find("unknown key '" + junk + "'") != std::string::npos);
+  CHECK(errors.find("did you mean") == std::string::npos);
+}
+
 TEST_CASE("each mistake gets one exact message at the right place") {
   const struct {
     const char* name;
