@@ -5,6 +5,7 @@
 #include "gateway/downstream_connection.h"
 #include "gateway/local_reply.h"
 #include "gateway/request_metrics.h"
+#include "routing/client_address.h"
 #include "skew/decide.h"
 #include "skew/pin.h"
 
@@ -67,7 +68,10 @@ void Exchange::decide_and_route() {
   // Pins get Secure over TLS, or when a trusted hop says the client used https.
   const bool secure = downstream_.tls() ||
                       (downstream_.peer_trusted() && routing::iequals(view.header("x-forwarded-proto"), "https"));
-  const skew::DecisionInput input{view,   peek, downstream_.peer_ip(), Worker::wall_ms(), worker_.keyring(),
+  // The canary cohort follows the client, not the last proxy hop.
+  const std::string_view client = routing::client_address(downstream_.peer_ip(), downstream_.peer_trusted(),
+                                                          view.headers, snapshot_->config().trusted_proxies);
+  const skew::DecisionInput input{view,   peek, client, Worker::wall_ms(), worker_.keyring(),
                                   secure, downstream_.peer_trusted(), &worker_.pin_scratch()};
   verdict_ = skew::decide(input, *snapshot_);
   if (verdict_.answer) {

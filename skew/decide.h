@@ -17,7 +17,8 @@ struct DecisionInput {
   // The body's first actions.inspect_bytes when needs_body_peek() said so.
   std::string_view body_peek = {};
   // For the canary cohort of visitors without a pin: a stable hash of the
-  // address and the user agent.
+  // address and the user agent. The client's address: the peer's, or the one
+  // trusted proxies forwarded (routing::client_address).
   std::string_view client_address = {};
   std::int64_t now_ms = 0;  // unix ms: client build ages, pin issue and expiry
   // Seals and opens pins and preview links; nullptr (or !ok()): no pins are
