@@ -8,6 +8,7 @@
 #include "routing/client_address.h"
 #include "skew/decide.h"
 #include "skew/pin.h"
+#include "skew/pin_cookie.h"
 
 namespace sg::gateway {
 namespace {
@@ -16,6 +17,13 @@ namespace {
 // the high mark; it resumes when the queue drains below the low mark
 // (UpstreamConnection/DownstreamConnection report that).
 constexpr std::size_t kHighWatermark = 256 * 1024;
+
+// The first content-type of a response ("" when it has none).
+std::string_view response_content_type(const ResponseHead& response) {
+  for (const HeaderField& field : response.headers)
+    if (routing::iequals(field.name, "content-type")) return field.value;
+  return {};
+}
 
 bool is_idempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" || method == "PUT" ||
@@ -258,8 +266,15 @@ int Exchange::on_head_complete() {
   }
   status_ = response.status;
   if (verdict_.no_store_on_404 && response.status == 404) set_no_store(*response_head_);
-  // The pin goes next to the upstream's own Set-Cookie headers, never instead.
-  if (!verdict_.set_cookie.empty()) response_head_->headers.push_back({"set-cookie", verdict_.set_cookie});
+  // The pin goes next to the upstream's own Set-Cookie headers, never
+  // instead, and only on an HTML page; a pin not sent is not counted issued.
+  if (!verdict_.set_cookie.empty()) {
+    if (skew::pin_fits_response(response.status, response_content_type(response))) {
+      response_head_->headers.push_back({"set-cookie", verdict_.set_cookie});
+    } else {
+      verdict_.set_cookie.clear();
+    }
+  }
   const bool http11_client = head_->http_major == 1 && head_->http_minor >= 1;
   send_body_ = head_->method != "HEAD" && response.status != 204 && response.status != 304;
   if (response.status == 204) {
