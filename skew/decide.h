@@ -36,6 +36,9 @@ struct DecisionInput {
 
 // The query parameter of a signed preview link (design.md section 7).
 inline constexpr std::string_view kPreviewParam = "skewgate_preview";
+// The cookie Next's experimental.useSkewCookie sets (also Vercel and
+// Netlify): `__vdpl=<deployment id>`, a routing hint (design.md section 4).
+inline constexpr std::string_view kVdplCookie = "__vdpl";
 
 // How many of the body's first bytes the gateway must read before deciding
 // (no-JS form posts, design.md section 3): the app's actions.inspect_bytes,

@@ -151,6 +151,15 @@ TEST_CASE("pins: step 3 sits below header and dpl, above the action manifest and
       {"the favicon follows its pin",
        {"GET", "/favicon.ico", {cookie(pin_a), {"Sec-Fetch-Dest", "image"}, {"Accept", "image/*"}}}, "dpl-a",
        ClientBuildSource::pin},
+      {"the pin wins over __vdpl", {"POST", "/api/hook", {{"Cookie", "__vdpl=dpl-k; skewgate_pin=" + pin_a}}},
+       "dpl-a", ClientBuildSource::pin},
+      {"header wins over pin and __vdpl",
+       {"POST", "/api/x", {cookie(pin_a), {"Cookie", "__vdpl=dpl-k"}, {"x-deployment-id", "dpl-b"}}}, "dpl-b",
+       ClientBuildSource::header},
+      {"__vdpl without a pin", {"POST", "/api/hook", {{"Cookie", "__vdpl=dpl-k"}}}, "dpl-k",
+       ClientBuildSource::vdpl_cookie},
+      {"__vdpl naming the preview build: never", {"POST", "/api/hook", {{"Cookie", "__vdpl=dpl-c"}}}, "dpl-b",
+       ClientBuildSource::current},
       {"no pin: current", {"POST", "/api/hook", {}}, "dpl-b", ClientBuildSource::current},
   };
   for (const Row& row : rows) {
