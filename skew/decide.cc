@@ -13,14 +13,18 @@
 //                    pin) whose ID is in no build's manifest while the current
 //                    build has a manifest: the ID is certainly stale, and no
 //                    build at all is known for the client. Also an action
-//                    whose named build's manifest lacks the ID while no kept
-//                    build's manifest has it (the name was overruled). An
+//                    whose named kept build's manifest lacks the ID while no
+//                    kept build's manifest has it and current has a manifest
+//                    (the name was overruled). An
 //                    action whose client build *is* known (named, or found
 //                    through a manifest) gets that build's reason instead,
 //                    which says more.
 //   action_not_in_build (rerouted) an action whose x-deployment-id or dpl
-//                    names a build whose manifest lacks the ID: served by the
-//                    newest kept build whose manifest has it
+//                    names a kept build whose manifest lacks the ID: served by
+//                    the newest kept build whose manifest has it, or by a
+//                    current build without a manifest when none has (a pin
+//                    or __vdpl overruled the same way is `served`: it names
+//                    the browser's last page, not this tab's)
 //   origin_mismatch  an action whose Origin is neither the request's host nor
 //                    an allowed origin (security.check_origin)
 //   preview_link     a valid signed preview link: 302 to the clean URL, pinned
