@@ -5,8 +5,10 @@
 #include "gateway/downstream_connection.h"
 #include "gateway/local_reply.h"
 #include "gateway/request_metrics.h"
+#include "routing/client_address.h"
 #include "skew/decide.h"
 #include "skew/pin.h"
+#include "skew/pin_cookie.h"
 
 namespace sg::gateway {
 namespace {
@@ -15,6 +17,13 @@ namespace {
 // the high mark; it resumes when the queue drains below the low mark
 // (UpstreamConnection/DownstreamConnection report that).
 constexpr std::size_t kHighWatermark = 256 * 1024;
+
+// The first content-type of a response ("" when it has none).
+std::string_view response_content_type(const ResponseHead& response) {
+  for (const HeaderField& field : response.headers)
+    if (routing::iequals(field.name, "content-type")) return field.value;
+  return {};
+}
 
 bool is_idempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" || method == "PUT" ||
@@ -67,7 +76,10 @@ void Exchange::decide_and_route() {
   // Pins get Secure over TLS, or when a trusted hop says the client used https.
   const bool secure = downstream_.tls() ||
                       (downstream_.peer_trusted() && routing::iequals(view.header("x-forwarded-proto"), "https"));
-  const skew::DecisionInput input{view,   peek, downstream_.peer_ip(), Worker::wall_ms(), worker_.keyring(),
+  // The canary cohort follows the client, not the last proxy hop.
+  const std::string_view client = routing::client_address(downstream_.peer_ip(), downstream_.peer_trusted(),
+                                                          view.headers, snapshot_->config().trusted_proxies);
+  const skew::DecisionInput input{view,   peek, client, Worker::wall_ms(), worker_.keyring(),
                                   secure, downstream_.peer_trusted(), &worker_.pin_scratch()};
   verdict_ = skew::decide(input, *snapshot_);
   if (verdict_.answer) {
@@ -254,8 +266,15 @@ int Exchange::on_head_complete() {
   }
   status_ = response.status;
   if (verdict_.no_store_on_404 && response.status == 404) set_no_store(*response_head_);
-  // The pin goes next to the upstream's own Set-Cookie headers, never instead.
-  if (!verdict_.set_cookie.empty()) response_head_->headers.push_back({"set-cookie", verdict_.set_cookie});
+  // The pin goes next to the upstream's own Set-Cookie headers, never
+  // instead, and only on an HTML page; a pin not sent is not counted issued.
+  if (!verdict_.set_cookie.empty()) {
+    if (skew::pin_fits_response(response.status, response_content_type(response))) {
+      response_head_->headers.push_back({"set-cookie", verdict_.set_cookie});
+    } else {
+      verdict_.set_cookie.clear();
+    }
+  }
   const bool http11_client = head_->http_major == 1 && head_->http_minor >= 1;
   send_body_ = head_->method != "HEAD" && response.status != 204 && response.status != 304;
   if (response.status == 204) {

@@ -1,7 +1,5 @@
 #include "routing/client_build.h"
 
-#include <optional>
-
 namespace sg::routing {
 
 const char* to_string(ClientBuildSource source) {
@@ -9,6 +7,7 @@ const char* to_string(ClientBuildSource source) {
     case ClientBuildSource::header: return "header";
     case ClientBuildSource::query: return "query";
     case ClientBuildSource::pin: return "pin";
+    case ClientBuildSource::vdpl_cookie: return "vdpl_cookie";
     case ClientBuildSource::action_manifest: return "action_manifest";
     case ClientBuildSource::current: return "current";
   }
@@ -25,16 +24,20 @@ ClientBuild named(const App& app, ClientBuildSource source, std::string_view id)
   return client;
 }
 
-}  // namespace
+ClientBuild from_manifest(const Build& build) {
+  ClientBuild client;
+  client.source = ClientBuildSource::action_manifest;
+  client.id = build.id;
+  client.build = &build;
+  return client;
+}
 
-// design.md section 4: the first source that names a build wins, even when
-// the name is unknown (an unknown ID is an answer, not a reason to look on).
-ClientBuild resolve_client_build(const App& app, const RequestView& request, const Classification& classification,
-                                 std::string_view pin_build) {
-  // A document ignores 1-2: a reload always lands on the newest build.
-  const bool document = classification.kind == RequestKind::document;
+// Steps 1-3: the name the request carries, if any.
+std::optional<ClientBuild> named_build(const App& app, const RequestView& request, bool document,
+                                       const CookieHints& cookies) {
   // 1. Next.js sends x-deployment-id on RSC and action requests. Exact name:
   //    header() never matches underscore variants such as x_deployment_id.
+  //    A document ignores 1-2: a reload always lands on the newest build.
   if (std::string_view id = request.header("x-deployment-id"); !document && !id.empty()) {
     return named(app, ClientBuildSource::header, id);
   }
@@ -46,20 +49,70 @@ ClientBuild resolve_client_build(const App& app, const RequestView& request, con
   }
   // 3. The skewgate pin cookie, when its seal verifies (opened by skew).
   //    Below header and dpl: one cookie is shared by every tab.
-  if (!pin_build.empty()) return named(app, ClientBuildSource::pin, pin_build);
+  if (!cookies.pin_build.empty()) return named(app, ClientBuildSource::pin, cookies.pin_build);
+  // 3, below the pin: `__vdpl`, unsigned, so a hint to kept builds only: it
+  //    can never reach a preview build nor make a stale ID look known.
+  if (!document && !cookies.vdpl_build.empty()) {
+    const Build* build = app.find_build(cookies.vdpl_build);
+    if (build != nullptr && build->kept()) return named(app, ClientBuildSource::vdpl_cookie, cookies.vdpl_build);
+  }
+  return std::nullopt;
+}
+
+// Evidence beats hints: a build the request names, that would serve it (a
+// kept build; a preview build only through its pin), cannot serve an action
+// its known manifest lacks. Without a manifest nothing is known (it answers
+// for itself). A name that cannot serve anyway (retired, unknown, unhealthy,
+// a preview by header) keeps its own reason: skew::decide reroutes it to the
+// same newest kept holder, or answers with that reason, which says more.
+bool manifest_lacks(const ClientBuild& client, std::string_view action_id) {
+  const Build* build = client.build;
+  if (build == nullptr || !build->has_manifest || build->action_ids.contains(action_id)) return false;
+  return build->kept() || (client.source == ClientBuildSource::pin && build->state == conf::BuildState::preview);
+}
+
+}  // namespace
+
+const Build* newest_kept_with_action(const App& app, std::string_view action_id) {
+  if (action_id.empty()) return nullptr;
+  for (const Build* build : app.newest_first) {
+    if (build->kept() && build->healthy && build->action_ids.contains(action_id)) return build;
+  }
+  return nullptr;
+}
+
+ClientBuild resolve_client_build(const App& app, const RequestView& request, const Classification& classification,
+                                 CookieHints cookies) {
+  const bool document = classification.kind == RequestKind::document;
+  const std::string_view action_id =
+      classification.kind == RequestKind::action ? std::string_view(classification.action_id) : std::string_view();
+
+  if (std::optional<ClientBuild> client = named_build(app, request, document, cookies)) {
+    // Manifests list Next.js action IDs: a react-server function ID is never
+    // in one, so its absence there is no evidence against the name.
+    const bool next_action = classification.action_client != ActionClient::react_server;
+    if (action_id.empty() || !next_action || !manifest_lacks(*client, action_id)) return std::move(*client);
+    // 4 decides instead, among the builds that may serve (a retired holder
+    // is no better than none: the action_not_found answer reloads the page),
+    // then 5: current, which skew::decide answers for when its manifest
+    // shows the ID is stale.
+    ClientBuild decided;
+    if (const Build* holder = newest_kept_with_action(app, action_id)) {
+      decided = from_manifest(*holder);
+    } else {
+      decided.build = app.current;
+    }
+    decided.overruled = client->source;
+    decided.overruled_id = std::move(client->id);
+    return decided;
+  }
 
   // 4. An action from a client that names no build (no deployment ID, no-JS
   //    form posts): the newest build whose manifest holds the ID, whatever its
   //    state; skew::decide reroutes when that build cannot serve.
-  if (classification.kind == RequestKind::action && !classification.action_id.empty()) {
+  if (!action_id.empty()) {
     for (const Build* build : app.newest_first) {
-      if (build->action_ids.contains(std::string_view(classification.action_id))) {
-        ClientBuild client;
-        client.source = ClientBuildSource::action_manifest;
-        client.id = build->id;
-        client.build = build;
-        return client;
-      }
+      if (build->action_ids.contains(action_id)) return from_manifest(*build);
     }
   }
 

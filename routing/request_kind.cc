@@ -214,6 +214,64 @@ std::optional<std::string> bound_action_id(const std::vector<FormField>& fields,
   return std::nullopt;
 }
 
+// A media range's q parameter is zero: "not acceptable" (RFC 9110 section
+// 12.4.2: qvalue = "0" [ "." 0*3DIGIT ] / "1" [ "." 0*3("0") ]).
+bool refused_by_q(std::string_view range) {
+  std::size_t semicolon = range.find(';');
+  while (semicolon != std::string_view::npos) {
+    range.remove_prefix(semicolon + 1);
+    semicolon = range.find(';');
+    const std::string_view param = trim(range.substr(0, semicolon));
+    const std::size_t equals = param.find('=');
+    if (equals == std::string_view::npos || !iequals(trim(param.substr(0, equals)), "q")) continue;
+    const std::string_view q = trim(param.substr(equals + 1));
+    return !q.empty() && q.front() == '0' && q.find_first_not_of("0.") == std::string_view::npos;
+  }
+  return false;
+}
+
+// Accept (RFC 9110 section 12.5.1, a list of media ranges, possibly over
+// several fields) names text/html with a q above zero. `*/*` and `text/*`
+// do not count: every fetch() sends `*/*`.
+bool accepts_html(const RequestView& request) {
+  for (const HeaderField& field : request.headers) {
+    if (!iequals(field.name, "accept")) continue;
+    std::string_view list = field.value;
+    while (!list.empty()) {
+      const std::size_t comma = list.find(',');
+      const std::string_view range = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+      if (iequals(media_type(range), "text/html") && !refused_by_q(range)) return true;
+    }
+  }
+  return false;
+}
+
+// A navigation: the only request kind a reload lands on, and the only one
+// pinned (design.md section 3). Fetch Metadata (W3C, sent by every current
+// browser) says so directly: mode `navigate`, or a document/frame
+// destination. A request without any Sec-Fetch-* header (an old browser, a
+// crawler, curl) is a navigation when it asks for HTML and carries no
+// x-deployment-id: a browser cannot add a header to a navigation, so that
+// header means script. Only GET and HEAD load documents: a POST navigation
+// (a plain form) stays `other` and follows its tab's build.
+bool is_navigation(const RequestView& request) {
+  if (request.method != "GET" && request.method != "HEAD") return false;
+  bool fetch_metadata = false;
+  for (const HeaderField& field : request.headers) {
+    const std::string_view name = field.name;
+    if (name.size() <= 10 || !iequals(name.substr(0, 10), "sec-fetch-")) continue;
+    fetch_metadata = true;
+    if (iequals(name, "sec-fetch-mode") && iequals(field.value, "navigate")) return true;
+    if (iequals(name, "sec-fetch-dest") &&
+        (iequals(field.value, "document") || iequals(field.value, "iframe") || iequals(field.value, "frame"))) {
+      return true;
+    }
+  }
+  if (fetch_metadata) return false;
+  return !request.has_header("x-deployment-id") && accepts_html(request);
+}
+
 }  // namespace
 
 bool needs_body_peek(const RequestView& request, const conf::ActionsConfig& actions) {
@@ -299,8 +357,9 @@ Classification classify(const RequestView& request, const conf::AppConfig& app, 
     }
   }
 
-  // 5./6.
-  out.kind = request.method == "GET" || request.method == "HEAD" ? RequestKind::document : RequestKind::other;
+  // 5. Navigations; 6. everything else (API GETs, favicons, preflights,
+  //    webhooks): routed by header, dpl or pin like a POST.
+  out.kind = is_navigation(request) ? RequestKind::document : RequestKind::other;
   return out;
 }
 

@@ -52,6 +52,14 @@ struct Build {
   // Stable across snapshots for the same (app, build id, upstreams): the
   // gateway keys its upstream pools by it so a reload keeps warm connections.
   std::string pool_key;
+
+  // A build that may serve the requests of its clients: current, or
+  // retained and healthy (design.md section 7). Never preview (reachable
+  // only through a signed pin), never retired. An unhealthy current build is
+  // still kept: skew::decide answers 503 for it rather than look elsewhere.
+  bool kept() const {
+    return state == conf::BuildState::current || (state == conf::BuildState::retained && healthy);
+  }
 };
 
 struct App {

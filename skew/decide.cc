@@ -9,17 +9,28 @@
 //                    (`state: retired` in the config, or the admin API)
 //   build_unhealthy  the client build is retained but failing health checks,
 //                    or (503 only) the chosen current build is unhealthy
-//   action_not_found an action that names no build (no header, no dpl) whose
-//                    ID is in no build's manifest while the current build has
-//                    a manifest: the ID is certainly stale, and no build at all
-//                    is known for the client. An action whose client build
-//                    *is* known (named, or found through a manifest) gets that
-//                    build's reason instead, which says more.
+//   action_not_found an action that names no build (no header, no dpl, no
+//                    pin) whose ID is in no build's manifest while the current
+//                    build has a manifest: the ID is certainly stale, and no
+//                    build at all is known for the client. Also an action
+//                    whose named kept build's manifest lacks the ID while no
+//                    kept build's manifest has it and current has a manifest
+//                    (the name was overruled). An
+//                    action whose client build *is* known (named, or found
+//                    through a manifest) gets that build's reason instead,
+//                    which says more.
+//   action_not_in_build (rerouted) an action whose x-deployment-id or dpl
+//                    names a kept build whose manifest lacks the ID: served by
+//                    the newest kept build whose manifest has it, or by a
+//                    current build without a manifest when none has (a pin
+//                    or __vdpl overruled the same way is `served`: it names
+//                    the browser's last page, not this tab's)
 //   origin_mismatch  an action whose Origin is neither the request's host nor
 //                    an allowed origin (security.check_origin)
 //   preview_link     a valid signed preview link: 302 to the clean URL, pinned
 //
-// Pins (design.md section 6) are resolution step 3. A document loads the
+// Pins (design.md section 6) are resolution step 3, then the unsigned
+// `__vdpl` cookie (kept builds only). A document loads the
 // pinned build only when it is a preview, the visitor's canary (while the
 // canary is configured) or current; any other pin is ignored for documents
 // and replaced by a pin for the build the document is served by.
@@ -60,12 +71,6 @@ Verdict no_app() {
   verdict.reason = "no_app";
   verdict.answer = json_answer(404, {{"error", "no_app"}, {"message", "no app is configured for this host"}});
   return verdict;
-}
-
-// A build that may serve requests: current, or retained and healthy.
-// (An unhealthy current build is still "kept": it gets the 503 below.)
-bool is_kept(const Build& build) {
-  return build.state == conf::BuildState::current || (build.state == conf::BuildState::retained && build.healthy);
 }
 
 // Why the client build cannot serve the request; nullptr when it can.
@@ -212,15 +217,6 @@ std::string query_without_preview(std::string_view query) {
   return out;
 }
 
-// The newest kept, healthy build whose manifest holds `action_id`.
-const Build* kept_build_with_action(const App& app, std::string_view action_id) {
-  if (action_id.empty()) return nullptr;
-  for (const Build* build : app.newest_first) {
-    if (is_kept(*build) && build->healthy && build->action_ids.contains(action_id)) return build;
-  }
-  return nullptr;
-}
-
 // The page a reload answer sends the client back to: the request's path and
 // query as a same-origin path (an absolute-form target loses its scheme and
 // authority, `//host` and `/\host` become `/host`).
@@ -317,8 +313,13 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
     }
   }
 
-  verdict.client_build =
-      routing::resolve_client_build(*app, request, kind, pin ? std::string_view(pin->build) : std::string_view());
+  // Next's useSkewCookie (Vercel, Netlify): unsigned, so only a hint that
+  // resolution checks against the kept builds.
+  routing::CookieHints cookies;
+  if (pin) cookies.pin_build = pin->build;
+  if (const auto vdpl = find_cookie(request.headers, kVdplCookie)) cookies.vdpl_build = *vdpl;
+
+  verdict.client_build = routing::resolve_client_build(*app, request, kind, cookies);
   ClientBuild& client = verdict.client_build;
 
   if (client.source == ClientBuildSource::pin && kind.kind == RequestKind::document) {
@@ -329,6 +330,27 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
       // A pin for a build a reload must not land on: as a new visitor.
       const Build* canary = canary_for(*app, input);
       verdict.target = canary != nullptr ? canary : app->current;
+    }
+  } else if (client.overruled) {
+    // An action whose named build's manifest lacks its ID (section 4:
+    // evidence beats hints). No kept build's manifest has it either: when
+    // current has a manifest the page is certainly stale; without one
+    // current answers for itself (as for an action that names no build).
+    if (client.source == ClientBuildSource::current && client.build->has_manifest) {
+      verdict.client_build_state = ClientBuildState::unknown;
+      client.build = nullptr;
+      answer_reload(verdict, *app, input, "action_not_found");
+      return verdict;
+    }
+    verdict.client_build_state = state_of(client.build);
+    verdict.target = client.build;
+    // The request's own name (header, dpl: the tab's build as its page says)
+    // was wrong, so another build serves it: a reroute. A pin or __vdpl names
+    // the browser's last document, shared by every tab: the manifest found
+    // this tab's build, which serves it.
+    if (*client.overruled == ClientBuildSource::header || *client.overruled == ClientBuildSource::query) {
+      verdict.outcome = Outcome::rerouted;
+      verdict.reason = "action_not_in_build";
     }
   } else if (client.source == ClientBuildSource::current) {
     // Nothing named a build (or a document, which ignores what it names):
@@ -361,7 +383,7 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
         case RequestKind::action:
           // Another kept build may still hold the action (an unchanged action
           // keeps its ID across builds when the encryption key is fixed).
-          if (const Build* holder = kept_build_with_action(*app, kind.action_id)) {
+          if (const Build* holder = routing::newest_kept_with_action(*app, kind.action_id)) {
             verdict.target = holder;
           } else {
             answer_reload(verdict, *app, input, reason);

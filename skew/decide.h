@@ -17,7 +17,8 @@ struct DecisionInput {
   // The body's first actions.inspect_bytes when needs_body_peek() said so.
   std::string_view body_peek = {};
   // For the canary cohort of visitors without a pin: a stable hash of the
-  // address and the user agent.
+  // address and the user agent. The client's address: the peer's, or the one
+  // trusted proxies forwarded (routing::client_address).
   std::string_view client_address = {};
   std::int64_t now_ms = 0;  // unix ms: client build ages, pin issue and expiry
   // Seals and opens pins and preview links; nullptr (or !ok()): no pins are
@@ -35,6 +36,9 @@ struct DecisionInput {
 
 // The query parameter of a signed preview link (design.md section 7).
 inline constexpr std::string_view kPreviewParam = "skewgate_preview";
+// The cookie Next's experimental.useSkewCookie sets (also Vercel and
+// Netlify): `__vdpl=<deployment id>`, a routing hint (design.md section 4).
+inline constexpr std::string_view kVdplCookie = "__vdpl";
 
 // How many of the body's first bytes the gateway must read before deciding
 // (no-JS form posts, design.md section 3): the app's actions.inspect_bytes,

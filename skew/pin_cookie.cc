@@ -35,6 +35,11 @@ std::optional<std::string_view> find_cookie(std::span<const routing::HeaderField
   return std::nullopt;
 }
 
+bool pin_fits_response(int status, std::string_view content_type) {
+  if (status < 200 || status > 499) return false;
+  return routing::iequals(trim(content_type.substr(0, content_type.find(';'))), "text/html");
+}
+
 std::string pin_set_cookie(std::string_view name, std::string_view value, std::int64_t max_age_s, bool secure) {
   std::string out;
   out.reserve(name.size() + value.size() + 64);

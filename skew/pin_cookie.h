@@ -28,4 +28,13 @@ std::optional<std::string_view> find_cookie(std::span<const routing::HeaderField
 // hop). Max-Age below 0 is written as 0 (delete the cookie).
 std::string pin_set_cookie(std::string_view name, std::string_view value, std::int64_t max_age_s, bool secure);
 
+// May a proxied response to a document carry the pin (design.md section 6)?
+// Only an HTML page is a document the browser shows and reloads from: a
+// 2xx, 3xx (a redirect the navigation follows) or 4xx (the app's not-found
+// page) whose content-type's media type is text/html (any case, any
+// parameters). Never a 5xx (an error is no reason to move the browser to
+// the build that failed), nor JSON, images, favicons or a missing type,
+// which a navigation may get too.
+bool pin_fits_response(int status, std::string_view content_type);
+
 }  // namespace sg::skew

@@ -35,6 +35,8 @@ PROMTOOL = shutil.which("promtool")
 WINDOW_S = 600          # $__rate_interval: longer than the whole scenario
 RATE_TOLERANCE = 0.12   # rate()'s extrapolation to the window's end, over a ~30 s run
 RANDOM_IDS = 10_000
+# A browser page load (design.md section 3): only navigations are documents, and pinned.
+NAVIGATE = [("accept", "text/html,application/xhtml+xml"), ("sec-fetch-mode", "navigate")]
 
 
 def rand_id():
@@ -122,7 +124,7 @@ class MetricsWithPrometheusTest(unittest.TestCase):
         """n page loads with no pin, each served by `build` and given a pin: the first pin."""
         pins = []
         for _ in range(n):
-            r = self.send("/")
+            r = self.send("/", NAVIGATE)
             self.assertEqual(r.header("x-served-by"), build)
             pins.append(r.header("set-cookie"))
         self.assertTrue(all(pins), pins)
@@ -191,11 +193,11 @@ class MetricsWithPrometheusTest(unittest.TestCase):
 
         pin_b = self.documents(25, "dpl-b")
         for _ in range(5):  # the slow tail of B: p99 lands in (0.1, 0.25]
-            self.assertEqual(self.send("/delay?ms=200").status, 200)
+            self.assertEqual(self.send("/delay?ms=200", NAVIGATE).status, 200)
         self.sent("dpl-b", "document", "served", 5)
         self.count("pins_issued", 5)
         for _ in range(3):
-            self.assertEqual(self.send("/reset").status, 502)
+            self.assertEqual(self.send("/reset", NAVIGATE).status, 502)
         self.sent("dpl-b", "document", "error", 3)  # a 502 carries no pin
         self.count(("upstream_error", "dpl-b", "upstream_reset"), 3)
 
@@ -219,13 +221,13 @@ class MetricsWithPrometheusTest(unittest.TestCase):
         cookie_b = pin_b.split(";", 1)[0]
         name, value = cookie_b.split("=", 1)
         for _ in range(3):
-            r = self.send("/", [("cookie", cookie_b)])
+            r = self.send("/", NAVIGATE + [("cookie", cookie_b)])
             self.assertIsNone(r.header("set-cookie"))
         self.sent("dpl-b", "document", "served", 3)
         self.count("pins_valid", 3)
         flipped = value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1]
         for bad in [flipped] * 4 + ["garbage", pin_a.split(";", 1)[0].split("=", 1)[1][:-4] + "AAAA", "x.y"]:
-            r = self.send("/", [("cookie", f"{name}={bad}")])
+            r = self.send("/", NAVIGATE + [("cookie", f"{name}={bad}")])
             self.assertEqual(r.header("x-served-by"), "dpl-b")
         self.sent("dpl-b", "document", "served", 7)
         self.count("pins_tampered", 7)
@@ -268,7 +270,7 @@ class MetricsWithPrometheusTest(unittest.TestCase):
         for _ in range(3):
             conn = RawConnection(self.sg.port)
             self.addCleanup(conn.close)
-            conn.send(request_bytes("GET", "/", "shop.test"))
+            conn.send(request_bytes("GET", "/", "shop.test", NAVIGATE))
             self.assertEqual(conn.read_response().status, 200)
         self.sent("dpl-b", "document", "served", 3)
         self.count("pins_issued", 3)

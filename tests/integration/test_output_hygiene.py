@@ -157,7 +157,8 @@ class PreviewRedirectTest(GatewayTestCase):
             for query, kept in (("?skewgate_preview=" + token, ""),
                                 ("?a=1&skewgate_preview=" + token + "&b=2", "?a=1&b=2")):
                 with self.subTest(target=path + query):
-                    resp = g.req("GET", path + query)
+                    # A preview link is opened by a navigation (design.md section 3).
+                    resp = g.req("GET", path + query, [("sec-fetch-mode", "navigate")])
                     self.assertEqual(resp.status, 302, resp)
                     self.assertEqual(resp.header("location"), expected + kept)
                     self.assertTrue(same_origin(resp.header("location")), resp)

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import stat
 import tempfile
 import unittest
@@ -22,6 +23,8 @@ SECRET_1 = "pin-secret-one-7Qm2V9xKc4LpT8wZr1Ns5Yb3Hd6Fj0Ge"
 SECRET_2 = "pin-secret-two-Xa8Kd2Lq9Wm4Rt7Zp1Vn6Bc3Hs5Jy0Fu"
 COOKIE = "skewgate_pin"
 HOST = "shop.test"
+NAVIGATE = [("accept", "text/html,application/xhtml+xml"), ("sec-fetch-mode", "navigate"),
+            ("sec-fetch-dest", "document")]
 
 
 def set_cookies(resp):
@@ -60,6 +63,16 @@ class PinGateway:
 
     def _start(self, render):
         self.gateway = Gateway(self.config(render), self.port, self.workdir)
+        # Gateway() waits for the admin listener only when it picks the admin port itself;
+        # main.cc opens it after the proxy listeners (refused once under ctest -j2).
+        self.testcase.assertTrue(wait_for(self._admin_accepts, 10.0), "the admin listener never accepted")
+
+    def _admin_accepts(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.admin_port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
 
     def _collect(self):
         self.stdio.append(self.gateway.stdout_text() + self.gateway.stderr_text())
@@ -90,6 +103,10 @@ class PinGateway:
 
     def req(self, method="GET", target="/", headers=(), body=None, host=HOST):
         return exchange(self.port, method, target, host, list(headers), body)
+
+    def doc(self, target="/", headers=()):
+        """A browser navigation (design.md section 3): the only request that is pinned."""
+        return self.req("GET", target, NAVIGATE + list(headers))
 
     def admin(self, method, path, body=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=IO_TIMEOUT)
@@ -156,7 +173,7 @@ class PinsTest(GatewayTestCase):
     def test_no_js_form_post_from_an_old_tab_reaches_its_build_while_retained(self):
         pins = {"secret": SECRET_1}
         g = PinGateway(self, renderer([self.build("dpl-a")], "dpl-a", pins=pins))
-        page = g.req("GET", "/cart")
+        page = g.doc("/cart")
         self.assertServedBy(page, "dpl-a", "the page of the old tab")
         old_pin = pin_of(page)
         self.assertTrue(old_pin, f"no pin on the document: {page!r}")
@@ -165,7 +182,7 @@ class PinsTest(GatewayTestCase):
 
         # Deploy B: A is retained.
         deployed = renderer([self.build("dpl-a"), self.build("dpl-b")], "dpl-b", pins=pins)
-        g.reload(deployed, lambda: g.req("GET", "/").header("x-served-by") == "dpl-b")
+        g.reload(deployed, lambda: g.doc("/").header("x-served-by") == "dpl-b")
 
         ctype, body = urlencoded_form(ID_A_ONLY)
         form = [("content-type", ctype), ("origin", f"http://{HOST}")]
@@ -174,7 +191,7 @@ class PinsTest(GatewayTestCase):
         self.assertEqual(set_cookies(resp), [], "only documents set pins")
         self.assertServedBy(g.req("POST", "/cart", form, body), "dpl-b", "the same post without a pin")
         # A reload of the old tab's page lands on B and re-pins it there.
-        reloaded = g.req("GET", "/cart", [cookie(old_pin)])
+        reloaded = g.doc("/cart", [cookie(old_pin)])
         self.assertServedBy(reloaded, "dpl-b", "a document with a pin for a retained build")
         self.assertTrue(pin_of(reloaded) and pin_of(reloaded) != old_pin)
         # Header and dpl win over the pin (each tab follows its own build).
@@ -189,13 +206,13 @@ class PinsTest(GatewayTestCase):
     def test_rotation_keeps_pins_valid(self):
         builds = [self.build("dpl-a"), self.build("dpl-b")]
         g = PinGateway(self, renderer(builds, "dpl-a", pins={"secret": SECRET_1}))
-        pin_a = pin_of(g.req("GET", "/"))
+        pin_a = pin_of(g.doc("/"))
         self.assertTrue(pin_a)
         # B becomes current while the visitor's pin names A: non-documents follow the pin.
         rotated = renderer(builds, "dpl-b", pins={"secret": SECRET_2, "previous_secrets": [SECRET_1]})
         g.restart(rotated)
         self.assertServedBy(g.req("POST", "/api/x", [cookie(pin_a)]), "dpl-a", "a pin sealed by the previous secret")
-        new_pin = pin_of(g.req("GET", "/"))
+        new_pin = pin_of(g.doc("/"))
         self.assertTrue(new_pin)
         self.assertNotEqual(new_pin.split(".")[0], pin_a.split(".")[0], "new pins are signed by the new key")
         # Without the old secret the old pin is ignored (and nothing breaks).
@@ -206,7 +223,7 @@ class PinsTest(GatewayTestCase):
     def test_forged_pin_for_a_preview_build_gets_current(self):
         g = PinGateway(self, renderer([self.build("dpl-b"), self.build("dpl-c", "preview")], "dpl-b",
                                       pins={"secret": SECRET_1}))
-        genuine = pin_of(g.req("GET", "/"))
+        genuine = pin_of(g.doc("/"))
         key_id, sealed = genuine.split(".")
         flipped = sealed[:10] + ("A" if sealed[10] != "A" else "B") + sealed[11:]
         forged = [
@@ -218,7 +235,7 @@ class PinsTest(GatewayTestCase):
         ]
         for value in forged:
             with self.subTest(value=value):
-                doc = g.req("GET", "/", [cookie(value)])
+                doc = g.doc("/", [cookie(value)])
                 self.assertServedBy(doc, "dpl-b", "a document with a forged pin")
                 self.assertTrue(pin_of(doc), "a forged pin is replaced")
                 self.assertServedBy(g.req("POST", "/api/x", [cookie(value)]), "dpl-b", "an API call with a forged pin")
@@ -244,22 +261,22 @@ class PinsTest(GatewayTestCase):
         self.assertTrue(answer["preview_url"].startswith("/?skewgate_preview="), answer)
         self.assertRegex(answer["expires_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
-        self.assertServedBy(g.req("GET", "/"), "dpl-b", "no link: current")
+        self.assertServedBy(g.doc("/"), "dpl-b", "no link: current")
         # The link, with a query of its own, on another path.
         token = answer["preview_url"].split("=", 1)[1]
-        link = g.req("GET", f"/shop?a=1&skewgate_preview={token}&b=2")
+        link = g.doc(f"/shop?a=1&skewgate_preview={token}&b=2")
         self.assertEqual(link.status, 302, link)
         self.assertEqual(link.header("location"), "/shop?a=1&b=2")
         self.assertEqual(link.header("cache-control"), "no-store")
         preview_pin = pin_of(link)
         self.assertTrue(preview_pin, link)
-        self.assertServedBy(g.req("GET", "/shop?a=1&b=2", [cookie(preview_pin)]), "dpl-c", "the pinned browser")
+        self.assertServedBy(g.doc("/shop?a=1&b=2", [cookie(preview_pin)]), "dpl-c", "the pinned browser")
         self.assertServedBy(g.req("POST", "/api/x", [cookie(preview_pin)]), "dpl-c", "its API calls")
-        self.assertServedBy(g.req("GET", "/"), "dpl-b", "other browsers")
+        self.assertServedBy(g.doc("/"), "dpl-b", "other browsers")
         # A broken token is ignored: a normal request.
-        self.assertServedBy(g.req("GET", f"/?skewgate_preview={token[:-2]}"), "dpl-b", "a broken link")
+        self.assertServedBy(g.doc(f"/?skewgate_preview={token[:-2]}"), "dpl-b", "a broken link")
         # A link token is no pin.
-        self.assertServedBy(g.req("GET", "/", [cookie(token)]), "dpl-b", "a link token as a cookie")
+        self.assertServedBy(g.doc("/", [cookie(token)]), "dpl-b", "a link token as a cookie")
 
     def test_preview_link_for_a_config_preview_build(self):
         # registry: config: `state: preview` is written in the YAML; the API only mints the link.
@@ -268,9 +285,9 @@ class PinsTest(GatewayTestCase):
         status, body = g.admin("POST", "/api/v1/apps/shop/builds/dpl-c/preview")
         self.assertEqual(status, 200, body)
         token = json.loads(body)["preview_url"].split("=", 1)[1]
-        link = g.req("GET", f"/?skewgate_preview={token}")
+        link = g.doc(f"/?skewgate_preview={token}")
         self.assertEqual(link.status, 302, link)
-        self.assertServedBy(g.req("GET", "/", [cookie(pin_of(link))]), "dpl-c", "the pinned browser")
+        self.assertServedBy(g.doc("/", [cookie(pin_of(link))]), "dpl-c", "the pinned browser")
         status, body = g.admin("POST", "/api/v1/apps/shop/builds/dpl-b/preview")
         self.assertEqual(status, 409, body)
         self.assertEqual(json.loads(body)["error"], "registry_is_config")
@@ -300,16 +317,16 @@ class PinsTest(GatewayTestCase):
         pins = {"secret": SECRET_1}
         builds = [self.build("dpl-k"), self.build("dpl-b")]
         g = PinGateway(self, renderer(builds, "dpl-b", pins=pins, canary={"build": "dpl-k", "percent": 100}))
-        first = g.req("GET", "/")
+        first = g.doc("/")
         self.assertServedBy(first, "dpl-k", "a new visitor in the cohort")
         canary_pin = pin_of(first)
         self.assertTrue(canary_pin)
 
         # The cohort shrinks to nobody: the pinned visitor stays, new visitors get current.
         shrunk = renderer(builds, "dpl-b", pins=pins, canary={"build": "dpl-k", "percent": 0})
-        g.reload(shrunk, lambda: g.req("GET", "/").header("x-served-by") == "dpl-b")
+        g.reload(shrunk, lambda: g.doc("/").header("x-served-by") == "dpl-b")
         for _ in range(3):
-            again = g.req("GET", "/", [cookie(canary_pin)])
+            again = g.doc("/", [cookie(canary_pin)])
             self.assertServedBy(again, "dpl-k", "a reload of the pinned visitor")
             self.assertEqual(set_cookies(again), [])
         ctype, body = urlencoded_form(ID_A_ONLY)
@@ -318,30 +335,30 @@ class PinsTest(GatewayTestCase):
 
         # The canary is removed: the visitor's next document is current, re-pinned.
         removed = renderer(builds, "dpl-b", pins=pins)
-        g.reload(removed, lambda: g.req("GET", "/", [cookie(canary_pin)]).header("x-served-by") == "dpl-b")
-        back = g.req("GET", "/", [cookie(canary_pin)])
+        g.reload(removed, lambda: g.doc("/", [cookie(canary_pin)]).header("x-served-by") == "dpl-b")
+        back = g.doc("/", [cookie(canary_pin)])
         self.assertServedBy(back, "dpl-b", "after the canary is removed")
         current_pin = pin_of(back)
         self.assertTrue(current_pin and current_pin != canary_pin)
-        self.assertServedBy(g.req("GET", "/", [cookie(current_pin)]), "dpl-b", "pinned to current")
+        self.assertServedBy(g.doc("/", [cookie(current_pin)]), "dpl-b", "pinned to current")
 
     def test_secure_only_over_https_from_a_trusted_hop(self):
         g = PinGateway(self, renderer([self.build("dpl-b")], "dpl-b", pins={"secret": SECRET_1},
                                       trusted=["127.0.0.1/32"]))
-        plain = set_cookies(g.req("GET", "/"))[0]
+        plain = set_cookies(g.doc("/"))[0]
         self.assertNotIn("Secure", plain)
-        https = set_cookies(g.req("GET", "/", [("x-forwarded-proto", "https")]))[0]
+        https = set_cookies(g.doc("/", [("x-forwarded-proto", "https")]))[0]
         self.assertTrue(https.endswith("; Secure"), https)
         untrusted = PinGateway(self, renderer([self.build("dpl-b")], "dpl-b", pins={"secret": SECRET_1}))
-        self.assertNotIn("Secure", set_cookies(untrusted.req("GET", "/", [("x-forwarded-proto", "https")]))[0])
+        self.assertNotIn("Secure", set_cookies(untrusted.doc("/", [("x-forwarded-proto", "https")]))[0])
 
     def test_no_secret_in_logs_or_config(self):
         secrets = [SECRET_1, SECRET_2]
         g = PinGateway(self, renderer([self.build("dpl-b")], "dpl-b",
                                       pins={"secret": SECRET_1, "previous_secrets": [SECRET_2]}))
-        pin = pin_of(g.req("GET", "/"))
+        pin = pin_of(g.doc("/"))
         self.assertTrue(pin)
-        g.req("GET", "/", [cookie("deadbeef.AAAA")])
+        g.doc("/", [cookie("deadbeef.AAAA")])
         status, config = g.admin("GET", "/api/v1/config")
         self.assertEqual(status, 200)
         # A reload that changes the secret says it applies at the next restart.
@@ -355,14 +372,14 @@ class PinsTest(GatewayTestCase):
             g.restart(renderer([self.build("dpl-b")], "dpl-b"))
         finally:
             del os.environ["SKEWGATE_SECRET"]
-        self.assertTrue(pin_of(g.req("GET", "/")))
+        self.assertTrue(pin_of(g.doc("/")))
         g.restart(renderer([self.build("dpl-b")], "dpl-b"))
         key_path = os.path.join(g.state_dir, "pin-secret")
         self.assertTrue(os.path.exists(key_path), g.gateway.stderr_text())
         self.assertEqual(stat.S_IMODE(os.stat(key_path).st_mode), 0o600)
         with open(key_path) as f:
             secrets.append(f.read().strip())
-        self.assertTrue(pin_of(g.req("GET", "/")))
+        self.assertTrue(pin_of(g.doc("/")))
         status, config2 = g.admin("GET", "/api/v1/config")
         output = g.all_output() + config + config2
         self.assertIn("generated a pin secret", output)

@@ -72,8 +72,14 @@ class RoutingTest(GatewayTestCase):
 
     def test_document_goes_to_current(self):
         # design.md 4: a document ignores header and query, so a reload lands on the newest build.
-        self.assertEqual(self.build_for("/", headers={"x-deployment-id": "dpl-a"}), "dpl-b")
-        self.assertEqual(self.build_for("/page?dpl=dpl-a"), "dpl-b")
+        navigate = {"sec-fetch-mode": "navigate", "accept": "text/html"}
+        self.assertEqual(self.build_for("/", headers={"x-deployment-id": "dpl-a", **navigate}), "dpl-b")
+        self.assertEqual(self.build_for("/page?dpl=dpl-a", headers=navigate), "dpl-b")
+        # Without Fetch Metadata, a GET asking for HTML is a navigation too.
+        self.assertEqual(self.build_for("/page?dpl=dpl-a", headers={"accept": "text/html"}), "dpl-b")
+        # design.md 3: a GET that is no navigation (script) follows what it names.
+        self.assertEqual(self.build_for("/", headers={"x-deployment-id": "dpl-a"}), "dpl-a")
+        self.assertEqual(self.build_for("/page?dpl=dpl-a"), "dpl-a")
 
     def test_unknown_id_goes_to_current(self):
         self.assertEqual(self.build_for("/", headers={"x-deployment-id": "dpl-zzz"}), "dpl-b")

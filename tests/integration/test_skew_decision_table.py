@@ -149,13 +149,17 @@ class DecisionTableTest(ThreeBuilds):
         with self.subTest("document -> current"):
             self.assertServedBy(self.req("GET", "/", headers=document_headers("dpl-a")), "dpl-b")
             self.assertServedBy(self.req("GET", "/cart?dpl=dpl-a", headers=document_headers()), "dpl-b")
-            resp = self.req("HEAD", "/", headers=[("x-deployment-id", "dpl-a")])
+            resp = self.req("HEAD", "/", headers=[("x-deployment-id", "dpl-a"), ("sec-fetch-mode", "navigate")])
             self.assertEqual((resp.status, served_by(resp)), (200, "dpl-b"), resp)
         with self.subTest("other -> the retained build"):
             self.assertServedBy(self.req("POST", "/api/hook", headers=[("x-deployment-id", "dpl-a"),
                                                                      ("content-type", "application/json")],
                                          body=b'{"x":1}'), "dpl-a")
             self.assertServedBy(self.req("DELETE", "/api/item/3?dpl=dpl-a"), "dpl-a")
+            # A GET or HEAD that is no navigation (script: no Sec-Fetch-Mode navigate, no text/html).
+            self.assertServedBy(self.req("GET", "/api/item/3", headers=[("x-deployment-id", "dpl-a")]), "dpl-a")
+            resp = self.req("HEAD", "/", headers=[("x-deployment-id", "dpl-a")])
+            self.assertEqual((resp.status, served_by(resp)), (200, "dpl-a"), resp)
         with self.subTest("upgrade -> the retained build"):
             self.assertEqual(upgrade_served_by(self.port, deployment_id="dpl-a"), "dpl-a")
         with self.subTest("error-policy app proxies the same"):

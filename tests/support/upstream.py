@@ -30,6 +30,10 @@ sha256 (after de-chunking), and whether the body came chunked. Response header
   /__stats                {"connections", "requests", "inflight"} (for tests
                           that ask the upstream directly, not through skewgate)
 
+The echo JSON (also of /status/NNN) goes out as content-type text/html when the
+request's Accept names text/html, as a page server answers a navigation (skewgate
+pins only HTML documents), else as application/json.
+
 Bodies of /chunked and /big are deterministic; their sha256 travels in the
 response header x-body-sha256 so a test can check what it received.
 HEAD is answered with the head a GET would get and no body.
@@ -104,6 +108,18 @@ class Request:
             return int(self.query.get(name, [default])[0])
         except ValueError:
             return default
+
+    def accepts_html(self):
+        """Accept names text/html (with a q other than 0): a navigation gets a page."""
+        for item in self.header_tokens("accept"):
+            media, *params = [p.strip() for p in item.split(";")]
+            if media == "text/html" and not any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+                                                for p in params):
+                return True
+        return False
+
+    def echo_type(self):
+        return "text/html; charset=utf-8" if self.accepts_html() else "application/json"
 
     def keep_alive(self):
         conn = self.header_tokens("connection")
@@ -364,13 +380,13 @@ class Upstream:
                 await writer.drain()
                 return req.keep_alive()
             body = json.dumps(self.echo_payload(req, conn_id, seq)).encode()
-            await self.send_simple(writer, req, status, body, "application/json")
+            await self.send_simple(writer, req, status, body, req.echo_type())
             return req.keep_alive()
         if path == "/delay":
             await asyncio.sleep(req.qint("ms", 1000) / 1000)
 
         body = json.dumps(self.echo_payload(req, conn_id, seq)).encode()
-        await self.send_simple(writer, req, 200, body, "application/json")
+        await self.send_simple(writer, req, 200, body, req.echo_type())
         return req.keep_alive()
 
 

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -366,6 +367,312 @@ TEST_CASE("decision table: actions are rerouted to the newest kept build that ha
       const std::string named = *row.client_id != '\0' ? row.client_id : "unknown";
       check_action_answer(v, ActionPolicy::reload, row.reason, named);
     }
+  }
+}
+
+// Issue 14 item 1: evidence beats hints. A kept build named by header, dpl
+// or __vdpl whose manifest lacks the action's ID is ignored; the newest kept,
+// healthy build whose manifest has it serves the action, else the reload
+// answer action_not_found.
+namespace {
+
+struct Overrule {
+  const char* name;
+  Request request;
+  const char* target;  // "" = the reload answer action_not_found
+  Outcome outcome;
+  const char* reason;
+  ClientBuildSource source;
+  const char* client_id;
+  std::optional<ClientBuildSource> overruled;
+  ClientBuildState metric;
+};
+
+Request action_named(const char* action_id, std::vector<HeaderField> names, const char* target = "/cart?step=2") {
+  Request r = request(RequestKind::action, "", action_id);
+  r.target = target;
+  for (HeaderField& h : names) r.headers.push_back(std::move(h));
+  return r;
+}
+
+void check_overrules(const Snapshot& snapshot, const std::vector<Overrule>& rows,
+                     const sg::skew::PinKeyring* keyring = nullptr) {
+  for (const Overrule& row : rows) {
+    const std::string row_name = row.name;
+    CAPTURE(row_name);
+    RequestView view{row.request.method, row.request.target, row.request.headers};
+    const bool peek = sg::skew::body_peek_bytes(view, snapshot) > 0;
+    DecisionInput input{view, peek ? std::string_view(row.request.body) : std::string_view{}, "203.0.113.7",
+                        1'800'000'000'000};
+    input.keyring = keyring;
+    const Verdict v = decide(input, snapshot);
+    CHECK(v.classification.kind == RequestKind::action);
+    CHECK(v.outcome == row.outcome);
+    CHECK(v.reason == row.reason);
+    CHECK(v.client_build.source == row.source);
+    CHECK(v.client_build.id == row.client_id);
+    CHECK(v.client_build.overruled == row.overruled);
+    CHECK(v.client_build_state == row.metric);
+    CHECK(v.set_cookie.empty());
+    if (*row.target != '\0') {
+      CHECK_FALSE(v.answer.has_value());
+      REQUIRE(v.target != nullptr);
+      CHECK(v.target->id == row.target);
+    } else {
+      CHECK(v.target == nullptr);
+      check_action_answer(v, ActionPolicy::reload, "action_not_found", "unknown", row.request.target);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("decision table: the action ID overrules a named kept build whose manifest lacks it") {
+  const auto snapshot = shop();
+  using O = Outcome;
+  using Src = ClientBuildSource;
+  using S = ClientBuildState;
+  const HeaderField header_b{"x-deployment-id", "dpl-b"};
+  const HeaderField header_a{"x-deployment-id", "dpl-a"};
+  const auto vdpl = [](const char* id) { return HeaderField{"Cookie", std::string("theme=dark; __vdpl=") + id}; };
+  Request form;
+  form.method = "POST";
+  form.target = "/cart?step=2";
+  form.headers = {{"Host", "shop.example.com"},
+                  {"Content-Type", "application/x-www-form-urlencoded"},
+                  {"Origin", "http://shop.example.com"},
+                  vdpl("dpl-b")};
+  form.body = "%24ACTION_ID_act-a=&qty=2";
+  const std::vector<Overrule> rows = {
+      {"header current, ID only a retained build has", action_named("act-a", {header_b}), "dpl-a", O::rerouted,
+       "action_not_in_build", Src::action_manifest, "dpl-a", Src::header, S::retained},
+      {"dpl current, ID only a retained build has", action_named("act-a", {}, "/cart?dpl=dpl-b"), "dpl-a",
+       O::rerouted, "action_not_in_build", Src::action_manifest, "dpl-a", Src::query, S::retained},
+      {"header retained, ID only current has", action_named("act-b", {header_a}), "dpl-b", O::rerouted,
+       "action_not_in_build", Src::action_manifest, "dpl-b", Src::header, S::current},
+      {"header current, shared ID: the newest kept holder (retired holders skipped)",
+       action_named("act-shared", {header_b}), "dpl-a", O::rerouted, "action_not_in_build", Src::action_manifest,
+       "dpl-a", Src::header, S::retained},
+      {"__vdpl retained, ID only current has", action_named("act-b", {vdpl("dpl-a")}), "dpl-b", O::served, "",
+       Src::action_manifest, "dpl-b", Src::vdpl_cookie, S::current},
+      {"__vdpl current, ID only a retained build has", action_named("act-a", {vdpl("dpl-b")}), "dpl-a", O::served,
+       "", Src::action_manifest, "dpl-a", Src::vdpl_cookie, S::retained},
+      {"no-JS form post, __vdpl current, ID only a retained build has", form, "dpl-a", O::served, "",
+       Src::action_manifest, "dpl-a", Src::vdpl_cookie, S::retained},
+      {"header current, ID only a retired build has", action_named("act-old", {header_b}), "", O::answered,
+       "action_not_found", Src::current, "", Src::header, S::unknown},
+      {"header current, ID only a killed build has", action_named("act-killed", {header_b}), "", O::answered,
+       "action_not_found", Src::current, "", Src::header, S::unknown},
+      {"header current, ID only an unhealthy build has", action_named("act-sick", {header_b}), "", O::answered,
+       "action_not_found", Src::current, "", Src::header, S::unknown},
+      {"header current, ID only a preview build has", action_named("act-p", {header_b}), "", O::answered,
+       "action_not_found", Src::current, "", Src::header, S::unknown},
+      {"header current, ID in no manifest", action_named("act-gone", {header_b}), "", O::answered,
+       "action_not_found", Src::current, "", Src::header, S::unknown},
+      {"__vdpl current, ID in no manifest", action_named("act-gone", {vdpl("dpl-b")}), "", O::answered,
+       "action_not_found", Src::current, "", Src::vdpl_cookie, S::unknown},
+      // The name holds when its manifest has the ID.
+      {"header retained, shared ID it has", action_named("act-shared", {header_a}), "dpl-a", O::served, "",
+       Src::header, "dpl-a", std::nullopt, S::retained},
+      {"__vdpl retained, shared ID it has (above the manifest search)", action_named("act-shared", {vdpl("dpl-a")}),
+       "dpl-a", O::served, "", Src::vdpl_cookie, "dpl-a", std::nullopt, S::retained},
+      // A name that cannot serve keeps its own reason (the same holder serves).
+      {"header killed, ID only current has", action_named("act-b", {{"x-deployment-id", "dpl-killed"}}), "dpl-b",
+       O::rerouted, "build_killed", Src::header, "dpl-killed", std::nullopt, S::retired},
+      {"header unhealthy, ID only a retained build has", action_named("act-a", {{"x-deployment-id", "dpl-sick"}}),
+       "dpl-a", O::rerouted, "build_unhealthy", Src::header, "dpl-sick", std::nullopt, S::retained},
+      {"header retired, ID in no manifest", action_named("act-gone", {{"x-deployment-id", "dpl-old"}}), "",
+       O::answered, "build_retired", Src::header, "dpl-old", std::nullopt, S::retired},
+      // A preview build named by header is unknown to the client, manifest or not:
+      // its answer must not differ from that of an ID that names nothing.
+      {"header preview, ID not in its manifest", action_named("act-gone", {{"x-deployment-id", "dpl-p"}}), "",
+       O::answered, "build_unknown", Src::header, "dpl-p", std::nullopt, S::preview},
+  };
+  // Rows answered with their own reason are checked by reason, not as action_not_found.
+  std::vector<Overrule> overruled;
+  for (const Overrule& row : rows) {
+    if (*row.target != '\0' || std::string(row.reason) == "action_not_found") {
+      overruled.push_back(row);
+      continue;
+    }
+    const std::string row_name = row.name;
+    CAPTURE(row_name);
+    const Verdict v = run(*snapshot, row.request);
+    CHECK(v.outcome == row.outcome);
+    CHECK(v.reason == row.reason);
+    CHECK(v.client_build.source == row.source);
+    CHECK(v.client_build.id == row.client_id);
+    CHECK_FALSE(v.client_build.overruled.has_value());
+    CHECK(v.client_build_state == row.metric);
+    check_action_answer(v, ActionPolicy::reload, row.reason, row.client_id);
+  }
+  check_overrules(*snapshot, overruled);
+
+  SUBCASE("a named build without a manifest answers for itself") {
+    Options options;
+    options.current_has_manifest = false;
+    const auto bare = shop(options);
+    const std::vector<Overrule> bare_rows = {
+        {"header current without a manifest", action_named("act-a", {header_b}), "dpl-b", O::served, "",
+         Src::header, "dpl-b", std::nullopt, S::current},
+        {"__vdpl current without a manifest", action_named("act-a", {vdpl("dpl-b")}), "dpl-b", O::served, "",
+         Src::vdpl_cookie, "dpl-b", std::nullopt, S::current},
+        {"header retained, ID no manifest has: current (without a manifest) answers for itself",
+         action_named("act-x", {header_a}), "dpl-b", O::rerouted, "action_not_in_build", Src::current, "",
+         Src::header, S::current},
+        {"__vdpl unhealthy: ignored, the manifest search finds the holder", action_named("act-shared",
+         {vdpl("dpl-sick")}), "dpl-a", O::served, "", Src::action_manifest, "dpl-a", std::nullopt, S::retained},
+    };
+    check_overrules(*bare, bare_rows);
+  }
+}
+
+TEST_CASE("decision table: the action ID overrules the pin (one cookie, many tabs)") {
+  const sg::skew::PinKeyring keyring({"0123456789abcdef0123456789abcdef-decision-table"});
+  const std::int64_t now_s = 1'800'000'000;
+  const auto pin = [&](const char* build) {
+    const std::string value = keyring.seal(sg::skew::Pin{"shop", build, now_s - 60, now_s + 3600,
+                                                         sg::skew::Pin::Kind::pin});
+    return HeaderField{"Cookie", "skewgate_pin=" + value};
+  };
+  using O = Outcome;
+  using Src = ClientBuildSource;
+  using S = ClientBuildState;
+  const std::vector<Overrule> rows = {
+      {"pin current, ID only a retained build has (the issue's story)", action_named("act-a", {pin("dpl-b")}),
+       "dpl-a", O::served, "", Src::action_manifest, "dpl-a", Src::pin, S::retained},
+      {"pin retained, ID only current has", action_named("act-b", {pin("dpl-a")}), "dpl-b", O::served, "",
+       Src::action_manifest, "dpl-b", Src::pin, S::current},
+      {"pin current, ID in no manifest", action_named("act-gone", {pin("dpl-b")}), "", O::answered,
+       "action_not_found", Src::current, "", Src::pin, S::unknown},
+      {"pin current, ID only a retired build has", action_named("act-old", {pin("dpl-b")}), "", O::answered,
+       "action_not_found", Src::current, "", Src::pin, S::unknown},
+      {"pin preview, ID only current has", action_named("act-b", {pin("dpl-p")}), "dpl-b", O::served, "",
+       Src::action_manifest, "dpl-b", Src::pin, S::current},
+      {"pin preview, its own ID", action_named("act-p", {pin("dpl-p")}), "dpl-p", O::served, "", Src::pin, "dpl-p",
+       std::nullopt, S::preview},
+      {"pin retained, shared ID it has", action_named("act-shared", {pin("dpl-a")}), "dpl-a", O::served, "",
+       Src::pin, "dpl-a", std::nullopt, S::retained},
+      {"pin retired by retention, shared ID: its own reason, the kept holder", action_named("act-shared",
+       {pin("dpl-old")}), "dpl-a", O::rerouted, "build_retired", Src::pin, "dpl-old", std::nullopt, S::retired},
+      {"header beats the pin, and is overruled itself", action_named("act-a", {pin("dpl-a"), {"x-deployment-id",
+       "dpl-b"}}), "dpl-a", O::rerouted, "action_not_in_build", Src::action_manifest, "dpl-a", Src::header,
+       S::retained},
+      {"pin beats __vdpl", action_named("act-shared", {pin("dpl-a"), {"Cookie", "__vdpl=dpl-b"}}), "dpl-a",
+       O::served, "", Src::pin, "dpl-a", std::nullopt, S::retained},
+  };
+  check_overrules(*shop(), rows, &keyring);
+}
+
+// Issue 14 item 7: the `__vdpl` cookie, below header, dpl and pin, names kept
+// builds only; documents ignore it.
+TEST_CASE("decision table: the __vdpl cookie is a hint to kept builds") {
+  const auto snapshot = shop();
+  struct Row {
+    const char* name;
+    RequestKind kind;
+    const char* vdpl;
+    const char* header;  // x-deployment-id (dpl for assets); "" = none
+    const char* target;
+    ClientBuildSource source;
+  };
+  using K = RequestKind;
+  using Src = ClientBuildSource;
+  const std::vector<Row> rows = {
+      {"other, retained", K::other, "dpl-a", "", "dpl-a", Src::vdpl_cookie},
+      {"other, current", K::other, "dpl-b", "", "dpl-b", Src::vdpl_cookie},
+      {"rsc, retained", K::rsc, "dpl-a", "", "dpl-a", Src::vdpl_cookie},
+      {"asset without dpl, retained", K::asset, "dpl-a", "", "dpl-a", Src::vdpl_cookie},
+      {"upgrade, retained", K::upgrade, "dpl-a", "", "dpl-a", Src::vdpl_cookie},
+      {"action, retained, its own ID", K::action, "dpl-a", "", "dpl-a", Src::vdpl_cookie},
+      {"other, unhealthy retained: ignored", K::other, "dpl-sick", "", "dpl-b", Src::current},
+      {"other, retired by retention: ignored", K::other, "dpl-old", "", "dpl-b", Src::current},
+      {"other, killed: ignored", K::other, "dpl-killed", "", "dpl-b", Src::current},
+      {"other, preview: ignored", K::other, "dpl-p", "", "dpl-b", Src::current},
+      {"other, unknown: ignored", K::other, "dpl-zz", "", "dpl-b", Src::current},
+      {"other, empty: ignored", K::other, "", "", "dpl-b", Src::current},
+      {"rsc, preview: ignored", K::rsc, "dpl-p", "", "dpl-b", Src::current},
+      {"asset, killed: ignored", K::asset, "dpl-killed", "", "dpl-b", Src::current},
+      {"document ignores it", K::document, "dpl-a", "", "dpl-b", Src::current},
+      {"header beats it", K::other, "dpl-a", "dpl-b", "dpl-b", Src::header},
+      {"dpl beats it", K::asset, "dpl-a", "dpl-b", "dpl-b", Src::query},
+      {"an unknown header still beats it", K::other, "dpl-a", "dpl-zz", "dpl-b", Src::header},
+  };
+  for (const Row& row : rows) {
+    const std::string row_name = row.name;
+    CAPTURE(row_name);
+    const char* action_id = std::string(row.vdpl) == "dpl-a" ? "act-a" : "act-b";
+    Request r = request(row.kind, row.header, action_id);
+    r.headers.push_back({"Cookie", std::string("a=1; __vdpl=") + row.vdpl + "; b=2"});
+    const Verdict v = run(*snapshot, r);
+    CHECK(v.classification.kind == row.kind);
+    CHECK(v.client_build.source == row.source);
+    CHECK_FALSE(v.client_build.overruled.has_value());
+    REQUIRE(v.target != nullptr);
+    CHECK(v.target->id == row.target);
+    CHECK_FALSE(v.answer.has_value());
+  }
+  // `__vdpl` (and only it, by exact name) is read from any Cookie header.
+  Request second = request(RequestKind::other, "", "");
+  second.headers.push_back({"Cookie", "a=1"});
+  second.headers.push_back({"Cookie", "__vdpl=dpl-a"});
+  CHECK(run(*snapshot, second).target->id == "dpl-a");
+  Request other_name = request(RequestKind::other, "", "");
+  other_name.headers.push_back({"Cookie", "vdpl=dpl-a; __VDPL=dpl-a; x__vdpl=dpl-a"});
+  CHECK(run(*snapshot, other_name).target->id == "dpl-b");
+}
+
+// Issue 14 item 2: GETs that are no navigation (script, favicons, preflights)
+// are `other`: routed by header, dpl or pin like a POST.
+TEST_CASE("decision table: a GET that is no navigation follows the build it names") {
+  const auto snapshot = shop();
+  struct Row {
+    const char* name;
+    const char* method;
+    const char* target;
+    std::vector<HeaderField> headers;
+    RequestKind kind;
+    const char* served;
+    Outcome outcome;
+    const char* reason;
+  };
+  const HeaderField fetch_mode{"Sec-Fetch-Mode", "cors"};
+  const std::vector<Row> rows = {
+      {"fetch, header retained", "GET", "/api/x", {fetch_mode, {"x-deployment-id", "dpl-a"}}, RequestKind::other,
+       "dpl-a", Outcome::served, ""},
+      {"bare GET, header retained", "GET", "/api/x", {{"x-deployment-id", "dpl-a"}}, RequestKind::other, "dpl-a",
+       Outcome::served, ""},
+      {"Accept text/html, header retained (script)", "GET", "/api/x",
+       {{"Accept", "text/html"}, {"x-deployment-id", "dpl-a"}}, RequestKind::other, "dpl-a", Outcome::served, ""},
+      {"HEAD, header retained", "HEAD", "/api/x", {{"x-deployment-id", "dpl-a"}}, RequestKind::other, "dpl-a",
+       Outcome::served, ""},
+      {"OPTIONS, dpl retained", "OPTIONS", "/api/x?dpl=dpl-a", {}, RequestKind::other, "dpl-a", Outcome::served, ""},
+      {"fetch, header retired", "GET", "/api/x", {fetch_mode, {"x-deployment-id", "dpl-old"}}, RequestKind::other,
+       "dpl-b", Outcome::rerouted, "build_retired"},
+      {"fetch, header unknown", "GET", "/api/x", {fetch_mode, {"x-deployment-id", "dpl-zz"}}, RequestKind::other,
+       "dpl-b", Outcome::rerouted, "build_unknown"},
+      {"favicon", "GET", "/favicon.ico", {{"Sec-Fetch-Dest", "image"}}, RequestKind::other, "dpl-b",
+       Outcome::served, ""},
+      {"navigation naming a retained build: current", "GET", "/p",
+       {{"Sec-Fetch-Mode", "navigate"}, {"x-deployment-id", "dpl-a"}}, RequestKind::document, "dpl-b",
+       Outcome::served, ""},
+      {"old browser navigation with dpl: current", "GET", "/p?dpl=dpl-a", {{"Accept", "text/html"}},
+       RequestKind::document, "dpl-b", Outcome::served, ""},
+  };
+  for (const Row& row : rows) {
+    const std::string row_name = row.name;
+    CAPTURE(row_name);
+    Request r;
+    r.method = row.method;
+    r.target = row.target;
+    r.headers = {{"Host", "shop.example.com"}};
+    r.headers.insert(r.headers.end(), row.headers.begin(), row.headers.end());
+    const Verdict v = run(*snapshot, r);
+    CHECK(v.classification.kind == row.kind);
+    REQUIRE(v.target != nullptr);
+    CHECK(v.target->id == row.served);
+    CHECK(v.outcome == row.outcome);
+    CHECK(v.reason == row.reason);
   }
 }
 

@@ -68,3 +68,55 @@ TEST_CASE("pin cookie: Set-Cookie value") {
   CHECK(pin_set_cookie("p", "", 0, false) == "p=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
   CHECK(pin_set_cookie("p", "v", -5, false) == "p=v; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
 }
+
+TEST_CASE("pin_fits_response: only HTML pages with a 2xx, 3xx or 4xx status carry the pin") {
+  using sg::skew::pin_fits_response;
+  struct Case {
+    int status;
+    const char* content_type;
+    bool fits;
+  };
+  const std::vector<Case> cases = {
+      {200, "text/html", true},
+      {200, "text/html; charset=utf-8", true},
+      {200, "Text/HTML;charset=UTF-8", true},
+      {200, " text/html ; charset=utf-8", true},
+      {201, "text/html", true},
+      {301, "text/html", true},
+      {302, "text/html; charset=utf-8", true},
+      {303, "text/html", true},
+      {307, "text/html", true},
+      {404, "text/html; charset=utf-8", true},  // the app's not-found page
+      {410, "text/html", true},
+      {499, "text/html", true},
+      {500, "text/html", false},  // an error never moves the browser
+      {502, "text/html", false},
+      {503, "text/html; charset=utf-8", false},
+      {199, "text/html", false},
+      {101, "text/html", false},
+      {0, "text/html", false},
+      {-1, "text/html", false},
+      {200, "", false},  // no content type: not known to be a page
+      {204, "", false},
+      {304, "", false},
+      {200, "application/json", false},
+      {200, "application/xhtml+xml", false},
+      {200, "text/plain", false},
+      {200, "text/x-component", false},  // an RSC payload
+      {200, "image/x-icon", false},      // /favicon.ico
+      {200, "image/svg+xml", false},
+      {200, "text/css", false},
+      {200, "application/javascript", false},
+      {200, "text/htmlx", false},
+      {200, "text/html5", false},
+      {200, "xtext/html", false},
+      {200, "text/*", false},
+      {200, "*/*", false},
+      {404, "application/json", false},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.status);
+    CAPTURE(c.content_type);
+    CHECK(pin_fits_response(c.status, c.content_type) == c.fits);
+  }
+}

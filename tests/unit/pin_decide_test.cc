@@ -106,6 +106,9 @@ Verdict run(const Snapshot& snapshot, Request r) {
   return decide(input, snapshot);
 }
 
+// A browser navigation (design.md section 3): only documents are pinned.
+const HeaderField kNavigate{"Sec-Fetch-Mode", "navigate"};
+
 HeaderField cookie(const std::string& value) { return {"Cookie", "theme=dark; skewgate_pin=" + value}; }
 
 // The build a Set-Cookie value pins, or "" when it does not open.
@@ -142,6 +145,21 @@ TEST_CASE("pins: step 3 sits below header and dpl, above the action manifest and
       {"rsc without a header follows its pin", {"GET", "/p?_rsc=1", {cookie(pin_a), {"rsc", "1"}}}, "dpl-a",
        ClientBuildSource::pin},
       {"other follows its pin", {"POST", "/api/hook", {cookie(pin_a)}}, "dpl-a", ClientBuildSource::pin},
+      {"an API GET (fetch) follows its pin", {"GET", "/api/x", {cookie(pin_a), {"Sec-Fetch-Mode", "cors"}}}, "dpl-a",
+       ClientBuildSource::pin},
+      {"a bare GET follows its pin", {"GET", "/api/x", {cookie(pin_a)}}, "dpl-a", ClientBuildSource::pin},
+      {"the favicon follows its pin",
+       {"GET", "/favicon.ico", {cookie(pin_a), {"Sec-Fetch-Dest", "image"}, {"Accept", "image/*"}}}, "dpl-a",
+       ClientBuildSource::pin},
+      {"the pin wins over __vdpl", {"POST", "/api/hook", {{"Cookie", "__vdpl=dpl-k; skewgate_pin=" + pin_a}}},
+       "dpl-a", ClientBuildSource::pin},
+      {"header wins over pin and __vdpl",
+       {"POST", "/api/x", {cookie(pin_a), {"Cookie", "__vdpl=dpl-k"}, {"x-deployment-id", "dpl-b"}}}, "dpl-b",
+       ClientBuildSource::header},
+      {"__vdpl without a pin", {"POST", "/api/hook", {{"Cookie", "__vdpl=dpl-k"}}}, "dpl-k",
+       ClientBuildSource::vdpl_cookie},
+      {"__vdpl naming the preview build: never", {"POST", "/api/hook", {{"Cookie", "__vdpl=dpl-c"}}}, "dpl-b",
+       ClientBuildSource::current},
       {"no pin: current", {"POST", "/api/hook", {}}, "dpl-b", ClientBuildSource::current},
   };
   for (const Row& row : rows) {
@@ -177,7 +195,7 @@ TEST_CASE("pins: which pinned builds a document loads") {
     // percent 0: only a pin keeps a visitor on the canary.
     if (row.canary) options.canary = CanaryConfig{"dpl-k", 0};
     auto snapshot = shop(options);
-    const Verdict v = run(*snapshot, {"GET", "/page", {cookie(pin_for(row.pinned))}});
+    const Verdict v = run(*snapshot, {"GET", "/page", {kNavigate, cookie(pin_for(row.pinned))}});
     REQUIRE(v.pin_result.has_value());
     CHECK(*v.pin_result == PinResult::valid);
     CHECK(v.client_build.source == ClientBuildSource::pin);
@@ -190,7 +208,7 @@ TEST_CASE("pins: which pinned builds a document loads") {
 TEST_CASE("pins: a new visitor is pinned to the build the document is served by") {
   SUBCASE("current") {
     auto snapshot = shop();
-    const Verdict v = run(*snapshot, {"GET", "/"});
+    const Verdict v = run(*snapshot, {"GET", "/", {kNavigate}});
     CHECK(!v.pin_result);
     CHECK(std::string(target_of(v)) == "dpl-b");
     CHECK(pinned_by(v.set_cookie) == "dpl-b");
@@ -199,25 +217,25 @@ TEST_CASE("pins: a new visitor is pinned to the build the document is served by"
     Options options;
     options.canary = CanaryConfig{"dpl-k", 100};
     auto snapshot = shop(options);
-    const Verdict first = run(*snapshot, {"GET", "/"});
+    const Verdict first = run(*snapshot, {"GET", "/", {kNavigate}});
     CHECK(std::string(target_of(first)) == "dpl-k");
     CHECK(pinned_by(first.set_cookie) == "dpl-k");
     // The cohort shrinks to nobody: the pinned visitor stays.
     options.canary = CanaryConfig{"dpl-k", 0};
     auto shrunk = shop(options);
     const std::string value = first.set_cookie.substr(13, first.set_cookie.find(';') - 13);
-    const Verdict again = run(*shrunk, {"GET", "/", {cookie(value)}});
+    const Verdict again = run(*shrunk, {"GET", "/", {kNavigate, cookie(value)}});
     CHECK(std::string(target_of(again)) == "dpl-k");
     CHECK(again.set_cookie.empty());
     // Actions and RSC of the canary page follow the pin too.
     const Verdict action = run(*shrunk, {"POST", "/", {cookie(value), {"next-action", "abc"}}});
     CHECK(std::string(target_of(action)) == "dpl-k");
     // A new visitor now gets current.
-    CHECK(std::string(target_of(run(*shrunk, {"GET", "/"}))) == "dpl-b");
+    CHECK(std::string(target_of(run(*shrunk, {"GET", "/", {kNavigate}}))) == "dpl-b");
   }
   SUBCASE("no keyring: no pins read or set") {
     auto snapshot = shop();
-    Request r{"GET", "/page", {cookie(pin_for("dpl-c"))}};
+    Request r{"GET", "/page", {kNavigate, cookie(pin_for("dpl-c"))}};
     r.ring = nullptr;
     const Verdict v = run(*snapshot, r);
     CHECK(std::string(target_of(v)) == "dpl-b");
@@ -227,7 +245,7 @@ TEST_CASE("pins: a new visitor is pinned to the build the document is served by"
   SUBCASE("an unhealthy current answers 503 without a cookie") {
     auto snapshot = shop();
     const_cast<sg::routing::Build*>(snapshot->apps()[0].current)->healthy = false;
-    const Verdict v = run(*snapshot, {"GET", "/"});
+    const Verdict v = run(*snapshot, {"GET", "/", {kNavigate}});
     REQUIRE(v.answer);
     CHECK(v.answer->status == 503);
     CHECK(v.set_cookie.empty());
@@ -236,7 +254,7 @@ TEST_CASE("pins: a new visitor is pinned to the build the document is served by"
 
 TEST_CASE("pins: Set-Cookie attributes") {
   auto snapshot = shop();
-  const Verdict plain = run(*snapshot, {"GET", "/"});
+  const Verdict plain = run(*snapshot, {"GET", "/", {kNavigate}});
   const std::string prefix = "skewgate_pin=";
   REQUIRE(plain.set_cookie.starts_with(prefix));
   const std::string value = plain.set_cookie.substr(prefix.size(), plain.set_cookie.find(';') - prefix.size());
@@ -251,7 +269,7 @@ TEST_CASE("pins: Set-Cookie attributes") {
   CHECK(opened.pin.issued_at_s == kNowS);
   CHECK(opened.pin.expires_at_s == kNowS + kWeek);
 
-  Request secure{"GET", "/"};
+  Request secure{"GET", "/", {kNavigate}};
   secure.secure = true;
   CHECK(run(*snapshot, secure).set_cookie.ends_with("; Secure"));
 }
@@ -277,7 +295,7 @@ TEST_CASE("pins: forged, tampered, expired, foreign and unknown-key pins are ign
   };
   for (const Row& row : rows) {
     CAPTURE(row.name);
-    const Verdict doc = run(*snapshot, {"GET", "/", {cookie(row.value)}});
+    const Verdict doc = run(*snapshot, {"GET", "/", {kNavigate, cookie(row.value)}});
     REQUIRE(doc.pin_result.has_value());
     CHECK(*doc.pin_result == *row.result);
     CHECK(!doc.answer);  // never a 4xx
@@ -289,13 +307,13 @@ TEST_CASE("pins: forged, tampered, expired, foreign and unknown-key pins are ign
     CHECK(std::string(target_of(asset)) == "dpl-b");
   }
   SUBCASE("a pin sealed by a previous secret still verifies") {
-    const Verdict v = run(*snapshot, {"GET", "/", {cookie(pin_for("dpl-c", "shop", old_only))}});
+    const Verdict v = run(*snapshot, {"GET", "/", {kNavigate, cookie(pin_for("dpl-c", "shop", old_only))}});
     CHECK(*v.pin_result == PinResult::valid);
     CHECK(std::string(target_of(v)) == "dpl-c");
   }
   SUBCASE("a preview link token is no pin") {
     const std::string token = keyring().seal(Pin{"shop", "dpl-c", kNowS, kNowS + 3600, Pin::Kind::preview});
-    const Verdict v = run(*snapshot, {"GET", "/", {cookie(token)}});
+    const Verdict v = run(*snapshot, {"GET", "/", {kNavigate, cookie(token)}});
     CHECK(*v.pin_result == PinResult::tampered);
     CHECK(std::string(target_of(v)) == "dpl-b");
   }
@@ -310,7 +328,7 @@ TEST_CASE("pins: forged, tampered, expired, foreign and unknown-key pins are ign
 
 TEST_CASE("pins: the cookie name comes from the config and may be in any Cookie header") {
   auto snapshot = shop();
-  const Verdict v = run(*snapshot, {"GET", "/", {{"Cookie", "a=1"}, {"Cookie", "skewgate_pin=" + pin_for("dpl-c")}}});
+  const Verdict v = run(*snapshot, {"GET", "/", {kNavigate, {"Cookie", "a=1"}, {"Cookie", "skewgate_pin=" + pin_for("dpl-c")}}});
   CHECK(std::string(target_of(v)) == "dpl-c");
 }
 
@@ -328,7 +346,7 @@ TEST_CASE("preview link: 302 to the clean URL with a pin for the preview build")
   };
   for (const Row& row : rows) {
     CAPTURE(row.target);
-    const Verdict v = run(*snapshot, {"GET", row.target.c_str()});
+    const Verdict v = run(*snapshot, {"GET", row.target.c_str(), {kNavigate}});
     REQUIRE(v.answer);
     CHECK(v.answer->status == 302);
     CHECK(v.outcome == Outcome::answered);
@@ -348,7 +366,7 @@ TEST_CASE("preview link: 302 to the clean URL with a pin for the preview build")
     };
     for (const std::string& t : bad) {
       const std::string target = "/?skewgate_preview=" + t;
-      const Verdict v = run(*snapshot, {"GET", target.c_str()});
+      const Verdict v = run(*snapshot, {"GET", target.c_str(), {kNavigate}});
       CHECK(!v.answer);
       CHECK(std::string(target_of(v)) == "dpl-b");
     }
@@ -356,6 +374,9 @@ TEST_CASE("preview link: 302 to the clean URL with a pin for the preview build")
   SUBCASE("only GET documents") {
     const std::string target = "/?skewgate_preview=" + token;
     CHECK(!run(*snapshot, {"POST", target.c_str()}).answer);
+    // Nor a GET that is no navigation (script, an image tag).
+    CHECK(!run(*snapshot, {"GET", target.c_str(), {{"Sec-Fetch-Mode", "cors"}}}).answer);
+    CHECK(!run(*snapshot, {"GET", target.c_str()}).answer);
   }
 }
 

@@ -76,8 +76,10 @@ TEST_CASE("classify: captured requests, first match wins") {
        "",
        false,
        false},
-      {"HEAD is a document", "HEAD", "/", {{"Host", "shop.example.com"}}, "", RequestKind::document,
-       ActionClient::none, "", false, false},
+      {"HEAD asking for HTML is a document", "HEAD", "/", {{"Host", "shop.example.com"}, {"Accept", "text/html"}}, "",
+       RequestKind::document, ActionClient::none, "", false, false},
+      {"bare HEAD is other", "HEAD", "/", {{"Host", "shop.example.com"}}, "", RequestKind::other, ActionClient::none,
+       "", false, false},
       {"next 15.1 rsc navigation (capitalised names)",
        "GET",
        "/cart?_rsc=1ld7r",
@@ -143,7 +145,7 @@ TEST_CASE("classify: captured requests, first match wins") {
        "",
        true,
        false},
-      {"rsc: 0 is not rsc", "GET", "/p", {{"rsc", "0"}}, "", RequestKind::document, ActionClient::none, "", false,
+      {"rsc: 0 is not rsc", "GET", "/p", {{"rsc", "0"}}, "", RequestKind::other, ActionClient::none, "", false,
        false},
       {"next 15.3 server action (Next-Action)",
        "POST",
@@ -263,9 +265,9 @@ TEST_CASE("classify: captured requests, first match wins") {
        false,
        false},
       {"upgrade to h2c is not a websocket", "GET", "/", {{"Connection", "Upgrade, HTTP2-Settings"}, {"Upgrade", "h2c"}},
-       "", RequestKind::document, ActionClient::none, "", false, false},
-      {"upgrade header without connection token", "GET", "/", {{"Upgrade", "websocket"}}, "", RequestKind::document,
-       ActionClient::none, "", false, false},
+       "", RequestKind::other, ActionClient::none, "", false, false},
+      {"upgrade header without connection token", "GET", "/", {{"Upgrade", "websocket"}, {"Accept", "text/html"}}, "",
+       RequestKind::document, ActionClient::none, "", false, false},
       {"api route with JSON", "POST", "/api/orders", {{"Content-Type", "application/json"}, {"Accept", "application/json"}},
        "{}", RequestKind::other, ActionClient::none, "", false, true},
       {"OPTIONS is other", "OPTIONS", "/api/orders", {}, "", RequestKind::other, ActionClient::none, "", false, false},
@@ -353,10 +355,10 @@ TEST_CASE("classify: asset prefixes come from the app") {
   app.asset_prefixes = {"/assets/"};
   std::vector<HeaderField> none;
   CHECK(classify(RequestView{"GET", "/assets/a.css", none}, app, "").kind == RequestKind::asset);
-  CHECK(classify(RequestView{"GET", "/_next/static/a.js", none}, app, "").kind == RequestKind::document);
+  CHECK(classify(RequestView{"GET", "/_next/static/a.js", none}, app, "").kind == RequestKind::other);
   CHECK(classify(RequestView{"POST", "/assets/a.css", none}, app, "").kind == RequestKind::asset);
   // The query is not part of the path.
-  CHECK(classify(RequestView{"GET", "/x?/assets/", none}, app, "").kind == RequestKind::document);
+  CHECK(classify(RequestView{"GET", "/x?/assets/", none}, app, "").kind == RequestKind::other);
 }
 
 TEST_CASE("classify: react-server IDs are URL-decoded; a malformed escape keeps the raw value") {
@@ -367,4 +369,101 @@ TEST_CASE("classify: react-server IDs are URL-decoded; a malformed escape keeps 
   CHECK(classify(RequestView{"POST", "/rsc.x-component", token}, app, "").action_id == "eyJ0eXAi.ab+cd");
   std::vector<HeaderField> malformed = {{"React-Server-Action", "a%zzb"}};
   CHECK(classify(RequestView{"POST", "/rsc.x-component", malformed}, app, "").action_id == "a%zzb");
+}
+
+// Issue 14: a document is a navigation and nothing else (design.md section 3).
+// Header sets as Chromium 131 / Firefox 133 / Safari 18 send them, and as
+// script, crawlers and old clients do.
+TEST_CASE("classify: documents are navigations, every other GET/HEAD/OPTIONS is other") {
+  AppConfig app;
+  struct Case {
+    const char* name;
+    const char* method;
+    std::vector<HeaderField> headers;
+    RequestKind kind;
+  };
+  const char* html_accept = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+  const std::vector<Case> cases = {
+      // Fetch Metadata decides when present.
+      {"top-level navigation (Chromium)", "GET",
+       {{"Accept", html_accept}, {"Sec-Fetch-Site", "none"}, {"Sec-Fetch-Mode", "navigate"},
+        {"Sec-Fetch-User", "?1"}, {"Sec-Fetch-Dest", "document"}},
+       RequestKind::document},
+      {"navigate without a dest", "GET", {{"Sec-Fetch-Mode", "navigate"}}, RequestKind::document},
+      {"navigate in any case", "GET", {{"sec-fetch-mode", "Navigate"}}, RequestKind::document},
+      {"navigate without Accept", "GET", {{"Sec-Fetch-Mode", "navigate"}, {"Sec-Fetch-Dest", "document"}},
+       RequestKind::document},
+      {"iframe (mode navigate)", "GET", {{"Sec-Fetch-Mode", "navigate"}, {"Sec-Fetch-Dest", "iframe"}},
+       RequestKind::document},
+      {"dest iframe alone", "GET", {{"Sec-Fetch-Dest", "iframe"}}, RequestKind::document},
+      {"dest frame alone", "GET", {{"Sec-Fetch-Dest", "frame"}}, RequestKind::document},
+      {"dest document alone", "GET", {{"Sec-Fetch-Dest", "document"}}, RequestKind::document},
+      {"HEAD navigation", "HEAD", {{"Sec-Fetch-Mode", "navigate"}}, RequestKind::document},
+      {"navigation naming a build by header (never from a browser): still a document", "GET",
+       {{"Sec-Fetch-Mode", "navigate"}, {"x-deployment-id", "dpl-a"}}, RequestKind::document},
+      {"fetch() of a page (cors, empty)", "GET",
+       {{"Accept", "*/*"}, {"Sec-Fetch-Mode", "cors"}, {"Sec-Fetch-Dest", "empty"}, {"Sec-Fetch-Site", "same-origin"}},
+       RequestKind::other},
+      {"fetch() asking for HTML is still script", "GET",
+       {{"Accept", "text/html"}, {"Sec-Fetch-Mode", "cors"}, {"Sec-Fetch-Dest", "empty"}}, RequestKind::other},
+      {"fetch() with x-deployment-id", "GET",
+       {{"Accept", "*/*"}, {"Sec-Fetch-Mode", "cors"}, {"x-deployment-id", "dpl-a"}}, RequestKind::other},
+      {"favicon (Chromium)", "GET",
+       {{"Accept", "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"}, {"Sec-Fetch-Mode", "no-cors"},
+        {"Sec-Fetch-Dest", "image"}},
+       RequestKind::other},
+      {"script tag", "GET", {{"Accept", "*/*"}, {"Sec-Fetch-Mode", "no-cors"}, {"Sec-Fetch-Dest", "script"}},
+       RequestKind::other},
+      {"stylesheet", "GET", {{"Accept", "text/css,*/*;q=0.1"}, {"Sec-Fetch-Dest", "style"}}, RequestKind::other},
+      {"service worker script", "GET", {{"Sec-Fetch-Mode", "same-origin"}, {"Sec-Fetch-Dest", "serviceworker"}},
+       RequestKind::other},
+      {"a Sec-Fetch-Site alone means a browser that did not say navigate", "GET",
+       {{"Accept", "text/html"}, {"Sec-Fetch-Site", "same-origin"}}, RequestKind::other},
+      {"websocket-less dest 'empty' with text/html", "GET", {{"Accept", "text/html"}, {"Sec-Fetch-Dest", "empty"}},
+       RequestKind::other},
+      {"unknown Sec-Fetch-* header counts as Fetch Metadata", "GET",
+       {{"Accept", "text/html"}, {"Sec-Fetch-Storage-Access", "none"}}, RequestKind::other},
+      {"a header merely starting like it does not", "GET", {{"Accept", "text/html"}, {"Sec-Fetch", "navigate"}},
+       RequestKind::document},
+      {"dest 'documents' is not document", "GET", {{"Sec-Fetch-Dest", "documents"}}, RequestKind::other},
+      {"mode 'navigate2' is not navigate", "GET", {{"Sec-Fetch-Mode", "navigate2"}}, RequestKind::other},
+      // Without Fetch Metadata: Accept names text/html and no x-deployment-id.
+      {"old browser navigation", "GET", {{"Accept", html_accept}}, RequestKind::document},
+      {"Accept text/html alone", "GET", {{"Accept", "text/html"}}, RequestKind::document},
+      {"Accept TEXT/HTML with parameters", "GET", {{"Accept", "TEXT/HTML ;level=1;q=0.5"}}, RequestKind::document},
+      {"Accept in a second field", "GET", {{"Accept", "application/xml"}, {"Accept", "text/html"}},
+       RequestKind::document},
+      {"text/html refused with q=0", "GET", {{"Accept", "text/html;q=0, */*"}}, RequestKind::other},
+      {"text/html refused with q=0.000", "GET", {{"Accept", "text/html; q=0.000"}}, RequestKind::other},
+      {"text/html with q=0.001 is accepted", "GET", {{"Accept", "text/html;q=0.001"}}, RequestKind::document},
+      {"text/html with Q=1", "GET", {{"Accept", "text/html;Q=1"}}, RequestKind::document},
+      {"Accept text/html with x-deployment-id: script", "GET", {{"Accept", "text/html"}, {"x-deployment-id", "dpl-a"}},
+       RequestKind::other},
+      {"Accept text/html with an empty x-deployment-id: script", "GET",
+       {{"Accept", "text/html"}, {"x-deployment-id", ""}}, RequestKind::other},
+      {"Accept text/html with x_deployment_id (not the header)", "GET",
+       {{"Accept", "text/html"}, {"x_deployment_id", "dpl-a"}}, RequestKind::document},
+      {"bare GET (curl, favicon of an old client)", "GET", {}, RequestKind::other},
+      {"Accept */*", "GET", {{"Accept", "*/*"}}, RequestKind::other},
+      {"Accept text/*", "GET", {{"Accept", "text/*"}}, RequestKind::other},
+      {"Accept application/xhtml+xml alone", "GET", {{"Accept", "application/xhtml+xml"}}, RequestKind::other},
+      {"Accept text/htmlx", "GET", {{"Accept", "text/htmlx"}}, RequestKind::other},
+      {"Accept application/json (API GET)", "GET", {{"Accept", "application/json"}}, RequestKind::other},
+      {"HEAD asking for HTML", "HEAD", {{"Accept", "text/html"}}, RequestKind::document},
+      // Only GET and HEAD load documents.
+      {"OPTIONS preflight", "OPTIONS",
+       {{"Access-Control-Request-Method", "POST"}, {"Sec-Fetch-Mode", "cors"}, {"Accept", "*/*"}},
+       RequestKind::other},
+      {"OPTIONS asking for HTML", "OPTIONS", {{"Accept", "text/html"}}, RequestKind::other},
+      {"POST form navigation without an action field", "POST",
+       {{"Accept", html_accept}, {"Sec-Fetch-Mode", "navigate"}, {"Content-Type", "text/plain"}}, RequestKind::other},
+      {"PUT asking for HTML", "PUT", {{"Accept", "text/html"}}, RequestKind::other},
+      {"lower-case get is no GET", "get", {{"Accept", "text/html"}}, RequestKind::other},
+  };
+  for (const Case& c : cases) {
+    const std::string case_name = c.name;
+    CAPTURE(case_name);
+    const auto got = classify(RequestView{c.method, "/page", c.headers}, app, "");
+    CHECK(std::string(to_string(got.kind)) == to_string(c.kind));
+  }
 }

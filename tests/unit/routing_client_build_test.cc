@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,7 @@ TEST_CASE("to_string(ClientBuildSource)") {
   CHECK(std::string(to_string(ClientBuildSource::header)) == "header");
   CHECK(std::string(to_string(ClientBuildSource::query)) == "query");
   CHECK(std::string(to_string(ClientBuildSource::pin)) == "pin");
+  CHECK(std::string(to_string(ClientBuildSource::vdpl_cookie)) == "vdpl_cookie");
   CHECK(std::string(to_string(ClientBuildSource::action_manifest)) == "action_manifest");
   CHECK(std::string(to_string(ClientBuildSource::current)) == "current");
 }
@@ -119,8 +121,12 @@ TEST_CASE("resolve_client_build: documents ignore header and dpl; actions search
       {"document ignores dpl", RequestKind::document, "", {}, "/?dpl=dpl-a", ClientBuildSource::current, "", "dpl-c"},
       {"rsc honours the header", RequestKind::rsc, "", {{"x-deployment-id", "dpl-a"}}, "/",
        ClientBuildSource::header, "dpl-a", "dpl-a"},
-      {"action header beats the manifest", RequestKind::action, "only-b", {{"x-deployment-id", "dpl-a"}}, "/",
+      {"action header beats the manifest search", RequestKind::action, "shared", {{"x-deployment-id", "dpl-a"}}, "/",
        ClientBuildSource::header, "dpl-a", "dpl-a"},
+      {"action header whose manifest lacks the ID is overruled (only a retired build has it: current)",
+       RequestKind::action, "only-b", {{"x-deployment-id", "dpl-a"}}, "/", ClientBuildSource::current, "", "dpl-c"},
+      {"action header whose manifest lacks the ID is overruled (current has it)", RequestKind::action, "only-c",
+       {{"x-deployment-id", "dpl-a"}}, "/", ClientBuildSource::action_manifest, "dpl-c", "dpl-c"},
       {"action found in current", RequestKind::action, "only-c", {}, "/", ClientBuildSource::action_manifest,
        "dpl-c", "dpl-c"},
       {"newest holder wins, any state", RequestKind::action, "shared", {}, "/", ClientBuildSource::action_manifest,
@@ -147,4 +153,161 @@ TEST_CASE("resolve_client_build: documents ignore header and dpl; actions search
     REQUIRE(client.build != nullptr);
     CHECK(client.build->id == row.build);
   }
+}
+
+// Issue 14: steps 1-3 (header, dpl, pin, __vdpl) and the action manifests.
+// dpl-old retired, dpl-sick retained unhealthy, dpl-a retained, dpl-p preview,
+// dpl-n retained without a manifest, dpl-c current.
+TEST_CASE("resolve_client_build: __vdpl, and the action ID overruling a name whose manifest lacks it") {
+  AppConfig shop;
+  shop.name = "shop";
+  shop.hosts = {"shop.example.com"};
+  shop.current = "dpl-c";
+  const auto address = SocketAddress::parse("127.0.0.1:3001").value();
+  shop.builds = {BuildConfig{"dpl-old", {address}, "/o.json", {"shared", "only-old"}, sg::conf::BuildState::retired},
+                 BuildConfig{"dpl-sick", {address}, "/s.json", {"shared", "only-sick"}, std::nullopt},
+                 BuildConfig{"dpl-a", {address}, "/a.json", {"shared", "only-a"}, std::nullopt},
+                 BuildConfig{"dpl-p", {address}, "/p.json", {"only-p"}, sg::conf::BuildState::preview},
+                 BuildConfig{"dpl-n", {address}, "", {}, std::nullopt},
+                 BuildConfig{"dpl-c", {address}, "/c.json", {"only-c"}, std::nullopt}};
+  Config config;
+  config.apps = {shop};
+  std::vector<std::string> errors;
+  auto snapshot = Snapshot::create(std::move(config), errors);
+  REQUIRE(snapshot);
+  const auto& app = snapshot->apps()[0];
+  const_cast<sg::routing::Build*>(app.find_build("dpl-sick"))->healthy = false;
+  using sg::routing::Classification;
+  using sg::routing::CookieHints;
+  using sg::routing::RequestKind;
+  using Src = ClientBuildSource;
+  struct Row {
+    const char* name;
+    RequestKind kind;
+    const char* action_id;
+    const char* header;  // "" = none
+    const char* pin;
+    const char* vdpl;
+    Src source;
+    const char* id;
+    const char* build;  // nullptr: none
+    std::optional<Src> overruled;
+    const char* overruled_id;
+  };
+  const std::vector<Row> rows = {
+      // __vdpl: below header, dpl and pin; kept builds only; documents ignore it.
+      {"vdpl retained", RequestKind::other, "", "", "", "dpl-a", Src::vdpl_cookie, "dpl-a", "dpl-a", {}, ""},
+      {"vdpl current", RequestKind::rsc, "", "", "", "dpl-c", Src::vdpl_cookie, "dpl-c", "dpl-c", {}, ""},
+      {"vdpl without manifest", RequestKind::other, "", "", "", "dpl-n", Src::vdpl_cookie, "dpl-n", "dpl-n", {}, ""},
+      {"vdpl unhealthy: ignored", RequestKind::other, "", "", "", "dpl-sick", Src::current, "", "dpl-c", {}, ""},
+      {"vdpl retired: ignored", RequestKind::other, "", "", "", "dpl-old", Src::current, "", "dpl-c", {}, ""},
+      {"vdpl preview: ignored", RequestKind::other, "", "", "", "dpl-p", Src::current, "", "dpl-c", {}, ""},
+      {"vdpl unknown: ignored", RequestKind::other, "", "", "", "dpl-zz", Src::current, "", "dpl-c", {}, ""},
+      {"vdpl ignored by documents", RequestKind::document, "", "", "", "dpl-a", Src::current, "", "dpl-c", {}, ""},
+      {"header beats vdpl", RequestKind::other, "", "dpl-c", "", "dpl-a", Src::header, "dpl-c", "dpl-c", {}, ""},
+      {"pin beats vdpl", RequestKind::other, "", "", "dpl-c", "dpl-a", Src::pin, "dpl-c", "dpl-c", {}, ""},
+      {"ignored vdpl: the manifest search goes on", RequestKind::action, "only-a", "", "", "dpl-p",
+       Src::action_manifest, "dpl-a", "dpl-a", {}, ""},
+      {"vdpl beats the manifest search when it has the ID", RequestKind::action, "shared", "", "", "dpl-a",
+       Src::vdpl_cookie, "dpl-a", "dpl-a", {}, ""},
+      // The action ID overrules a kept build whose manifest lacks it.
+      {"pin current, ID only a retained build has", RequestKind::action, "only-a", "", "dpl-c", "",
+       Src::action_manifest, "dpl-a", "dpl-a", Src::pin, "dpl-c"},
+      {"header current, ID only a retained build has", RequestKind::action, "only-a", "dpl-c", "", "",
+       Src::action_manifest, "dpl-a", "dpl-a", Src::header, "dpl-c"},
+      {"vdpl current, ID only a retained build has", RequestKind::action, "only-a", "", "", "dpl-c",
+       Src::action_manifest, "dpl-a", "dpl-a", Src::vdpl_cookie, "dpl-c"},
+      {"header retained, ID only current has", RequestKind::action, "only-c", "dpl-a", "", "",
+       Src::action_manifest, "dpl-c", "dpl-c", Src::header, "dpl-a"},
+      {"shared ID: newest kept healthy holder (retired and unhealthy skipped)", RequestKind::action, "shared",
+       "dpl-c", "", "", Src::action_manifest, "dpl-a", "dpl-a", Src::header, "dpl-c"},
+      {"ID only retired/unhealthy/preview builds have: current", RequestKind::action, "only-old", "", "dpl-c", "",
+       Src::current, "", "dpl-c", Src::pin, "dpl-c"},
+      {"ID only the preview has: current", RequestKind::action, "only-p", "dpl-a", "", "", Src::current, "",
+       "dpl-c", Src::header, "dpl-a"},
+      {"ID in no manifest: current", RequestKind::action, "nowhere", "", "dpl-a", "", Src::current, "", "dpl-c",
+       Src::pin, "dpl-a"},
+      {"pin preview lacking the ID", RequestKind::action, "only-c", "", "dpl-p", "", Src::action_manifest, "dpl-c",
+       "dpl-c", Src::pin, "dpl-p"},
+      {"pin preview with the ID", RequestKind::action, "only-p", "", "dpl-p", "", Src::pin, "dpl-p", "dpl-p", {},
+       ""},
+      // Names that hold.
+      {"the named build has the ID", RequestKind::action, "shared", "dpl-a", "dpl-c", "", Src::header, "dpl-a",
+       "dpl-a", {}, ""},
+      {"no manifest: it answers for itself", RequestKind::action, "only-a", "dpl-n", "", "", Src::header, "dpl-n",
+       "dpl-n", {}, ""},
+      {"pin without manifest", RequestKind::action, "only-a", "", "dpl-n", "", Src::pin, "dpl-n", "dpl-n", {}, ""},
+      {"retired name keeps its reason", RequestKind::action, "only-a", "dpl-old", "", "", Src::header, "dpl-old",
+       "dpl-old", {}, ""},
+      {"unhealthy name keeps its reason", RequestKind::action, "only-a", "dpl-sick", "", "", Src::header,
+       "dpl-sick", "dpl-sick", {}, ""},
+      {"preview by header: unknown to the client, never overruled", RequestKind::action, "nowhere", "dpl-p", "", "",
+       Src::header, "dpl-p", "dpl-p", {}, ""},
+      {"unknown name", RequestKind::action, "only-a", "dpl-zz", "", "", Src::header, "dpl-zz", nullptr, {}, ""},
+      {"empty action ID: the name holds", RequestKind::action, "", "dpl-c", "", "", Src::header, "dpl-c", "dpl-c",
+       {}, ""},
+      {"only actions are overruled", RequestKind::rsc, "only-a", "dpl-c", "", "", Src::header, "dpl-c", "dpl-c", {},
+       ""},
+  };
+  for (const Row& row : rows) {
+    const std::string row_name = row.name;
+    CAPTURE(row_name);
+    Classification classification;
+    classification.kind = row.kind;
+    classification.action_id = row.action_id;
+    std::vector<HeaderField> headers;
+    if (*row.header != '\0') headers.push_back({"x-deployment-id", row.header});
+    RequestView view{"POST", "/", headers};
+    const auto client = resolve_client_build(app, view, classification, CookieHints{row.pin, row.vdpl});
+    CHECK(client.source == row.source);
+    CHECK(client.id == row.id);
+    if (row.build) {
+      REQUIRE(client.build != nullptr);
+      CHECK(client.build->id == row.build);
+    } else {
+      CHECK(client.build == nullptr);
+    }
+    CHECK(client.overruled == row.overruled);
+    CHECK(client.overruled_id == row.overruled_id);
+  }
+  // A react-server function ID is never in a (Next.js) manifest: no evidence.
+  Classification react_server;
+  react_server.kind = RequestKind::action;
+  react_server.action_client = sg::routing::ActionClient::react_server;
+  react_server.action_id = "src/actions.mjs#add";
+  std::vector<HeaderField> header_c = {{"x-deployment-id", "dpl-c"}};
+  auto client = resolve_client_build(app, RequestView{"POST", "/x/rsc.x-component", header_c}, react_server);
+  CHECK(client.source == Src::header);
+  CHECK(client.id == "dpl-c");
+  CHECK_FALSE(client.overruled.has_value());
+  client = resolve_client_build(app, RequestView{"POST", "/", {}}, react_server, CookieHints{"dpl-a", ""});
+  CHECK(client.source == Src::pin);
+  CHECK(client.id == "dpl-a");
+}
+
+TEST_CASE("newest_kept_with_action") {
+  AppConfig shop;
+  shop.name = "shop";
+  shop.hosts = {"shop.example.com"};
+  shop.current = "dpl-c";
+  const auto address = SocketAddress::parse("127.0.0.1:3001").value();
+  shop.builds = {BuildConfig{"dpl-a", {address}, "/a.json", {"x", "y"}, std::nullopt},
+                 BuildConfig{"dpl-b", {address}, "/b.json", {"x", "z"}, std::nullopt},
+                 BuildConfig{"dpl-c", {address}, "/c.json", {"y"}, std::nullopt}};
+  Config config;
+  config.apps = {shop};
+  std::vector<std::string> errors;
+  auto snapshot = Snapshot::create(std::move(config), errors);
+  REQUIRE(snapshot);
+  const auto& app = snapshot->apps()[0];
+  using sg::routing::newest_kept_with_action;
+  CHECK(newest_kept_with_action(app, "x")->id == "dpl-b");
+  CHECK(newest_kept_with_action(app, "y")->id == "dpl-c");  // current first
+  CHECK(newest_kept_with_action(app, "none") == nullptr);
+  CHECK(newest_kept_with_action(app, "") == nullptr);
+  const_cast<sg::routing::Build*>(app.find_build("dpl-b"))->healthy = false;
+  CHECK(newest_kept_with_action(app, "x")->id == "dpl-a");
+  CHECK(newest_kept_with_action(app, "z") == nullptr);
+  const_cast<sg::routing::Build*>(app.current)->healthy = false;  // kept, but not healthy
+  CHECK(newest_kept_with_action(app, "y")->id == "dpl-a");
 }

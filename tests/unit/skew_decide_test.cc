@@ -99,10 +99,23 @@ TEST_CASE("decide: issue 3 table") {
        "build_unknown", ClientBuildSource::header},
       {"unhealthy retained", "POST", "/p", {{"x-deployment-id", "dpl-sick"}}, "dpl-b", Outcome::rerouted,
        "build_unhealthy", ClientBuildSource::header},
-      {"document ignores the header", "GET", "/p", {{"x-deployment-id", "dpl-zz"}}, "dpl-b", Outcome::served, "",
+      {"document ignores the header", "GET", "/p", {{"x-deployment-id", "dpl-zz"}, {"Sec-Fetch-Mode", "navigate"}},
+       "dpl-b", Outcome::served, "", ClientBuildSource::current},
+      // Issue 14: a GET that is no navigation is `other`.
+      {"script GET naming an unknown build", "GET", "/p", {{"x-deployment-id", "dpl-zz"}}, "dpl-b",
+       Outcome::rerouted, "build_unknown", ClientBuildSource::header},
+      {"script GET naming a retained build", "GET", "/api/x", {{"x-deployment-id", "dpl-a"}}, "dpl-a",
+       Outcome::served, "", ClientBuildSource::header},
+      {"__vdpl retained", "POST", "/api/x", {{"Cookie", "__vdpl=dpl-a"}}, "dpl-a", Outcome::served, "",
+       ClientBuildSource::vdpl_cookie},
+      {"__vdpl preview: ignored", "POST", "/api/x", {{"Cookie", "__vdpl=dpl-c"}}, "dpl-b", Outcome::served, "",
+       ClientBuildSource::current},
+      {"__vdpl unhealthy: ignored", "POST", "/api/x", {{"Cookie", "__vdpl=dpl-sick"}}, "dpl-b", Outcome::served, "",
        ClientBuildSource::current},
       {"underscore header ignored", "GET", "/p", {{"x_deployment_id", "dpl-a"}}, "dpl-b", Outcome::served, "",
        ClientBuildSource::current},
+      {"underscore header ignored by a document", "GET", "/p", {{"x_deployment_id", "dpl-a"}, {"Accept", "text/html"}},
+       "dpl-b", Outcome::served, "", ClientBuildSource::current},
   };
   for (const Row& row : rows) {
     CAPTURE(row.name);
