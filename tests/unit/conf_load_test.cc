@@ -94,7 +94,7 @@ TEST_CASE("each mistake gets one exact message at the right place") {
        "t.yaml:9:10: limits.zzz: unknown key 'zzz'; expected one of: header_bytes, headers, uri_bytes, body_bytes"},
       {"nested unknown key", std::string(kMinimal) + "    upstream: x\n",
        "t.yaml:9:5: apps[0].upstream: unknown key 'upstream'; expected one of: name, hosts, default, registry, "
-       "current, builds, asset_prefixes, skew, actions, retention, security, health, canary"},
+       "current, builds, asset_prefixes, skew, actions, assets, retention, security, health, canary"},
       {"duplicate key", std::string(kMinimal) + "workers: 2\nworkers: 3\n",
        "t.yaml:10:1: workers: duplicate key (first set on line 9)"},
       {"wrong type: list", std::string(kMinimal) + "trusted_proxies: 10.0.0.0/8\n",
@@ -260,10 +260,10 @@ TEST_CASE("tls on a listener is refused until TLS termination lands, whatever it
 }
 
 TEST_CASE("design.md keys this version does not implement are refused, never ignored") {
-  // Per-app TLS (SNI), DNS re-resolution, framework selection, asset
-  // fallback: in design.md section 8, not in this version.
+  // Per-app TLS (SNI), DNS re-resolution, framework selection: in design.md
+  // section 8, not in this version. (assets.fallback_builds is, since issue 14.)
   for (const std::string extra : {"dns: {refresh: 5s}\n", "    tls: {cert: /c.pem, key: /k.pem}\n",
-                                  "    framework: auto\n", "    assets: {fallback_builds: 3}\n"}) {
+                                  "    framework: auto\n"}) {
     CAPTURE(extra);
     const auto result = load_string(std::string(kMinimal) + extra, "t.yaml");
     CHECK_FALSE(result.config.has_value());
@@ -440,6 +440,8 @@ apps:
     hosts: [shop.example.com, "*.shop.example.com"]
     registry: config
     skew: {action_policy: reload, message: "This page is out of date. Reload to continue."}
+    actions: {inspect_bytes: 64KiB, replay_bytes: 64KiB}
+    assets: {fallback_builds: 3}
     retention: {max_age: 7d, max_builds: 10, min_retained: 1}
     security: {check_origin: true, allowed_origins: []}
     health: {path: /api/health, interval: 5s}
@@ -478,6 +480,8 @@ apps:
   CHECK(app.hosts == std::vector<std::string>{"shop.example.com", "*.shop.example.com"});
   CHECK(app.retention.max_age == std::chrono::hours(24 * 7));
   CHECK(app.health.path == "/api/health");
+  CHECK(app.actions.replay_bytes == 64 * 1024);
+  CHECK(app.assets.fallback_builds == 3);
   CHECK(app.current == "dpl-b");
   REQUIRE(app.builds.size() == 4);
   CHECK(app.builds[0].manifest == manifest);
