@@ -39,6 +39,17 @@ std::string_view media_type(std::string_view content_type) {
   return trim(content_type.substr(0, content_type.find(';')));
 }
 
+// Does Accept name text/x-component (any case, any parameters)?
+bool accepts_flight(const routing::RequestView& request) {
+  std::string_view accept = request.header("accept");
+  while (!accept.empty()) {
+    const std::size_t comma = accept.find(',');
+    if (iequals(media_type(accept.substr(0, comma)), "text/x-component")) return true;
+    accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
+  }
+  return false;
+}
+
 bool tried_already(std::span<const Build* const> tried, const Build* build) {
   return std::find(tried.begin(), tried.end(), build) != tried.end();
 }
@@ -71,7 +82,11 @@ NotFoundSignal action_not_found_signal(const routing::RequestView& request,
       // Next.js <= 15.3 renders the page for an action it does not know. A
       // known action answers text/x-component (the flight result) or
       // redirects (3xx, or 200 with x-action-redirect); never 200 text/html.
-      if (response.status == 200 && iequals(media_type(header(response.headers, "content-type")), "text/html") &&
+      // The Next.js client's fetch always accepts text/x-component: a
+      // hand-made POST that carries next-action (to a route handler, say)
+      // is not replayed because its handler answered HTML.
+      if (response.status == 200 && accepts_flight(request) &&
+          iequals(media_type(header(response.headers, "content-type")), "text/html") &&
           !has_header(response.headers, "x-action-redirect")) {
         return NotFoundSignal::next_html_page;
       }
@@ -102,6 +117,7 @@ std::vector<const Build*> replay_candidates(const App& app, std::string_view act
     // A known manifest without the ID: that build certainly lacks it.
     if (build->has_manifest && !action_id.empty() && !build->action_ids.contains(action_id)) continue;
     out.push_back(build);
+    if (out.size() == kMaxActionReplays) break;
   }
   return out;
 }

@@ -7,9 +7,12 @@
 //    is then replayed on the next kept build that may have it
 //    (replay_candidates); when none is left, or the body could not be kept,
 //    the client gets the app's reload answer with reason action_not_found
-//    (action_not_found_answer). Only such an answer triggers a replay, and
-//    each kept build is tried at most once: one request costs at most one
-//    upstream request per kept build.
+//    (answer_action_not_found). Only such an answer triggers a replay, each
+//    kept build is tried at most once, and at most kMaxActionReplays times in
+//    all: one request costs at most 1 + kMaxActionReplays upstream requests,
+//    however many builds are kept (a Next.js <= 15.3 build renders the whole
+//    page for every unknown action, so a made-up ID must not cost a render
+//    on every kept build).
 // 2. Asset fallback. An asset requested without `dpl` that current answers
 //    404 is tried on the other kept builds, newest first, at most
 //    assets.fallback_builds of them (asset_fallback_candidates).
@@ -21,6 +24,7 @@
 //                    other than current
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -33,6 +37,10 @@
 
 namespace sg::skew {
 
+// A tab whose build is older than this many kept builds (without manifests)
+// gets the reload answer instead of a replay: it recovers all the same.
+inline constexpr std::size_t kMaxActionReplays = 4;
+
 inline constexpr std::string_view kReasonActionReplayed = "action_replayed";
 inline constexpr std::string_view kReasonAssetFallback = "asset_fallback";
 
@@ -44,7 +52,9 @@ enum class NotFoundSignal {
   next_header,
   // Next.js up to 15.3 answers a `next-action` POST it does not know with the
   // page: 200 and media type text/html. A known action answers
-  // text/x-component or redirects, so this is never a call that ran.
+  // text/x-component or redirects, so this is never a call that ran. Only
+  // for requests that look like the Next.js client's fetch (it always sends
+  // `accept: text/x-component`).
   next_html_page,
   // Issue 15 (@lazarv/react-server): a React-Server-Action call it does not
   // know gets 200 text/x-component without `react-server-data`. Not
@@ -70,7 +80,8 @@ bool is_replay_target(const routing::Build& build);
 
 // The builds an action is replayed on, in order: the app's kept builds
 // newest first (App::newest_first), minus the builds in `tried`, minus the
-// builds whose manifest is known and lacks `action_id`. Each at most once.
+// builds whose manifest is known and lacks `action_id`. Each at most once,
+// and no more than kMaxActionReplays of them.
 std::vector<const routing::Build*> replay_candidates(const routing::App& app, std::string_view action_id,
                                                      std::span<const routing::Build* const> tried);
 

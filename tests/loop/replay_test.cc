@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -178,6 +179,29 @@ TEST_CASE("action replay: kept builds newest first, each once; none left: the re
   CHECK(seen_c.requests == 1);
   // The client connection goes on.
   CHECK(response->header("connection") != "close");
+}
+
+TEST_CASE("action replay: one request costs at most 1 + kMaxActionReplays upstream requests") {
+  // Seven kept builds, none knows the action (a made-up ID): current and
+  // the four newest others are asked, once each; the two oldest never.
+  Counting seen[7];
+  std::vector<std::unique_ptr<ScriptedUpstream>> upstreams;
+  ProxyOptions options;
+  for (int i = 0; i < 7; ++i) {
+    upstreams.push_back(std::make_unique<ScriptedUpstream>(answer_script(k200Page, seen[i])));
+    options.builds.push_back({std::string("dpl-") + char('a' + i), upstreams.back()->address()});
+  }
+  Proxy proxy(options);
+  Wire client = proxy.connect();
+  REQUIRE(client.send(action_post("[]")));
+  std::optional<Response> response = read_response(client);
+  REQUIRE(response);
+  check_reload_answer(*response);
+  const int expected[] = {0, 0, 1, 1, 1, 1, 1};
+  for (int i = 0; i < 7; ++i) {
+    CAPTURE(i);
+    CHECK(seen[i].requests == expected[i]);
+  }
 }
 
 TEST_CASE("action replay: a body over actions.replay_bytes, or replay_bytes 0, gets the reload answer") {

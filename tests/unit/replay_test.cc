@@ -82,6 +82,7 @@ TEST_CASE("action_not_found_signal: the answers that say the build did not know 
     int status;
     std::vector<HeaderField> headers;
     NotFoundSignal expected;
+    const char* accept = "text/x-component";  // what the Next.js client's fetch sends
   };
   const Classification js = action(ActionClient::next_js);
   const Classification form = action(ActionClient::form_post);
@@ -106,6 +107,15 @@ TEST_CASE("action_not_found_signal: the answers that say the build did not know 
       {"15.1 200 text/html", "POST", js, 200, html, NotFoundSignal::next_html_page},
       {"15.1 200 TEXT/HTML, no parameters", "POST", js, 200, {{"Content-Type", "TEXT/HTML"}},
        NotFoundSignal::next_html_page},
+      {"15.1, accept among others", "POST", js, 200, html, NotFoundSignal::next_html_page,
+       "text/html, Text/X-Component;q=0.9"},
+      // A next-action POST the Next.js client did not send (a route handler
+      // that answers HTML ran): never replayed on HTML.
+      {"HTML answer, no accept", "POST", js, 200, html, NotFoundSignal::none, nullptr},
+      {"HTML answer, accept */*", "POST", js, 200, html, NotFoundSignal::none, "*/*"},
+      {"HTML answer, accept text/x-componentx", "POST", js, 200, html, NotFoundSignal::none, "text/x-componentx"},
+      // The header is Next.js's own word: whatever the request accepts.
+      {"header, no accept", "POST", js, 409, not_found, NotFoundSignal::next_header, nullptr},
       // A known action.
       {"known action: flight", "POST", js, 200, flight, NotFoundSignal::none},
       {"known action: x-action-redirect", "POST", js, 200,
@@ -138,7 +148,8 @@ TEST_CASE("action_not_found_signal: the answers that say the build did not know 
   };
   for (const Row& row : rows) {
     INFO(row.name);
-    const std::vector<HeaderField> request_headers = {{"Host", "shop.example.com"}};
+    std::vector<HeaderField> request_headers = {{"Host", "shop.example.com"}};
+    if (row.accept) request_headers.push_back({"Accept", row.accept});
     const RequestView request{row.method, "/cart", request_headers};
     CHECK(sg::skew::action_not_found_signal(request, row.classification, {row.status, row.headers}) ==
           row.expected);
@@ -177,6 +188,16 @@ TEST_CASE("replay_candidates: kept builds newest first, minus tried, minus manif
     for (const char* id : row.tried) tried.push_back(app.find_build(id));
     CHECK(ids(sg::skew::replay_candidates(app, row.action_id, tried)) == row.expected);
   }
+}
+
+TEST_CASE("replay_candidates: at most kMaxActionReplays, however many builds are kept") {
+  std::vector<BuildConfig> builds;
+  for (const char* id : {"a", "b", "c", "d", "e", "f", "g"}) builds.push_back(build(id));
+  auto snapshot = snapshot_of(builds);
+  const App& app = snapshot->apps()[0];
+  const std::vector<const Build*> tried = {app.find_build("g")};
+  CHECK(sg::skew::kMaxActionReplays == 4);
+  CHECK(ids(sg::skew::replay_candidates(app, kId, tried)) == "f,e,d,c");
 }
 
 TEST_CASE("replay_candidates: after a rollback current still comes first, then the others newest first") {
