@@ -95,6 +95,18 @@ struct ActionsConfig {
   // A build's server-reference-manifest.json larger than this is refused
   // (Next.js writes a few KiB to a few MiB).
   std::uint64_t manifest_max_bytes = 16 * 1024 * 1024;
+  // A request body up to this size is held until the first answer's head has
+  // arrived, so an action the build does not know can be replayed on another
+  // build (skew/replay.h); 0 = never replay. At most kMaxReplayBytes: the
+  // bytes are held per in-flight action.
+  std::uint64_t replay_bytes = 64 * 1024;
+};
+inline constexpr std::uint64_t kMaxReplayBytes = 16 * 1024 * 1024;
+
+struct AssetsConfig {
+  // An asset without `dpl` that current answers 404 is tried on up to this
+  // many other kept builds, newest first (GET/HEAD only); 0 = off.
+  std::uint64_t fallback_builds = 3;
 };
 
 struct RetentionConfig {
@@ -145,6 +157,7 @@ struct AppConfig {
   std::vector<std::string> asset_prefixes = {"/_next/static/", "/_next/image"};
   SkewConfig skew;
   ActionsConfig actions;
+  AssetsConfig assets;
   RetentionConfig retention;
   SecurityConfig security;
   HealthConfig health;

@@ -638,6 +638,7 @@ class ConfigReader {
                                 {"asset_prefixes", [&](auto& n, auto& s) { read_paths(n, s, app.asset_prefixes); }},
                                 {"skew", [&](auto& n, auto& s) { read_skew(n, s, app.skew); }},
                                 {"actions", [&](auto& n, auto& s) { read_actions(n, s, app.actions); }},
+                                {"assets", [&](auto& n, auto& s) { read_assets(n, s, app.assets); }},
                                 {"retention", [&](auto& n, auto& s) { read_retention(n, s, app.retention); }},
                                 {"security", [&](auto& n, auto& s) { read_security(n, s, app.security); }},
                                 {"health", [&](auto& n, auto& s) { read_health(n, s, app.health); }},
@@ -763,7 +764,17 @@ class ConfigReader {
                    in_.size(n, s, out.manifest_max_bytes);
                    if (out.manifest_max_bytes == 0) in_.error(s, "expected a size of at least 1 byte, got 0");
                  }},
+                {"replay_bytes",
+                 [&](auto& n, auto& s) {
+                   in_.size(n, s, out.replay_bytes);
+                   if (out.replay_bytes > kMaxReplayBytes)
+                     in_.error(s, "expected a size of at most 16MiB (held per in-flight action), got " + got(n));
+                 }},
             });
+  }
+
+  void read_assets(const YAML::Node& node, const Site& site, AssetsConfig& out) {
+    in_.map(node, site, {{"fallback_builds", [&](auto& n, auto& s) { in_.count(n, s, out.fallback_builds); }}});
   }
 
   void read_retention(const YAML::Node& node, const Site& site, RetentionConfig& out) {

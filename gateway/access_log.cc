@@ -125,6 +125,7 @@ void AccessLog::record(const AccessLogEntry& e) {
     };
     if (e.upstream_ms >= 0) j["upstream_ms"] = e.upstream_ms;
     if (!e.pin.empty()) j["pin"] = e.pin;
+    if (!e.tried.empty()) j["tried"] = e.tried;
     buffer_ += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     buffer_ += '\n';
   } else {
@@ -148,6 +149,11 @@ void AccessLog::record(const AccessLogEntry& e) {
     append_pair(buffer_, " outcome=", e.outcome);
     append_pair(buffer_, " detail=", e.detail);
     if (!e.pin.empty()) append_pair(buffer_, " pin=", e.pin);
+    if (!e.tried.empty()) {
+      std::string tried;
+      for (const std::string_view id : e.tried) tried.append(tried.empty() ? "" : ",").append(id);
+      append_pair(buffer_, " tried=", tried);
+    }
     append_pair(buffer_, " upstream=", e.upstream);
     buffer_ += '\n';
   }

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "conf/config.h"
 
@@ -54,6 +55,9 @@ struct AccessLogEntry {
   std::string_view outcome;      // served, rerouted, answered, error
   std::string_view pin;          // the pin cookie's result (valid, tampered, ...); empty when none
   std::string_view detail;       // stable snake_case code of a local reply or failure
+  // Builds whose answer was discarded before the one that went out (an
+  // action replayed, an asset fallback), in the order tried; empty when none.
+  std::vector<std::string_view> tried;
   int status = 0;
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;

@@ -9,6 +9,7 @@
 #include "skew/decide.h"
 #include "skew/pin.h"
 #include "skew/pin_cookie.h"
+#include "skew/replay.h"
 
 namespace sg::gateway {
 namespace {
@@ -95,6 +96,14 @@ void Exchange::decide_and_route() {
   ForwardContext context{downstream_.peer_ip(), downstream_.peer_trusted(), downstream_.tls()};
   upstream_head_.reserve(512);
   append_upstream_request_head(upstream_head_, *head_, context);
+  // An action's answer may say its build does not know it (skew/replay.h):
+  // its body is kept, up to actions.replay_bytes, to replay it elsewhere.
+  replay_watch_ = verdict_.classification.kind == routing::RequestKind::action && head_->method == "POST";
+  if (replay_watch_) {
+    const std::uint64_t limit = verdict_.app->config->actions.replay_bytes;
+    replay_keep_ = limit > 0 && !(head_->content_length && *head_->content_length > limit);
+  }
+  asset_fallback_ = skew::asset_fallback_applies(view, verdict_);
   if (!peek_.empty()) {
     forward_body(peek_);
     peek_.clear();
@@ -183,6 +192,15 @@ void Exchange::on_request_complete() {
 }
 
 void Exchange::forward_to_upstream(std::string_view data) {
+  if (replay_keep_) {
+    // bytes_received_ counts the body as the client sent it (before any
+    // re-chunking): the limit is on that.
+    if (bytes_received_ > verdict_.app->config->actions.replay_bytes) {
+      drop_replay_body();
+    } else {
+      replay_body_.append(data);
+    }
+  }
   std::size_t queued;
   if (upstream_ready_ && upstream_) {
     upstream_->write(data);
@@ -218,6 +236,10 @@ void Exchange::on_upstream_data(UpstreamConnection&, std::string_view data) {
   const HttpParser::Result r = response_parser_->execute(data);
   flush_downstream();
   if (finished_) return;
+  if (discard_pending_) {
+    try_next_build();
+    return;
+  }
   switch (r.error) {
     case HPE_OK: return;
     case HPE_PAUSED:  // the response is complete
@@ -263,6 +285,12 @@ int Exchange::on_head_complete() {
     if (response.status == 100 && sent_continue_) return 0;  // the client had ours: never twice
     append_downstream_response_head(to_downstream_, response, BodyFraming::none, true);
     return 0;
+  }
+  if ((replay_watch_ || asset_fallback_) && discard_answer(response)) {
+    // Nothing of this answer goes downstream; llhttp stops here and
+    // on_upstream_data goes on with the next build.
+    discard_pending_ = true;
+    return HPE_PAUSED;
   }
   status_ = response.status;
   if (verdict_.no_store_on_404 && response.status == 404) set_no_store(*response_head_);
@@ -341,6 +369,88 @@ void Exchange::on_downstream_drained() {
 void Exchange::on_tunnel_data(std::string_view data) {
   bytes_received_ += data.size();
   if (upstream_) forward_to_upstream(data);
+}
+
+// ---- 4b. answers that are discarded (skew/replay.h) ----
+
+bool Exchange::discard_answer(const ResponseHead& response) {
+  if (replay_watch_) {
+    const skew::ResponseView view{response.status, response.headers};
+    if (skew::action_not_found_signal(head_->view(), verdict_.classification, view) != skew::NotFoundSignal::none)
+      return true;
+    // An answer from a build that knows the action: the call ran, it is
+    // never replayed now, and its body is no longer needed.
+    replay_watch_ = false;
+    drop_replay_body();
+    if (!tried_.empty()) {
+      verdict_.outcome = skew::Outcome::rerouted;
+      verdict_.reason = std::string(skew::kReasonActionReplayed);
+    }
+    return false;
+  }
+  // Asset fallback: current's 404 and every 404 but the last are discarded.
+  if (response.status != 404) return false;
+  if (!candidates_listed_) {
+    next_builds_ = skew::asset_fallback_candidates(*verdict_.app);
+    candidates_listed_ = true;
+  }
+  if (next_build_ < next_builds_.size()) return true;
+  // Every build tried answered 404: this last one goes out, and no cache may
+  // keep it (a build deployed or kept later may have the file).
+  if (!tried_.empty()) set_no_store(*response_head_);
+  return false;
+}
+
+// The answer just discarded came from verdict_.target: its connection is
+// closed (the rest of that answer is never read, so it can never be reused
+// mid-body) and the request goes to the next build, or the client gets the
+// action_not_found reload answer.
+void Exchange::try_next_build() {
+  discard_pending_ = false;
+  tried_.push_back(verdict_.target);
+  release_upstream(false);
+  response_parser_.reset();
+  response_head_.reset();
+  upstream_ready_ = false;
+  got_response_bytes_ = false;
+  interim_ = false;
+  if (replay_watch_) {
+    if (!candidates_listed_) {
+      next_builds_ = skew::replay_candidates(*verdict_.app, verdict_.classification.action_id, tried_);
+      candidates_listed_ = true;
+    }
+    // Replayed only with the whole body in hand: kept within replay_bytes,
+    // and the answer came after the client's last byte.
+    if (!replay_keep_ || !request_done_ || next_build_ >= next_builds_.size()) {
+      drop_replay_body();
+      replay_watch_ = false;
+      skew::answer_action_not_found(verdict_, head_->view());
+      answer(*verdict_.answer);
+      return;
+    }
+  }
+  verdict_.target = next_builds_[next_build_++];
+  verdict_.outcome = skew::Outcome::rerouted;
+  verdict_.reason = std::string(replay_watch_ ? skew::kReasonActionReplayed : skew::kReasonAssetFallback);
+  worker_.note_request(*verdict_.target);
+  // The whole body goes with the head now: the next build is not asked to
+  // invite it (RFC 9110 section 10.1.1), and no second 100 reaches the client.
+  std::erase_if(head_->headers, [](const HeaderField& f) { return routing::iequals(f.name, "expect"); });
+  upstream_head_.clear();
+  ForwardContext context{downstream_.peer_ip(), downstream_.peer_trusted(), downstream_.tls()};
+  append_upstream_request_head(upstream_head_, *head_, context);
+  // A copy: the body stays kept until this build's answer has been judged.
+  request_buffer_ = replay_body_;
+  attempts_ = 0;
+  reused_retry_done_ = false;
+  first_upstream_ = worker_.pool().next_upstream(*verdict_.target);
+  connect_upstream();
+}
+
+void Exchange::drop_replay_body() {
+  replay_keep_ = false;
+  replay_body_.clear();
+  replay_body_.shrink_to_fit();
 }
 
 // ---- failures ----
@@ -526,6 +636,8 @@ void Exchange::log() {
   e.upstream = last_upstream_;
   e.outcome = skew::to_string(verdict_.outcome);
   e.detail = detail_.empty() ? std::string_view(verdict_.reason) : std::string_view(detail_);
+  e.tried.reserve(tried_.size());
+  for (const routing::Build* build : tried_) e.tried.push_back(build->id);
   e.kind = routing::to_string(verdict_.classification.kind);
   if (verdict_.pin_result) e.pin = skew::to_string(*verdict_.pin_result);
   e.status = status_;

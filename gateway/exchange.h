@@ -3,7 +3,10 @@
 //   connect()      take a pooled upstream connection or open one (round robin,
 //                  retrying only connect failures on the build's next upstream)
 //   send head      rewritten head + request body, streamed with back-pressure
-//   response       parsed from the upstream, re-framed, streamed downstream
+//   response       parsed from the upstream, re-framed, streamed downstream;
+//                  an answer skew/replay.h says to discard (an action the build
+//                  did not know, an asset current lacks) never goes downstream:
+//                  its connection is closed and the next build is tried
 //   finish()       exactly once: access log, upstream back to the pool or closed,
 //                  the downstream connection serves its next request.
 #pragma once
@@ -12,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gateway/http_head.h"
 #include "gateway/http_parser.h"
@@ -54,6 +58,11 @@ class Exchange final : private UpstreamConnection::Owner, private HttpParserList
   int on_message_complete() override;
 
   void decide_and_route();
+  // Answer-side rules (skew/replay.h), at the final response head: true when
+  // the answer is to be discarded and the request tried on another build.
+  bool discard_answer(const ResponseHead& response);
+  void try_next_build();
+  void drop_replay_body();
   void forward_body(std::string_view data);
   static void set_no_store(ResponseHead& response);
   void answer(const skew::Answer& answer);
@@ -116,6 +125,17 @@ class Exchange final : private UpstreamConnection::Owner, private HttpParserList
   bool sent_continue_ = false;  // we answered Expect: 100-continue ourselves
   bool request_done_ = false;
   bool finished_ = false;
+
+  // Answer-side replay and asset fallback (skew/replay.h).
+  bool replay_watch_ = false;  // an action: each answer's head is checked for "not found"
+  bool replay_keep_ = false;   // its body is being kept (no more than actions.replay_bytes)
+  bool asset_fallback_ = false;
+  bool discard_pending_ = false;  // on_head_complete paused the parser: discard and go on
+  std::string replay_body_;    // the body as sent upstream (framed), until an answer's head is kept
+  std::vector<const routing::Build*> tried_;       // builds whose answer was discarded, in order
+  std::vector<const routing::Build*> next_builds_;  // candidates, listed at the first discard
+  std::size_t next_build_ = 0;
+  bool candidates_listed_ = false;
 
   // Accounting.
   int status_ = 0;

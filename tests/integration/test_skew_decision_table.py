@@ -106,10 +106,17 @@ class DecisionTableTest(ThreeBuilds):
                 self.assertServedBy(self.req("GET", "/", host, document_headers("dpl-b")), "dpl-b")
                 self.assertServedBy(self.req("GET", "/"), "dpl-b")
                 self.assertServedBy(self.req("PUT", "/api/hook?dpl=dpl-b", host, [], b"{}"), "dpl-b")
-        with self.subTest("current asset 404 passes untouched"):
-            resp = self.req("GET", "/status/404")
+        with self.subTest("current asset 404 passes untouched (dpl names current)"):
+            resp = self.req("GET", "/status/404?dpl=dpl-b")
             self.assertEqual((resp.status, served_by(resp)), (404, "dpl-b"), resp)
             self.assertIsNone(resp.header("cache-control"), resp)
+        # Issue 14 item 4: without dpl, current's 404 is tried on the kept builds
+        # (tests/integration/test_replay.py has the full rule); all 404: the last
+        # one goes out, no-store.
+        with self.subTest("current asset 404 without dpl: tried on the retained build, last 404 no-store"):
+            resp = self.req("GET", "/status/404")
+            self.assertEqual((resp.status, served_by(resp), resp.header("cache-control")),
+                             (404, "dpl-a", "no-store"), resp)
 
     # -- row: client build is retained and healthy -------------------------------------
 

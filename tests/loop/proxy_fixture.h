@@ -33,6 +33,7 @@ struct ProxyOptions {
   std::string timeouts = kDefaultTimeouts;
   std::string limits;              // flow mapping, e.g. "{uri_bytes: 512}"; empty: defaults
   std::string access_log = "off";  // a path when diagnosing a failure
+  std::string app_extra;           // more keys of the app, e.g. "actions: {replay_bytes: 1KiB}"
 };
 
 inline std::string proxy_yaml(const ProxyOptions& options) {
@@ -45,7 +46,9 @@ inline std::string proxy_yaml(const ProxyOptions& options) {
   yaml +=
       "apps:\n"
       "  - name: shop\n"
-      "    hosts: [shop.test]\n"
+      "    hosts: [shop.test]\n";
+  if (!options.app_extra.empty()) yaml += "    " + options.app_extra + "\n";
+  yaml +=
       "    current: " +
       options.builds.back().id + "\n    builds:\n";
   for (const BuildSpec& build : options.builds)

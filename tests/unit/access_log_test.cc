@@ -2,6 +2,12 @@
 // is one line and its fields split on spaces, whatever the request held.
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "gateway/access_log.h"
@@ -52,4 +58,48 @@ TEST_CASE("append_log_escaped: nginx escape=default, plus space") {
     const bool plain = b > 0x20 && b < 0x7F && b != '"' && b != '\\';
     CHECK(out.size() == (plain ? 1U : 4U));
   }
+}
+
+namespace {
+
+// The lines AccessLog writes for `entry` in `format`, through a real sink.
+std::string logged(const sg::gateway::AccessLogEntry& entry, sg::conf::LogFormat format) {
+  char path[] = "/tmp/skewgate-access-log-XXXXXX";
+  const int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  std::string out;
+  {
+    sg::gateway::AccessLogSink sink;
+    std::string error;
+    REQUIRE(sink.open(sg::conf::AccessLogConfig{path, format}, error));
+    sg::gateway::AccessLog log(&sink);
+    log.record(entry);
+    log.flush();
+  }
+  std::ifstream in(path);
+  out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  ::unlink(path);
+  return out;
+}
+
+}  // namespace
+
+// Issue 14: a replayed action or an asset fallback names the builds whose
+// answers were discarded, in order; a request that had none has no field.
+TEST_CASE("access log: tried builds, in order, only when there were some") {
+  sg::gateway::AccessLogEntry entry;
+  entry.method = "POST";
+  entry.target = "/cart";
+  entry.build = "dpl-a";
+  entry.outcome = "rerouted";
+  entry.detail = "action_replayed";
+  entry.tried = {"dpl-c", "dpl-b"};
+  const std::string plain = logged(entry, sg::conf::LogFormat::plain);
+  CHECK(plain.find(" tried=dpl-c,dpl-b") != std::string::npos);
+  const nlohmann::json json = nlohmann::json::parse(logged(entry, sg::conf::LogFormat::json));
+  CHECK(json.at("tried") == nlohmann::json::array({"dpl-c", "dpl-b"}));
+  entry.tried.clear();
+  CHECK(logged(entry, sg::conf::LogFormat::plain).find("tried=") == std::string::npos);
+  CHECK_FALSE(nlohmann::json::parse(logged(entry, sg::conf::LogFormat::json)).contains("tried"));
 }

@@ -106,7 +106,7 @@ TEST_CASE("each mistake gets one exact message at the right place") {
        "t.yaml:9:10: limits.zzz: unknown key 'zzz'; expected one of: header_bytes, headers, uri_bytes, body_bytes"},
       {"nested unknown key", std::string(kMinimal) + "    upstream: x\n",
        "t.yaml:9:5: apps[0].upstream: unknown key 'upstream'; expected one of: name, hosts, default, registry, "
-       "current, builds, asset_prefixes, skew, actions, retention, security, health, canary"},
+       "current, builds, asset_prefixes, skew, actions, assets, retention, security, health, canary"},
       {"duplicate key", std::string(kMinimal) + "workers: 2\nworkers: 3\n",
        "t.yaml:10:1: workers: duplicate key (first set on line 9)"},
       {"wrong type: list", std::string(kMinimal) + "trusted_proxies: 10.0.0.0/8\n",
@@ -272,10 +272,10 @@ TEST_CASE("tls on a listener is refused until TLS termination lands, whatever it
 }
 
 TEST_CASE("design.md keys this version does not implement are refused, never ignored") {
-  // Per-app TLS (SNI), DNS re-resolution, framework selection, asset
-  // fallback: in design.md section 8, not in this version.
+  // Per-app TLS (SNI), DNS re-resolution, framework selection: in design.md
+  // section 8, not in this version. (assets.fallback_builds is, since issue 14.)
   for (const std::string extra : {"dns: {refresh: 5s}\n", "    tls: {cert: /c.pem, key: /k.pem}\n",
-                                  "    framework: auto\n", "    assets: {fallback_builds: 3}\n"}) {
+                                  "    framework: auto\n"}) {
     CAPTURE(extra);
     const auto result = load_string(std::string(kMinimal) + extra, "t.yaml");
     CHECK_FALSE(result.config.has_value());
@@ -337,6 +337,68 @@ TEST_CASE("actions.manifest_max_bytes: a size, default 16 MiB, never 0") {
   CHECK(errors_of(word).find("actions.manifest_max_bytes: expected a size like 64KiB") != std::string::npos);
 }
 
+TEST_CASE("actions.replay_bytes: a size, default 64 KiB, 0 = never replay, at most 16 MiB") {
+  CHECK(load_string(std::string(kMinimal), "t.yaml").config->apps.at(0).actions.replay_bytes == 64 * 1024);
+  struct Row {
+    const char* yaml;
+    std::uint64_t value;  // when it loads
+    const char* error;    // "" when it loads
+  };
+  const Row rows[] = {
+      {"    actions: {replay_bytes: 0}\n", 0, ""},
+      {"    actions: {replay_bytes: 1MiB}\n", 1024 * 1024, ""},
+      {"    actions: {replay_bytes: 16MiB}\n", 16 * 1024 * 1024, ""},
+      {"    actions: {replay_bytes: 17MiB}\n", 0,
+       "apps[0].actions.replay_bytes: expected a size of at most 16MiB (held per in-flight action), got '17MiB'"},
+      {"    actions: {replay_bytes: lots}\n", 0, "apps[0].actions.replay_bytes: expected a size like 64KiB"},
+      {"    actions: {replay_byte: 1KiB}\n", 0, "unknown key 'replay_byte'; did you mean 'replay_bytes'?"},
+  };
+  for (const Row& row : rows) {
+    const std::string yaml = std::string(kMinimal) + row.yaml;
+    CAPTURE(yaml);
+    if (*row.error == '\0') {
+      const auto result = load_string(yaml, "t.yaml");
+      REQUIRE(result.config);
+      CHECK(result.config->apps.at(0).actions.replay_bytes == row.value);
+    } else {
+      const std::string errors = errors_of(yaml);
+      CHECK_MESSAGE(errors.find(row.error) != std::string::npos, errors);
+      CHECK(errors.starts_with("t.yaml:"));
+    }
+  }
+}
+
+TEST_CASE("assets.fallback_builds: a whole number, default 3, 0 = off, per app") {
+  CHECK(load_string(std::string(kMinimal), "t.yaml").config->apps.at(0).assets.fallback_builds == 3);
+  struct Row {
+    const char* yaml;
+    std::uint64_t value;
+    const char* error;
+  };
+  const Row rows[] = {
+      {"    assets: {fallback_builds: 0}\n", 0, ""},
+      {"    assets: {fallback_builds: 10}\n", 10, ""},
+      {"    assets: {fallback_builds: -1}\n", 0, "apps[0].assets.fallback_builds: expected a whole number, got '-1'"},
+      {"    assets: {fallback_builds: 2.5}\n", 0, "apps[0].assets.fallback_builds: expected a whole number, got '2.5'"},
+      {"    assets: {fallback_build: 1}\n", 0, "unknown key 'fallback_build'; did you mean 'fallback_builds'?"},
+      {"    asset: {fallback_builds: 1}\n", 0, "unknown key 'asset'; did you mean 'assets'?"},
+      {"    assets: 3\n", 0, "apps[0].assets: expected a mapping"},
+  };
+  for (const Row& row : rows) {
+    const std::string yaml = std::string(kMinimal) + row.yaml;
+    CAPTURE(yaml);
+    if (*row.error == '\0') {
+      const auto result = load_string(yaml, "t.yaml");
+      REQUIRE(result.config);
+      CHECK(result.config->apps.at(0).assets.fallback_builds == row.value);
+    } else {
+      const std::string errors = errors_of(yaml);
+      CHECK_MESSAGE(errors.find(row.error) != std::string::npos, errors);
+      CHECK(errors.starts_with("t.yaml:"));
+    }
+  }
+}
+
 TEST_CASE("warnings do not block loading") {
   const std::string yaml = std::string(kMinimal) +
                            "pins: {secret: 0123456789abcdef0123456789abcdef, secret_file: /etc/x}\n";
@@ -390,6 +452,8 @@ apps:
     hosts: [shop.example.com, "*.shop.example.com"]
     registry: config
     skew: {action_policy: reload, message: "This page is out of date. Reload to continue."}
+    actions: {inspect_bytes: 64KiB, replay_bytes: 64KiB}
+    assets: {fallback_builds: 3}
     retention: {max_age: 7d, max_builds: 10, min_retained: 1}
     security: {check_origin: true, allowed_origins: []}
     health: {path: /api/health, interval: 5s}
@@ -428,6 +492,8 @@ apps:
   CHECK(app.hosts == std::vector<std::string>{"shop.example.com", "*.shop.example.com"});
   CHECK(app.retention.max_age == std::chrono::hours(24 * 7));
   CHECK(app.health.path == "/api/health");
+  CHECK(app.actions.replay_bytes == 64 * 1024);
+  CHECK(app.assets.fallback_builds == 3);
   CHECK(app.current == "dpl-b");
   REQUIRE(app.builds.size() == 4);
   CHECK(app.builds[0].manifest == manifest);
@@ -443,7 +509,8 @@ TEST_CASE("every key of the schema is accepted") {
     registry: config
     asset_prefixes: [/assets/]
     skew: {action_policy: error, message: stale}
-    actions: {inspect_form_posts: false, inspect_bytes: 16KiB, manifest_max_bytes: 2MiB}
+    actions: {inspect_form_posts: false, inspect_bytes: 16KiB, manifest_max_bytes: 2MiB, replay_bytes: 8KiB}
+    assets: {fallback_builds: 5}
     retention: {max_age: 1d, max_builds: 3, min_retained: 2, keep_while_active: true, active_window: 5m, hard_max_age: 2d}
     security: {check_origin: false, allowed_origins: ["https://a.example.com", "http://localhost:3000"]}
     health: {path: /h, interval: 500ms, timeout: 1s, rise: 1, fall: 2}
@@ -477,6 +544,8 @@ admin: {address: "unix:/run/skewgate-admin.sock", allowed_hosts: [Admin.Internal
   CHECK(app.skew.action_policy == ActionPolicy::error);
   CHECK(app.actions.inspect_bytes == 16 * 1024);
   CHECK(app.actions.manifest_max_bytes == 2 * 1024 * 1024);
+  CHECK(app.actions.replay_bytes == 8 * 1024);
+  CHECK(app.assets.fallback_builds == 5);
   CHECK(c.admin.allowed_hosts == std::vector<std::string>{"admin.internal.example", "skewgate-admin"});
   CHECK(app.retention.keep_while_active);
   CHECK(app.health.interval == std::chrono::milliseconds(500));
