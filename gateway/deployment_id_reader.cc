@@ -157,7 +157,9 @@ std::string_view to_string(IdSource source) {
 HtmlIdScan scan_html_deployment_id(std::string_view body, bool complete) {
   const std::size_t n = body.size();
   std::size_t i = 0;
-  if (body.substr(0, 3) == "\xEF\xBB\xBF") i = 3;
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  if (body.substr(0, 3) == kBom) i = 3;
+  else if (n < 3 && kBom.substr(0, n) == body) return ran_out(complete, "no start tag");
   while (true) {
     while (i < n && is_space(body[i])) ++i;
     if (i >= n) return ran_out(complete, "no start tag");

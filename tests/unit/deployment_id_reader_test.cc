@@ -118,6 +118,10 @@ TEST_CASE("html: a prefix that may still become an ID waits for more bytes") {
     const std::string prefix = document.substr(0, cut);
     CHECK(scan(prefix, false) == (cut < tag_end ? "need_more" : "found:dpl-b"));
   }
+  // A cut inside the BOM is no text yet.
+  CHECK(scan("\xEF", false) == "need_more");
+  CHECK(scan("\xEF\xBB", false) == "need_more");
+  CHECK(scan("\xEF\xBB", true) == "absent");
   // What can already be decided is decided without more bytes.
   CHECK(scan("<head>", false) == "absent");
   CHECK(scan("text", false) == "absent");
