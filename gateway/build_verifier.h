@@ -86,10 +86,12 @@ class BuildVerifier {
   virtual void stop() = 0;
 };
 
-// The real one, on `loop`, at most kMaxProbesInFlight connections at once.
+// The real one, on `loop`, at most kMaxProbesInFlight connections at once:
+// a start with n builds behind a black hole waits ceil(n / 64) probe
+// timeouts, and a file of any size opens a bounded number of sockets.
 class ProbingVerifier final : public BuildVerifier {
  public:
-  static constexpr std::size_t kMaxProbesInFlight = 16;
+  static constexpr std::size_t kMaxProbesInFlight = 64;
   explicit ProbingVerifier(uv_loop_t* loop, std::chrono::milliseconds timeout = kProbeTimeout);
   ~ProbingVerifier() override;
   void verify(std::vector<VerifyTarget> targets, Done done) override;

@@ -13,6 +13,10 @@ probes) is answered according to MODE:
             of the page follows only after 20 s (the probe must decide from the prefix)
   none      200 text/html, a page without any ID (an app built without deploymentId)
   stall     read the request, never answer (the probe times out)
+  garbage   bytes that are not HTTP, then close
+  huge-head a response head with a 1 MiB header line
+  trickle   200 text/html whose body comes one space every 10 ms, for 60 s
+  big-body  200 text/html, Content-Length 16 MiB of whitespace and no tag
 
 Every other path answers 200 at once. Every answer carries `x-served-by: NAME`.
 `GET /__probes` answers the request heads of every `GET /` seen so far, as JSON.
@@ -54,6 +58,34 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(30)
             self.close_connection = True
             return
+        if mode == "garbage":
+            self.wfile.write(b"\x00\xffNOT HTTP AT ALL\r\n\r\n" * 100)
+            self.close_connection = True
+            return
+        if mode == "huge-head":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nx-big: " + b"a" * (1 << 20) + b"\r\n\r\n")
+            self.close_connection = True
+            return
+        if mode in ("trickle", "big-body"):
+            self.send_response(200)
+            self.send_header("x-served-by", self.server.served_by)
+            self.send_header("content-type", "text/html")
+            size = 16 << 20
+            self.send_header("content-length", str(size))
+            self.end_headers()
+            try:
+                if mode == "big-body":
+                    for _ in range(size // 65536):
+                        self.wfile.write(b" " * 65536)
+                else:
+                    for _ in range(6000):
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        time.sleep(0.01)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
         if mode == "header":
             self._send(200, b'<!DOCTYPE html><html lang="en"><head></head><body>page</body></html>',
                        "text/html; charset=utf-8", [("x-nextjs-deployment-id", build_id)])
@@ -91,7 +123,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--served-by", required=True)
-    ap.add_argument("--report", choices=["header", "html", "none", "stall"], required=True)
+    ap.add_argument("--report", choices=["header", "html", "none", "stall", "garbage", "huge-head", "trickle",
+                                         "big-body"], required=True)
     ap.add_argument("--id", default="")
     args = ap.parse_args()
     server = Server(("127.0.0.1", args.port), Handler)

@@ -206,6 +206,21 @@ class TestRegisterAndPromote(VerifyCase):
         self.assertTrue(wait_until(lambda: "could not be verified (timed_out" in sg.stderr_text(), 5),
                         sg.stderr_text())
 
+    def test_hostile_upstreams_pass_within_bounds(self):
+        """Answers skewgate cannot read (not HTTP, a 1 MiB head, a body trickled byte by byte, a
+        16 MiB body without a tag) pass as "no ID", each within the probe's bounds, and the
+        gateway keeps serving."""
+        sg, _ = self.api_gateway()
+        for i, mode in enumerate(["garbage", "huge-head", "trickle", "big-body"]):
+            with self.subTest(mode):
+                up = IdentityUpstream(self, mode, mode)
+                started = time.monotonic()
+                reply = sg.admin("POST", "/api/v1/apps/shop/builds", {"id": f"dpl-h{i}", "upstreams": [up.address]})
+                elapsed = time.monotonic() - started
+                self.assertEqual(reply.status, 201, reply)
+                self.assertLess(elapsed, 4.5, f"{mode}: {elapsed:.1f}s")
+                self.assertEqual(sg.served(target="/page"), "dpl-a")
+
     def test_every_upstream_is_probed(self):
         """A build whose second upstream runs another build is refused."""
         sg, a = self.api_gateway()
