@@ -145,6 +145,9 @@ struct BuildConfig {
   // encryptionKey, which must never be stored, logged or exposed).
   std::vector<std::string> action_ids;
   std::optional<BuildState> state;      // only preview or retired may be written
+  // Probe the build before it is used (gateway/build_verifier.h): one that
+  // reports another deployment ID is refused. `verify: false` skips it.
+  bool verify = true;
 };
 
 struct AppConfig {

@@ -692,6 +692,7 @@ class ConfigReader {
                      in_.nonempty_string(n, s, build.manifest);
                    }},
                   {"state", [&](auto& n, auto& s) { read_state(n, s, build.state); }},
+                  {"verify", [&](auto& n, auto& s) { in_.boolean(n, s, build.verify); }},
               });
       out.push_back(std::move(build));
       id_sites.push_back(id_site);

@@ -77,7 +77,11 @@ AdminResponse AdminApi::metrics_text(const AdminRequest& request) const {
   return response;
 }
 
-AdminResponse AdminApi::handle(const AdminRequest& request) {
+void AdminApi::handle(const AdminRequest& request, Reply respond) {
+  if (std::optional<AdminResponse> now = route(request, respond)) respond(std::move(*now));
+}
+
+std::optional<AdminResponse> AdminApi::route(const AdminRequest& request, Reply& respond) {
   const std::string& method = request.method;
   const std::vector<std::string> parts = split_path(request.path);
   const bool get = method == "GET" || method == "HEAD";
@@ -109,10 +113,18 @@ AdminResponse AdminApi::handle(const AdminRequest& request) {
   }
 
   auto result = [](const ControlPlane::ApiResult& r) { return reply(r.status, r.body); };
+  // Operations that probe a build answer later, through `reply`.
+  auto later = [&respond]() {
+    return [respond = std::move(respond)](ControlPlane::ApiResult r) { respond(reply(r.status, r.body)); };
+  };
   auto wrong_method = [&]() { return error(405, "method_not_allowed", method + " is not allowed on " + request.path); };
   const std::size_t n = parts.size();
 
-  if (n == 3 && parts[2] == "reload") return method == "POST" ? result(control_.reload_api()) : wrong_method();
+  if (n == 3 && parts[2] == "reload") {
+    if (method != "POST") return wrong_method();
+    control_.reload_api(later());
+    return std::nullopt;
+  }
   if (n == 3 && parts[2] == "config") return get ? reply(200, control_.config_json()) : wrong_method();
   if (n == 3 && parts[2] == "apps") return get ? result(control_.list_apps()) : wrong_method();
   if (n >= 4 && parts[2] == "apps") {
@@ -124,12 +136,19 @@ AdminResponse AdminApi::handle(const AdminRequest& request) {
       if (method != "POST") return wrong_method();
       const json body = json::parse(request.body, nullptr, false);
       if (body.is_discarded()) return error(400, "invalid_body", "the body is not valid JSON");
-      return result(control_.register_build(app, body));
+      control_.register_build(app, body, later());
+      return std::nullopt;
     }
     if (n == 7 && parts[4] == "builds") {
       if (method != "POST") return wrong_method();
       const std::string& id = parts[5];
-      if (parts[6] == "promote") return result(control_.promote(app, id));
+      if (parts[6] == "promote") {
+        // An empty body is {}: `verify` defaults to true.
+        const json body = request.body.empty() ? json(nullptr) : json::parse(request.body, nullptr, false);
+        if (body.is_discarded()) return error(400, "invalid_body", "the body is not valid JSON");
+        control_.promote(app, id, body, later());
+        return std::nullopt;
+      }
       if (parts[6] == "retire") return result(control_.retire(app, id));
       if (parts[6] == "preview") return result(control_.preview(app, id));
     }

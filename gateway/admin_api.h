@@ -2,6 +2,8 @@
 // JSON bodies, error shapes. Operations themselves are the control plane's.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "gateway/admin_server.h"
@@ -17,9 +19,14 @@ class AdminApi {
   // `metrics` (optional) answers GET /metrics.
   AdminApi(ControlPlane& control, std::string token, const metrics::Collector* metrics = nullptr)
       : control_(control), token_(std::move(token)), metrics_(metrics) {}
-  AdminResponse handle(const AdminRequest& request);
+  // `reply` runs exactly once: at once, or (register, promote, reload,
+  // which probe builds first) later on the loop.
+  using Reply = std::function<void(AdminResponse)>;
+  void handle(const AdminRequest& request, Reply respond);
 
  private:
+  // The answer when it is ready now; nullopt when `reply` was handed on.
+  std::optional<AdminResponse> route(const AdminRequest& request, Reply& respond);
   bool authorized(const AdminRequest& request) const;
   AdminResponse metrics_text(const AdminRequest& request) const;
   ControlPlane& control_;

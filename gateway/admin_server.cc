@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "gateway/http_head.h"
 #include "gateway/http_parser.h"
@@ -67,6 +68,7 @@ class AdminConnection final : private HttpParserListener {
   void close() {
     if (closing_) return;
     closing_ = true;
+    alive_.reset();
     server_.forget(this);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_closed);
     uv_close(&socket_.handle, on_closed);
@@ -75,7 +77,7 @@ class AdminConnection final : private HttpParserListener {
  private:
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     auto* c = static_cast<AdminConnection*>(s->data);
-    if (c->closing_ || c->answered_) return;
+    if (c->closing_ || c->answered_ || c->handling_) return;
     if (nread < 0) {
       c->close();
       return;
@@ -96,12 +98,22 @@ class AdminConnection final : private HttpParserListener {
     return 0;
   }
 
+  // One request per connection: nothing more is read. The answer may come
+  // later (a probe); by then the connection may have closed (its timer, a
+  // shutdown), which `alive_` tells.
   int on_message_complete() override {
-    respond(server_.handler()(request_));
+    uv_read_stop(&socket_.stream);
+    handling_ = true;
+    std::weak_ptr<bool> alive = alive_;
+    server_.handler()(request_, [this, alive](AdminResponse response) {
+      if (alive.expired()) return;
+      respond(response);
+    });
     return HPE_PAUSED;
   }
 
   void respond(const AdminResponse& response) {
+    if (answered_ || closing_) return;
     answered_ = true;
     uv_read_stop(&socket_.stream);
     HeaderList headers = {{"content-type", response.content_type}, {"cache-control", "no-store"}};
@@ -127,6 +139,8 @@ class AdminConnection final : private HttpParserListener {
   AdminRequest request_;
   char buffer_[16 * 1024];
   int closed_handles_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  bool handling_ = false;  // the request is complete; its answer may be pending
   bool answered_ = false;
   bool closing_ = false;
 };

@@ -37,7 +37,10 @@ struct AdminResponse {
 
 class AdminServer {
  public:
-  using Handler = std::function<AdminResponse(const AdminRequest&)>;
+  // The answer goes to the callback, at once or later on the loop (an
+  // operation that probes a build first); dropped if the connection closed.
+  using Reply = std::function<void(AdminResponse)>;
+  using Handler = std::function<void(const AdminRequest&, Reply)>;
   static constexpr std::size_t kMaxBodyBytes = 1024 * 1024;
 
   AdminServer(uv_loop_t* loop, Handler handler);

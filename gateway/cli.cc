@@ -45,9 +45,9 @@ constexpr CommandSpec kCommands[] = {
     {Command::builds, "builds", true, false, "builds   --app APP", "list an app's builds"},
     {Command::deploy, "deploy", true, true,
      "deploy   --app APP --build ID --upstream ADDR [--upstream ADDR ...]\n"
-     "           [--manifest PATH] [--health-timeout 60s]",
+     "           [--manifest PATH] [--health-timeout 60s] [--no-verify]",
      "register a build, wait until it is healthy, promote it"},
-    {Command::promote, "promote", true, true, "promote  --app APP --build ID", "make a build current"},
+    {Command::promote, "promote", true, true, "promote  --app APP --build ID [--no-verify]", "make a build current"},
     {Command::rollback, "rollback", true, false, "rollback --app APP", "promote the newest retained build"},
     {Command::retire, "retire", true, true, "retire   --app APP --build ID",
      "stop routing to a build now (kill switch)"},
@@ -61,6 +61,8 @@ constexpr std::string_view kCommonUsage =
     "                      (default: $SKEWGATE_ADMIN, else http://127.0.0.1:9901)\n"
     "  --token-file FILE   bearer token (default: $SKEWGATE_ADMIN_TOKEN)\n"
     "  --json              print the server's JSON response\n"
+    "  --no-verify         (deploy, promote) do not check that the build reports its own\n"
+    "                      deployment ID (x-nextjs-deployment-id or <html data-dpl-id>)\n"
     "exit status: 0 ok, 1 refused by the server, 2 usage or connection error\n";
 
 const CommandSpec* find_command(std::string_view word) {
@@ -158,6 +160,14 @@ bool parse_args(int argc, const char* const* argv, const Environment& env, Args&
     }
     if (arg == "--json") {
       args.json = true;
+      continue;
+    }
+    if (arg == "--no-verify") {
+      if (spec->command != Command::deploy && spec->command != Command::promote) {
+        error = "option '--no-verify' does not apply to '" + std::string(spec->name) + "'";
+        return false;
+      }
+      args.verify = false;
       continue;
     }
     if (arg.substr(0, 2) != "--") {
@@ -783,8 +793,11 @@ class Runner {
            string_field(b, "previous", "none") + ")";
   }
 
+  // `"verify": false` only when asked, so the body stays {} otherwise.
+  std::string promote_body() const { return args_.verify ? "{}" : R"({"verify":false})"; }
+
   int promote() {
-    return simple("POST", build_path() + "/promote", "{}", [&](const json& b) { return promote_line(b); });
+    return simple("POST", build_path() + "/promote", promote_body(), [&](const json& b) { return promote_line(b); });
   }
 
   int reload() {
@@ -804,6 +817,7 @@ class Runner {
   int deploy() {
     json request{{"id", args_.build}, {"upstreams", args_.upstreams}};
     if (!args_.manifest.empty()) request["manifest"] = args_.manifest;
+    if (!args_.verify) request["verify"] = false;
     Call reg = call("POST", app_path() + "/builds",
                     request.dump(-1, ' ', false, json::error_handler_t::replace));
     if (reg.outcome != Outcome::ok) return exit_of(reg.outcome);
@@ -848,7 +862,7 @@ class Runner {
     std::snprintf(waited_text, sizeof waited_text, "%.1fs", waited);
     say(args_.build + " is healthy (after " + waited_text + ")");
 
-    Call prom = call("POST", build_path() + "/promote", "{}");
+    Call prom = call("POST", build_path() + "/promote", promote_body());
     if (prom.outcome != Outcome::ok) return exit_of(prom.outcome);
     if (args_.json)
       print_json(prom.response.body);

@@ -52,6 +52,7 @@ struct Args {
   std::chrono::milliseconds health_timeout{60000};
   std::string token_file;  // empty: $SKEWGATE_ADMIN_TOKEN
   bool json = false;
+  bool verify = true;      // --no-verify (deploy, promote): "verify": false in the bodies
   bool help = false;       // -h/--help: print the command's usage, exit 0
 };
 

@@ -21,6 +21,7 @@ json app_to_json(const conf::AppConfig& app) {
     json build = {{"id", b.id}, {"upstreams", addresses(b.upstreams)}};
     if (!b.manifest.empty()) build["manifest"] = b.manifest;
     if (b.state) build["state"] = conf::to_string(*b.state);
+    if (!b.verify) build["verify"] = false;
     builds.push_back(build);
   }
   json out = {

@@ -50,7 +50,8 @@ std::int64_t ControlPlane::now_ms() {
 ControlPlane::ControlPlane(uv_loop_t* loop, std::string config_path)
     : loop_(loop),
       config_path_(std::move(config_path)),
-      health_(loop, [this](const std::string& key, bool healthy) { on_health_change(key, healthy); }) {}
+      health_(loop, [this](const std::string& key, bool healthy) { on_health_change(key, healthy); }),
+      verifier_(std::make_unique<ProbingVerifier>(loop)) {}
 
 ControlPlane::~ControlPlane() { stop(); }
 
@@ -206,38 +207,101 @@ void ControlPlane::on_watch_event(uv_fs_event_t* handle, const char* filename, i
 
 void ControlPlane::on_watch_settled(uv_timer_t* timer) {
   auto* self = static_cast<ControlPlane*>(timer->data);
-  if (self->config_file_hash() == self->loaded_hash_) return;
-  std::vector<std::string> errors;
-  if (self->reload(errors)) {
-    std::fprintf(stderr, "skewgate: configuration reloaded (file changed)\n");
-  } else {
-    for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+  const std::size_t hash = self->config_file_hash();
+  if (hash == self->loaded_hash_) return;
+  self->reload([self, hash](const ReloadOutcome& outcome) {
+    if (outcome.ok) {
+      std::fprintf(stderr, "skewgate: configuration reloaded (file changed)\n");
+      return;
+    }
+    for (const auto& e : outcome.errors) std::fprintf(stderr, "%s\n", e.c_str());
     std::fprintf(stderr, "skewgate: reload refused, the running configuration stays\n");
-    self->loaded_hash_ = self->config_file_hash();  // do not retry the same bad bytes
+    self->loaded_hash_ = hash;  // do not retry the same bad bytes
+  });
+}
+
+void ControlPlane::verify_at_start(BuildVerifier::Done done) {
+  verifier_->verify(targets_at_start(file_config_), [this, done = std::move(done)](VerifyOutcome outcome) {
+    log_notes(outcome);
+    done(std::move(outcome));
+  });
+}
+
+void ControlPlane::log_notes(const VerifyOutcome& outcome) const {
+  for (const auto& note : outcome.notes) std::fprintf(stderr, "skewgate: verify: %s\n", note.c_str());
+}
+
+void ControlPlane::reload(ReloadDone done) {
+  reload_waiters_.push_back(std::move(done));
+  if (!reload_running_) start_reload();
+}
+
+// The file is read and checked now; its new builds are probed; the result
+// is applied against the registry and state as they are when the probes
+// are done (an admin change may have happened meanwhile).
+void ControlPlane::start_reload() {
+  reload_running_ = true;
+  std::vector<ReloadDone> waiters = std::move(reload_waiters_);
+  reload_waiters_.clear();
+  ReloadOutcome outcome;
+  std::optional<LoadedFile> loaded = load_reload_file(outcome.errors);
+  if (!loaded) {
+    finish_reload(std::move(waiters), std::move(outcome));
+    return;
   }
+  std::vector<VerifyTarget> targets = targets_at_reload(file_config_, loaded->config);
+  auto file = std::make_shared<LoadedFile>(std::move(*loaded));
+  verifier_->verify(std::move(targets), [this, file, waiters = std::move(waiters)](VerifyOutcome verified) mutable {
+    log_notes(verified);
+    ReloadOutcome result;
+    if (!verified.ok()) {
+      for (const Mismatch& m : verified.mismatches) result.errors.push_back(m.message());
+      result.mismatches = std::move(verified.mismatches);
+    } else {
+      result.ok = apply_reload(std::move(*file), result.errors);
+    }
+    finish_reload(std::move(waiters), std::move(result));
+  });
 }
 
-bool ControlPlane::reload(std::vector<std::string>& errors) {
-  const bool ok = reload_file(errors);
-  ++config_reloads_[ok ? 0 : 1];
-  return ok;
+void ControlPlane::finish_reload(std::vector<ReloadDone> waiters, ReloadOutcome outcome) {
+  ++config_reloads_[outcome.ok ? 0 : 1];
+  reload_running_ = false;
+  for (auto& waiter : waiters) waiter(outcome);
+  if (!reload_running_ && !reload_waiters_.empty() && !stopped_) start_reload();
 }
 
-bool ControlPlane::reload_file(std::vector<std::string>& errors) {
+std::optional<ControlPlane::LoadedFile> ControlPlane::load_reload_file(std::vector<std::string>& errors) {
   if (config_path_.empty()) {
     errors.push_back("running the embedded default: there is no file to reload");
-    return false;
+    return std::nullopt;
   }
+  LoadedFile loaded;
+  loaded.hash = config_file_hash();
   conf::LoadResult result = conf::load_file(config_path_);
   for (const auto& w : result.warnings) std::fprintf(stderr, "skewgate: warning: %s\n", w.to_string().c_str());
   if (!result.config) {
     errors = to_strings(result.errors);
-    return false;
+    return std::nullopt;
   }
+  // Validate the whole snapshot before probing anything.
   const PersistedState before = state_;
   conf::Config effective = effective_config(*result.config, registry_);
   track_supersedes(effective);
-  // Validate the whole snapshot before touching any socket.
+  const routing::RuntimeState runtime = runtime_state();
+  state_ = before;
+  if (!routing::Snapshot::create(std::move(effective), errors, 0, &runtime)) return std::nullopt;
+  loaded.config = std::move(*result.config);
+  return loaded;
+}
+
+bool ControlPlane::apply_reload(LoadedFile loaded, std::vector<std::string>& errors) {
+  conf::Config file = std::move(loaded.config);
+  const PersistedState before = state_;
+  conf::Config effective = effective_config(file, registry_);
+  track_supersedes(effective);
+  // Validate again: the registry or the state may have changed while the
+  // builds were probed. Before touching any socket.
   {
     std::vector<std::string> check_errors;
     const routing::RuntimeState runtime = runtime_state();
@@ -248,11 +312,11 @@ bool ControlPlane::reload_file(std::vector<std::string>& errors) {
       return false;
     }
   }
-  report_static_changes(*result.config);
+  report_static_changes(file);
   if (server_) {
     std::vector<std::string> notes;
     std::string error;
-    if (!server_->update_listeners(*result.config, notes, error)) {
+    if (!server_->update_listeners(file, notes, error)) {
       state_ = before;
       errors.push_back(error);
       return false;
@@ -263,8 +327,8 @@ bool ControlPlane::reload_file(std::vector<std::string>& errors) {
     state_ = before;
     return false;
   }
-  file_config_ = std::move(*result.config);
-  loaded_hash_ = config_file_hash();
+  file_config_ = std::move(file);
+  loaded_hash_ = loaded.hash;
   apply_retention();
   persist();
   return true;
@@ -274,6 +338,7 @@ void ControlPlane::stop() {
   if (stopped_) return;
   stopped_ = true;
   health_.stop();
+  verifier_->stop();
   if (!started_) return;
   reports_.set_notifier(nullptr);
   persist();
@@ -555,18 +620,70 @@ ControlPlane::ApiResult ControlPlane::describe_app(std::string_view name) const 
 // Every registry change: apply to a copy, check that it makes a valid
 // snapshot, persist it (fsync) and only then swap it in and answer 2xx, so a
 // kill -9 right after the answer loses nothing.
-ControlPlane::ApiResult ControlPlane::mutate(std::string_view name, const RegistryOp& op,
-                                             const std::function<json()>& answer) {
+std::optional<ControlPlane::ApiResult> ControlPlane::refuse_change(std::string_view name) const {
   const conf::AppConfig* app = file_app(name);
-  if (!app) return {404, error_json("app_not_found", "no app named '" + std::string(name) + "'")};
+  if (!app) return ApiResult{404, error_json("app_not_found", "no app named '" + std::string(name) + "'")};
   // The admin API refuses changes first (with Retry-After); this is the
   // guarantee that registry.json is never written once a successor may
   // have read it.
-  if (handed_over_) return {503, error_json("handover_in_progress", "a new skewgate process is taking over")};
+  if (handed_over_) return ApiResult{503, error_json("handover_in_progress", "a new skewgate process is taking over")};
   if (app->registry != conf::RegistrySource::api)
-    return {409, error_json("registry_is_config",
-                            "app '" + std::string(name) + "' takes its builds from the config file (registry: config); "
-                            "edit the file and reload")};
+    return ApiResult{409, error_json("registry_is_config",
+                                     "app '" + std::string(name) +
+                                         "' takes its builds from the config file (registry: config); "
+                                         "edit the file and reload")};
+  return std::nullopt;
+}
+
+namespace {
+
+// 409: the build is not what it is registered as. The stable code, the
+// message, and the registered and reported IDs with how they were read.
+json mismatch_error(const Mismatch& mismatch) {
+  json body = {{"error", "deployment_id_mismatch"}, {"message", mismatch.message()}};
+  body.update(mismatch.to_json());
+  return body;
+}
+
+}  // namespace
+
+// The probe runs between the dry run and the real change, and nothing is
+// written before it passed: a refused build never reaches registry.json. The
+// change itself is applied to the registry as it is after the probe.
+void ControlPlane::verify_then_mutate(const std::string& app, RegistryOp op, std::function<json()> answer,
+                                      const std::string& verify_build, Done done) {
+  if (!verify_build.empty() && !refuse_change(app)) {
+    routing::Registry dry = registry_;
+    routing::AppRegistry& dry_app = dry[app];
+    const routing::OpResult result = op(dry_app);
+    if (!result.ok()) {
+      done({result.status, error_json(result.error, result.message)});
+      return;
+    }
+    const routing::RegisteredBuild* build = nullptr;
+    for (const auto& b : dry_app.builds)
+      if (b.id == verify_build) build = &b;
+    if (result.changed && build != nullptr) {
+      VerifyTarget target{app, build->id, build->upstreams, probe_host(*file_app(app))};
+      verifier_->verify({std::move(target)}, [this, app, op = std::move(op), answer = std::move(answer),
+                                              done = std::move(done)](VerifyOutcome outcome) {
+        log_notes(outcome);
+        if (!outcome.ok()) {
+          std::fprintf(stderr, "skewgate: refused: %s\n", outcome.mismatches.front().message().c_str());
+          done({409, mismatch_error(outcome.mismatches.front())});
+          return;
+        }
+        done(mutate(app, op, answer));
+      });
+      return;
+    }
+  }
+  done(mutate(app, op, answer));
+}
+
+ControlPlane::ApiResult ControlPlane::mutate(std::string_view name, const RegistryOp& op,
+                                             const std::function<json()>& answer) {
+  if (auto refusal = refuse_change(name)) return *refusal;
   routing::Registry next = registry_;
   const routing::OpResult result = op(next[std::string(name)]);
   if (!result.ok()) return {result.status, error_json(result.error, result.message)};
@@ -603,37 +720,54 @@ ControlPlane::ApiResult ControlPlane::mutate(std::string_view name, const Regist
   return {result.status, answer()};
 }
 
-ControlPlane::ApiResult ControlPlane::register_build(std::string_view app, const json& body) {
+namespace {
+
+// `"verify": false` in a register or promote body; absent means true.
+bool read_verify(const json& body, bool& verify) {
+  verify = true;
+  if (!body.is_object() || !body.contains("verify")) return true;
+  if (!body["verify"].is_boolean()) return false;
+  verify = body["verify"].get<bool>();
+  return true;
+}
+
+}  // namespace
+
+void ControlPlane::register_build(std::string_view app, const json& body, Done done) {
   if (!body.is_object() || !body.contains("id") || !body["id"].is_string() || !body.contains("upstreams") ||
       !body["upstreams"].is_array())
-    return {400, error_json("invalid_body", R"(expected {"id": "...", "upstreams": ["host:port", ...], "manifest": "..."})")};
+    return done({400, error_json("invalid_body",
+                                 R"(expected {"id": "...", "upstreams": ["host:port", ...], "manifest": "...", "verify": true})")});
+  bool verify = true;
+  if (!read_verify(body, verify)) return done({400, error_json("invalid_body", "verify: expected true or false")});
   routing::RegisteredBuild build;
   build.id = body["id"].get<std::string>();
   for (const auto& u : body["upstreams"]) {
     auto address = u.is_string() ? conf::SocketAddress::parse(u.get<std::string>()) : std::nullopt;
     if (!address)
-      return {400, error_json("invalid_body", "upstreams: expected host:port, [v6]:port or unix:/path strings")};
+      return done({400, error_json("invalid_body", "upstreams: expected host:port, [v6]:port or unix:/path strings")});
     build.upstreams.push_back(*address);
   }
   if (body.contains("manifest")) {
-    if (!body["manifest"].is_string()) return {400, error_json("invalid_body", "manifest: expected a path")};
+    if (!body["manifest"].is_string()) return done({400, error_json("invalid_body", "manifest: expected a path")});
     build.manifest = body["manifest"].get<std::string>();
     const conf::AppConfig* config_app = file_app(app);
     const std::uint64_t max_bytes =
         config_app ? config_app->actions.manifest_max_bytes : conf::kDefaultManifestMaxBytes;
     const conf::ManifestRead read = manifests_.read(build.manifest, max_bytes);
-    if (!read.error.empty()) return {400, error_json("invalid_manifest", read.error)};
+    if (!read.error.empty()) return done({400, error_json("invalid_manifest", read.error)});
   }
   const std::string id = build.id;
   const std::string app_name(app);
-  return mutate(
-      app, [&](routing::AppRegistry& r) { return routing::register_build(r, build, now_ms()); },
+  verify_then_mutate(
+      app_name, [build](routing::AppRegistry& r) { return routing::register_build(r, build, now_ms()); },
       [this, id, app_name]() -> json {
         for (const routing::App& live : snapshot_->apps())
           if (live.name == app_name)
             if (const routing::Build* b = live.find_build(id)) return {{"app", app_name}, {"build", build_json(live, *b)}};
         return {{"app", app_name}, {"build", {{"id", id}, {"state", "retained"}, {"healthy", true}}}};
-      });
+      },
+      verify ? id : std::string(), std::move(done));
 }
 
 // Promote and rollback both move `current`; both answer with the new
@@ -653,8 +787,25 @@ ControlPlane::ApiResult ControlPlane::change_current(std::string_view app, const
       });
 }
 
-ControlPlane::ApiResult ControlPlane::promote(std::string_view app, std::string_view build) {
-  return change_current(app, [build](routing::AppRegistry& r) { return routing::promote(r, build); });
+void ControlPlane::promote(std::string_view app, std::string_view build, const json& body, Done done) {
+  bool verify = true;
+  if (!body.is_null() && !body.is_object())
+    return done({400, error_json("invalid_body", R"(expected {} or {"verify": false})")});
+  if (!read_verify(body, verify)) return done({400, error_json("invalid_body", "verify: expected true or false")});
+  // The answer names the build it replaced: kept across the probe.
+  auto previous = std::make_shared<std::string>();
+  const std::string app_name(app), id(build);
+  verify_then_mutate(
+      app_name,
+      [previous, id](routing::AppRegistry& r) {
+        *previous = r.current;
+        return routing::promote(r, id);
+      },
+      [this, app_name, previous]() -> json {
+        return {{"app", app_name}, {"current", registry_[app_name].current},
+                {"previous", previous->empty() ? json(nullptr) : json(*previous)}};
+      },
+      verify ? id : std::string(), std::move(done));
 }
 
 ControlPlane::ApiResult ControlPlane::rollback(std::string_view app) {
@@ -719,15 +870,28 @@ metrics::ControlFacts ControlPlane::metric_facts() const {
   return facts;
 }
 
-ControlPlane::ApiResult ControlPlane::reload_api() {
-  std::vector<std::string> errors;
-  if (!reload(errors)) {
-    return {400,
-            {{"error", "invalid_config"},
-             {"message", "the configuration was not reloaded; the running configuration stays"},
-             {"errors", errors}}};
-  }
-  return {200, {{"reloaded", true}, {"generation", generation_}}};
+void ControlPlane::reload_api(Done done) {
+  reload([this, done = std::move(done)](const ReloadOutcome& outcome) {
+    if (outcome.ok) {
+      done({200, {{"reloaded", true}, {"generation", generation_}}});
+      return;
+    }
+    if (!outcome.mismatches.empty()) {
+      json mismatches = json::array();
+      for (const Mismatch& m : outcome.mismatches) mismatches.push_back(m.to_json());
+      done({409,
+            {{"error", "deployment_id_mismatch"},
+             {"message", "the configuration was not reloaded: a build reports another deployment ID than the "
+                         "file gives it; the running configuration stays"},
+             {"errors", outcome.errors},
+             {"mismatches", mismatches}}});
+      return;
+    }
+    done({400,
+          {{"error", "invalid_config"},
+           {"message", "the configuration was not reloaded; the running configuration stays"},
+           {"errors", outcome.errors}}});
+  });
 }
 
 json ControlPlane::config_json() const { return config_to_json(config_); }

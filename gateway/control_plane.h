@@ -11,11 +11,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "conf/config.h"
 #include "conf/manifest.h"
+#include "gateway/build_verifier.h"
 #include "gateway/health_checker.h"
 #include "gateway/runtime_reports.h"
 #include "gateway/state_store.h"
@@ -51,11 +53,26 @@ class ControlPlane {
   // links. Without one, preview() answers without a link.
   void set_pin_keyring(const skew::PinKeyring* keyring) { keyring_ = keyring; }
 
+  // After load_config(), before anything serves: probes the file's builds
+  // (build_verifier.h). `done` runs once every probe has answered; start-up
+  // runs the loop until then and exits on a mismatch.
+  void verify_at_start(BuildVerifier::Done done);
+  // Tests and the fuzz target swap the probing verifier for their own.
+  void set_verifier(std::unique_ptr<BuildVerifier> verifier) { verifier_ = std::move(verifier); }
+
   // Starts health checks and the retention timer; new snapshots go to `server`.
   void attach(Server& server);
-  // SIGHUP: re-read the file. On any error the running configuration stays.
-  // Counted in skewgate_config_reloads_total{result}.
-  bool reload(std::vector<std::string>& errors);
+  // SIGHUP, the file watch and POST /api/v1/reload: re-read the file, probe
+  // its new builds, then apply it. On any error or mismatch the running
+  // configuration stays. Reloads run one at a time; those asked for while
+  // one runs share the next. Counted in skewgate_config_reloads_total{result}.
+  struct ReloadOutcome {
+    bool ok = false;
+    std::vector<std::string> errors;   // every problem, one line each
+    std::vector<Mismatch> mismatches;  // builds refused by verification
+  };
+  using ReloadDone = std::function<void(const ReloadOutcome&)>;
+  void reload(ReloadDone done);
   void stop();
 
   // Wall clock in unix ms.
@@ -66,14 +83,20 @@ class ControlPlane {
     int status = 200;
     nlohmann::json body;
   };
+  // Register, promote and reload probe builds first: their answer comes
+  // through `done`, on the loop, once the probes are done (at once when
+  // nothing is probed). Nothing is written to state_dir before that.
+  using Done = std::function<void(ApiResult)>;
   ApiResult list_apps() const;
   ApiResult describe_app(std::string_view app) const;
-  ApiResult register_build(std::string_view app, const nlohmann::json& body);
-  ApiResult promote(std::string_view app, std::string_view build);
+  // body: {"id", "upstreams", "manifest"?, "verify"?: false}
+  void register_build(std::string_view app, const nlohmann::json& body, Done done);
+  // body: {} or {"verify": false}
+  void promote(std::string_view app, std::string_view build, const nlohmann::json& body, Done done);
   ApiResult rollback(std::string_view app);
   ApiResult retire(std::string_view app, std::string_view build);
   ApiResult preview(std::string_view app, std::string_view build);
-  ApiResult reload_api();
+  void reload_api(Done done);
   nlohmann::json config_json() const;
   // The registry and the reload counters, for /metrics.
   metrics::ControlFacts metric_facts() const;
@@ -96,12 +119,29 @@ class ControlPlane {
   void start_watch();
   std::size_t config_file_hash() const;
   void report_static_changes(const conf::Config& next) const;
-  bool reload_file(std::vector<std::string>& errors);
+  using RegistryOp = std::function<routing::OpResult(routing::AppRegistry&)>;
+  // A reload in two steps around the probes: the file read and checked
+  // (nullopt with `errors`), then applied.
+  struct LoadedFile {
+    conf::Config config;
+    std::size_t hash = 0;
+  };
+  std::optional<LoadedFile> load_reload_file(std::vector<std::string>& errors);
+  bool apply_reload(LoadedFile loaded, std::vector<std::string>& errors);
+  void start_reload();
+  void finish_reload(std::vector<ReloadDone> waiters, ReloadOutcome outcome);
+  void log_notes(const VerifyOutcome& outcome) const;
+  // An API change that refuses before touching the registry (unknown app,
+  // hand-over, registry: config), or nullopt.
+  std::optional<ApiResult> refuse_change(std::string_view app) const;
+  // Dry-runs `op`; when it would change the registry and `verify_build` is
+  // set, probes that build first; then mutate().
+  void verify_then_mutate(const std::string& app, RegistryOp op, std::function<nlohmann::json()> answer,
+                          const std::string& verify_build, Done done);
   bool rebuild(conf::Config config, std::vector<std::string>& errors);
   bool load_registry(const std::string& state_dir, std::string& error);
   // The YAML with every `registry: api` app's builds taken from the registry.
   conf::Config effective_config(const conf::Config& file, const routing::Registry& registry) const;
-  using RegistryOp = std::function<routing::OpResult(routing::AppRegistry&)>;
   ApiResult mutate(std::string_view app, const RegistryOp& op, const std::function<nlohmann::json()>& answer);
   ApiResult change_current(std::string_view app, const RegistryOp& op);
   nlohmann::json build_json(const routing::App& app, const routing::Build& build) const;
@@ -128,6 +168,9 @@ class ControlPlane {
   const skew::PinKeyring* keyring_ = nullptr;
   RuntimeReports reports_;
   HealthChecker health_;
+  std::unique_ptr<BuildVerifier> verifier_;
+  bool reload_running_ = false;
+  std::vector<ReloadDone> reload_waiters_;
   PersistedState state_;
   PersistedState saved_state_;
   std::map<std::string, bool> active_unhealthy_;       // by build key, from active checks

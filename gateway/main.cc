@@ -138,13 +138,14 @@ void on_drained(uv_async_t* handle) {
 
 void on_reload_signal(uv_signal_t* handle, int) {
   auto& m = *static_cast<MainLoop*>(handle->data);
-  std::vector<std::string> errors;
-  if (!m.control->reload(errors)) {
-    for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
-    std::fprintf(stderr, "skewgate: reload refused, the running configuration stays\n");
-    return;
-  }
-  std::fprintf(stderr, "skewgate: configuration reloaded\n");
+  m.control->reload([](const sg::gateway::ControlPlane::ReloadOutcome& outcome) {
+    if (!outcome.ok) {
+      for (const auto& e : outcome.errors) std::fprintf(stderr, "%s\n", e.c_str());
+      std::fprintf(stderr, "skewgate: reload refused, the running configuration stays\n");
+      return;
+    }
+    std::fprintf(stderr, "skewgate: configuration reloaded\n");
+  });
 }
 
 void on_reopen_signal(uv_signal_t* handle, int) {
@@ -210,6 +211,22 @@ int main(int argc, char** argv) {
   if (!control.load_config(errors)) {
     for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
     return 1;
+  }
+  // A build of the file that reports another deployment ID would send every
+  // tab into a reload loop: refuse to start, before a running predecessor
+  // is asked to hand over. Nothing else is on the loop yet, so it runs until
+  // the probes are done (each bounded by kProbeTimeout).
+  {
+    std::optional<sg::gateway::VerifyOutcome> verified;
+    control.verify_at_start([&verified](sg::gateway::VerifyOutcome outcome) { verified = std::move(outcome); });
+    uv_run(&m.loop, UV_RUN_DEFAULT);
+    if (!verified || !verified->ok()) {
+      if (verified)
+        for (const auto& mismatch : verified->mismatches)
+          std::fprintf(stderr, "skewgate: %s\n", mismatch.message().c_str());
+      std::fprintf(stderr, "skewgate: deployment_id_mismatch: not starting\n");
+      return 1;
+    }
   }
   // A running skewgate with the same state_dir hands its sockets over; its
   // answer also says it has written state_dir for the last time, so state_dir
@@ -290,7 +307,9 @@ int main(int argc, char** argv) {
   }
   const sg::metrics::Collector collector(*server.stats_board(), [&control] { return control.metric_facts(); });
   sg::gateway::AdminApi admin_api(control, admin_token, &collector);
-  sg::gateway::AdminServer admin(&m.loop, [&admin_api](const auto& request) { return admin_api.handle(request); });
+  sg::gateway::AdminServer admin(&m.loop, [&admin_api](const auto& request, sg::gateway::AdminServer::Reply reply) {
+    admin_api.handle(request, std::move(reply));
+  });
   bool admin_ok = false;
   if (takeover) {
     for (auto& passed : takeover->sockets) {

@@ -14,6 +14,10 @@
 // outside its directory, so it never opens /dev/zero, a FIFO or a user's
 // files (unbounded manifest reads are issue 13 item 3, tested there).
 //
+// No network: register and promote would probe the build's upstreams
+// (build_verifier.h); here a verifier that opens no socket answers at once
+// (no ID reported), so every answer comes back synchronously.
+//
 // Staying fast and deterministic: most inputs end in routing, auth or body
 // validation, which touch no file. A POST that succeeds may have changed
 // the registry on disk, so the next input starts
@@ -28,7 +32,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +43,7 @@
 
 #include "gateway/admin_api.h"
 #include "gateway/admin_server.h"
+#include "gateway/build_verifier.h"
 #include "gateway/control_plane.h"
 #include "gateway/http_parser.h"
 #include "gateway/local_reply.h"
@@ -49,6 +56,21 @@ using sg::gateway::AdminRequest;
 using sg::gateway::AdminResponse;
 using sg::gateway::ControlPlane;
 using sg::gateway::HttpParser;
+
+// Every build passes, at once, without a socket.
+class ImmediateVerifier final : public sg::gateway::BuildVerifier {
+ public:
+  void verify(std::vector<sg::gateway::VerifyTarget>, Done done) override { done(sg::gateway::VerifyOutcome{}); }
+  void stop() override {}
+};
+
+// The answer of an operation that must answer synchronously here.
+ControlPlane::ApiResult now(const std::function<void(ControlPlane::Done)>& op) {
+  std::optional<ControlPlane::ApiResult> result;
+  op([&result](ControlPlane::ApiResult r) { result = std::move(r); });
+  if (!result) std::abort();
+  return *result;
+}
 
 // As admin_server.cc's kAdminLimits: header bytes, headers, URI bytes, body.
 const sg::conf::Limits kAdminLimits{16 * 1024, 100, 8 * 1024, sg::gateway::AdminServer::kMaxBodyBytes};
@@ -111,10 +133,15 @@ struct World {
       std::abort();
     }
     control->set_pin_keyring(&keyring);
-    if (control->register_build("shop", {{"id", "a"}, {"upstreams", {"127.0.0.1:4001"}}}).status != 201 ||
-        control->register_build("shop", {{"id", "b"}, {"upstreams", {"127.0.0.1:4002"}}, {"manifest", manifest}})
+    control->set_verifier(std::make_unique<ImmediateVerifier>());
+    ControlPlane& c = *control;
+    const std::string m = manifest;
+    if (now([&](auto done) { c.register_build("shop", {{"id", "a"}, {"upstreams", {"127.0.0.1:4001"}}}, done); })
                 .status != 201 ||
-        control->promote("shop", "a").status != 200)
+        now([&](auto done) {
+          c.register_build("shop", {{"id", "b"}, {"upstreams", {"127.0.0.1:4002"}}, {"manifest", m}}, done);
+        }).status != 201 ||
+        now([&](auto done) { c.promote("shop", "a", nullptr, done); }).status != 200)
       std::abort();
     open_api = std::make_unique<AdminApi>(*control, "");
     token_api = std::make_unique<AdminApi>(*control, "fuzz-token");
@@ -179,7 +206,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (!safe_manifest(reader.request.body, w)) return 0;
 
-  const AdminResponse response = (with_token ? *w.token_api : *w.open_api).handle(reader.request);
+  std::optional<AdminResponse> answer;
+  (with_token ? *w.token_api : *w.open_api).handle(reader.request, [&answer](AdminResponse r) { answer = std::move(r); });
+  if (!answer) std::abort();  // nothing here answers later (ImmediateVerifier)
+  const AdminResponse& response = *answer;
   if (response.status < 200 || response.status > 599) std::abort();
   if (response.content_type == "application/json" && nlohmann::json::parse(response.body, nullptr, false).is_discarded())
     std::abort();

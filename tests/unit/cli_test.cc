@@ -447,6 +447,54 @@ TEST_CASE("cli flow: deploy registers, waits for health, promotes") {
   CHECK(s.err.empty());
 }
 
+TEST_CASE("cli: --no-verify applies to deploy and promote only") {
+  CHECK(parse({"deploy", "--app", "shop", "--build", "c", "--upstream", "u"}).args.verify);
+  CHECK_FALSE(parse({"deploy", "--app", "shop", "--build", "c", "--upstream", "u", "--no-verify"}).args.verify);
+  CHECK_FALSE(parse({"promote", "--app", "shop", "--build", "c", "--no-verify"}).args.verify);
+  for (const char* command : {"builds", "rollback", "retire", "preview", "reload"}) {
+    CAPTURE(command);
+    std::vector<const char*> words{command, "--no-verify"};
+    if (std::string_view(command) != "reload") words.insert(words.end(), {"--app", "shop"});
+    if (std::string_view(command) == "retire" || std::string_view(command) == "preview")
+      words.insert(words.end(), {"--build", "c"});
+    const Parsed p = parse(words);
+    CHECK_FALSE(p.ok);
+    CHECK(p.error == "option '--no-verify' does not apply to '" + std::string(command) + "'");
+  }
+  CHECK(usage_for("promote").find("[--no-verify]") != std::string::npos);
+  CHECK(usage_for("deploy").find("[--no-verify]") != std::string::npos);
+}
+
+TEST_CASE("cli flow: --no-verify sends \"verify\": false to register and promote") {
+  Script s;
+  s.add(201, R"({"app":"shop","build":{"id":"dpl-c"}})");
+  s.add(200, app_with("true"));
+  s.add(200, R"({"app":"shop","current":"dpl-c","previous":"dpl-b"})");
+  CHECK(s.run({"deploy", "--app", "shop", "--build", "dpl-c", "--upstream", "127.0.0.1:3004", "--no-verify"}) == 0);
+  REQUIRE(s.seen.size() == 3);
+  CHECK(nlohmann::json::parse(s.seen[0].body) ==
+        nlohmann::json::parse(R"({"id":"dpl-c","upstreams":["127.0.0.1:3004"],"verify":false})"));
+  CHECK(nlohmann::json::parse(s.seen[2].body) == nlohmann::json::parse(R"({"verify":false})"));
+  Script p;
+  p.add(200, R"({"app":"shop","current":"dpl-c","previous":"dpl-b"})");
+  CHECK(p.run({"promote", "--app", "shop", "--build", "dpl-c", "--no-verify"}) == 0);
+  REQUIRE(p.seen.size() == 1);
+  CHECK(p.seen[0].body == R"({"verify":false})");
+  Script plain;
+  plain.add(200, R"({"app":"shop","current":"dpl-c","previous":"dpl-b"})");
+  CHECK(plain.run({"promote", "--app", "shop", "--build", "dpl-c"}) == 0);
+  CHECK(plain.seen[0].body == "{}");
+}
+
+TEST_CASE("cli flow: a deployment_id_mismatch refusal prints the message, exit 1") {
+  Script s;
+  s.add(409, R"({"error":"deployment_id_mismatch","message":"build 'dpl-c' of app 'shop' reports deployment ID 'dpl-b' (x-nextjs-deployment-id header from 127.0.0.1:3004), not 'dpl-c'","app":"shop","build":"dpl-c","registered":"dpl-c","reported":"dpl-b","source":"header","upstream":"127.0.0.1:3004"})");
+  CHECK(s.run({"promote", "--app", "shop", "--build", "dpl-c"}) == 1);
+  CHECK(s.err.find("reports deployment ID 'dpl-b'") != std::string::npos);
+  CHECK(s.err.find("(deployment_id_mismatch, HTTP 409)") != std::string::npos);
+  CHECK(s.out.empty());
+}
+
 TEST_CASE("cli flow: deploy --json prints only the promote response on stdout") {
   Script s;
   s.add(200, R"({"app":"shop","build":{"id":"dpl-c"}})");

@@ -61,6 +61,18 @@ TEST_CASE("the minimal file loads with defaults") {
   CHECK(config.timeouts.tunnel_idle == std::chrono::hours(1));
 }
 
+TEST_CASE("builds: verify defaults to true; verify: false turns the probe off; a typo gets a hint") {
+  CHECK(load_string(kMinimal, "t.yaml").config->apps.at(0).builds.at(0).verify);
+  const auto off = load_string(with("upstreams: [127.0.0.1:3001]}", "upstreams: [127.0.0.1:3001], verify: false}"),
+                               "t.yaml");
+  REQUIRE(off.config.has_value());
+  CHECK_FALSE(off.config->apps.at(0).builds.at(0).verify);
+  CHECK(errors_of(with("upstreams: [127.0.0.1:3001]}", "upstreams: [127.0.0.1:3001], verify: no}")) ==
+        "t.yaml:8:58: apps[0].builds[0].verify: expected true or false, got 'no'\n");
+  CHECK(errors_of(with("upstreams: [127.0.0.1:3001]}", "upstreams: [127.0.0.1:3001], verfy: false}")) ==
+        "t.yaml:8:50: apps[0].builds[0].verfy: unknown key 'verfy'; did you mean 'verify'?\n");
+}
+
 TEST_CASE("timeouts: every phase's key is read; a misspelt one gets a hint") {
   const auto result =
       load_string(std::string(kMinimal) + "timeouts: {client_body: 300ms, client_send: 2s, tunnel_idle: 10m}\n", "t.yaml");
