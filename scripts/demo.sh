@@ -181,7 +181,7 @@ dpl-a is deployed and current; dpl-b is running but not deployed yet.
 2. In another terminal, deploy B:
      \$ $deploy_b
    Then:
-     curl -s $url                                          # a page load: dpl-b (current)
+     curl -s -H 'accept: text/html' $url                   # a page load: dpl-b (current), pinned
      curl -s -H 'rsc: 1' -H 'x-deployment-id: dpl-a' $url  # an RSC request of a dpl-a tab: dpl-a (retained)
      curl -s '${url}_next/static/app.js?dpl=dpl-a'          # an asset of dpl-a: dpl-a
 3. Retire A:
