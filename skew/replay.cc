@@ -105,9 +105,9 @@ NotFoundSignal action_not_found_signal(const routing::RequestView& request,
   return NotFoundSignal::none;
 }
 
-bool is_replay_target(const Build& build) {
-  return build.healthy && (build.state == conf::BuildState::current || build.state == conf::BuildState::retained);
-}
+// A build that may take a replay: kept (routing's one definition) and
+// healthy, current included (an unhealthy current gets no second request).
+bool is_replay_target(const Build& build) { return build.kept() && build.healthy; }
 
 std::vector<const Build*> replay_candidates(const App& app, std::string_view action_id,
                                             std::span<const Build* const> tried) {
