@@ -8,6 +8,10 @@
 //             (deploy phase: A retained), retire A (retire phase) with action_policy reload,
 //             then action_policy error (config reload);
 //   nodpl     the same app built without deploymentId: actions routed by the action manifests.
+//   multitab  the builds without deploymentId, all tabs in one cookie jar: old tabs on A, tab 2
+//             loads B (so every tab sends pin B); the old tabs' interactions while A is
+//             retained and after retire, with manifests and with none (zero-config).
+//             E2E_ONLY=multitab (comma list) runs only the named scenarios.
 // Every check asserts on the DOM and saves a screenshot under tests/e2e/results/<version>/.
 // Ends with results/summary.md (the table) and a closing line "N passed, N failed".
 
@@ -19,6 +23,8 @@ import { CHROMIUM, CHROMIUM_ARGS, Skewgate, freePort, here, sleep, startNext, st
 
 const RESULTS = path.join(here, 'results');
 const RUN_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS || 20 * 60_000);
+// E2E_ONLY=multitab,skew runs only those scenarios (while working on one; CI runs all).
+const ONLY = process.env.E2E_ONLY ? process.env.E2E_ONLY.split(',') : null;
 const ERROR_MESSAGE = 'This page is out of date (skewgate e2e). Reload to continue.';
 
 const rows = [];      // every check: the table
@@ -202,7 +208,20 @@ async function check({ version, scenario, phase, kind, tab, act, done, expect, e
   row.wire = wire(tab, since, { assets });
   if (sg) {
     await sleep(300); // the workers' access-log flush
-    row.access = accessLines(sg.accessSince(mark), { assets });
+    const access = sg.accessSince(mark);
+    row.access = accessLines(access, { assets });
+    // The table says what answered the POST: status and headers as the browser got them,
+    // the build and outcome from skewgate's access log.
+    const post = tab.net.find((e) => e.t >= since && e.method === 'POST' && !e.failed);
+    const logged = access.find((l) => l.method === 'POST');
+    if (post) {
+      row.saw += ` [POST answered ${post.status} ${post.contentType ?? ''}` +
+        `${post.actionNotFound ? ` x-nextjs-action-not-found: ${post.actionNotFound}` : ''}` +
+        `${post.xActionRedirect ? ` x-action-redirect: ${post.xActionRedirect}` : ''}${post.location ? ` location: ${post.location}` : ''}` +
+        `${post.xSkewgateReload ? ` x-skewgate-reload: ${post.xSkewgateReload}` : ''}` +
+        `${logged ? `; skewgate: client_build=${logged.client_build || '-'} build=${logged.build || '-'} outcome=${logged.outcome}` +
+          `${logged.detail ? ` detail=${logged.detail}` : ''} status=${logged.status}` : ''}]`;
+    }
   }
   row.pageErrors = tab.errors.slice();
   try { await tab.page.screenshot({ path: path.join(here, screenshot), fullPage: true, timeout: 15_000 }); } catch (e) { row.screenshotError = e.message; }
@@ -661,6 +680,7 @@ async function main() {
       fs.mkdirSync(dir, { recursive: true });
       for (const [name, fn] of [['baseline', baseline], ['skew', skewScenario], ['nodpl', nodplScenario],
         ['multitab', multiTabScenarios]]) {
+        if (ONLY && !ONLY.includes(name)) continue;
         const t0 = Date.now();
         log(`${v}: scenario ${name}`);
         try {
