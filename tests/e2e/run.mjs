@@ -169,7 +169,12 @@ function accessLines(lines, { assets = false } = {}) {
   return lines.filter((l) => l.raw || assets || !(l.path ?? '').startsWith('/_next/static/'))
     .map((l) => l.raw ?? `${l.method} ${l.target.length > 90 ? `${l.target.slice(0, 90)}…` : l.target} kind=${l.kind}` +
       ` client_build=${l.client_build || '-'} build=${l.build || '-'} outcome=${l.outcome}${l.detail ? ` detail=${l.detail}` : ''}` +
-      `${l.pin ? ` pin=${l.pin}` : ''} status=${l.status}`);
+      `${l.pin ? ` pin=${l.pin}` : ''}${l.tried?.length ? ` tried=${[].concat(l.tried).join(',')}` : ''} status=${l.status}`);
+}
+
+function skewgateSaid(l) {
+  return `client_build=${l.client_build || '-'} build=${l.build || '-'} outcome=${l.outcome}${l.detail ? ` detail=${l.detail}` : ''}` +
+    `${l.tried?.length ? ` tried=${[].concat(l.tried).join(',')}` : ''} status=${l.status}`;
 }
 
 // Screenshot names: <scenario>-<phase>-<kind>.png, e.g. skew-retire-reload-button.png.
@@ -219,9 +224,11 @@ async function check({ version, scenario, phase, kind, tab, act, done, expect, e
         `${post.actionNotFound ? ` x-nextjs-action-not-found: ${post.actionNotFound}` : ''}` +
         `${post.xActionRedirect ? ` x-action-redirect: ${post.xActionRedirect}` : ''}${post.location ? ` location: ${post.location}` : ''}` +
         `${post.xSkewgateReload ? ` x-skewgate-reload: ${post.xSkewgateReload}` : ''}` +
-        `${logged ? `; skewgate: client_build=${logged.client_build || '-'} build=${logged.build || '-'} outcome=${logged.outcome}` +
-          `${logged.detail ? ` detail=${logged.detail}` : ''} status=${logged.status}` : ''}]`;
+        `${logged ? `; skewgate: ${skewgateSaid(logged)}` : ''}]`;
     }
+    // ...and what answered a lazy chunk (the first static file fetched after the click).
+    const chunk = assets && access.find((l) => (l.path ?? '').startsWith('/_next/static/'));
+    if (chunk) row.saw += ` [chunk ${chunk.path.split('/').pop()}: skewgate: ${skewgateSaid(chunk)}]`;
   }
   row.pageErrors = tab.errors.slice();
   try { await tab.page.screenshot({ path: path.join(here, screenshot), fullPage: true, timeout: 15_000 }); } catch (e) { row.screenshotError = e.message; }
