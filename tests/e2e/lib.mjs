@@ -122,6 +122,7 @@ export class Skewgate {
     this.stateDir = path.join(dir, 'state');
     this.logFile = path.join(dir, 'skewgate.log');
     this.cliLog = path.join(dir, 'cli.log');
+    this.accessLog = path.join(dir, 'access.log');
     fs.mkdirSync(this.stateDir, { recursive: true });
     this.writeConfig();
   }
@@ -135,7 +136,7 @@ export class Skewgate {
       'workers: 2',
       `admin: {address: 127.0.0.1:${this.adminPort}}`,
       `state_dir: ${JSON.stringify(this.stateDir)}`,
-      `access_log: {path: ${JSON.stringify(path.join(this.dir, 'access.log'))}, format: json}`,
+      `access_log: {path: ${JSON.stringify(this.accessLog)}, format: json}`,
       'timeouts: {upstream_connect: 2s, upstream_response: 30s, drain: 5s}',
       'apps:',
       '  - name: e2e',
@@ -171,9 +172,23 @@ export class Skewgate {
     return r.stdout;
   }
 
+  // manifest null: the build is registered without one (zero-config: skewgate learns
+  // nothing about its actions but what the build answers).
   deploy(build, upstreamPort, manifest) {
     return this.cli('deploy', '--app', 'e2e', '--build', build, '--upstream', `127.0.0.1:${upstreamPort}`,
-      '--manifest', manifest, '--health-timeout', '30s');
+      ...(manifest ? ['--manifest', manifest] : []), '--health-timeout', '30s');
+  }
+
+  // The access log's byte length now, and its JSON lines written after such a mark (the
+  // workers flush every few ms, so callers read after the page has settled).
+  accessMark() {
+    try { return fs.statSync(this.accessLog).size; } catch { return 0; }
+  }
+
+  accessSince(mark) {
+    let text;
+    try { text = fs.readFileSync(this.accessLog).subarray(mark).toString('utf8'); } catch { return []; }
+    return text.split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l); } catch { return { raw: l }; } });
   }
 
   retire(build) { return this.cli('retire', '--app', 'e2e', '--build', build); }

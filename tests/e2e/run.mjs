@@ -8,6 +8,10 @@
 //             (deploy phase: A retained), retire A (retire phase) with action_policy reload,
 //             then action_policy error (config reload);
 //   nodpl     the same app built without deploymentId: actions routed by the action manifests.
+//   multitab  the builds without deploymentId, all tabs in one cookie jar: old tabs on A, tab 2
+//             loads B (so every tab sends pin B); the old tabs' interactions while A is
+//             retained and after retire, with manifests and with none (zero-config).
+//             E2E_ONLY=multitab (comma list) runs only the named scenarios.
 // Every check asserts on the DOM and saves a screenshot under tests/e2e/results/<version>/.
 // Ends with results/summary.md (the table) and a closing line "N passed, N failed".
 
@@ -19,6 +23,8 @@ import { CHROMIUM, CHROMIUM_ARGS, Skewgate, freePort, here, sleep, startNext, st
 
 const RESULTS = path.join(here, 'results');
 const RUN_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS || 20 * 60_000);
+// E2E_ONLY=multitab,skew runs only those scenarios (while working on one; CI runs all).
+const ONLY = process.env.E2E_ONLY ? process.env.E2E_ONLY.split(',') : null;
 const ERROR_MESSAGE = 'This page is out of date (skewgate e2e). Reload to continue.';
 
 const rows = [];      // every check: the table
@@ -30,9 +36,12 @@ function log(...args) {
 
 // ---------------------------------------------------------------- the browser side
 
-// A tab: a page plus what it saw on the wire.
+// A tab: a page plus what it saw on the wire. js=false: scripts are off in this tab only
+// (the emulation Playwright itself uses for javaScriptEnabled: false), so a no-JS tab can
+// share a JS context's cookie jar, as two tabs of one browser do.
 async function openTab(context, url, name, { js = true, old = true } = {}) {
   const page = await context.newPage();
+  if (!js) await (await context.newCDPSession(page)).send('Emulation.setScriptExecutionDisabled', { value: true });
   const tab = { page, name, js, net: [], errors: [] };
   page.on('response', async (resp) => {
     const req = resp.request();
@@ -41,7 +50,7 @@ async function openTab(context, url, name, { js = true, old = true } = {}) {
     const entry = {
       t: Date.now(), method: req.method(), url: req.url().replace(/^http:\/\/127\.0\.0\.1:\d+/, ''), status: resp.status(),
       contentType: h['content-type'], xSkewgateReload: h['x-skewgate-reload'], xActionRedirect: h['x-action-redirect'],
-      location: h.location, actionNotFound: h['x-nextjs-action-not-found'], reqDeploymentId: rh['x-deployment-id'], nextAction: rh['next-action'], rsc: rh.rsc,
+      location: h.location, actionNotFound: h['x-nextjs-action-not-found'], respDeploymentId: h['x-nextjs-deployment-id'], reqDeploymentId: rh['x-deployment-id'], nextAction: rh['next-action'], rsc: rh.rsc,
     };
     tab.net.push(entry);
     if (req.method() === 'POST' || resp.status() >= 300 || rh.rsc) {
@@ -66,9 +75,11 @@ async function snapshot(tab) {
       const loc = tab.page.locator(sel);
       return (await loc.count()) ? (await loc.first().textContent()) : null;
     };
+    const body = await tab.page.locator('body').innerText({ timeout: 5000 }).catch(() => ''); // innerText: no inline <script> text
     return {
       oldTab: null, url: new URL(tab.page.url()).pathname + new URL(tab.page.url()).search,
       renderedBy: await text('#rendered-by'), nojsCount: await text('#nojs-count'), secondPage: (await text('#second-page')) !== null,
+      errorScreen: errorScreenOf(body ?? ''),
     };
   }
   return tab.page.evaluate(() => {
@@ -80,8 +91,19 @@ async function snapshot(tab) {
       actionCalls: Number(t('action-calls') ?? 0), actionResult: t('action-result'), actionError: t('action-error'),
       formResult: t('form-result'), boundaryError: t('boundary-error'), nojsCount: t('nojs-count'),
       lazyPanel: t('lazy-panel'), lazyError: t('lazy-error'), secondPage: document.getElementById('second-page') !== null,
+      bodyText: (document.body?.innerText ?? '').slice(0, 2000),
     };
-  });
+  }).then(({ bodyText, ...s }) => ({ ...s, errorScreen: errorScreenOf(bodyText) }));
+}
+
+// Next.js's own error screens (not the app's error boundary): the client-exception screen
+// and the default 404/500 pages. null when the page shows none of them.
+function errorScreenOf(text) {
+  for (const marker of ['Application error: a client-side exception has occurred', 'This page could not be found',
+    'Internal Server Error', 'Server Action unavailable']) {
+    if (text.includes(marker)) return marker;
+  }
+  return null;
 }
 
 // Waits until done(snapshot) holds (a navigation in between is fine), lets the page settle, re-reads it.
@@ -99,13 +121,15 @@ async function settle(tab, done, { timeoutMs = 20_000, quietMs = 1500, allowTime
   await tab.page.waitForLoadState('load', { timeout: 15_000 }).catch(() => {});
   return waitFor(`${tab.name}: a stable page`, async () => {
     const s = await snapshot(tab);
-    return s.renderedBy !== null || s.boundaryError !== null ? s : null;
+    return s.renderedBy !== null || s.boundaryError !== null || s.errorScreen ? s : null;
   }, 15_000, 150);
 }
 
 function describe(s) {
   const parts = [];
-  if (s.boundaryError !== null && s.boundaryError !== undefined) {
+  if (s.errorScreen) {
+    parts.push(`error screen "${s.errorScreen}" at ${s.url}`);
+  } else if (s.boundaryError !== null && s.boundaryError !== undefined) {
     parts.push(`error boundary shows "${s.boundaryError}"`);
   } else {
     parts.push(`${s.secondPage ? 'second page' : 'page'} ${s.url} rendered by ${s.renderedBy ?? '?'}`);
@@ -124,8 +148,9 @@ function describe(s) {
 }
 
 // The requests a check made (after its click), condensed for the report.
-function wire(tab, since) {
+function wire(tab, since, { assets = false } = {}) {
   return tab.net.filter((e) => e.t >= since && (e.method === 'POST' || e.rsc || e.status >= 300 || e.failed ||
+    assets && e.url.startsWith('/_next/static/') ||
     /\/_next\/static\/chunks\//.test(e.url) && e.status !== 200 || e.url.split('?')[0] === '/' || e.url.startsWith('/second') ||
     e.url.includes('LazyPanel') || e.url.includes('dpl=')))
     .map((e) => e.failed ? `${e.method} ${e.url} failed ${e.failed}` :
@@ -134,7 +159,22 @@ function wire(tab, since) {
       ` -> ${e.status} ${e.contentType ?? ''}${e.xActionRedirect ? ` x-action-redirect: ${e.xActionRedirect}` : ''}` +
       `${e.location ? ` location: ${e.location}` : ''}${e.actionNotFound ? ` x-nextjs-action-not-found: ${e.actionNotFound}` : ''}` +
       `${e.xSkewgateReload ? ` x-skewgate-reload: ${e.xSkewgateReload}` : ''}` +
+      `${e.respDeploymentId ? ` x-nextjs-deployment-id: ${e.respDeploymentId}` : ''}` +
       `${e.method === 'POST' && e.body && !/html/.test(e.contentType ?? '') ? ` body: ${JSON.stringify(e.body.slice(0, 120))}` : ''}`);
+}
+
+// skewgate's access-log lines of a check, condensed: who the request was routed to and what
+// skewgate did (static files only for lazy-chunk checks, where they are the point).
+function accessLines(lines, { assets = false } = {}) {
+  return lines.filter((l) => l.raw || assets || !(l.path ?? '').startsWith('/_next/static/'))
+    .map((l) => l.raw ?? `${l.method} ${l.target.length > 90 ? `${l.target.slice(0, 90)}…` : l.target} kind=${l.kind}` +
+      ` client_build=${l.client_build || '-'} build=${l.build || '-'} outcome=${l.outcome}${l.detail ? ` detail=${l.detail}` : ''}` +
+      `${l.pin ? ` pin=${l.pin}` : ''}${l.tried?.length ? ` tried=${[].concat(l.tried).join(',')}` : ''} status=${l.status}`);
+}
+
+function skewgateSaid(l) {
+  return `client_build=${l.client_build || '-'} build=${l.build || '-'} outcome=${l.outcome}${l.detail ? ` detail=${l.detail}` : ''}` +
+    `${l.tried?.length ? ` tried=${[].concat(l.tried).join(',')}` : ''} status=${l.status}`;
 }
 
 // Screenshot names: <scenario>-<phase>-<kind>.png, e.g. skew-retire-reload-button.png.
@@ -147,11 +187,13 @@ function shotName(scenario, phase, kind) {
 }
 
 // One check: act, wait, read the DOM, screenshot, assert (assert=false: recorded only).
-async function check({ version, scenario, phase, kind, tab, act, done, expect, expected, assert = true, settleOpts }) {
+async function check({ version, scenario, phase, kind, tab, act, done, expect, expected, assert = true, settleOpts, sg }) {
   const name = shotName(scenario, phase, kind);
   const screenshot = path.join('results', version, `${name}.png`);
   const row = { version, scenario, phase, kind, expected, assert, screenshot };
   const since = Date.now();
+  const mark = sg?.accessMark();
+  const assets = kind === 'lazy chunk';
   let s = null;
   try {
     await act(tab.page);
@@ -168,13 +210,33 @@ async function check({ version, scenario, phase, kind, tab, act, done, expect, e
     try { s = await snapshot(tab); s.js = tab.js; row.saw = describe(s); } catch { row.saw = '(page unreadable)'; }
   }
   row.snapshot = s;
-  row.wire = wire(tab, since);
+  row.wire = wire(tab, since, { assets });
+  if (sg) {
+    await sleep(300); // the workers' access-log flush
+    const access = sg.accessSince(mark);
+    row.access = accessLines(access, { assets });
+    // The table says what answered the POST: status and headers as the browser got them,
+    // the build and outcome from skewgate's access log.
+    const post = tab.net.find((e) => e.t >= since && e.method === 'POST' && !e.failed);
+    const logged = access.find((l) => l.method === 'POST');
+    if (post) {
+      row.saw += ` [POST answered ${post.status} ${post.contentType ?? ''}` +
+        `${post.actionNotFound ? ` x-nextjs-action-not-found: ${post.actionNotFound}` : ''}` +
+        `${post.xActionRedirect ? ` x-action-redirect: ${post.xActionRedirect}` : ''}${post.location ? ` location: ${post.location}` : ''}` +
+        `${post.xSkewgateReload ? ` x-skewgate-reload: ${post.xSkewgateReload}` : ''}` +
+        `${logged ? `; skewgate: ${skewgateSaid(logged)}` : ''}]`;
+    }
+    // ...and what answered a lazy chunk (the first static file fetched after the click).
+    const chunk = assets && access.find((l) => (l.path ?? '').startsWith('/_next/static/'));
+    if (chunk) row.saw += ` [chunk ${chunk.path.split('/').pop()}: skewgate: ${skewgateSaid(chunk)}]`;
+  }
   row.pageErrors = tab.errors.slice();
   try { await tab.page.screenshot({ path: path.join(here, screenshot), fullPage: true, timeout: 15_000 }); } catch (e) { row.screenshotError = e.message; }
   rows.push(row);
   const verdict = !assert ? (row.ok ? 'info' : 'info (differs)') : row.ok ? 'PASS' : 'FAIL';
   log(`${verdict.padEnd(14)} ${version} ${scenario}/${phase} ${kind}: ${row.saw}${row.problems ? `\n    problems: ${row.problems.join('; ')}` : ''}`);
   if ((!row.ok) && row.wire.length) log(`    wire:\n      ${row.wire.join('\n      ')}`);
+  if ((!row.ok || !assert) && row.access?.length) log(`    skewgate access log:\n      ${row.access.join('\n      ')}`);
   if (!row.ok && row.pageErrors.length) log(`    page errors:\n      ${row.pageErrors.slice(0, 5).join('\n      ')}`);
   return row;
 }
@@ -244,16 +306,32 @@ async function baseline(version, browser, dir) {
   }
 }
 
-// Builds A and B of one variant pair on ports of their own, behind a fresh skewgate (its own
-// dir, action_policy reload) with A deployed through the CLI, plus a JavaScript and a no-JS
-// browser context. deploy(variant) registers and promotes that build with its manifest;
-// stop() closes and stops everything, by PID.
-async function startDeployment(version, browser, dir, { a: variantA, b: variantB, name }) {
-  const ports = { [variantA]: await freePort(), [variantB]: await freePort() };
-  const next = (variant) => startNext({ version, variantDir: variantDir(version, variant), port: ports[variant],
-    logFile: path.join(dir, `next-${variant}.log`), label: variant });
-  const a = await next(variantA);
-  const b = await next(variantB);
+// `next start` for A and B of one variant pair, each on a port of its own; stop() stops both by PID.
+async function startBuilds(version, dir, variants, name) {
+  const ports = {};
+  const procs = [];
+  const builds = { ports, async stop() { for (const p of procs) await stopProcess(p); } };
+  try {
+    for (const variant of variants) {
+      ports[variant] = await freePort();
+      procs.push(await startNext({ version, variantDir: variantDir(version, variant), port: ports[variant],
+        logFile: path.join(dir, `next-${name}-${variant}.log`), label: variant }));
+    }
+  } catch (e) {
+    await builds.stop();
+    throw e;
+  }
+  return builds;
+}
+
+// A and B of one variant pair (started here, or `builds` shared with another deployment),
+// behind a fresh skewgate (its own dir, action_policy reload) with A deployed through the CLI,
+// plus a JavaScript and a no-JS browser context. deploy(variant) registers and promotes that
+// build with its manifest (manifests: false: without, zero-config); stop() closes and stops
+// everything it started, by PID.
+async function startDeployment(version, browser, dir, { a: variantA, b: variantB, name, manifests = true, builds: shared = null }) {
+  const builds = shared ?? await startBuilds(version, dir, [variantA, variantB], name);
+  const { ports } = builds;
   const sgDir = path.join(dir, `skewgate-${name}`);
   fs.rmSync(sgDir, { recursive: true, force: true });
   fs.mkdirSync(sgDir, { recursive: true });
@@ -263,13 +341,12 @@ async function startDeployment(version, browser, dir, { a: variantA, b: variantB
     sg,
     ctx: await browser.newContext(),
     nojsCtx: await browser.newContext({ javaScriptEnabled: false }),
-    deploy: (variant) => sg.deploy(variant, ports[variant], manifest(variant)),
+    deploy: (variant) => sg.deploy(variant, ports[variant], manifests ? manifest(variant) : null),
     async stop() {
       await deployment.ctx.close();
       await deployment.nojsCtx.close();
       await sg.stop();
-      await stopProcess(a);
-      await stopProcess(b);
+      if (!shared) await builds.stop();
     },
   };
   try {
@@ -428,6 +505,156 @@ async function nodplScenario(version, browser, dir) {
   }
 }
 
+// The multi-tab scenario (issue 14) on the builds without deploymentId: every tab below lives
+// in ONE browser context (one cookie jar, as the tabs of one browser). Old tabs ("tab 1", one
+// per interaction so that each starts from A's untouched page) load while A is current; B is
+// deployed; tab 2 loads and gets a pin for B, which every old tab now sends too. Nothing the
+// old tabs send names their build (no x-deployment-id, no dpl): only the pin (B), the action
+// IDs and what the builds answer are left. Run with manifests and without (zero-config),
+// each behind its own skewgate, in front of the same two `next start` processes.
+async function multiTabScenarios(version, browser, dir) {
+  const builds = await startBuilds(version, dir, ['nodpl-a', 'nodpl-b'], 'multitab');
+  try {
+    for (const manifests of [true, false]) {
+      const t0 = Date.now();
+      try {
+        await multiTabScenario(version, browser, dir, { manifests, builds });
+      } catch (e) {
+        rows.push({ version, scenario: `multitab (${manifests ? 'manifests' : 'zero-config'})`, phase: '(setup)', kind: '-',
+          assert: true, ok: false, saw: e.message, problems: [e.message], screenshot: '-' });
+        log(`FAIL ${version} multitab: ${e.stack}`);
+      }
+      timings[`${version} scenario multitab, ${manifests ? 'manifests' : 'zero-config'}`] = (Date.now() - t0) / 1000;
+    }
+  } finally {
+    await builds.stop();
+  }
+}
+
+async function multiTabScenario(version, browser, dir, { manifests, builds }) {
+  const config = manifests ? 'manifests' : 'zero-config';
+  const scenario = `multitab-${manifests ? 'manifests' : 'zeroconfig'}`;
+  const deployment = await startDeployment(version, browser, dir, { a: 'nodpl-a', b: 'nodpl-b', name: scenario, manifests, builds });
+  const { sg, ctx } = deployment;
+  try {
+    // The old tabs, opened five at a time (A's no-JS counter is shared by both runs: each
+    // no-JS tab remembers the count its page showed).
+    const kinds = ['button', 'form', 'nojs', 'link', 'lazy'];
+    const tabs = {};
+    for (const phase of ['deploy', 'retire']) {
+      await Promise.all(kinds.map(async (k) => {
+        const t = await openTab(ctx, `${sg.url}/`, `${scenario} ${phase} ${k}`, { js: k !== 'nojs' });
+        const s = await snapshot(t);
+        if (s.renderedBy !== 'A') throw new Error(`old tab ${phase}-${k} says ${s.renderedBy}, not A`);
+        t.nojsCountAtLoad = Number(s.nojsCount);
+        tabs[`${phase}-${k}`] = t;
+      }));
+    }
+    // The no-JS tabs really run no script (React never hydrated them).
+    for (const phase of ['deploy', 'retire']) {
+      const hydrated = await tabs[`${phase}-nojs`].page.evaluate(() => document.documentElement.dataset.hydrated ?? null);
+      if (hydrated !== null) throw new Error(`the no-JS tab ${phase}-nojs hydrated: scripts were not off`);
+    }
+    const pinOf = async () => (await ctx.cookies(sg.url)).find((c) => c.name === 'skewgate_pin')?.value ?? null;
+    const pinA = await pinOf();
+
+    deployment.deploy('nodpl-b');
+    const tab2 = await openTab(ctx, `${sg.url}/`, `${scenario} tab 2`, { old: false });
+    tab2.fresh = true;
+    const pinB = await pinOf();
+    const phase = `deploy (A retained), ${config}, tab 2 pinned B`;
+    await check({
+      version, scenario, phase, kind: 'new tab (document)', tab: tab2, sg, act: async () => {}, done: (s) => s.renderedBy,
+      expected: 'tab 2 gets B and a new pin (the jar now pins every tab to B)',
+      expect: (s) => [...want(s, s.renderedBy === 'B', 'tab 2 should get B'),
+        ...want(s, pinA && pinB && pinA !== pinB, `tab 2's document should replace the jar's pin (before: ${pinA ? 'set' : 'none'}, after: ${pinB === pinA ? 'unchanged' : pinB ? 'new' : 'none'})`)],
+    });
+    await tab2.page.close();
+
+    // Without manifests, skewgate learns that B lacks a no-JS post's action only from B's answer:
+    // 16.4 says so (409 x-nextjs-action-not-found: 1), 15.1 answers 500 text/html (measured).
+    const nojsKnowable = manifests || version !== 'next15';
+    const noError = (s) => want(s, !s.actionError && s.boundaryError === null && !s.errorScreen && !s.lazyError, 'no error should show');
+    const endsOnSecond = (s) => [...want(s, s.secondPage && s.url === '/second', 'the tab should end on /second'), ...noError(s)];
+    const doneLink = (s) => s.secondPage || s.errorScreen || s.boundaryError !== null;
+    const doneLazy = (s) => s.lazyPanel || s.lazyError || s.errorScreen || s.oldTab === false;
+    const doneAction = (field) => (s) => s.oldTab === false || s[field] || s.actionCalls > 0 || s.boundaryError !== null || s.errorScreen;
+
+    await check({
+      version, scenario, phase, kind: 'action (button)', tab: tabs['deploy-button'], sg, act: clickButton, done: doneAction('actionResult'),
+      expected: manifests ? 'served by A (its manifest has the action ID, B\'s lacks it: the ID beats pin B)'
+        : 'served by A (B answers not-found, skewgate replays on A)',
+      expect: expectServedByA('actionResult', 'action served by build A'),
+    });
+    await check({
+      version, scenario, phase, kind: 'form action', tab: tabs['deploy-form'], sg, act: clickForm, done: doneAction('formResult'),
+      expected: manifests ? 'served by A (the ID beats pin B)' : 'served by A (replayed after B\'s not-found)',
+      expect: expectServedByA('formResult', 'form action served by build A'),
+    });
+    await check({
+      version, scenario, phase, kind: 'no-JS form', tab: tabs['deploy-nojs'], sg, act: submitNoJs, done: (s) => s.renderedBy || s.errorScreen,
+      assert: nojsKnowable,
+      expected: manifests ? "the $ACTION_ID_ post routed to A by its manifest: the page says A, A's no-JS count +1"
+        : nojsKnowable ? "B answers 409 x-nextjs-action-not-found: 1, skewgate replays on A: the page says A, A's no-JS count +1"
+          : '(recorded: 15.1 B answers an unknown $ACTION_ID_ with 500 text/html, no not-found signal: skewgate cannot replay)',
+      expect: (s) => [...want(s, s.renderedBy === 'A', 'the page should be rendered by A'),
+        ...want(s, Number(s.nojsCount) === tabs['deploy-nojs'].nojsCountAtLoad + 1, 'A should have handled one more no-JS submission'),
+        ...want(s, !s.errorScreen, 'no error screen')],
+    });
+    await check({
+      version, scenario, phase, kind: 'Link navigation', tab: tabs['deploy-link'], sg, act: clickLink, done: doneLink,
+      expected: 'the RSC request names no build; pin B sends it to B: ends on /second (a hard navigation onto B is fine), no error, no hang',
+      expect: endsOnSecond,
+    });
+    await check({
+      version, scenario, phase, kind: 'lazy chunk', tab: tabs['deploy-lazy'], sg, act: clickLazy, done: doneLazy,
+      settleOpts: { timeoutMs: 15_000 },
+      expected: "A's chunk served (pin B sends it to current B, which 404s; the fallback tries A): the lazy component says A",
+      expect: (s) => [...want(s, s.lazyPanel === 'lazy chunk from build A', 'the lazy component should come from A'),
+        ...want(s, s.renderedBy === 'A' && s.oldTab === true, 'page still A, no reload'), ...noError(s)],
+    });
+
+    sg.retire('nodpl-a');
+    const rphase = `retire (A retired), ${config}, action_policy reload`;
+    await check({
+      version, scenario, phase: rphase, kind: 'action (button)', tab: tabs['retire-button'], sg, act: clickButton, done: doneAction('actionResult'),
+      expected: 'reload answer: the page reloads onto B, no error', expect: expectReloadedOntoB('/'),
+    });
+    await check({
+      version, scenario, phase: rphase, kind: 'form action', tab: tabs['retire-form'], sg, act: clickForm, done: doneAction('formResult'),
+      expected: 'reload answer: the page reloads onto B, no error', expect: expectReloadedOntoB('/'),
+    });
+    await check({
+      version, scenario, phase: rphase, kind: 'no-JS form', tab: tabs['retire-nojs'], sg, act: submitNoJs, done: (s) => s.renderedBy || s.errorScreen,
+      assert: nojsKnowable,
+      expected: nojsKnowable ? "reload answer (303 to /): lands on B's page /, no error screen"
+        : "(recorded: B's 500 page passes through, see the deploy phase)",
+      expect: (s) => [...want(s, s.renderedBy === 'B' && s.url === '/', "the tab should land on B's /"), ...want(s, !s.errorScreen, 'no error screen')],
+    });
+    await check({
+      version, scenario, phase: rphase, kind: 'Link navigation', tab: tabs['retire-link'], sg, act: clickLink, done: doneLink,
+      expected: 'ends on /second rendered by B, no error, no hang',
+      expect: (s) => [...endsOnSecond(s), ...want(s, s.renderedBy === 'B', '/second should be rendered by B')],
+    });
+    await check({
+      version, scenario, phase: rphase, kind: 'lazy chunk', tab: tabs['retire-lazy'], sg, done: doneLazy,
+      // The deploy phase's tab put A's chunk in this context's HTTP cache (one browser): this
+      // tab skips that cache, as a browser that never loaded the chunk before A was retired.
+      act: async (p) => {
+        const cdp = await ctx.newCDPSession(p);
+        await cdp.send('Network.enable');
+        await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+        await clickLazy(p);
+      },
+      settleOpts: { timeoutMs: 15_000 }, assert: false,
+      expected: "(recorded: A's chunk exists on no kept build; the app's import() catch decides)",
+      expect: () => [],
+    });
+  } finally {
+    await deployment.stop();
+  }
+}
+
 // ---------------------------------------------------------------- report
 
 function writeSummary() {
@@ -445,6 +672,7 @@ function writeSummary() {
   for (const r of rows) {
     lines.push(`- ${r.version} ${r.scenario} / ${r.phase} / ${r.kind}:`);
     for (const w of r.wire ?? []) lines.push(`  - \`${w}\``);
+    for (const a of r.access ?? []) lines.push(`  - skewgate: \`${a}\``);
   }
   fs.writeFileSync(path.join(RESULTS, 'summary.md'), `${lines.join('\n')}\n`);
   fs.writeFileSync(path.join(RESULTS, 'results.json'), JSON.stringify({ rows, timings }, null, 2));
@@ -465,7 +693,9 @@ async function main() {
     for (const v of versions) {
       const dir = path.join(RESULTS, v);
       fs.mkdirSync(dir, { recursive: true });
-      for (const [name, fn] of [['baseline', baseline], ['skew', skewScenario], ['nodpl', nodplScenario]]) {
+      for (const [name, fn] of [['baseline', baseline], ['skew', skewScenario], ['nodpl', nodplScenario],
+        ['multitab', multiTabScenarios]]) {
+        if (ONLY && !ONLY.includes(name)) continue;
         const t0 = Date.now();
         log(`${v}: scenario ${name}`);
         try {
