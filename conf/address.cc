@@ -1,6 +1,7 @@
 // Numeric socket addresses and CIDR ranges. inet_pton/inet_ntop are pure
 // (no resolver), so this stays I/O free like the rest of conf/.
 #include "conf/address.h"
+#include "conf/ip_text.h"
 
 #include <arpa/inet.h>
 
@@ -18,14 +19,6 @@ std::optional<std::uint16_t> parse_port(std::string_view text) {
   return static_cast<std::uint16_t>(value);
 }
 
-// inet_pton needs a NUL-terminated string; keep the copy bounded.
-bool pton(int family, std::string_view text, void* out) {
-  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;
-  char buffer[INET6_ADDRSTRLEN];
-  std::memcpy(buffer, text.data(), text.size());
-  buffer[text.size()] = '\0';
-  return inet_pton(family, buffer, out) == 1;
-}
 
 std::string ntop(int family, const void* bytes) {
   char buffer[INET6_ADDRSTRLEN];
@@ -50,6 +43,15 @@ bool prefix_equal(const std::uint8_t* a, const std::uint8_t* b, unsigned bits) {
 }
 
 }  // namespace
+
+// inet_pton needs a NUL-terminated string; keep the copy bounded.
+bool parse_ip_text(int family, std::string_view text, void* out) {
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;
+  char buffer[INET6_ADDRSTRLEN];
+  std::memcpy(buffer, text.data(), text.size());
+  buffer[text.size()] = '\0';
+  return inet_pton(family, buffer, out) == 1;
+}
 
 std::optional<SocketAddress> SocketAddress::parse(std::string_view text) {
   SocketAddress address;
@@ -87,7 +89,7 @@ std::optional<SocketAddress> SocketAddress::parse(std::string_view text) {
 
   std::uint8_t bytes[16];
   const int af = address.family == Family::ipv4 ? AF_INET : AF_INET6;
-  if (!pton(af, host, bytes)) return std::nullopt;
+  if (!parse_ip_text(af, host, bytes)) return std::nullopt;
   address.host = ntop(af, bytes);  // canonical spelling, so to_string() round-trips
   return address;
 }
@@ -112,9 +114,9 @@ bool SocketAddress::is_loopback() const {
     case Family::unix_path:
       return true;
     case Family::ipv4:
-      return pton(AF_INET, host, bytes) && bytes[0] == 127;
+      return parse_ip_text(AF_INET, host, bytes) && bytes[0] == 127;
     case Family::ipv6:
-      if (!pton(AF_INET6, host, bytes)) return false;
+      if (!parse_ip_text(AF_INET6, host, bytes)) return false;
       if (is_v4_mapped(bytes)) return bytes[12] == 127;
       static constexpr std::uint8_t kLoopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
       return std::memcmp(bytes, kLoopback, 16) == 0;
@@ -138,7 +140,7 @@ std::optional<Cidr> Cidr::parse(std::string_view text) {
   }
 
   cidr.ipv6 = address.find(':') != std::string_view::npos;
-  if (!pton(cidr.ipv6 ? AF_INET6 : AF_INET, address, cidr.bytes.data())) return std::nullopt;
+  if (!parse_ip_text(cidr.ipv6 ? AF_INET6 : AF_INET, address, cidr.bytes.data())) return std::nullopt;
   const unsigned max_prefix = cidr.ipv6 ? 128 : 32;
   cidr.prefix = prefix.value_or(max_prefix);
   if (cidr.prefix > max_prefix) return std::nullopt;

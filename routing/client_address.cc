@@ -1,9 +1,10 @@
 #include "routing/client_address.h"
 
+#include "conf/ip_text.h"
+
 #include <arpa/inet.h>
 
 #include <cstdint>
-#include <cstring>
 #include <optional>
 
 namespace sg::routing {
@@ -28,15 +29,6 @@ struct Address {
   std::size_t length = 0;  // 4 or 16
 };
 
-// inet_pton is pure (no resolver) and needs a NUL-terminated copy.
-bool pton(int family, std::string_view text, void* out) {
-  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;
-  char buffer[INET6_ADDRSTRLEN];
-  std::memcpy(buffer, text.data(), text.size());
-  buffer[text.size()] = '\0';
-  return inet_pton(family, buffer, out) == 1;
-}
-
 // One X-Forwarded-For entry: `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`,
 // `[2001:db8::1]`, `[2001:db8::1]:80`. nullopt for anything else.
 std::optional<Address> parse_entry(std::string_view entry) {
@@ -47,20 +39,20 @@ std::optional<Address> parse_entry(std::string_view entry) {
     const std::string_view rest = entry.substr(close + 1);
     if (!rest.empty() && !(rest.front() == ':' && all_digits(rest.substr(1)))) return std::nullopt;
     address.text = entry.substr(1, close - 1);
-    if (!pton(AF_INET6, address.text, address.bytes)) return std::nullopt;
+    if (!conf::parse_ip_text(AF_INET6, address.text, address.bytes)) return std::nullopt;
     address.length = 16;
     return address;
   }
   const std::size_t colon = entry.find(':');
   if (colon != std::string_view::npos && entry.find(':', colon + 1) != std::string_view::npos) {
     address.text = entry;  // two colons or more: a bare IPv6 address (no port possible)
-    if (!pton(AF_INET6, address.text, address.bytes)) return std::nullopt;
+    if (!conf::parse_ip_text(AF_INET6, address.text, address.bytes)) return std::nullopt;
     address.length = 16;
     return address;
   }
   address.text = entry.substr(0, colon);
   if (colon != std::string_view::npos && !all_digits(entry.substr(colon + 1))) return std::nullopt;
-  if (!pton(AF_INET, address.text, address.bytes)) return std::nullopt;
+  if (!conf::parse_ip_text(AF_INET, address.text, address.bytes)) return std::nullopt;
   address.length = 4;
   return address;
 }
