@@ -16,4 +16,22 @@ const char* to_string(BuildState state) {
   return "unknown";
 }
 
+const char* to_string(Framework framework) {
+  switch (framework) {
+    case Framework::auto_detect: return "auto";
+    case Framework::next: return "next";
+    case Framework::react_server: return "react-server";
+  }
+  return "auto";
+}
+
+const char* to_string(ActionIdSource source) {
+  switch (source) {
+    case ActionIdSource::none: return "none";
+    case ActionIdSource::next_manifest: return "next_manifest";
+    case ActionIdSource::react_server_chunks: return "react_server_chunks";
+  }
+  return "none";
+}
+
 }  // namespace sg::conf

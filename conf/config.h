@@ -21,6 +21,23 @@ enum class ActionPolicy { reload, error };
 enum class RegistrySource { config, api };
 enum class LogFormat { plain, json };
 
+// Which framework's request shapes an app speaks (issue 15): `auto`, the
+// default, recognises each request by its shape (a Next.js `next-action` /
+// `rsc: 1`, a react-server `React-Server-Action` / `…/rsc.x-component`), so
+// one app never needs both.
+enum class Framework { auto_detect, next, react_server };
+const char* to_string(Framework framework);
+
+// Where a build's known action IDs came from. Absence from a known set is
+// evidence against a build only for calls of the same framework: a Next.js
+// manifest says nothing about react-server function IDs, and back.
+enum class ActionIdSource {
+  none,                // nothing known: the build answers for itself
+  next_manifest,       // `manifest:` (server-reference-manifest.json)
+  react_server_chunks, // `functions_from:` (createServerReference ids in the client chunks)
+};
+const char* to_string(ActionIdSource source);
+
 struct TlsConfig {
   std::string cert;
   std::string key;
@@ -87,6 +104,10 @@ struct PinsConfig {
 struct SkewConfig {
   ActionPolicy action_policy = ActionPolicy::reload;
   std::string message = "This page is out of date. Reload to continue.";
+  // react-server's flight reload answer makes the client import this module,
+  // which skewgate serves itself (never proxied) when the app's framework is
+  // react-server or auto.
+  std::string reload_module_path = "/__skewgate/reload.mjs";
 };
 
 struct ActionsConfig {
@@ -148,6 +169,13 @@ struct BuildConfig {
   // Probe the build before it is used (gateway/build_verifier.h): one that
   // reports another deployment ID is refused. `verify: false` skips it.
   bool verify = true;
+  // react-server: the build's output dir; its client chunks
+  // (`<dir>/client/**/*.mjs`) name every server function the build's pages
+  // can call (`createServerReference("<id>"`). Collected into action_ids at
+  // load/registration time. At most one of `manifest` / `functions_from`.
+  std::string functions_from;
+  // Which of the two filled action_ids (none when neither is set).
+  ActionIdSource action_id_source = ActionIdSource::none;
 };
 
 struct AppConfig {
@@ -155,6 +183,7 @@ struct AppConfig {
   std::vector<std::string> hosts;  // exact names and "*.suffix" wildcards, lower case
   bool is_default = false;         // `default: true`; else the first app is the default
   RegistrySource registry = RegistrySource::config;
+  Framework framework = Framework::auto_detect;
   std::string current;             // id of the current build
   std::vector<BuildConfig> builds;
   std::vector<std::string> asset_prefixes = {"/_next/static/", "/_next/image"};

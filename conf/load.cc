@@ -709,6 +709,7 @@ class ConfigReader {
       return;
     }
     build.action_ids = std::move(manifest.action_ids);
+    build.action_id_source = ActionIdSource::next_manifest;
   }
 
   void read_upstreams(const YAML::Node& node, const Site& site, std::vector<SocketAddress>& out) {

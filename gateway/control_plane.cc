@@ -119,6 +119,7 @@ conf::Config ControlPlane::effective_config(const conf::Config& file, const rout
         conf::ManifestRead read = manifests_.read(build.manifest, app.actions.manifest_max_bytes);
         if (read.error.empty()) {
           build.action_ids = std::move(read.action_ids);
+          build.action_id_source = conf::ActionIdSource::next_manifest;
         } else {
           std::fprintf(stderr, "skewgate: warning: app %s build %s: %s\n", app.name.c_str(), build.id.c_str(),
                        read.error.c_str());

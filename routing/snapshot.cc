@@ -120,6 +120,11 @@ std::shared_ptr<const Snapshot> Snapshot::create(conf::Config config, std::vecto
       if (build.state == conf::BuildState::retired) build.retired_by = RetiredBy::kill_switch;
       build.healthy = true;  // health checks feed later snapshots through `runtime`
       build.has_manifest = !build_config.manifest.empty() || !build_config.action_ids.empty();
+      build.ids_from = build_config.action_id_source;
+      // A manifest configured before ids_from existed (or in tests) is Next.js's.
+      if (build.has_manifest && build.ids_from == conf::ActionIdSource::none) {
+        build.ids_from = conf::ActionIdSource::next_manifest;
+      }
       build.action_ids.insert(build_config.action_ids.begin(), build_config.action_ids.end());
       build.upstreams = build_config.upstreams;
       build.pool_key = pool_key_for(app.name, build_config);

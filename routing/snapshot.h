@@ -45,8 +45,10 @@ struct Build {
   RetiredBy retired_by = RetiredBy::none;
   bool healthy = true;
   std::int64_t superseded_at_ms = 0;  // unix ms when it stopped being current; 0 = never / unknown
-  // Action IDs from the build's server-reference-manifest.json (ids only).
+  // Action IDs from the build's server-reference-manifest.json (ids only),
+  // or react-server function IDs from its client chunks (`ids_from` says which).
   bool has_manifest = false;
+  conf::ActionIdSource ids_from = conf::ActionIdSource::none;
   std::unordered_set<std::string, TransparentHash, std::equal_to<>> action_ids;
   std::vector<conf::SocketAddress> upstreams;
   // Stable across snapshots for the same (app, build id, upstreams): the
