@@ -632,6 +632,7 @@ class ConfigReader {
                                    in_.choice(n, s, {"config", "api"},
                                               std::vector{RegistrySource::config, RegistrySource::api}, app.registry);
                                  }},
+                                {"framework", [&](auto& n, auto& s) { read_framework(n, s, app.framework); }},
                                 {"current", [&](auto& n, auto& s) { in_.nonempty_string(n, s, app.current); }},
                                 {"builds",
                                  [&](auto& n, auto& s) { read_builds(n, s, app.builds, build_sites, manifest_sites); }},
@@ -753,7 +754,55 @@ class ConfigReader {
                               out.action_policy);
                  }},
                 {"message", [&](auto& n, auto& s) { in_.string(n, s, out.message); }},
+                {"reload_module_path", [&](auto& n, auto& s) { read_reload_module_path(n, s, out.reload_module_path); }},
             });
+  }
+
+  // Issue 15: `framework: next | react-server | auto` decides which request
+  // shapes the app's requests are classified by (routing/request_kind.h).
+  void read_framework(const YAML::Node& node, const Site& site, Framework& out) {
+    static const std::vector<std::string_view> kNames{"auto", "next", "react-server"};
+    static const std::vector<Framework> kValues{Framework::auto_detect, Framework::next, Framework::react_server};
+    const auto text = in_.scalar(node, site, "one of: auto, next, react-server");
+    if (!text) return;
+    for (std::size_t i = 0; i < kNames.size(); ++i) {
+      if (*text == kNames[i]) {
+        out = kValues[i];
+        return;
+      }
+    }
+    std::string message = "expected one of: auto, next, react-server; got " + got(node);
+    if (const auto hint = suggest(*text, kNames)) message += "; did you mean '" + std::string(*hint) + "'?";
+    in_.error(site, message);
+  }
+
+  // The module the react-server flight reload answer makes the browser
+  // import (skew/answers.h). It is written raw into a flight row's JSON
+  // string and served by skewgate at this path, so only a plain same-origin
+  // path fits: "/" but not "//" (a scheme-relative URL would import a module
+  // from another host), no query or fragment (the path is matched exactly),
+  // no control bytes, spaces, quotes or backslashes, at most 256 bytes.
+  void read_reload_module_path(const YAML::Node& node, const Site& site, std::string& out) {
+    auto text = in_.scalar(node, site, "a path starting with /");
+    if (!text) return;
+    constexpr std::size_t kMax = 256;
+    if (text->size() > kMax) {
+      in_.error(site, "must be at most " + std::to_string(kMax) + " bytes, got " + std::to_string(text->size()));
+      return;
+    }
+    if (!text->starts_with('/') || text->starts_with("//")) {
+      in_.error(site, "expected a path starting with a single / (same origin), got " + got(node));
+      return;
+    }
+    for (const char c : *text) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (byte < 0x21 || byte >= 0x7f || c == '?' || c == '#' || c == '"' || c == '\'' || c == '\\' || c == '`' ||
+          c == '<' || c == '>') {
+        in_.error(site, "must be printable ASCII without spaces, quotes, backslashes, <, >, ? or #");
+        return;
+      }
+    }
+    out = std::move(*text);
   }
 
   void read_actions(const YAML::Node& node, const Site& site, ActionsConfig& out) {

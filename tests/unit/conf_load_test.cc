@@ -118,7 +118,7 @@ TEST_CASE("each mistake gets one exact message at the right place") {
        "t.yaml:9:10: limits.zzz: unknown key 'zzz'; expected one of: header_bytes, headers, uri_bytes, body_bytes"},
       {"nested unknown key", std::string(kMinimal) + "    upstream: x\n",
        "t.yaml:9:5: apps[0].upstream: unknown key 'upstream'; expected one of: name, hosts, default, registry, "
-       "current, builds, asset_prefixes, skew, actions, assets, retention, security, health, canary"},
+       "framework, current, builds, asset_prefixes, skew, actions, assets, retention, security, health, canary"},
       {"duplicate key", std::string(kMinimal) + "workers: 2\nworkers: 3\n",
        "t.yaml:10:1: workers: duplicate key (first set on line 9)"},
       {"wrong type: list", std::string(kMinimal) + "trusted_proxies: 10.0.0.0/8\n",
@@ -284,10 +284,10 @@ TEST_CASE("tls on a listener is refused until TLS termination lands, whatever it
 }
 
 TEST_CASE("design.md keys this version does not implement are refused, never ignored") {
-  // Per-app TLS (SNI), DNS re-resolution, framework selection: in design.md
-  // section 8, not in this version. (assets.fallback_builds is, since issue 14.)
-  for (const std::string extra : {"dns: {refresh: 5s}\n", "    tls: {cert: /c.pem, key: /k.pem}\n",
-                                  "    framework: auto\n"}) {
+  // Per-app TLS (SNI), DNS re-resolution: in design.md section 8, not in
+  // this version. (assets.fallback_builds is, since issue 14; framework since
+  // issue 15.)
+  for (const std::string extra : {"dns: {refresh: 5s}\n", "    tls: {cert: /c.pem, key: /k.pem}\n"}) {
     CAPTURE(extra);
     const auto result = load_string(std::string(kMinimal) + extra, "t.yaml");
     CHECK_FALSE(result.config.has_value());
@@ -409,6 +409,69 @@ TEST_CASE("assets.fallback_builds: a whole number, default 3, 0 = off, per app")
       CHECK(errors.starts_with("t.yaml:"));
     }
   }
+}
+
+TEST_CASE("framework: auto (default), next or react-server, per app; a bad value gets a hint") {
+  CHECK(load_string(kMinimal, "t.yaml").config->apps.at(0).framework == Framework::auto_detect);
+  const std::vector<std::pair<std::string, Framework>> good{
+      {"auto", Framework::auto_detect}, {"next", Framework::next}, {"react-server", Framework::react_server}};
+  for (const auto& [text, value] : good) {
+    CAPTURE(text);
+    const auto result = load_string(with("    current: dpl-a", "    framework: " + text + "\n    current: dpl-a"), "t.yaml");
+    REQUIRE(result.errors.empty());
+    CHECK(result.config->apps.at(0).framework == value);
+  }
+  CHECK(errors_of(with("    current: dpl-a", "    framework: react_server\n    current: dpl-a")) ==
+        "t.yaml:6:16: apps[0].framework: expected one of: auto, next, react-server; got 'react_server'; did you "
+        "mean 'react-server'?\n");
+  CHECK(errors_of(with("    current: dpl-a", "    framework: nxt\n    current: dpl-a")).find("did you mean 'next'") !=
+        std::string::npos);
+  CHECK(errors_of(with("    current: dpl-a", "    framework: Next\n    current: dpl-a")).find("did you mean 'next'") !=
+        std::string::npos);
+  CHECK(errors_of(with("    current: dpl-a", "    framework: [next]\n    current: dpl-a")) ==
+        "t.yaml:6:16: apps[0].framework: expected one of: auto, next, react-server, got a list\n");
+  CHECK(errors_of(with("    current: dpl-a", "    framwork: next\n    current: dpl-a"))
+            .find("unknown key 'framwork'; did you mean 'framework'?") != std::string::npos);
+}
+
+TEST_CASE("skew.reload_module_path: a plain same-origin path, default /__skewgate/reload.mjs") {
+  CHECK(load_string(kMinimal, "t.yaml").config->apps.at(0).skew.reload_module_path == "/__skewgate/reload.mjs");
+  auto load_path = [](std::string_view value) {
+    return load_string(with("    current: dpl-a", "    skew: {reload_module_path: " + std::string(value) +
+                                                     "}\n    current: dpl-a"),
+                       "t.yaml");
+  };
+  for (const std::string_view ok : {"/r.mjs", "/_sg/reload-1.2.mjs", "/a%20b.mjs", "/"}) {
+    CAPTURE(ok);
+    const auto result = load_path(ok);
+    REQUIRE(lines_of(result.errors) == "");
+    CHECK(result.config->apps.at(0).skew.reload_module_path == ok);
+  }
+  const std::string long_path = "/" + std::string(256, 'a');
+  const std::vector<std::pair<std::string, std::string>> bad{
+      {"r.mjs", "expected a path starting with a single / (same origin), got 'r.mjs'"},
+      {"'//evil.example/x.mjs'", "expected a path starting with a single / (same origin), got '//evil.example/x.mjs'"},
+      {"'https://evil.example/x.mjs'", "expected a path starting with a single /"},
+      {"'/r.mjs?v=1'", "must be printable ASCII without spaces"},
+      {"'/r.mjs#x'", "must be printable ASCII without spaces"},
+      {"'/a b.mjs'", "must be printable ASCII without spaces"},
+      {"'/a\"b.mjs'", "must be printable ASCII without spaces"},
+      {"\"/a'b.mjs\"", "must be printable ASCII without spaces"},
+      {"'/a\\b.mjs'", "must be printable ASCII without spaces"},
+      {"\"/a\\tb.mjs\"", "must be printable ASCII without spaces"},
+      {"\"/a\\u00e9.mjs\"", "must be printable ASCII without spaces"},
+      {"\"/a\\x01.mjs\"", "must be printable ASCII without spaces"},
+      {long_path, "must be at most 256 bytes, got 257"},
+      {"''", "expected a path starting with a single /"},
+      {"[/a]", "expected a path starting with /, got a list"},
+  };
+  for (const auto& [value, message] : bad) {
+    CAPTURE(value);
+    const std::string errors = lines_of(load_path(value).errors);
+    CHECK(errors.find("t.yaml:6:") == 0);
+    CHECK(errors.find("apps[0].skew.reload_module_path: " + message) != std::string::npos);
+  }
+  CHECK(load_path("/" + std::string(255, 'a')).errors.empty());
 }
 
 TEST_CASE("warnings do not block loading") {
