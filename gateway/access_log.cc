@@ -124,6 +124,7 @@ void AccessLog::record(const AccessLogEntry& e) {
         {"bytes_sent", e.bytes_sent},   {"duration_ms", e.duration_ms},
     };
     if (e.upstream_ms >= 0) j["upstream_ms"] = e.upstream_ms;
+    if (!e.framework.empty()) j["framework"] = e.framework;
     if (!e.pin.empty()) j["pin"] = e.pin;
     if (!e.tried.empty()) j["tried"] = e.tried;
     buffer_ += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -146,6 +147,7 @@ void AccessLog::record(const AccessLogEntry& e) {
     append_pair(buffer_, " client_build=", e.client_build);
     append_pair(buffer_, " build=", e.build);
     append_pair(buffer_, " kind=", e.kind);
+    if (!e.framework.empty()) append_pair(buffer_, " framework=", e.framework);
     append_pair(buffer_, " outcome=", e.outcome);
     append_pair(buffer_, " detail=", e.detail);
     if (!e.pin.empty()) append_pair(buffer_, " pin=", e.pin);

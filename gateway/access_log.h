@@ -52,6 +52,7 @@ struct AccessLogEntry {
   std::string_view build;        // served by
   std::string_view upstream;     // address
   std::string_view kind;         // request kind: action, rsc, asset, document, other, upgrade
+  std::string_view framework;    // whose request shape: next, react-server; empty for neither (issue 15)
   std::string_view outcome;      // served, rerouted, answered, error
   std::string_view pin;          // the pin cookie's result (valid, tampered, ...); empty when none
   std::string_view detail;       // stable snake_case code of a local reply or failure

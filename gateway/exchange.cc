@@ -416,7 +416,8 @@ void Exchange::try_next_build() {
   interim_ = false;
   if (replay_watch_) {
     if (!candidates_listed_) {
-      next_builds_ = skew::replay_candidates(*verdict_.app, verdict_.classification.action_id, tried_);
+      next_builds_ = skew::replay_candidates(*verdict_.app, verdict_.classification.action_client,
+                                             verdict_.classification.action_id, tried_);
       candidates_listed_ = true;
     }
     // Replayed only with the whole body in hand: kept within replay_bytes,
@@ -639,6 +640,8 @@ void Exchange::log() {
   e.tried.reserve(tried_.size());
   for (const routing::Build* build : tried_) e.tried.push_back(build->id);
   e.kind = routing::to_string(verdict_.classification.kind);
+  if (verdict_.classification.framework != routing::RequestFramework::none)
+    e.framework = routing::to_string(verdict_.classification.framework);
   if (verdict_.pin_result) e.pin = skew::to_string(*verdict_.pin_result);
   e.status = status_;
   e.bytes_received = bytes_received_;

@@ -10,6 +10,7 @@ using skew::ClientBuildState;
 static_assert(metrics::kKinds.size() == static_cast<std::size_t>(routing::RequestKind::other) + 1);
 static_assert(metrics::kOutcomes.size() == static_cast<std::size_t>(skew::Outcome::error) + 1);
 static_assert(metrics::kUpstreamErrors[kBadResponseIndex] == "bad_response");
+static_assert(metrics::kFrameworks.size() == static_cast<std::size_t>(routing::RequestFramework::react_server) + 1);
 
 // Stale requests only: a current or preview client is not skewed.
 std::optional<std::size_t> skewed_state(ClientBuildState state) {
@@ -53,6 +54,12 @@ metrics::RequestSample request_sample(const skew::Verdict& verdict, std::int64_t
     if (s.client_build_state && client && client->superseded_at_ms > 0 && now_ms >= client->superseded_at_ms)
       s.client_build_age_s = static_cast<double>(now_ms - client->superseded_at_ms) / 1000.0;
   }
+  switch (verdict.classification.kind) {
+    case routing::RequestKind::action: s.framework_kind = 0; break;
+    case routing::RequestKind::rsc: s.framework_kind = 1; break;
+    default: break;
+  }
+  s.framework = static_cast<std::size_t>(verdict.classification.framework);
   if (verdict.pin_result) s.pin_result = pin_result_index(*verdict.pin_result);
   s.pin_issued = !verdict.set_cookie.empty();
   s.upstream_duration_s = upstream_duration_s;

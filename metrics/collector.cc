@@ -80,6 +80,10 @@ std::vector<MetricFamily> Collector::Collect() const {
   auto duration = family("skewgate_upstream_request_duration_seconds",
                          "Time from choosing an upstream (connect included) to the end of its response.",
                          MetricType::Histogram);
+  auto frameworks = family("skewgate_framework_requests_total",
+                           "Actions and RSC requests by the framework whose request shape they had (none: a no-JS "
+                           "form post of an app with framework auto) and outcome.",
+                           MetricType::Counter);
   auto errors = family("skewgate_upstream_errors_total", "Upstream failures by build and reason.",
                        MetricType::Counter);
 
@@ -105,6 +109,13 @@ std::vector<MetricFamily> Collector::Collect() const {
                   static_cast<double>(app.reload_required[k][r]));
       add_histogram(age, labels({{"app", app_name}, {"kind", kKinds[k]}}), app.client_build_age[k]);
     }
+    for (std::size_t k = 0; k < kFrameworkKinds.size(); ++k)
+      for (std::size_t f = 0; f < kFrameworks.size(); ++f)
+        for (std::size_t o = 0; o < kOutcomes.size(); ++o)
+          add_value(frameworks,
+                    labels({{"app", app_name}, {"framework", kFrameworks[f]}, {"kind", kFrameworkKinds[k]},
+                            {"outcome", kOutcomes[o]}}),
+                    static_cast<double>(app.by_framework[k][f][o]));
     for (std::size_t r = 0; r < kPinResults.size(); ++r)
       add_value(pins, labels({{"app", app_name}, {"result", kPinResults[r]}}), static_cast<double>(app.pins[r]));
   }
@@ -137,7 +148,7 @@ std::vector<MetricFamily> Collector::Collect() const {
     add_value(reloads, labels({{"result", kReloadResults[r]}}), static_cast<double>(control.config_reloads[r]));
 
   std::vector<MetricFamily> out;
-  for (MetricFamily* f : {&requests, &skewed, &reload, &age, &info, &superseded, &pins, &duration, &errors,
+  for (MetricFamily* f : {&requests, &skewed, &reload, &frameworks, &age, &info, &superseded, &pins, &duration, &errors,
                           &connections, &rejected, &reloads})
     out.push_back(std::move(*f));
   return out;

@@ -17,6 +17,11 @@ namespace sg::metrics {
 inline constexpr std::array<std::string_view, 6> kKinds{"upgrade", "action", "rsc", "asset", "document", "other"};
 inline constexpr std::array<std::string_view, 4> kOutcomes{"served", "rerouted", "answered", "error"};
 // A stale request's client build: kept, gone, or not registered at all.
+// Whose request shape a request had (routing::RequestFramework order, issue
+// 15); labels skewgate_framework_requests_total, which counts the two kinds
+// whose routing depends on it (kFrameworkKinds: action and rsc).
+inline constexpr std::array<std::string_view, 3> kFrameworks{"none", "next", "react-server"};
+inline constexpr std::array<std::string_view, 2> kFrameworkKinds{"action", "rsc"};
 inline constexpr std::array<std::string_view, 3> kClientBuildStates{"retained", "retired", "unknown"};
 inline constexpr std::array<std::string_view, 5> kReloadReasons{"build_retired", "build_unknown", "build_unhealthy",
                                                                 "build_killed", "action_not_found"};

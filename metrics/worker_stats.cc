@@ -37,6 +37,7 @@ void AppSeries::add(const AppSeries& other) {
   add_grid(reload_required, other.reload_required);
   for (std::size_t k = 0; k < client_build_age.size(); ++k) client_build_age[k].add(other.client_build_age[k]);
   add_row(pins, other.pins);
+  for (std::size_t k = 0; k < by_framework.size(); ++k) add_grid(by_framework[k], other.by_framework[k]);
   for (const auto& [id, series] : other.builds) build(id).add(series);
 }
 
@@ -52,6 +53,7 @@ void WorkerStats::record(const RequestSample& s) {
   if (s.client_build_age_s) app_series.client_build_age[s.kind].observe(*s.client_build_age_s);
   if (s.pin_result) ++app_series.pins[*s.pin_result];
   if (s.pin_issued) ++app_series.pins[kPinIssued];
+  if (s.framework_kind) ++app_series.by_framework[*s.framework_kind][s.framework][s.outcome];
 }
 
 void WorkerStats::record_upstream_error(std::string_view app_name, std::string_view build, std::size_t reason) {

@@ -34,6 +34,8 @@ struct AppSeries {
   Grid<kKinds.size(), kReloadReasons.size()> reload_required{};
   std::vector<Histogram> client_build_age = std::vector<Histogram>(kKinds.size(), Histogram(kAgeBucketsSeconds));
   std::array<std::uint64_t, kPinResults.size()> pins{};
+  // [kFrameworkKinds index][kFrameworks index][kOutcomes index]
+  std::array<Grid<kFrameworks.size(), kOutcomes.size()>, kFrameworkKinds.size()> by_framework{};
   std::map<std::string, BuildSeries, std::less<>> builds;  // by build ID
 
   BuildSeries& build(std::string_view id);
@@ -52,6 +54,8 @@ struct RequestSample {
   std::optional<double> client_build_age_s;       // since the client's build was superseded
   std::optional<std::size_t> pin_result;          // the request's pin cookie, checked
   bool pin_issued = false;                        // the response sets a new pin
+  std::optional<std::size_t> framework_kind;      // kFrameworkKinds index: set for actions and rsc only
+  std::size_t framework = 0;                      // kFrameworks index (with framework_kind)
   std::optional<double> upstream_duration_s;      // when an upstream answered
 };
 

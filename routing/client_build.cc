@@ -61,17 +61,39 @@ std::optional<ClientBuild> named_build(const App& app, const RequestView& reques
 
 // Evidence beats hints: a build the request names, that would serve it (a
 // kept build; a preview build only through its pin), cannot serve an action
-// its known manifest lacks. Without a manifest nothing is known (it answers
-// for itself). A name that cannot serve anyway (retired, unknown, unhealthy,
-// a preview by header) keeps its own reason: skew::decide reroutes it to the
-// same newest kept holder, or answers with that reason, which says more.
-bool manifest_lacks(const ClientBuild& client, std::string_view action_id) {
+// its known ID set (of the call's framework) lacks. Without one nothing is
+// known (it answers for itself). A name that cannot serve anyway (retired,
+// unknown, unhealthy, a preview by header) keeps its own reason: skew::decide
+// reroutes it to the same newest kept holder, or answers with that reason,
+// which says more.
+bool named_lacks(const ClientBuild& client, ActionClient caller, std::string_view action_id) {
   const Build* build = client.build;
-  if (build == nullptr || !build->has_manifest || build->action_ids.contains(action_id)) return false;
+  if (build == nullptr || !lacks_action(*build, caller, action_id)) return false;
   return build->kept() || (client.source == ClientBuildSource::pin && build->state == conf::BuildState::preview);
 }
 
 }  // namespace
+
+bool ids_known_for(const Build& build, ActionClient client) {
+  if (!build.has_manifest) return false;
+  // A set filled before ids_from existed counts as a Next.js manifest
+  // (Snapshot::create does the same).
+  const conf::ActionIdSource source =
+      build.ids_from == conf::ActionIdSource::none ? conf::ActionIdSource::next_manifest : build.ids_from;
+  switch (client) {
+    case ActionClient::next_js: return source == conf::ActionIdSource::next_manifest;
+    case ActionClient::react_server: return source == conf::ActionIdSource::react_server_chunks;
+    // A no-JS form post is either framework's (`$ACTION_ID_`); `none` is a
+    // caller that does not say (classify always does for an action).
+    case ActionClient::form_post:
+    case ActionClient::none: return true;
+  }
+  return false;
+}
+
+bool lacks_action(const Build& build, ActionClient client, std::string_view action_id) {
+  return !action_id.empty() && ids_known_for(build, client) && !build.action_ids.contains(action_id);
+}
 
 const Build* newest_kept_with_action(const App& app, std::string_view action_id) {
   if (action_id.empty()) return nullptr;
@@ -83,15 +105,18 @@ const Build* newest_kept_with_action(const App& app, std::string_view action_id)
 
 ClientBuild resolve_client_build(const App& app, const RequestView& request, const Classification& classification,
                                  CookieHints cookies) {
-  const bool document = classification.kind == RequestKind::document;
+  // A react-server navigation lands where a reload would (issue 15).
+  const bool document = classification.kind == RequestKind::document ||
+                        (classification.kind == RequestKind::rsc &&
+                         classification.framework == RequestFramework::react_server);
   const std::string_view action_id =
       classification.kind == RequestKind::action ? std::string_view(classification.action_id) : std::string_view();
 
   if (std::optional<ClientBuild> client = named_build(app, request, document, cookies)) {
-    // Manifests list Next.js action IDs: a react-server function ID is never
-    // in one, so its absence there is no evidence against the name.
-    const bool next_action = classification.action_client != ActionClient::react_server;
-    if (action_id.empty() || !next_action || !manifest_lacks(*client, action_id)) return std::move(*client);
+    // Only a known ID set of the call's own framework is evidence against
+    // the name (ids_known_for): a Next.js manifest never lists react-server
+    // function IDs, and back.
+    if (!named_lacks(*client, classification.action_client, action_id)) return std::move(*client);
     // 4 decides instead, among the builds that may serve (a retired holder
     // is no better than none: the action_not_found answer reloads the page),
     // then 5: current, which skew::decide answers for when its manifest

@@ -40,7 +40,7 @@ struct CookieHints {
 // that names a build wins, even an unknown one (an unknown ID is an answer,
 // not a reason to look on), with one exception: for an `action`, a named
 // build that would serve it (Build::kept, or a preview build its pin names)
-// whose manifest is known and lacks the (Next.js: not react-server) action
+// whose known ID set speaks for the call (ids_known_for) and lacks the action
 // ID is overruled (a pin or
 // __vdpl is shared by every tab, so it often names a newer build than the
 // tab that calls); then the newest kept, healthy build whose manifest has the
@@ -51,7 +51,9 @@ struct CookieHints {
 // (source action_manifest); else the app's current build. A `document`
 // ignores header, dpl and __vdpl: a reload always lands on current (the pin
 // names a build for documents too; skew::decide says which pinned builds a
-// document may load). The canary cohort is applied by skew::decide (it is a
+// document may load). A react-server navigation (kind rsc, framework
+// react_server) is resolved as a document: it must reach the build a
+// reload would load, whatever the tab's page came from. The canary cohort is applied by skew::decide (it is a
 // skew policy).
 ClientBuild resolve_client_build(const App& app, const RequestView& request, const Classification& classification,
                                  CookieHints cookies = {});
@@ -59,6 +61,19 @@ ClientBuild resolve_client_build(const App& app, const RequestView& request, con
 // As above for a request classified as `other` (header and query count, no
 // action ID).
 ClientBuild resolve_client_build(const App& app, const RequestView& request);
+
+// Is `build`'s known set of action IDs evidence about a call from `client`?
+// Only when the set's source matches the call's framework (issue 15): a
+// Next.js manifest (next_manifest) for a `next-action` call, react-server's
+// client chunks (react_server_chunks) for a React-Server-Action call, either
+// for a no-JS form post (both frameworks send `$ACTION_ID_`). A set of the
+// other framework says nothing (IDs of one are never in the other's set),
+// and a build without a set answers for itself.
+bool ids_known_for(const Build& build, ActionClient client);
+
+// The build's known set speaks for this call (ids_known_for) and lacks the
+// ID: the build certainly cannot run it. False for an empty ID.
+bool lacks_action(const Build& build, ActionClient client, std::string_view action_id);
 
 // The newest kept, healthy build (App::newest_first) whose manifest holds
 // `action_id`; nullptr when none does or the ID is empty.

@@ -19,6 +19,15 @@ const char* to_string(RequestKind kind) {
   return "other";
 }
 
+const char* to_string(RequestFramework framework) {
+  switch (framework) {
+    case RequestFramework::none: return "none";
+    case RequestFramework::next: return "next";
+    case RequestFramework::react_server: return "react-server";
+  }
+  return "none";
+}
+
 namespace {
 
 std::string_view trim(std::string_view text) {
@@ -274,12 +283,38 @@ bool is_navigation(const RequestView& request) {
 
 }  // namespace
 
-bool needs_body_peek(const RequestView& request, const conf::ActionsConfig& actions) {
+bool is_react_server_flight_path(std::string_view path) { return path.ends_with("rsc.x-component"); }
+
+namespace {
+
+bool speaks_next(conf::Framework framework) { return framework != conf::Framework::react_server; }
+bool speaks_react_server(conf::Framework framework) { return framework != conf::Framework::next; }
+
+// The header action shapes (classify step 2), as the profile recognises them.
+bool next_header_action(const RequestView& request, conf::Framework framework) {
+  return speaks_next(framework) && request.has_header("next-action");
+}
+bool react_server_header_action(const RequestView& request, conf::Framework framework) {
+  return speaks_react_server(framework) && request.method == "POST" && request.has_header("react-server-action") &&
+         is_react_server_flight_path(request.path());
+}
+
+bool peek_wanted(const RequestView& request, const conf::ActionsConfig& actions, conf::Framework framework) {
   if (!actions.inspect_form_posts || actions.inspect_bytes == 0) return false;
   if (request.method != "POST") return false;
-  if (request.has_header("next-action") || request.has_header("react-server-action")) return false;
+  if (next_header_action(request, framework) || react_server_header_action(request, framework)) return false;
   const std::string_view content_type = request.header("content-type");
   return is_multipart(content_type) || is_urlencoded(content_type);
+}
+
+}  // namespace
+
+bool needs_body_peek(const RequestView& request, const conf::AppConfig& app) {
+  return peek_wanted(request, app.actions, app.framework);
+}
+
+bool needs_body_peek(const RequestView& request, const conf::ActionsConfig& actions) {
+  return peek_wanted(request, actions, conf::Framework::auto_detect);
 }
 
 // React decodes every `$ACTION_` field and the last one wins (a submit
@@ -317,23 +352,35 @@ Classification classify(const RequestView& request, const conf::AppConfig& app, 
 
   // 2. Actions. Next.js names the action in a header (any method reaches
   //    classification, but only its POSTs carry it).
-  if (request.has_header("next-action")) {
+  const conf::Framework framework = app.framework;
+  if (next_header_action(request, framework)) {
     out.kind = RequestKind::action;
+    out.framework = RequestFramework::next;
     out.action_client = ActionClient::next_js;
     out.action_id = std::string(request.header("next-action"));
     return out;
   }
-  if (request.has_header("react-server-action")) {
+  if (react_server_header_action(request, framework)) {
     // @lazarv/react-server sends encodeURIComponent(id): "src%2Fa.ts%23f".
+    // The ID is opaque (newer releases send an encrypted token): decoded,
+    // compared, never parsed.
     const std::string_view raw = request.header("react-server-action");
     out.kind = RequestKind::action;
+    out.framework = RequestFramework::react_server;
     out.action_client = ActionClient::react_server;
     out.action_id = percent_decode(raw, false).value_or(std::string(raw));
     return out;
   }
-  if (!body_peek.empty() && needs_body_peek(request, app.actions)) {
+  if (!body_peek.empty() && needs_body_peek(request, app)) {
     if (auto id = find_form_action_id(request.header("content-type"), body_peek)) {
       out.kind = RequestKind::action;
+      // Both frameworks post the same `$ACTION_ID_` field: the profile says
+      // whose it is, `auto` cannot tell.
+      switch (framework) {
+        case conf::Framework::next: out.framework = RequestFramework::next; break;
+        case conf::Framework::react_server: out.framework = RequestFramework::react_server; break;
+        case conf::Framework::auto_detect: break;
+      }
       out.action_client = ActionClient::form_post;
       out.action_id = std::move(*id);
       return out;
@@ -341,10 +388,20 @@ Classification classify(const RequestView& request, const conf::AppConfig& app, 
   }
 
   // 3. RSC navigation or prefetch (header value exactly "1", as Next sends).
-  if (request.header("rsc") == "1") {
+  if (speaks_next(framework) && request.header("rsc") == "1") {
     out.kind = RequestKind::rsc;
+    out.framework = RequestFramework::next;
     out.prefetch = request.header("next-router-prefetch") == "1" ||
                    request.has_header("next-router-segment-prefetch");
+    return out;
+  }
+  // ...or a react-server client navigation: the flight endpoint without
+  // React-Server-Action (a POST whose body is `{}`). skew::decide sends it to
+  // the build a document would load (current), never answers it 409: the
+  // react-server client would change the URL and keep the old content.
+  if (speaks_react_server(framework) && request.method == "POST" && is_react_server_flight_path(request.path())) {
+    out.kind = RequestKind::rsc;
+    out.framework = RequestFramework::react_server;
     return out;
   }
 

@@ -49,9 +49,10 @@ Answer action_reload_answer(const routing::Classification& classification, const
     add_reload_header(answer, context);
     return answer;
   }
-  if (classification.action_client == routing::ActionClient::react_server || classification.wants_json) {
-    return json_reload_answer(context);
+  if (classification.action_client == routing::ActionClient::react_server) {
+    return react_server_reload_answer(skew, context);
   }
+  if (classification.wants_json) return json_reload_answer(context);
   if (skew.action_policy == conf::ActionPolicy::error) {
     // Exactly text/plain: with any other type (even a charset) the Next.js
     // client drops the body instead of handing it to the app as error.message.
@@ -69,6 +70,42 @@ Answer action_reload_answer(const routing::Classification& classification, const
   Answer answer = with_headers(200, "text/plain");
   answer.headers.emplace_back("x-action-redirect", same_origin_target(context.path_and_query));
   add_reload_header(answer, context);
+  return answer;
+}
+
+Answer react_server_reload_answer(const conf::SkewConfig& skew, const ReloadContext& context) {
+  // nlohmann dumps a string as a JSON string literal; invalid UTF-8 is
+  // replaced, never thrown on. Flight rows are one line each: a dumped
+  // string never holds a raw newline.
+  const auto json_string = [](std::string_view text) {
+    return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  Answer answer = with_headers(200, "text/x-component; charset=utf-8");
+  if (skew.action_policy == conf::ActionPolicy::error) {
+    // The client reads the row as the function's result only with
+    // react-server-data present; it ignores the status (200, as react-server
+    // answers a function that threw).
+    answer.headers.emplace_back("react-server-data", "rsc");
+    add_reload_header(answer, context);
+    answer.body = "0:[\"$@1\"]\n1:E{\"digest\":" + json_string(skew.message) + "}\n";
+    return answer;
+  }
+  add_reload_header(answer, context);
+  answer.body = "1:I[" + json_string(skew.reload_module_path) + ",[],\"default\",1]\n0:[\"$L1\"]\n";
+  return answer;
+}
+
+Answer reload_module_answer(std::string_view method) {
+  if (method != "GET" && method != "HEAD") {
+    Answer answer = with_headers(405, "text/plain; charset=utf-8");
+    answer.headers.emplace_back("allow", "GET, HEAD");
+    answer.body = "method not allowed\n";
+    return answer;
+  }
+  // no-store: the module's whole job is to run on each import; a cached copy
+  // would do too, but a path reused for something else later must not stick.
+  Answer answer = with_headers(200, "text/javascript; charset=utf-8");
+  answer.body = std::string(kReloadModuleBody);
   return answer;
 }
 

@@ -11,7 +11,8 @@
 //                    or (503 only) the chosen current build is unhealthy
 //   action_not_found an action that names no build (no header, no dpl, no
 //                    pin) whose ID is in no build's manifest while the current
-//                    build has a manifest: the ID is certainly stale, and no
+//                    build has a manifest (of the call's framework:
+//                    routing::ids_known_for): the ID is certainly stale, and no
 //                    build at all is known for the client. Also an action
 //                    whose named kept build's manifest lacks the ID while no
 //                    kept build's manifest has it and current has a manifest
@@ -28,6 +29,8 @@
 //   origin_mismatch  an action whose Origin is neither the request's host nor
 //                    an allowed origin (security.check_origin)
 //   preview_link     a valid signed preview link: 302 to the clean URL, pinned
+//   reload_module    skew.reload_module_path on a react-server or auto app:
+//                    skewgate's own module (200), or 405 for other methods
 //
 // Pins (design.md section 6) are resolution step 3, then the unsigned
 // `__vdpl` cookie (kept builds only). A document loads the
@@ -276,7 +279,7 @@ void answer_reload(Verdict& verdict, const App& app, const DecisionInput& input,
 std::uint64_t body_peek_bytes(const routing::RequestView& request, const routing::Snapshot& snapshot) {
   if (request.method != "POST") return 0;  // the common case pays no app lookup here
   const App* app = snapshot.find_app(request.header("host"));
-  if (app == nullptr || !routing::needs_body_peek(request, app->config->actions)) return 0;
+  if (app == nullptr || !routing::needs_body_peek(request, *app->config)) return 0;
   return app->config->actions.inspect_bytes;
 }
 
@@ -287,6 +290,17 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
 
   Verdict verdict;
   verdict.app = app;
+  // The module react-server's flight reload answer imports: skewgate's own,
+  // never a build's (any build may be gone by the time a stale tab asks).
+  // Exact path, any query. Kind other, outcome answered, reason
+  // reload_module: bounded labels whatever the method.
+  if (app->config->framework != conf::Framework::next && request.path() == app->config->skew.reload_module_path) {
+    verdict.outcome = Outcome::answered;
+    verdict.reason = "reload_module";
+    verdict.client_build_state = ClientBuildState::current;
+    verdict.answer = reload_module_answer(request.method);
+    return verdict;
+  }
   verdict.classification = routing::classify(request, *app->config, input.body_peek);
   const routing::Classification& kind = verdict.classification;
 
@@ -322,7 +336,13 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
   verdict.client_build = routing::resolve_client_build(*app, request, kind, cookies);
   ClientBuild& client = verdict.client_build;
 
-  if (client.source == ClientBuildSource::pin && kind.kind == RequestKind::document) {
+  // A react-server navigation goes where a document would: current (or the
+  // visitor's preview or canary), never a 409, which would change the URL and
+  // keep the old content (issue 15).
+  const bool loads_like_document =
+      kind.kind == RequestKind::document ||
+      (kind.kind == RequestKind::rsc && kind.framework == routing::RequestFramework::react_server);
+  if (client.source == ClientBuildSource::pin && loads_like_document) {
     verdict.client_build_state = state_of(client.build);
     if (document_may_load(*app, client.build)) {
       verdict.target = client.build;
@@ -336,7 +356,8 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
     // evidence beats hints). No kept build's manifest has it either: when
     // current has a manifest the page is certainly stale; without one
     // current answers for itself (as for an action that names no build).
-    if (client.source == ClientBuildSource::current && client.build->has_manifest) {
+    if (client.source == ClientBuildSource::current &&
+        routing::ids_known_for(*client.build, kind.action_client)) {
       verdict.client_build_state = ClientBuildState::unknown;
       client.build = nullptr;
       answer_reload(verdict, *app, input, "action_not_found");
@@ -361,7 +382,7 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
     // resolve_client_build found the action ID in no manifest. When current
     // has one, the ID is certainly stale; without one we cannot tell, and
     // current answers for itself.
-    if (kind.kind == RequestKind::action && !kind.action_id.empty() && client.build->has_manifest) {
+    if (kind.kind == RequestKind::action && routing::lacks_action(*client.build, kind.action_client, kind.action_id)) {
       verdict.client_build_state = ClientBuildState::unknown;
       client.build = nullptr;
       answer_reload(verdict, *app, input, "action_not_found");

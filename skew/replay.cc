@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "routing/client_build.h"
 #include "skew/answers.h"
 #include "skew/redirect_target.h"
 
@@ -61,6 +62,7 @@ const char* to_string(NotFoundSignal signal) {
     case NotFoundSignal::none: return "none";
     case NotFoundSignal::next_header: return "next_header";
     case NotFoundSignal::next_html_page: return "next_html_page";
+    case NotFoundSignal::react_server_no_data: return "react_server_no_data";
   }
   return "none";
 }
@@ -96,9 +98,14 @@ NotFoundSignal action_not_found_signal(const routing::RequestView& request,
       // action too: HTML says nothing here.
       return NotFoundSignal::none;
     case ActionClient::react_server:
-      // Issue 15: @lazarv/react-server answers a function it does not know
-      // with 200 text/x-component without `react-server-data` (its
-      // GlobalError render). Detect it here, as a NotFoundSignal of its own.
+      // @lazarv/react-server answers a function it does not know with 2xx
+      // text/x-component without `react-server-data` (its GlobalError
+      // render); every call that ran carries `react-server-data: rsc`.
+      if (response.status >= 200 && response.status < 300 &&
+          iequals(media_type(header(response.headers, "content-type")), "text/x-component") &&
+          !has_header(response.headers, "react-server-data")) {
+        return NotFoundSignal::react_server_no_data;
+      }
       return NotFoundSignal::none;
     case ActionClient::none: return NotFoundSignal::none;
   }
@@ -109,13 +116,14 @@ NotFoundSignal action_not_found_signal(const routing::RequestView& request,
 // healthy, current included (an unhealthy current gets no second request).
 bool is_replay_target(const Build& build) { return build.kept() && build.healthy; }
 
-std::vector<const Build*> replay_candidates(const App& app, std::string_view action_id,
+std::vector<const Build*> replay_candidates(const App& app, ActionClient client, std::string_view action_id,
                                             std::span<const Build* const> tried) {
   std::vector<const Build*> out;
   for (const Build* build : app.newest_first) {
     if (!is_replay_target(*build) || tried_already(tried, build)) continue;
-    // A known manifest without the ID: that build certainly lacks it.
-    if (build->has_manifest && !action_id.empty() && !build->action_ids.contains(action_id)) continue;
+    // A known ID set of the call's framework without the ID: that build
+    // certainly lacks it. Another framework's set says nothing.
+    if (routing::lacks_action(*build, client, action_id)) continue;
     out.push_back(build);
     if (out.size() == kMaxActionReplays) break;
   }

@@ -56,9 +56,13 @@ enum class NotFoundSignal {
   // for requests that look like the Next.js client's fetch (it always sends
   // `accept: text/x-component`).
   next_html_page,
-  // Issue 15 (@lazarv/react-server): a React-Server-Action call it does not
-  // know gets 200 text/x-component without `react-server-data`. Not
-  // detected yet: see the react_server case in replay.cc.
+  // @lazarv/react-server (issue 15, measured): a React-Server-Action call
+  // whose function the build does not have is answered 200 text/x-component
+  // WITHOUT `react-server-data` (its GlobalError render); a call that ran
+  // always carries `react-server-data: rsc`. Any 2xx counts (the client
+  // ignores the status; a 4xx/5xx with flight is an error the app rendered,
+  // and a redirect is a result).
+  react_server_no_data,
 };
 const char* to_string(NotFoundSignal signal);
 
@@ -80,9 +84,11 @@ bool is_replay_target(const routing::Build& build);
 
 // The builds an action is replayed on, in order: the app's kept builds
 // newest first (App::newest_first), minus the builds in `tried`, minus the
-// builds whose manifest is known and lacks `action_id`. Each at most once,
+// builds whose known ID set speaks for the call (routing::ids_known_for: a
+// set of the caller's framework) and lacks `action_id`. Each at most once,
 // and no more than kMaxActionReplays of them.
-std::vector<const routing::Build*> replay_candidates(const routing::App& app, std::string_view action_id,
+std::vector<const routing::Build*> replay_candidates(const routing::App& app, routing::ActionClient client,
+                                                     std::string_view action_id,
                                                      std::span<const routing::Build* const> tried);
 
 // Is this request one whose 404 from current is retried on other builds?

@@ -115,14 +115,13 @@ TEST_CASE("action, error policy: 409 text/plain exactly, the app's message") {
         "Nouvelle version : rechargez la page.");
 }
 
-TEST_CASE("react-server and JSON clients: 409 application/json, whatever the policy") {
+TEST_CASE("JSON clients: 409 application/json, whatever the policy") {
   const std::string body =
       R"({"error":"reload_required","reason":"build_retired","client_build":"dpl-a","current_build":"dpl-b",)"
       R"("reload":"/cart?step=2&x=%20y"})";
   const Headers headers = {
       {"content-type", "application/json"}, {"cache-control", "no-store"}, {"x-skewgate-reload", kReload}};
   for (const auto p : {ActionPolicy::reload, ActionPolicy::error}) {
-    check_answer(action_reload_answer(action(ActionClient::react_server), policy(p), kContext), 409, headers, body);
     check_answer(action_reload_answer(action(ActionClient::next_js, true), policy(p), kContext), 409, headers, body);
   }
   check_answer(json_reload_answer(kContext), 409, headers, body);
@@ -147,4 +146,83 @@ TEST_CASE("rsc: 409 text/plain, short body") {
   check_answer(rsc_reload_answer(kContext), 409,
                {{"content-type", "text/plain"}, {"cache-control", "no-store"}, {"x-skewgate-reload", kReload}},
                "reload required");
+}
+
+// Issue 15: the react-server client ignores the status and any JSON or text;
+// only flight rows recover it (measured with @lazarv/react-server in Chromium).
+TEST_CASE("react-server calls: the flight reload answer (policy reload), byte for byte") {
+  const Headers headers = {{"content-type", "text/x-component; charset=utf-8"},
+                           {"cache-control", "no-store"},
+                           {"x-skewgate-reload", kReload}};
+  const std::string body = "1:I[\"/__skewgate/reload.mjs\",[],\"default\",1]\n0:[\"$L1\"]\n";
+  check_answer(action_reload_answer(action(ActionClient::react_server), policy(ActionPolicy::reload), kContext), 200,
+               headers, body);
+  // wants_json does not matter: the react-server client reads flight only.
+  check_answer(action_reload_answer(action(ActionClient::react_server, true), policy(ActionPolicy::reload), kContext),
+               200, headers, body);
+  check_answer(sg::skew::react_server_reload_answer(policy(ActionPolicy::reload), kContext), 200, headers, body);
+  // The module path is a JSON string: whatever it holds cannot add a row or
+  // break out of the string (the loader refuses such paths too).
+  SkewConfig skew;
+  const std::vector<std::pair<std::string, std::string>> paths = {
+      {"/m.mjs", "1:I[\"/m.mjs\",[],\"default\",1]\n"},
+      {"/a\"],\"x\n2:E{}", "1:I[\"/a\\\"],\\\"x\\n2:E{}\",[],\"default\",1]\n"},
+      {"/a\\b\x01", "1:I[\"/a\\\\b\\u0001\",[],\"default\",1]\n"},
+      {"/\xff", "1:I[\"/\xEF\xBF\xBD\",[],\"default\",1]\n"},
+  };
+  for (const auto& [path, row] : paths) {
+    CAPTURE(path);
+    skew.reload_module_path = path;
+    const Answer answer = action_reload_answer(action(ActionClient::react_server), skew, kContext);
+    CHECK(answer.body == row + "0:[\"$L1\"]\n");
+  }
+}
+
+TEST_CASE("react-server calls: the flight error row (policy error), byte for byte") {
+  const Headers headers = {{"content-type", "text/x-component; charset=utf-8"},
+                           {"cache-control", "no-store"},
+                           {"react-server-data", "rsc"},
+                           {"x-skewgate-reload", kReload}};
+  check_answer(action_reload_answer(action(ActionClient::react_server), policy(ActionPolicy::error), kContext), 200,
+               headers, "0:[\"$@1\"]\n1:E{\"digest\":\"This page is out of date. Reload to continue.\"}\n");
+  SkewConfig skew = policy(ActionPolicy::error);
+  const std::vector<std::pair<std::string, std::string>> messages = {
+      {"Nouvelle version : rechargez.", "1:E{\"digest\":\"Nouvelle version : rechargez.\"}\n"},
+      {"a\"}\n2:I[\"/evil.mjs\",[],\"\",1]", "1:E{\"digest\":\"a\\\"}\\n2:I[\\\"/evil.mjs\\\",[],\\\"\\\",1]\"}\n"},
+      {"tab\there\r\\", "1:E{\"digest\":\"tab\\there\\r\\\\\"}\n"},
+      {"bad \xc3", "1:E{\"digest\":\"bad \xEF\xBF\xBD\"}\n"},
+      {"", "1:E{\"digest\":\"\"}\n"},
+  };
+  for (const auto& [message, row] : messages) {
+    CAPTURE(message);
+    skew.message = message;
+    CHECK(action_reload_answer(action(ActionClient::react_server), skew, kContext).body == "0:[\"$@1\"]\n" + row);
+  }
+}
+
+TEST_CASE("react-server no-JS form posts still get 303") {
+  for (const auto p : {ActionPolicy::reload, ActionPolicy::error}) {
+    const Answer answer = action_reload_answer(action(ActionClient::form_post), policy(p), kContext);
+    CHECK(answer.status == 303);
+    CHECK(answer.headers == Headers{{"cache-control", "no-store"},
+                                    {"location", "/cart?step=2&x=%20y"},
+                                    {"x-skewgate-reload", kReload}});
+  }
+}
+
+TEST_CASE("the reload module: GET/HEAD 200 text/javascript, other methods 405") {
+  const std::string module = "location.replace(location.href.split(\"#\")[0]); export default function R(){return null}";
+  for (const char* method : {"GET", "HEAD"}) {
+    CAPTURE(method);
+    check_answer(sg::skew::reload_module_answer(method), 200,
+                 Headers{{"content-type", "text/javascript; charset=utf-8"}, {"cache-control", "no-store"}}, module);
+  }
+  for (const char* method : {"POST", "PUT", "DELETE", "OPTIONS", "get", "PATCH"}) {
+    CAPTURE(method);
+    const Answer answer = sg::skew::reload_module_answer(method);
+    CHECK(answer.status == 405);
+    CHECK(answer.headers == Headers{{"content-type", "text/plain; charset=utf-8"},
+                                    {"cache-control", "no-store"},
+                                    {"allow", "GET, HEAD"}});
+  }
 }

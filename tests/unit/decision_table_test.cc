@@ -719,18 +719,26 @@ TEST_CASE("decision table: answers by client (form post, react-server, JSON)") {
   CHECK(v.target->id == "dpl-b");
   CHECK(v.classification.kind == RequestKind::action);
 
-  // @lazarv/react-server with a stale function ID: JSON 409.
+  // @lazarv/react-server with a function ID in no build's set: these sets
+  // are Next.js manifests, which say nothing about react-server IDs (issue
+  // 15), so current answers for itself (answer-side detection decides). With
+  // chunk IDs it gets the flight reload answer: react_server_decide_test.cc.
   Request rs;
   rs.method = "POST";
   rs.target = "/todos/rsc.x-component";
   rs.headers = {{"Host", "shop.example.com"}, {"React-Server-Action", "src%2Factions.mjs%23gone"}};
   v = run(*snapshot, rs);
+  CHECK(v.outcome == Outcome::served);
+  REQUIRE(v.target != nullptr);
+  CHECK(v.target->id == "dpl-b");
+  // A retired build named by header: the flight reload answer, never JSON.
+  rs.headers.push_back({"x-deployment-id", "dpl-old"});
+  v = run(*snapshot, rs);
   CHECK(v.outcome == Outcome::answered);
-  CHECK(v.reason == "action_not_found");
+  CHECK(v.reason == "build_retired");
   REQUIRE(v.answer.has_value());
-  CHECK(v.answer->status == 409);
-  CHECK(v.answer->body == R"({"error":"reload_required","reason":"action_not_found","client_build":"unknown",)"
-                          R"("current_build":"dpl-b","reload":"/todos/rsc.x-component"})");
+  CHECK(v.answer->status == 200);
+  CHECK(v.answer->body == "1:I[\"/__skewgate/reload.mjs\",[],\"default\",1]\n0:[\"$L1\"]\n");
   // Its navigation POST (no header) always goes to current.
   rs.headers = {{"Host", "shop.example.com"}, {"Content-Type", "application/json"}};
   rs.body = "{}";

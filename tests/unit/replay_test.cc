@@ -132,9 +132,31 @@ TEST_CASE("action_not_found_signal: the answers that say the build did not know 
       // HTML never counts for a no-JS form post: a known action answers it
       // with the page too.
       {"no-JS form post answered with the page", "POST", form, 200, html, NotFoundSignal::none},
-      // react-server is issue 15: its unknown-function answer is not detected yet.
-      {"react-server flight without react-server-data", "POST", react, 200, flight, NotFoundSignal::none},
+      // @lazarv/react-server (issue 15): a function it does not have is
+      // answered 2xx text/x-component without react-server-data.
+      {"react-server flight without react-server-data", "POST", react, 200, flight,
+       NotFoundSignal::react_server_no_data},
+      {"react-server flight with a charset", "POST", react, 200,
+       {{"Content-Type", "Text/X-Component; charset=utf-8"}}, NotFoundSignal::react_server_no_data},
+      {"react-server 2xx other than 200", "POST", react, 203, flight, NotFoundSignal::react_server_no_data},
+      {"react-server: accept does not matter", "POST", react, 200, flight, NotFoundSignal::react_server_no_data,
+       nullptr},
+      {"react-server call that ran", "POST", react, 200,
+       {{"content-type", "text/x-component"}, {"react-server-data", "rsc"}}, NotFoundSignal::none},
+      {"react-server call that ran, header any case", "POST", react, 200,
+       {{"content-type", "text/x-component"}, {"React-Server-Data", "rsc"}}, NotFoundSignal::none},
+      {"react-server 4xx flight", "POST", react, 404, flight, NotFoundSignal::none},
+      {"react-server 5xx flight", "POST", react, 500, flight, NotFoundSignal::none},
+      {"react-server 3xx", "POST", react, 303, {{"location", "/"}}, NotFoundSignal::none},
       {"react-server 200 text/html", "POST", react, 200, html, NotFoundSignal::none},
+      {"react-server 200 no content-type", "POST", react, 200, {}, NotFoundSignal::none},
+      {"react-server 200 text/x-componentx", "POST", react, 200, {{"content-type", "text/x-componentx"}},
+       NotFoundSignal::none},
+      // The signal is react-server's: a Next.js call or a no-JS form post
+      // answered with flight without react-server-data ran.
+      {"Next.js call answered flight", "POST", js, 200, flight, NotFoundSignal::none},
+      {"no-JS form post answered flight", "POST", form, 200, flight, NotFoundSignal::none},
+      {"react-server shape on a GET", "GET", react, 200, flight, NotFoundSignal::none},
       // text/html-ish types that are not text/html.
       {"application/xhtml+xml", "POST", js, 200, {{"content-type", "application/xhtml+xml"}}, NotFoundSignal::none},
       {"text/htmlx", "POST", js, 200, {{"content-type", "text/htmlx"}}, NotFoundSignal::none},
@@ -186,7 +208,7 @@ TEST_CASE("replay_candidates: kept builds newest first, minus tried, minus manif
     const App& app = snapshot->apps()[0];
     std::vector<const Build*> tried;
     for (const char* id : row.tried) tried.push_back(app.find_build(id));
-    CHECK(ids(sg::skew::replay_candidates(app, row.action_id, tried)) == row.expected);
+    CHECK(ids(sg::skew::replay_candidates(app, sg::routing::ActionClient::next_js, row.action_id, tried)) == row.expected);
   }
 }
 
@@ -197,13 +219,13 @@ TEST_CASE("replay_candidates: at most kMaxActionReplays, however many builds are
   const App& app = snapshot->apps()[0];
   const std::vector<const Build*> tried = {app.find_build("g")};
   CHECK(sg::skew::kMaxActionReplays == 4);
-  CHECK(ids(sg::skew::replay_candidates(app, kId, tried)) == "f,e,d,c");
+  CHECK(ids(sg::skew::replay_candidates(app, sg::routing::ActionClient::next_js, kId, tried)) == "f,e,d,c");
 }
 
 TEST_CASE("replay_candidates: after a rollback current still comes first, then the others newest first") {
   auto snapshot = snapshot_of({build("a"), build("b"), build("c")}, "b");
   const App& app = snapshot->apps()[0];
-  CHECK(ids(sg::skew::replay_candidates(app, kId, {})) == "b,c,a");
+  CHECK(ids(sg::skew::replay_candidates(app, sg::routing::ActionClient::next_js, kId, {})) == "b,c,a");
 }
 
 TEST_CASE("asset_fallback_candidates: kept builds newest first, current excluded, at most fallback_builds") {
@@ -311,4 +333,35 @@ TEST_CASE("answer_action_not_found: the app's reload answer for this client, rea
     CHECK(reload);
     CHECK(no_store);
   }
+}
+
+// Issue 15: a set of the other framework never removes a build.
+TEST_CASE("replay_candidates: only ID sets of the call's framework count") {
+  using sg::conf::ActionIdSource;
+  sg::conf::AppConfig shop;
+  shop.name = "shop";
+  shop.hosts = {"shop.example.com"};
+  shop.current = "c";
+  const auto address = sg::conf::SocketAddress::parse("127.0.0.1:3001").value();
+  sg::conf::BuildConfig a{"a", {address}, "", {"f"}, std::nullopt};
+  a.action_id_source = ActionIdSource::react_server_chunks;
+  sg::conf::BuildConfig b{"b", {address}, "", {"n"}, std::nullopt};
+  b.action_id_source = ActionIdSource::next_manifest;
+  sg::conf::BuildConfig c{"c", {address}, "", {"g"}, std::nullopt};
+  c.action_id_source = ActionIdSource::react_server_chunks;
+  sg::conf::BuildConfig d{"d", {address}, "", {}, std::nullopt};
+  shop.builds = {a, b, d, c};
+  sg::conf::Config config;
+  config.apps = {shop};
+  std::vector<std::string> errors;
+  const auto snapshot = sg::routing::Snapshot::create(std::move(config), errors);
+  REQUIRE(errors.empty());
+  const auto& app = snapshot->apps()[0];
+  using sg::skew::replay_candidates;
+  // newest first: c, d, b, a
+  CHECK(ids(replay_candidates(app, ActionClient::react_server, "f", {})) == "d,b,a");
+  CHECK(ids(replay_candidates(app, ActionClient::react_server, "g", {})) == "c,d,b");
+  CHECK(ids(replay_candidates(app, ActionClient::next_js, "f", {})) == "c,d,a");
+  CHECK(ids(replay_candidates(app, ActionClient::form_post, "f", {})) == "d,a");
+  CHECK(ids(replay_candidates(app, ActionClient::react_server, "", {})) == "c,d,b,a");
 }

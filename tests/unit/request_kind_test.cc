@@ -218,12 +218,12 @@ TEST_CASE("classify: captured requests, first match wins") {
        "src/actions.mjs#addTodo",
        false,
        false},
-      {"react-server navigation is other",
+      {"react-server navigation is rsc",
        "POST",
        "/todos/rsc.x-component",
        {{"Host", "shop.example.com"}, {"Content-Type", "application/json"}, {"Accept", "text/x-component"}},
        "{}",
-       RequestKind::other,
+       RequestKind::rsc,
        ActionClient::none,
        "",
        false,
@@ -326,7 +326,9 @@ TEST_CASE("needs_body_peek: POST form bodies without an action header, when enab
       {"POST", {}, false},
       {"PUT", {{"Content-Type", "multipart/form-data; boundary=x"}}, false},
       {"POST", {{"Content-Type", "multipart/form-data; boundary=x"}, {"Next-Action", "abc"}}, false},
-      {"POST", {{"Content-Type", "multipart/form-data; boundary=x"}, {"React-Server-Action", "a%23b"}}, false},
+      // React-Server-Action counts only on a flight path (see the profile
+      // table): on "/" the form is peeked as if it were absent.
+      {"POST", {{"Content-Type", "multipart/form-data; boundary=x"}, {"React-Server-Action", "a%23b"}}, true},
   };
   for (const Case& c : cases) {
     RequestView view{c.method, "/", c.headers};
@@ -466,4 +468,107 @@ TEST_CASE("classify: documents are navigations, every other GET/HEAD/OPTIONS is 
     const auto got = classify(RequestView{c.method, "/page", c.headers}, app, "");
     CHECK(std::string(to_string(got.kind)) == to_string(c.kind));
   }
+}
+
+// Issue 15: the app's framework profile decides which shapes count. One row
+// per shape, its classification under next / react-server / auto.
+TEST_CASE("classify: framework profiles x request shapes") {
+  using sg::conf::Framework;
+  using sg::routing::RequestFramework;
+  struct Expect {
+    RequestKind kind;
+    RequestFramework framework;
+    ActionClient client;
+    const char* action_id;
+  };
+  struct Shape {
+    const char* name;
+    const char* method;
+    const char* target;
+    std::vector<HeaderField> headers;
+    const char* body;
+    Expect next, react_server, auto_detect;
+  };
+  const Expect other{RequestKind::other, RequestFramework::none, ActionClient::none, ""};
+  const Expect document{RequestKind::document, RequestFramework::none, ActionClient::none, ""};
+  const Expect next_action{RequestKind::action, RequestFramework::next, ActionClient::next_js, "abc"};
+  const Expect next_rsc{RequestKind::rsc, RequestFramework::next, ActionClient::none, ""};
+  const Expect rs_action{RequestKind::action, RequestFramework::react_server, ActionClient::react_server,
+                         "/app/src/actions.mjs#add"};
+  const Expect rs_nav{RequestKind::rsc, RequestFramework::react_server, ActionClient::none, ""};
+  const Expect form_next{RequestKind::action, RequestFramework::next, ActionClient::form_post, "/app/src/a.mjs#f"};
+  const Expect form_rs{RequestKind::action, RequestFramework::react_server, ActionClient::form_post,
+                       "/app/src/a.mjs#f"};
+  const Expect form_auto{RequestKind::action, RequestFramework::none, ActionClient::form_post, "/app/src/a.mjs#f"};
+  const std::vector<HeaderField> rs_call = {{"React-Server-Action", "%2Fapp%2Fsrc%2Factions.mjs%23add"},
+                                            {"Accept", "text/x-component"},
+                                            {"Content-Type", "text/plain;charset=UTF-8"}};
+  const std::string form_body = "------b\r\nContent-Disposition: form-data; name=\"$ACTION_ID_/app/src/a.mjs#f\"\r\n\r\n"
+                                "\r\n------b--\r\n";
+  const std::vector<Shape> shapes = {
+      {"next-action", "POST", "/cart", {{"next-action", "abc"}, {"Accept", "text/x-component"}}, "", next_action,
+       other, next_action},
+      {"rsc: 1 GET", "GET", "/cart?_rsc=x", {{"rsc", "1"}}, "", next_rsc, other, next_rsc},
+      {"react-server call", "POST", "/todos/rsc.x-component", rs_call, "", other, rs_action, rs_action},
+      {"react-server call on an outlet", "POST", "/todos/@side.rsc.x-component", rs_call, "", other, rs_action,
+       rs_action},
+      {"react-server call at the root", "POST", "/rsc.x-component", rs_call, "", other, rs_action, rs_action},
+      {"react-server call with a query", "POST", "/todos/rsc.x-component?x=1", rs_call, "", other, rs_action,
+       rs_action},
+      {"react-server navigation", "POST", "/todos/rsc.x-component",
+       {{"Accept", "text/x-component"}, {"Content-Type", "application/json"}}, "{}", other, rs_nav, rs_nav},
+      // A header alone never makes an action: not on a page, an API path, a
+      // GET of the flight path, or a path that only contains the suffix.
+      {"header on a page path", "POST", "/todos", rs_call, "", other, other, other},
+      {"header on an API path", "POST", "/api/pay", rs_call, "", other, other, other},
+      {"header on a GET of the flight path", "GET", "/todos/rsc.x-component", rs_call, "", other, other, other},
+      {"header on a document GET", "GET", "/todos",
+       {{"React-Server-Action", "x"}, {"Sec-Fetch-Mode", "navigate"}, {"Sec-Fetch-Dest", "document"}}, "", document,
+       document, document},
+      {"suffix in the query only", "POST", "/todos?p=rsc.x-component", rs_call, "", other, other, other},
+      {"suffix not at the end", "POST", "/todos/rsc.x-component/x", rs_call, "", other, other, other},
+      {"GET of the flight path", "GET", "/todos/rsc.x-component", {{"Accept", "text/x-component"}}, "", other, other,
+       other},
+      {"no-JS form post", "POST", "/todos",
+       {{"Content-Type", "multipart/form-data; boundary=----b"}}, form_body.c_str(), form_next, form_rs, form_auto},
+      // The react-server header on a page path hides nothing: the form is
+      // still peeked and its `$ACTION_ID_` decides.
+      {"no-JS form post with the header on a page path", "POST", "/todos",
+       {{"Content-Type", "multipart/form-data; boundary=----b"}, {"React-Server-Action", "other%23id"}},
+       form_body.c_str(), form_next, form_rs, form_auto},
+      // Under react-server, next-action is nothing: the form decides.
+      {"no-JS form post with next-action", "POST", "/todos",
+       {{"Content-Type", "multipart/form-data; boundary=----b"}, {"next-action", "abc"}}, form_body.c_str(),
+       next_action, form_rs, next_action},
+  };
+  for (const Shape& shape : shapes) {
+    for (const auto& [framework, expect] : std::vector<std::pair<Framework, Expect>>{
+             {Framework::next, shape.next}, {Framework::react_server, shape.react_server},
+             {Framework::auto_detect, shape.auto_detect}}) {
+      CAPTURE(shape.name);
+      CAPTURE(sg::conf::to_string(framework));
+      AppConfig app;
+      app.framework = framework;
+      RequestView view{shape.method, shape.target, shape.headers};
+      const std::string_view body = shape.body;
+      const auto peek = needs_body_peek(view, app) ? body : std::string_view{};
+      const auto got = classify(view, app, peek);
+      CHECK(to_string(got.kind) == std::string(to_string(expect.kind)));
+      CHECK(std::string(to_string(got.framework)) == to_string(expect.framework));
+      CHECK(static_cast<int>(got.action_client) == static_cast<int>(expect.client));
+      CHECK(got.action_id == expect.action_id);
+    }
+  }
+}
+
+TEST_CASE("to_string(RequestFramework) and is_react_server_flight_path") {
+  using sg::routing::RequestFramework;
+  CHECK(std::string(to_string(RequestFramework::none)) == "none");
+  CHECK(std::string(to_string(RequestFramework::next)) == "next");
+  CHECK(std::string(to_string(RequestFramework::react_server)) == "react-server");
+  CHECK(sg::routing::is_react_server_flight_path("/rsc.x-component"));
+  CHECK(sg::routing::is_react_server_flight_path("/a/b/@out.rsc.x-component"));
+  CHECK_FALSE(sg::routing::is_react_server_flight_path("/a/rsc.x-component/"));
+  CHECK_FALSE(sg::routing::is_react_server_flight_path("/a/RSC.X-COMPONENT"));
+  CHECK_FALSE(sg::routing::is_react_server_flight_path("/a/rsc%2Ex-component"));
 }

@@ -311,3 +311,133 @@ TEST_CASE("newest_kept_with_action") {
   const_cast<sg::routing::Build*>(app.current)->healthy = false;  // kept, but not healthy
   CHECK(newest_kept_with_action(app, "y")->id == "dpl-a");
 }
+
+// Issue 15: absence from a known ID set is evidence only when the set's
+// source is the call's framework (ids_known_for). Builds: rs-a (retained,
+// react-server chunks {f-a, shared}), rs-b (current, chunks {f-b, shared}),
+// nx (retained, Next.js manifest {n-1}), none (retained, nothing known).
+namespace {
+
+std::shared_ptr<const Snapshot> mixed_snapshot(const std::string& current = "rs-b") {
+  using sg::conf::ActionIdSource;
+  AppConfig app;
+  app.name = "todo";
+  app.hosts = {"todo.example.com"};
+  app.current = current;
+  const auto address = SocketAddress::parse("127.0.0.1:3001").value();
+  BuildConfig none{"none", {address}, "", {}, std::nullopt};
+  BuildConfig nx{"nx", {address}, "", {"n-1"}, std::nullopt};
+  nx.action_id_source = ActionIdSource::next_manifest;
+  BuildConfig rs_a{"rs-a", {address}, "", {"f-a", "shared"}, std::nullopt};
+  rs_a.action_id_source = ActionIdSource::react_server_chunks;
+  BuildConfig rs_b{"rs-b", {address}, "", {"f-b", "shared"}, std::nullopt};
+  rs_b.action_id_source = ActionIdSource::react_server_chunks;
+  app.builds = {none, nx, rs_a, rs_b};
+  Config config;
+  config.apps = {app};
+  std::vector<std::string> errors;
+  auto snapshot = Snapshot::create(std::move(config), errors);
+  REQUIRE(errors.empty());
+  return snapshot;
+}
+
+}  // namespace
+
+TEST_CASE("ids_known_for / lacks_action: a set speaks only for calls of its framework") {
+  using sg::routing::ActionClient;
+  auto snapshot = mixed_snapshot();
+  const auto& app = snapshot->apps()[0];
+  const auto& rs = *app.find_build("rs-a");
+  const auto& nx = *app.find_build("nx");
+  const auto& none = *app.find_build("none");
+  CHECK(rs.ids_from == sg::conf::ActionIdSource::react_server_chunks);
+  CHECK(sg::routing::ids_known_for(rs, ActionClient::react_server));
+  CHECK_FALSE(sg::routing::ids_known_for(rs, ActionClient::next_js));
+  CHECK(sg::routing::ids_known_for(rs, ActionClient::form_post));
+  CHECK(sg::routing::ids_known_for(nx, ActionClient::next_js));
+  CHECK_FALSE(sg::routing::ids_known_for(nx, ActionClient::react_server));
+  CHECK(sg::routing::ids_known_for(nx, ActionClient::form_post));
+  for (auto client : {ActionClient::next_js, ActionClient::react_server, ActionClient::form_post})
+    CHECK_FALSE(sg::routing::ids_known_for(none, client));
+  CHECK(sg::routing::lacks_action(rs, ActionClient::react_server, "f-b"));
+  CHECK_FALSE(sg::routing::lacks_action(rs, ActionClient::react_server, "f-a"));
+  CHECK_FALSE(sg::routing::lacks_action(rs, ActionClient::react_server, ""));
+  CHECK_FALSE(sg::routing::lacks_action(rs, ActionClient::next_js, "f-b"));
+  CHECK(sg::routing::lacks_action(rs, ActionClient::form_post, "f-b"));
+  CHECK_FALSE(sg::routing::lacks_action(nx, ActionClient::react_server, "f-b"));
+}
+
+TEST_CASE("resolve_client_build: react-server calls and chunk IDs (pinned build, else newest kept holder)") {
+  using sg::routing::ActionClient;
+  using sg::routing::Classification;
+  using sg::routing::CookieHints;
+  using sg::routing::RequestKind;
+  using Src = ClientBuildSource;
+  auto snapshot = mixed_snapshot();
+  const auto& app = snapshot->apps()[0];
+  struct Row {
+    const char* name;
+    ActionClient client;
+    const char* id;
+    const char* pin;
+    Src source;
+    const char* build;
+    std::optional<Src> overruled;
+  };
+  const std::vector<Row> rows = {
+      {"pinned build has it", ActionClient::react_server, "f-a", "rs-a", Src::pin, "rs-a", {}},
+      {"pinned build lacks it, an older kept build has it", ActionClient::react_server, "f-a", "rs-b",
+       Src::action_manifest, "rs-a", Src::pin},
+      {"shared: the pin holds", ActionClient::react_server, "shared", "rs-a", Src::pin, "rs-a", {}},
+      {"in no set: current, overruled", ActionClient::react_server, "gone", "rs-a", Src::current, "rs-b", Src::pin},
+      {"pinned to a Next.js-manifest build: no evidence", ActionClient::react_server, "f-a", "nx", Src::pin, "nx", {}},
+      {"pinned to a build without ids", ActionClient::react_server, "f-a", "none", Src::pin, "none", {}},
+      {"no pin: newest build whose set has it", ActionClient::react_server, "f-a", "", Src::action_manifest, "rs-a",
+       {}},
+      {"no pin, in no set: current", ActionClient::react_server, "gone", "", Src::current, "rs-b", {}},
+      // A Next.js call says nothing about react-server chunks.
+      {"next call pinned to a chunks build", ActionClient::next_js, "f-b", "rs-a", Src::pin, "rs-a", {}},
+      // A no-JS form post is either framework's: any set counts.
+      {"form post pinned to a chunks build lacking it", ActionClient::form_post, "f-a", "rs-b", Src::action_manifest,
+       "rs-a", Src::pin},
+      {"form post pinned to a manifest build lacking it", ActionClient::form_post, "f-a", "nx", Src::action_manifest,
+       "rs-a", Src::pin},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.name);
+    Classification c;
+    c.kind = RequestKind::action;
+    c.action_client = row.client;
+    c.action_id = row.id;
+    const auto client = resolve_client_build(app, RequestView{"POST", "/t/rsc.x-component", {}}, c,
+                                             CookieHints{row.pin, ""});
+    CHECK(client.source == row.source);
+    REQUIRE(client.build != nullptr);
+    CHECK(client.build->id == row.build);
+    CHECK(client.overruled == row.overruled);
+  }
+}
+
+TEST_CASE("resolve_client_build: a react-server navigation ignores header, dpl and __vdpl, as a document does") {
+  using sg::routing::Classification;
+  using sg::routing::CookieHints;
+  using sg::routing::RequestFramework;
+  using sg::routing::RequestKind;
+  auto snapshot = mixed_snapshot();
+  const auto& app = snapshot->apps()[0];
+  Classification nav;
+  nav.kind = RequestKind::rsc;
+  nav.framework = RequestFramework::react_server;
+  std::vector<HeaderField> header = {{"x-deployment-id", "rs-a"}};
+  auto client = resolve_client_build(app, RequestView{"POST", "/t/rsc.x-component?dpl=rs-a", header}, nav,
+                                     CookieHints{"", "rs-a"});
+  CHECK(client.source == ClientBuildSource::current);
+  CHECK(client.build->id == "rs-b");
+  // The pin is reported (skew::decide says which pinned builds it may load).
+  client = resolve_client_build(app, RequestView{"POST", "/t/rsc.x-component", {}}, nav, CookieHints{"rs-a", ""});
+  CHECK(client.source == ClientBuildSource::pin);
+  // A Next.js rsc request still honours the header.
+  nav.framework = RequestFramework::next;
+  client = resolve_client_build(app, RequestView{"GET", "/t", header}, nav);
+  CHECK(client.source == ClientBuildSource::header);
+}
