@@ -333,6 +333,13 @@ class MetricsWithPrometheusTest(unittest.TestCase):
             self.assertAlmostEqual(share, skewed / sum(req.values()), delta=0.03)
         elif "skewgate_skewed_requests_total" in expr:
             self.assert_rates(result, self.counted("skewed"), "client_build_state")
+        elif "skewgate_framework_requests_total" in expr:
+            # Every action sent was Next.js's (`next-action`): 5 served by A, 4 answered.
+            got = {(dict(k)["framework"], dict(k)["outcome"]): round(v * WINDOW_S) for k, v in result.items()
+                   if v * WINDOW_S > 0.5}
+            self.assertEqual(set(got), {("next", "served"), ("next", "answered")}, got)
+            self.assertAlmostEqual(got[("next", "served")], 5, delta=1)
+            self.assertAlmostEqual(got[("next", "answered")], 4, delta=1)
         elif "skewgate_reload_required_total" in expr:
             self.assert_rates(result, self.counted("reload"), "reason")
         elif "skewgate_client_build_age_seconds_bucket" in expr:
@@ -381,7 +388,7 @@ class DashboardFilesTest(unittest.TestCase):
         titles = [p["title"] for p in dashboard["panels"]]
         for wanted in ("Traffic by build", "Skewed share", "Reload-required by reason",
                        "Client build age (stale requests)", "Upstream latency p99 by build",
-                       "Upstream errors by build", "Pins by result", "Builds"):
+                       "Upstream errors by build", "Pins by result", "Builds", "Actions by framework and outcome"):
             self.assertIn(wanted, titles)
         with open(os.path.join(ROOT, "docker", "grafana", "provisioning", "datasources", "prometheus.yml")) as f:
             datasource = f.read()

@@ -103,3 +103,22 @@ TEST_CASE("access log: tried builds, in order, only when there were some") {
   CHECK(logged(entry, sg::conf::LogFormat::plain).find("tried=") == std::string::npos);
   CHECK_FALSE(nlohmann::json::parse(logged(entry, sg::conf::LogFormat::json)).contains("tried"));
 }
+
+// Issue 15: whose request shape it was (next, react-server), only when one.
+TEST_CASE("access log: the request's framework, only for requests of one") {
+  sg::gateway::AccessLogEntry entry;
+  entry.method = "POST";
+  entry.target = "/todos/rsc.x-component";
+  entry.kind = "action";
+  entry.outcome = "served";
+  for (const char* framework : {"next", "react-server"}) {
+    CAPTURE(framework);
+    entry.framework = framework;
+    const std::string plain = logged(entry, sg::conf::LogFormat::plain);
+    CHECK(plain.find(" kind=action framework=" + std::string(framework) + " outcome=served") != std::string::npos);
+    CHECK(nlohmann::json::parse(logged(entry, sg::conf::LogFormat::json)).at("framework") == framework);
+  }
+  entry.framework = {};
+  CHECK(logged(entry, sg::conf::LogFormat::plain).find("framework=") == std::string::npos);
+  CHECK_FALSE(nlohmann::json::parse(logged(entry, sg::conf::LogFormat::json)).contains("framework"));
+}

@@ -113,9 +113,11 @@ TEST_CASE("the exposition: every family of design.md section 10, zero series for
   stale.reload_reason = 3;  // build_killed
   stale.client_build_age_s = 7200;
   stale.pin_result = 2;  // tampered
+  stale.framework_kind = 0;  // action (issue 15)
+  stale.framework = 2;       // react-server
   w0.record(stale);
   w1.record(stale);
-  RequestSample doc = served("shop", "dpl-b", 4 /* document */);
+    RequestSample doc = served("shop", "dpl-b", 4 /* document */);
   doc.pin_issued = true;
   doc.upstream_duration_s = 0.02;
   w1.record(doc);
@@ -131,7 +133,8 @@ TEST_CASE("the exposition: every family of design.md section 10, zero series for
 
   for (const char* family :
        {"skewgate_requests_total counter", "skewgate_skewed_requests_total counter",
-        "skewgate_reload_required_total counter", "skewgate_client_build_age_seconds histogram",
+        "skewgate_reload_required_total counter", "skewgate_framework_requests_total counter",
+        "skewgate_client_build_age_seconds histogram",
         "skewgate_build_info gauge", "skewgate_build_superseded_timestamp_seconds gauge",
         "skewgate_pins_total counter", "skewgate_upstream_request_duration_seconds histogram",
         "skewgate_upstream_errors_total counter", "skewgate_downstream_connections gauge",
@@ -145,6 +148,16 @@ TEST_CASE("the exposition: every family of design.md section 10, zero series for
   CHECK(has_line(text, R"(skewgate_requests_total{app="shop",build="dpl-a",kind="rsc",outcome="served"} 0)"));
   CHECK(has_line(text, R"(skewgate_skewed_requests_total{app="shop",kind="action",client_build_state="retired"} 2)"));
   CHECK(has_line(text, R"(skewgate_reload_required_total{app="shop",kind="action",reason="build_killed"} 2)"));
+  CHECK(has_line(text,
+                 R"(skewgate_framework_requests_total{app="shop",framework="react-server",kind="action",outcome="answered"} 2)"));
+  CHECK(has_line(text, R"(skewgate_framework_requests_total{app="shop",framework="next",kind="rsc",outcome="served"} 0)"));
+  CHECK(has_line(text, R"(skewgate_framework_requests_total{app="shop",framework="none",kind="action",outcome="served"} 0)"));
+  // Bounded: 3 frameworks x 2 kinds x 4 outcomes per app, whatever was sent.
+  std::size_t framework_series = 0;
+  for (std::size_t at = text.find("\nskewgate_framework_requests_total{"); at != std::string::npos;
+       at = text.find("\nskewgate_framework_requests_total{", at + 1))
+    ++framework_series;
+  CHECK(framework_series == 3 * 2 * 4);
   CHECK(has_line(text, R"(skewgate_client_build_age_seconds_bucket{app="shop",kind="action",le="3600"} 0)"));
   CHECK(has_line(text, R"(skewgate_client_build_age_seconds_bucket{app="shop",kind="action",le="14400"} 2)"));
   CHECK(has_line(text, R"(skewgate_client_build_age_seconds_bucket{app="shop",kind="action",le="+Inf"} 2)"));
@@ -195,6 +208,8 @@ TEST_CASE("the label lists follow the enums they label") {
                  UpstreamFailure::send_timeout})
     CHECK(sg::metrics::kUpstreamErrors[sg::gateway::upstream_error_index(f)] == sg::gateway::to_string(f));
   CHECK(sg::metrics::kUpstreamErrors[sg::gateway::kBadResponseIndex] == "bad_response");
+  for (std::size_t i = 0; i < sg::metrics::kFrameworks.size(); ++i)
+    CHECK(sg::metrics::kFrameworks[i] == sg::routing::to_string(static_cast<sg::routing::RequestFramework>(i)));
   CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index("uri_too_long")] == "uri_too_long");
   CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index("client_header_timeout")] == "timeout");
   for (std::string_view code : {"client_body_timeout", "client_send_timeout", "tunnel_idle_timeout"})
@@ -265,5 +280,38 @@ TEST_CASE("a verdict as a metrics sample") {
     const RequestSample s = sg::gateway::request_sample(v, 0, std::nullopt);
     CHECK_FALSE(s.reload_reason);
     CHECK_FALSE(s.client_build_state);
+  }
+}
+
+// Issue 15: the framework label rides only on actions and rsc requests.
+TEST_CASE("a verdict as a metrics sample: the framework of actions and rsc requests only") {
+  using sg::routing::RequestFramework;
+  using sg::routing::RequestKind;
+  sg::routing::App app;
+  app.name = "todo";
+  const struct {
+    RequestKind kind;
+    RequestFramework framework;
+    std::optional<std::size_t> framework_kind;
+    std::size_t framework_index;
+  } rows[] = {
+      {RequestKind::action, RequestFramework::react_server, 0, 2},
+      {RequestKind::action, RequestFramework::next, 0, 1},
+      {RequestKind::action, RequestFramework::none, 0, 0},
+      {RequestKind::rsc, RequestFramework::react_server, 1, 2},
+      {RequestKind::rsc, RequestFramework::next, 1, 1},
+      {RequestKind::document, RequestFramework::none, std::nullopt, 0},
+      {RequestKind::other, RequestFramework::none, std::nullopt, 0},
+      {RequestKind::asset, RequestFramework::none, std::nullopt, 0},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(sg::routing::to_string(row.kind));
+    sg::skew::Verdict v;
+    v.app = &app;
+    v.classification.kind = row.kind;
+    v.classification.framework = row.framework;
+    const auto s = sg::gateway::request_sample(v, 0, std::nullopt);
+    CHECK(s.framework_kind == row.framework_kind);
+    if (row.framework_kind) CHECK(s.framework == row.framework_index);
   }
 }
