@@ -171,7 +171,8 @@ class PreviewRedirectTest(GatewayTestCase):
 PLAIN_LINE = re.compile(
     r'^(?P<time>\S+) (?P<peer>\S+) "(?P<method>\S+) (?P<target>\S+)" (?P<status>\d+) (?P<rx>\d+) (?P<tx>\d+) '
     r'(?P<ms>[\d.]+) app=(?P<app>\S+) client_build=(?P<client_build>\S+) build=(?P<build>\S+) kind=(?P<kind>\S+) '
-    r'outcome=(?P<outcome>\S+) detail=(?P<detail>\S+)(?: pin=(?P<pin>\S+))? upstream=(?P<upstream>\S+)$')
+    r'(?:framework=(?P<framework>\S+) )?outcome=(?P<outcome>\S+) detail=(?P<detail>\S+)(?: pin=(?P<pin>\S+))? '
+    r'upstream=(?P<upstream>\S+)$')
 
 
 def unescape(field):

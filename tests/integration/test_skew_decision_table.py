@@ -250,10 +250,22 @@ class DecisionTableTest(ThreeBuilds):
         self.advance(4)
         for host in ("shop.test", "shop-error.test"):
             with self.subTest(host=host, client="React-Server-Action"):
+                # Issue 15: its client reads flight only (JSON would leave the call pending).
                 resp = self.req("POST", "/cart/rsc.x-component?x=1", host, [
                     ("React-Server-Action", "%2Fsrc%2Factions.ts%23add"), ("x-deployment-id", "dpl-a"),
                     ("content-type", "text/plain")], b"[]")
-                self.assertJsonAnswer(resp, "build_killed", "dpl-a", "dpl-c", "/cart/rsc.x-component?x=1")
+                if host == "shop.test":
+                    self.assertAnswerHead(resp, 200, [("content-type", "text/x-component; charset=utf-8"),
+                                                      ("cache-control", "no-store"),
+                                                      self.reload_header("build_killed", "dpl-a")])
+                    self.assertEqual(resp.body, b'1:I["/__skewgate/reload.mjs",[],"default",1]\n0:["$L1"]\n')
+                else:
+                    self.assertAnswerHead(resp, 200, [("content-type", "text/x-component; charset=utf-8"),
+                                                      ("cache-control", "no-store"), ("react-server-data", "rsc"),
+                                                      self.reload_header("build_killed", "dpl-a")])
+                    self.assertEqual(resp.body, b'0:["$@1"]\n1:E' + json.dumps({"digest": ERROR_MESSAGE}, separators=(",", ":"),
+                                                                      ensure_ascii=False).encode()
+                                     + b"\n")
             with self.subTest(host=host, client="accept: application/json"):
                 self.assertJsonAnswer(self.action(ID_A_ONLY, "dpl-a", host=host, accept="application/json"),
                                       "build_killed", "dpl-a", "dpl-c", CART)
