@@ -743,6 +743,10 @@ class ConfigReader {
       in_.error(site, std::move(read.error));
       return;
     }
+    // Valid, but also what a new bundler output shape would look like: said once, at load.
+    if (read.ids.empty())
+      in_.warning(site, "no createServerReference ids in " + std::to_string(read.files) +
+                            " chunk files under client/: every server-function call counts as not in this build");
     build.action_ids = std::move(read.ids);
     build.action_id_source = ActionIdSource::react_server_chunks;
   }

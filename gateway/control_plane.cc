@@ -159,6 +159,12 @@ void ControlPlane::collect_function_ids(const conf::AppConfig& app, conf::BuildC
                  app.name.c_str(), build.id.c_str(), build.functions_from.c_str(),
                  static_cast<unsigned long long>(read.skipped_ids),
                  static_cast<unsigned long long>(read.skipped_entries));
+  if (read.ids.empty())
+    std::fprintf(stderr,
+                 "skewgate: warning: app %s build %s: functions_from %s: no createServerReference ids in %llu chunk "
+                 "files under client/: every server-function call counts as not in this build\n",
+                 app.name.c_str(), build.id.c_str(), build.functions_from.c_str(),
+                 static_cast<unsigned long long>(read.files));
   build.action_ids = std::move(read.ids);
   build.action_id_source = conf::ActionIdSource::react_server_chunks;
 }

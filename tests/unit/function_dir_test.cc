@@ -282,6 +282,11 @@ apps:
 )";
   const auto loaded = load_string(valid, "t.yaml");
   REQUIRE(loaded.errors.empty());
+  // The empty outDir is valid, and said: a new bundler output shape would look the same.
+  REQUIRE(loaded.warnings.size() == 1);
+  CHECK(loaded.warnings[0].to_string() ==
+        "t.yaml:10:66: apps[0].builds[1].functions_from: no createServerReference ids in 0 chunk files under client/: "
+        "every server-function call counts as not in this build");
   const auto& app = loaded.config->apps.at(0);
   CHECK(app.actions.functions_max_bytes == 1024 * 1024);
   CHECK(app.builds.at(0).functions_from == good.path);
