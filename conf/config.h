@@ -116,6 +116,9 @@ struct ActionsConfig {
   // A build's server-reference-manifest.json larger than this is refused
   // (Next.js writes a few KiB to a few MiB).
   std::uint64_t manifest_max_bytes = 16 * 1024 * 1024;
+  // A build's `functions_from` walk reads at most this many bytes of client
+  // chunks in all (each file also at most manifest_max_bytes).
+  std::uint64_t functions_max_bytes = 256 * 1024 * 1024;
   // A request body up to this size is held until the first answer's head has
   // arrived, so an action the build does not know can be replayed on another
   // build (skew/replay.h); 0 = never replay. At most kMaxReplayBytes: the

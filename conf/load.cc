@@ -23,6 +23,7 @@
 #include <map>
 #include <tuple>
 
+#include "conf/function_dir.h"
 #include "conf/manifest.h"
 
 namespace sg::conf {
@@ -613,6 +614,7 @@ class ConfigReader {
     AppConfig app;
     std::vector<Site> build_sites;  // parallel to app.builds: the site of each build's id
     std::vector<std::optional<Site>> manifest_sites;  // parallel to app.builds: each `manifest` key
+    std::vector<std::optional<Site>> functions_sites;  // parallel to app.builds: each `functions_from` key
     const bool ok = in_.map(node, site,
                             {
                                 {"name",
@@ -635,7 +637,7 @@ class ConfigReader {
                                 {"framework", [&](auto& n, auto& s) { read_framework(n, s, app.framework); }},
                                 {"current", [&](auto& n, auto& s) { in_.nonempty_string(n, s, app.current); }},
                                 {"builds",
-                                 [&](auto& n, auto& s) { read_builds(n, s, app.builds, build_sites, manifest_sites); }},
+                                 [&](auto& n, auto& s) { read_builds(n, s, app.builds, build_sites, manifest_sites, functions_sites); }},
                                 {"asset_prefixes", [&](auto& n, auto& s) { read_paths(n, s, app.asset_prefixes); }},
                                 {"skew", [&](auto& n, auto& s) { read_skew(n, s, app.skew); }},
                                 {"actions", [&](auto& n, auto& s) { read_actions(n, s, app.actions); }},
@@ -647,9 +649,12 @@ class ConfigReader {
                             });
     // Manifests are read once the whole app is known: the cap is the app's
     // actions.manifest_max_bytes, wherever it is written.
-    for (std::size_t i = 0; i < app.builds.size() && i < manifest_sites.size(); ++i)
+    for (std::size_t i = 0; i < app.builds.size() && i < manifest_sites.size(); ++i) {
       if (manifest_sites[i] && !app.builds[i].manifest.empty())
         read_manifest(*manifest_sites[i], app.builds[i], app.actions.manifest_max_bytes);
+      if (functions_sites[i] && !app.builds[i].functions_from.empty())
+        read_functions(*functions_sites[i], app.builds[i], app.actions);
+    }
     if (ok) check_app(node, site, app, build_sites);
     return app;
   }
@@ -673,11 +678,13 @@ class ConfigReader {
 
   // A build's upstreams and ids are checked here; cross-build rules in check_app().
   void read_builds(const YAML::Node& node, const Site& site, std::vector<BuildConfig>& out,
-                   std::vector<Site>& id_sites, std::vector<std::optional<Site>>& manifest_sites) {
+                   std::vector<Site>& id_sites, std::vector<std::optional<Site>>& manifest_sites,
+                   std::vector<std::optional<Site>>& functions_sites) {
     in_.list(node, site, [&](const YAML::Node& item, const Site& item_site) {
       BuildConfig build;
       Site id_site = item_site;
       std::optional<Site> manifest_site;
+      std::optional<Site> functions_site;
       in_.map(item, item_site,
               {
                   {"id",
@@ -692,12 +699,25 @@ class ConfigReader {
                      manifest_site = s;
                      in_.nonempty_string(n, s, build.manifest);
                    }},
+                  {"functions_from",
+                   [&](auto& n, auto& s) {
+                     functions_site = s;
+                     in_.nonempty_string(n, s, build.functions_from);
+                   }},
                   {"state", [&](auto& n, auto& s) { read_state(n, s, build.state); }},
                   {"verify", [&](auto& n, auto& s) { in_.boolean(n, s, build.verify); }},
               });
+      // One source of action ids per build: a Next.js manifest or a
+      // react-server outDir, never both (their ids would mix).
+      if (manifest_site && functions_site && !build.manifest.empty() && !build.functions_from.empty()) {
+        in_.error(*functions_site, "a build has either `manifest` (Next.js) or `functions_from` (react-server), not both");
+        build.functions_from.clear();
+        functions_site.reset();
+      }
       out.push_back(std::move(build));
       id_sites.push_back(id_site);
       manifest_sites.push_back(manifest_site);
+      functions_sites.push_back(functions_site);
     });
   }
 
@@ -711,6 +731,25 @@ class ConfigReader {
     }
     build.action_ids = std::move(manifest.action_ids);
     build.action_id_source = ActionIdSource::next_manifest;
+  }
+
+  // The server-function ids in a react-server outDir's client chunks
+  // (conf/function_dir.h). An outDir without any is valid: a build with no
+  // server functions knows that no call is its own.
+  void read_functions(const Site& site, BuildConfig& build, const ActionsConfig& actions) {
+    FunctionsRead read = read_function_ids(build.functions_from,
+                                           FunctionLimits{.file_max_bytes = actions.manifest_max_bytes,
+                                                          .total_max_bytes = actions.functions_max_bytes});
+    if (!read.error.empty()) {
+      in_.error(site, std::move(read.error));
+      return;
+    }
+    // Valid, but also what a new bundler output shape would look like: said once, at load.
+    if (read.ids.empty())
+      in_.warning(site, "no createServerReference ids in " + std::to_string(read.files) +
+                            " chunk files under client/: every server-function call counts as not in this build");
+    build.action_ids = std::move(read.ids);
+    build.action_id_source = ActionIdSource::react_server_chunks;
   }
 
   void read_upstreams(const YAML::Node& node, const Site& site, std::vector<SocketAddress>& out) {
@@ -814,6 +853,11 @@ class ConfigReader {
                  [&](auto& n, auto& s) {
                    in_.size(n, s, out.manifest_max_bytes);
                    if (out.manifest_max_bytes == 0) in_.error(s, "expected a size of at least 1 byte, got 0");
+                 }},
+                {"functions_max_bytes",
+                 [&](auto& n, auto& s) {
+                   in_.size(n, s, out.functions_max_bytes);
+                   if (out.functions_max_bytes == 0) in_.error(s, "expected a size of at least 1 byte, got 0");
                  }},
                 {"replay_bytes",
                  [&](auto& n, auto& s) {

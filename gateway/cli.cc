@@ -45,7 +45,7 @@ constexpr CommandSpec kCommands[] = {
     {Command::builds, "builds", true, false, "builds   --app APP", "list an app's builds"},
     {Command::deploy, "deploy", true, true,
      "deploy   --app APP --build ID --upstream ADDR [--upstream ADDR ...]\n"
-     "           [--manifest PATH] [--health-timeout 60s] [--no-verify]",
+     "           [--manifest PATH | --functions-from DIR] [--health-timeout 60s] [--no-verify]",
      "register a build, wait until it is healthy, promote it"},
     {Command::promote, "promote", true, true, "promote  --app APP --build ID [--no-verify]", "make a build current"},
     {Command::rollback, "rollback", true, false, "rollback --app APP", "promote the newest retained build"},
@@ -150,7 +150,8 @@ bool parse_args(int argc, const char* const* argv, const Environment& env, Args&
   args.command = spec->command;
   const bool deploy = spec->command == Command::deploy;
 
-  bool seen_admin = false, seen_app = false, seen_build = false, seen_manifest = false, seen_timeout = false,
+  bool seen_admin = false, seen_app = false, seen_build = false, seen_manifest = false, seen_functions = false,
+       seen_timeout = false,
        seen_token = false;
   for (int i = 2; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -197,6 +198,7 @@ bool parse_args(int argc, const char* const* argv, const Environment& env, Args&
         {"--build", spec->build, false, &seen_build},
         {"--upstream", deploy, true, &seen_upstream},
         {"--manifest", deploy, false, &seen_manifest},
+        {"--functions-from", deploy, false, &seen_functions},
         {"--health-timeout", deploy, false, &seen_timeout},
     };
     const Flag* flag = nullptr;
@@ -239,6 +241,8 @@ bool parse_args(int argc, const char* const* argv, const Environment& env, Args&
       args.upstreams.push_back(value);
     } else if (name == "--manifest") {
       args.manifest = value;
+    } else if (name == "--functions-from") {
+      args.functions_from = value;
     } else if (name == "--health-timeout") {
       const auto duration = sg::conf::parse_duration(value);
       if (!duration) {
@@ -260,6 +264,10 @@ bool parse_args(int argc, const char* const* argv, const Environment& env, Args&
   }
   if (deploy && args.upstreams.empty()) {
     error = "missing --upstream (at least one)";
+    return false;
+  }
+  if (!args.manifest.empty() && !args.functions_from.empty()) {
+    error = "--manifest (Next.js) and --functions-from (react-server) exclude each other";
     return false;
   }
   if (args.admin.empty()) args.admin = env.admin.empty() ? std::string(kDefaultAdmin) : env.admin;
@@ -817,6 +825,7 @@ class Runner {
   int deploy() {
     json request{{"id", args_.build}, {"upstreams", args_.upstreams}};
     if (!args_.manifest.empty()) request["manifest"] = args_.manifest;
+    if (!args_.functions_from.empty()) request["functions_from"] = args_.functions_from;
     if (!args_.verify) request["verify"] = false;
     Call reg = call("POST", app_path() + "/builds",
                     request.dump(-1, ' ', false, json::error_handler_t::replace));

@@ -49,6 +49,7 @@ struct Args {
   std::string build;
   std::vector<std::string> upstreams;
   std::string manifest;    // a path on the gateway's host, sent as given
+  std::string functions_from;  // react-server outDir on the gateway's host, sent as given
   std::chrono::milliseconds health_timeout{60000};
   std::string token_file;  // empty: $SKEWGATE_ADMIN_TOKEN
   bool json = false;

@@ -20,6 +20,7 @@ json app_to_json(const conf::AppConfig& app) {
   for (const auto& b : app.builds) {
     json build = {{"id", b.id}, {"upstreams", addresses(b.upstreams)}};
     if (!b.manifest.empty()) build["manifest"] = b.manifest;
+    if (!b.functions_from.empty()) build["functions_from"] = b.functions_from;
     if (b.state) build["state"] = conf::to_string(*b.state);
     if (!b.verify) build["verify"] = false;
     builds.push_back(build);
@@ -41,6 +42,7 @@ json app_to_json(const conf::AppConfig& app) {
        {{"inspect_form_posts", app.actions.inspect_form_posts},
         {"inspect_bytes", app.actions.inspect_bytes},
         {"manifest_max_bytes", app.actions.manifest_max_bytes},
+        {"functions_max_bytes", app.actions.functions_max_bytes},
         {"replay_bytes", app.actions.replay_bytes}}},
       {"assets", {{"fallback_builds", app.assets.fallback_builds}}},
       {"retention",

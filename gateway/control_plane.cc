@@ -107,11 +107,16 @@ conf::Config ControlPlane::effective_config(const conf::Config& file, const rout
   conf::Config config = file;
   std::vector<conf::AppConfig> apps;
   std::set<std::string> manifests;
+  std::set<std::string> function_dirs;
   for (conf::AppConfig& app : config.apps) {
     if (app.registry == conf::RegistrySource::api) {
       auto it = registry.find(app.name);
       if (it != registry.end()) routing::apply_registry(it->second, app);
       for (conf::BuildConfig& build : app.builds) {
+        if (!build.functions_from.empty()) {
+          function_dirs.insert(build.functions_from);
+          collect_function_ids(app, build);
+        }
         if (build.manifest.empty()) continue;
         manifests.insert(build.manifest);
         // Never blocks (only regular files are opened) and parses only a
@@ -133,7 +138,40 @@ conf::Config ControlPlane::effective_config(const conf::Config& file, const rout
   }
   config.apps = std::move(apps);
   manifests_.keep_only(manifests);
+  functions_.keep_only(function_dirs);
   return config;
+}
+
+// Never blocks nor follows a symlink (conf/function_dir.h) and reads only
+// chunks that changed: a bad outDir spoils its own build (no ids: its calls
+// are not known to be its own, as without a manifest), nothing else.
+void ControlPlane::collect_function_ids(const conf::AppConfig& app, conf::BuildConfig& build) const {
+  conf::FunctionsRead read = functions_.read(build.functions_from, function_limits(app));
+  if (!read.error.empty()) {
+    std::fprintf(stderr, "skewgate: warning: app %s build %s: %s\n", app.name.c_str(), build.id.c_str(),
+                 read.error.c_str());
+    return;
+  }
+  if (read.skipped_ids > 0 || read.skipped_entries > 0)
+    std::fprintf(stderr,
+                 "skewgate: warning: app %s build %s: functions_from %s: skipped %llu ids (too long, control bytes or "
+                 "undecodable escapes) and %llu entries (symlinks, FIFOs, devices, sockets)\n",
+                 app.name.c_str(), build.id.c_str(), build.functions_from.c_str(),
+                 static_cast<unsigned long long>(read.skipped_ids),
+                 static_cast<unsigned long long>(read.skipped_entries));
+  if (read.ids.empty())
+    std::fprintf(stderr,
+                 "skewgate: warning: app %s build %s: functions_from %s: no createServerReference ids in %llu chunk "
+                 "files under client/: every server-function call counts as not in this build\n",
+                 app.name.c_str(), build.id.c_str(), build.functions_from.c_str(),
+                 static_cast<unsigned long long>(read.files));
+  build.action_ids = std::move(read.ids);
+  build.action_id_source = conf::ActionIdSource::react_server_chunks;
+}
+
+conf::FunctionLimits ControlPlane::function_limits(const conf::AppConfig& app) {
+  return conf::FunctionLimits{.file_max_bytes = app.actions.manifest_max_bytes,
+                              .total_max_bytes = app.actions.functions_max_bytes};
 }
 
 void ControlPlane::attach(Server& server) {
@@ -566,7 +604,7 @@ json ControlPlane::build_json(const routing::App& app, const routing::Build& bui
   const auto it = state_.find(key);
   const std::int64_t last = it == state_.end() ? 0 : it->second.last_request_ms;
   const char* retired_by = retired_by_name(build.retired_by);
-  return {{"id", build.id},
+  json out = {{"id", build.id},
           {"state", conf::to_string(build.state)},
           {"healthy", build.healthy && (!health_.has_checks(key) || health_.has_passed(key))},
           {"upstreams", addresses_json(build.upstreams)},
@@ -575,6 +613,24 @@ json ControlPlane::build_json(const routing::App& app, const routing::Build& bui
           {"last_request_at", iso_time(last)},
           {"retired_by", retired_by ? json(retired_by) : json(nullptr)},
           {"has_manifest", build.has_manifest}};
+  // react-server builds only (the other builds' views are unchanged): the
+  // outDir and how many function ids it gave (null: the walk failed). Never
+  // the ids themselves: there may be thousands, and newer releases make them
+  // encrypted tokens.
+  if (const std::string dir = functions_from_of(app.name, build.id); !dir.empty()) {
+    out["functions_from"] = dir;
+    out["function_ids"] = build.ids_from == conf::ActionIdSource::react_server_chunks ? json(build.action_ids.size())
+                                                                                       : json(nullptr);
+  }
+  return out;
+}
+
+std::string ControlPlane::functions_from_of(std::string_view app, std::string_view build) const {
+  for (const conf::AppConfig& a : config_.apps)
+    if (a.name == app)
+      for (const conf::BuildConfig& b : a.builds)
+        if (b.id == build) return b.functions_from;
+  return "";
 }
 
 ControlPlane::ApiResult ControlPlane::list_apps() const {
@@ -609,6 +665,11 @@ ControlPlane::ApiResult ControlPlane::describe_app(std::string_view name) const 
         builds.push_back({{"id", b.id}, {"state", conf::to_string(b.state)}, {"healthy", true},
                           {"upstreams", addresses_json(b.upstreams)}, {"superseded_at", nullptr}, {"age_seconds", nullptr},
                           {"last_request_at", nullptr}, {"retired_by", nullptr}, {"has_manifest", !b.manifest.empty()}});
+        if (!b.functions_from.empty()) {
+          // Not collected yet for a build that is not in the snapshot: the count comes with its first promote.
+          builds.back()["functions_from"] = b.functions_from;
+          builds.back()["function_ids"] = nullptr;
+        }
       }
   }
   return {200,
@@ -738,7 +799,7 @@ void ControlPlane::register_build(std::string_view app, const json& body, Done d
   if (!body.is_object() || !body.contains("id") || !body["id"].is_string() || !body.contains("upstreams") ||
       !body["upstreams"].is_array())
     return done({400, error_json("invalid_body",
-                                 R"(expected {"id": "...", "upstreams": ["host:port", ...], "manifest": "...", "verify": true})")});
+                                 R"(expected {"id": "...", "upstreams": ["host:port", ...], "manifest": "...", "functions_from": "...", "verify": true})")});
   bool verify = true;
   if (!read_verify(body, verify)) return done({400, error_json("invalid_body", "verify: expected true or false")});
   routing::RegisteredBuild build;
@@ -749,6 +810,9 @@ void ControlPlane::register_build(std::string_view app, const json& body, Done d
       return done({400, error_json("invalid_body", "upstreams: expected host:port, [v6]:port or unix:/path strings")});
     build.upstreams.push_back(*address);
   }
+  if (body.contains("manifest") && body.contains("functions_from"))
+    return done({400, error_json("invalid_body",
+                                 "a build has either manifest (Next.js) or functions_from (react-server), not both")});
   if (body.contains("manifest")) {
     if (!body["manifest"].is_string()) return done({400, error_json("invalid_body", "manifest: expected a path")});
     build.manifest = body["manifest"].get<std::string>();
@@ -757,6 +821,14 @@ void ControlPlane::register_build(std::string_view app, const json& body, Done d
         config_app ? config_app->actions.manifest_max_bytes : conf::kDefaultManifestMaxBytes;
     const conf::ManifestRead read = manifests_.read(build.manifest, max_bytes);
     if (!read.error.empty()) return done({400, error_json("invalid_manifest", read.error)});
+  }
+  if (body.contains("functions_from")) {
+    if (!body["functions_from"].is_string() || body["functions_from"].get_ref<const std::string&>().empty())
+      return done({400, error_json("invalid_body", "functions_from: expected a directory path")});
+    build.functions_from = body["functions_from"].get<std::string>();
+    const conf::AppConfig* config_app = file_app(app);
+    const conf::FunctionsRead read = functions_.read(build.functions_from, function_limits(config_app ? *config_app : conf::AppConfig{}));
+    if (!read.error.empty()) return done({400, error_json("invalid_functions_from", read.error)});
   }
   const std::string id = build.id;
   const std::string app_name(app);

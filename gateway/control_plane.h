@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "conf/function_dir.h"
 #include "conf/manifest.h"
 #include "gateway/build_verifier.h"
 #include "gateway/health_checker.h"
@@ -145,6 +146,9 @@ class ControlPlane {
   ApiResult mutate(std::string_view app, const RegistryOp& op, const std::function<nlohmann::json()>& answer);
   ApiResult change_current(std::string_view app, const RegistryOp& op);
   nlohmann::json build_json(const routing::App& app, const routing::Build& build) const;
+  std::string functions_from_of(std::string_view app, std::string_view build) const;
+  void collect_function_ids(const conf::AppConfig& app, conf::BuildConfig& build) const;
+  static conf::FunctionLimits function_limits(const conf::AppConfig& app);
   const conf::AppConfig* file_app(std::string_view name) const;
   void track_supersedes(const conf::Config& config);
   void apply_reports();
@@ -162,6 +166,9 @@ class ControlPlane {
   // Manifests of `registry: api` builds, read again only when their file
   // changes (effective_config runs on every registry change).
   mutable conf::ManifestCache manifests_;
+  // Likewise the client chunks of `functions_from` outDirs (react-server):
+  // a re-walk stat()s, and reads only files that changed.
+  mutable conf::FunctionIdsCache functions_;
   std::shared_ptr<const routing::Snapshot> snapshot_;
   std::uint64_t generation_ = 0;
   Server* server_ = nullptr;

@@ -124,7 +124,11 @@ bool decode_build(const json& value, const std::string& where, RegisteredBuild& 
     error = where + ": expected an object";
     return false;
   }
-  if (!expect_keys(value, {"id", "upstreams", "manifest", "state", "registered_at_ms"}, where, error)) return false;
+  // functions_from (issue 15) is optional: a registry written before it has none.
+  json keys = value;
+  const bool has_functions = value.contains("functions_from");
+  if (has_functions) keys.erase("functions_from");
+  if (!expect_keys(keys, {"id", "upstreams", "manifest", "state", "registered_at_ms"}, where, error)) return false;
 
   const auto& id = value["id"];
   if (!id.is_string() || !valid_build_id(id.get_ref<const std::string&>())) {
@@ -157,6 +161,19 @@ bool decode_build(const json& value, const std::string& where, RegisteredBuild& 
     return false;
   }
   build.manifest = manifest.get<std::string>();
+
+  if (has_functions) {
+    const auto& functions = value["functions_from"];
+    if (!functions.is_string() || !valid_utf8(functions.get_ref<const std::string&>())) {
+      error = at + ".functions_from: expected a string";
+      return false;
+    }
+    build.functions_from = functions.get<std::string>();
+    if (!build.manifest.empty() && !build.functions_from.empty()) {
+      error = at + ": manifest and functions_from are both set";
+      return false;
+    }
+  }
 
   const auto& state_text = value["state"];
   const auto state = state_text.is_string() ? parse_state(state_text.get_ref<const std::string&>()) : std::nullopt;
@@ -250,15 +267,24 @@ OpResult register_build(AppRegistry& app, RegisteredBuild build, std::int64_t no
   if (!valid_utf8(build.manifest)) {
     return fail(400, "invalid_body", build_named(build.id) + ": manifest path must be UTF-8 text");
   }
+  if (!valid_utf8(build.functions_from)) {
+    return fail(400, "invalid_body", build_named(build.id) + ": functions_from path must be UTF-8 text");
+  }
+  if (!build.manifest.empty() && !build.functions_from.empty()) {
+    return fail(400, "invalid_body",
+                build_named(build.id) + ": a build has either manifest (Next.js) or functions_from (react-server), "
+                "not both");
+  }
   if (const auto* existing = find_build(app, build.id)) {
     // Same id, same build: a retried deploy. Any difference (also for a
     // retired id) would silently re-point a deployment ID that clients may
     // still hold, so it is refused; a new build needs a new id.
-    if (same_upstreams(existing->upstreams, build.upstreams) && existing->manifest == build.manifest) {
+    if (same_upstreams(existing->upstreams, build.upstreams) && existing->manifest == build.manifest &&
+        existing->functions_from == build.functions_from) {
       return ok(200, false);
     }
     return fail(409, "build_conflict",
-                build_named(build.id) + " is already registered with other upstreams or manifest; use a new build id");
+                build_named(build.id) + " is already registered with other upstreams, manifest or functions_from; use a new build id");
   }
   build.state = conf::BuildState::retained;
   build.registered_at_ms = now_ms;
@@ -348,6 +374,7 @@ void apply_registry(const AppRegistry& registry, conf::AppConfig& app) {
     config.id = build.id;
     config.upstreams = build.upstreams;
     config.manifest = build.manifest;
+    config.functions_from = build.functions_from;
     // BuildConfig::state carries only what YAML may write: preview and
     // retired. Current comes from app.current; retained is the default.
     if (build.state == conf::BuildState::preview || build.state == conf::BuildState::retired) {
@@ -365,11 +392,15 @@ std::string encode_registry(const Registry& registry) {
     for (const auto& build : app.builds) {
       json upstreams = json::array();
       for (const auto& address : build.upstreams) upstreams.push_back(address.to_string());
-      builds.push_back(json{{"id", build.id},
-                            {"upstreams", std::move(upstreams)},
-                            {"manifest", build.manifest},
-                            {"state", conf::to_string(build.state)},
-                            {"registered_at_ms", build.registered_at_ms}});
+      json entry{{"id", build.id},
+                 {"upstreams", std::move(upstreams)},
+                 {"manifest", build.manifest},
+                 {"state", conf::to_string(build.state)},
+                 {"registered_at_ms", build.registered_at_ms}};
+      // Only when set: a registry without react-server builds stays byte-identical
+      // to what older binaries wrote (and read back, for a rollback of skewgate).
+      if (!build.functions_from.empty()) entry["functions_from"] = build.functions_from;
+      builds.push_back(std::move(entry));
     }
     apps[name] = json{{"current", app.current}, {"builds", std::move(builds)}, {"previous", app.previous}};
   }

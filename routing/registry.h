@@ -19,6 +19,7 @@ struct RegisteredBuild {
   std::string id;
   std::vector<conf::SocketAddress> upstreams;
   std::string manifest;  // path; the IDs are re-read from it on load
+  std::string functions_from;  // react-server outDir; its ids are re-collected on load
   conf::BuildState state = conf::BuildState::retained;  // a new build is retained until promoted
   std::int64_t registered_at_ms = 0;
   bool operator==(const RegisteredBuild&) const = default;
@@ -45,7 +46,7 @@ struct OpResult {
   bool ok() const { return error.empty(); }
 };
 
-// Registering the same id again with the same upstreams and manifest is
+// Registering the same id again with the same upstreams, manifest and functions_from is
 // idempotent (200, changed=false); with others it is 409 build_conflict.
 OpResult register_build(AppRegistry& app, RegisteredBuild build, std::int64_t now_ms);
 // current <- id; the old current becomes retained (its supersede time is the

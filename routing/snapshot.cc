@@ -119,7 +119,11 @@ std::shared_ptr<const Snapshot> Snapshot::create(conf::Config config, std::vecto
       // `state: retired` written in the config is the kill switch of config mode.
       if (build.state == conf::BuildState::retired) build.retired_by = RetiredBy::kill_switch;
       build.healthy = true;  // health checks feed later snapshots through `runtime`
-      build.has_manifest = !build_config.manifest.empty() || !build_config.action_ids.empty();
+      // A react-server outDir that was walked is a known set even when empty
+      // (a build without server functions serves no call); one whose walk
+      // failed (source none) is unknown, like a build without a manifest.
+      build.has_manifest = !build_config.manifest.empty() || !build_config.action_ids.empty() ||
+                           build_config.action_id_source == conf::ActionIdSource::react_server_chunks;
       build.ids_from = build_config.action_id_source;
       // A manifest configured before ids_from existed (or in tests) is Next.js's.
       if (build.has_manifest && build.ids_from == conf::ActionIdSource::none) {

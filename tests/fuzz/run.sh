@@ -12,7 +12,8 @@
 #   targets   request (parser with limits, then decide), config (the YAML
 #             loader), pin_cookie (Cookie parse, pin open/seal), admin (the
 #             admin API handler), deployment_id (a build's reported ID:
-#             header and <html data-dpl-id>); default: all five, one after
+#             header and <html data-dpl-id>), function_ids (react-server
+#             function ids of a client chunk); default: all six, one after
 #             the other
 #   -runs N   stop each target after N executions (e.g. 10000000)
 #   -seconds S  stop each target after S seconds (default 60 without -runs)
@@ -27,7 +28,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-all_targets=(request config pin_cookie admin deployment_id)
+all_targets=(request config pin_cookie admin deployment_id function_ids)
 runs=""
 seconds=""
 jobs=1
@@ -37,7 +38,7 @@ while (($#)); do
     -runs) runs="$2"; shift 2 ;;
     -seconds) seconds="$2"; shift 2 ;;
     -j) jobs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}"; exit 0 ;;
     -*) echo "fuzz: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac

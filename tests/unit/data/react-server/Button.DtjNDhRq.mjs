@@ -1,0 +1,1 @@
+"use client";import{g as e}from"../rolldown-runtime.Cb5j2Qq5.mjs";import{b as t}from"../react.Cicc3Yzu.mjs";import{b as n,c as r}from"../actions.DrDi1LJr.mjs";var i=e(t());function a(){return(0,i.jsx)(`button`,{onClick:async()=>{console.log(await n(`x`),await r(2))},children:`go`})}export{a as default};

@@ -1,0 +1,1 @@
+import{g as e}from"./rolldown-runtime.Cb5j2Qq5.mjs";import{c as t}from"./react.Cicc3Yzu.mjs";var n=e(t(),1);const r=(0,n.createServerReference)(`/tmp/rs-scratch/src/actions.mjs#greet`,__react_server_callServer__),i=(0,n.createServerReference)(`/tmp/rs-scratch/src/actions.mjs#other`,__react_server_callServer__);export{r as b,i as c};
