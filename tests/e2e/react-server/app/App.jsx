@@ -19,8 +19,7 @@ function Home() {
       <section>
         <h2>2. JS form (&lt;form action=&#123;fn&#125;&gt;)</h2>
         <JsForm />
-        <p id="jsform-count">{counts.jsForm}</p>
-        <p id="form-result">{counts.lastJsForm}</p>
+        <p>JS form posts handled here: <span id="jsform-count">{counts.jsForm}</span></p>
       </section>
       <section>
         <h2>3. hydrated form (useActionState, errors reach the boundary)</h2>
@@ -54,16 +53,19 @@ function Second() {
 }
 
 export default function App() {
+  // An RSC request (client navigation, function call) is POST <page>/rsc.x-component: the
+  // pathname it renders for can carry that suffix, so the page is matched by prefix.
   const pathname = usePathname();
+  const second = pathname === "/second" || pathname.startsWith("/second/");
   return (
     <html lang="en">
       <head>
         <meta charSet="utf-8" />
-        <title>skewgate e2e react-server {BUILD}</title>
+        <title>{`skewgate e2e react-server ${BUILD}`}</title>
       </head>
       <body>
         <Hydrated />
-        {pathname === "/second" ? <Second /> : <Home />}
+        {second ? <Second /> : <Home />}
       </body>
     </html>
   );

@@ -64,13 +64,15 @@ export function KeptButton() {
   return <CallButton fn={kept} id="kept" label="call the kept function" />;
 }
 
-// <form action={fn}> with the server function itself: React calls it through the client
-// (POST rsc.x-component with React-Server-Action), and the page re-renders from the answer.
+// A JS form: <form action={fn}>, fn the client-side action that calls the server function
+// (POST rsc.x-component with React-Server-Action, multipart) and shows what it returned.
 export function JsForm() {
+  const [result, setResult] = useState("");
   return (
-    <form action={jsFormFn}>
+    <form action={async (formData) => { setResult(await jsFormFn(formData)); }}>
       <input type="hidden" name="who" value="js" />
       <button id="form-submit" type="submit">submit (JS form)</button>
+      <span id="form-result">{result}</span>
     </form>
   );
 }

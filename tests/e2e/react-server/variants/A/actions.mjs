@@ -9,7 +9,7 @@ export async function ping() {
 
 export async function submitJsForm() {
   counts.jsForm += 1;
-  counts.lastJsForm = `JS form served by build ${BUILD}`;
+  return `JS form served by build ${BUILD}`;
 }
 
 export async function submitHydrated(previous, formData) {

@@ -9,7 +9,7 @@ export async function pingRenamed() {
 
 export async function submitJsFormRenamed() {
   counts.jsForm += 1;
-  counts.lastJsForm = `JS form served by build ${BUILD}`;
+  return `JS form served by build ${BUILD}`;
 }
 
 export async function submitHydratedRenamed(previous, formData) {
