@@ -98,10 +98,13 @@ class Upstream:
         ready, _, _ = select.select([self.proc.stdout], [], [], START_TIMEOUT)
         line = self.proc.stdout.readline() if ready else b""
         if line.strip() != b"ready":
-            self.stop()
+            # Stop first (so its stderr is complete), read it before stop()
+            # closes the file: the reason it did not start is in there.
+            stop_process(self.proc)
             self.stderr.seek(0)
-            raise RuntimeError(f"upstream {build_id} on {self.port} did not start: "
-                               f"{line!r} {self.stderr.read()!r}")
+            err = self.stderr.read()
+            self.stop()
+            raise RuntimeError(f"upstream {build_id} on {self.port} did not start: {line!r} {err!r}")
 
     def stats(self):
         """Ask the upstream directly (not through skewgate) what it has seen."""
