@@ -10,13 +10,15 @@
 // A and B differ in variants/A|B (B renames the button's action); everything else is app/.
 // No NEXT_SERVER_ACTIONS_ENCRYPTION_KEY: action IDs differ between builds, as in a real deploy.
 
-import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { hashOf as hashFiles, listFiles, runTimed as run } from './build_cache.mjs';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
+// Paths hash relative to this folder, as they always have (the caches stay valid).
+const hashOf = (files) => hashFiles(files, here);
 export const VERSIONS = ['next15', 'next16'];
 export const VARIANTS = {
   'dpl-a': { label: 'A', source: 'A', deploymentId: 'dpl-a' },
@@ -32,36 +34,6 @@ export function workDir(version) {
 }
 export function variantDir(version, variant) {
   return path.join(workDir(version), variant);
-}
-
-function listFiles(dir) {
-  const out = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...listFiles(full));
-    else out.push(full);
-  }
-  return out;
-}
-
-function hashOf(files) {
-  const h = createHash('sha256');
-  for (const f of files) {
-    h.update(path.relative(here, f));
-    h.update('\0');
-    h.update(fs.readFileSync(f));
-    h.update('\0');
-  }
-  return h.digest('hex');
-}
-
-function run(cmd, args, opts) {
-  const started = Date.now();
-  const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts });
-  const seconds = (Date.now() - started) / 1000;
-  if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}`);
-  return seconds;
 }
 
 function copyTree(from, to) {

@@ -11,13 +11,15 @@
 // node_modules sits inside the project: with it one level up, `react-server start` cannot
 // find its own client entry ("Module not found: /client/index.<hash>.mjs", measured).
 
-import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { hashOf as hashFiles, listFiles, runTimed as run } from '../build_cache.mjs';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
+// Paths hash relative to this folder, as they always have (the caches stay valid).
+const hashOf = (files) => hashFiles(files, here);
 export const WORK = path.join(here, '..', '.work', 'react-server');
 export const APP_DIR = path.join(WORK, 'app');
 export const VARIANTS = { A: '.react-server-a', B: '.react-server-b' };
@@ -25,35 +27,6 @@ export const outDir = (variant) => path.join(APP_DIR, VARIANTS[variant]);
 export const reactServerBin = () => path.join(APP_DIR, 'node_modules/@lazarv/react-server/bin/cli.mjs');
 const NPM_TIMEOUT_MS = 6 * 60_000;
 const BUILD_TIMEOUT_MS = 4 * 60_000;
-
-function listFiles(dir) {
-  const out = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...listFiles(full));
-    else out.push(full);
-  }
-  return out;
-}
-
-function hashOf(files) {
-  const h = createHash('sha256');
-  for (const f of files) {
-    h.update(path.relative(here, f));
-    h.update('\0');
-    h.update(fs.readFileSync(f));
-    h.update('\0');
-  }
-  return h.digest('hex');
-}
-
-function run(cmd, args, opts) {
-  const started = Date.now();
-  const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts });
-  if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}`);
-  return (Date.now() - started) / 1000;
-}
 
 // The ids in a build's client chunks, as React's client has them:
 // `(0,n.createServerReference)(\`<id>\`,…)` (a template literal, measured on this version).
