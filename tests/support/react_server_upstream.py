@@ -28,6 +28,8 @@ import hashlib
 import json
 import signal
 import sys
+
+from http1_request import read_request
 import urllib.parse
 
 
@@ -66,28 +68,10 @@ class Upstream:
     async def serve(self, reader, writer):
         try:
             while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
+                request = await read_request(reader)
+                if request is None:
                     return
-                lines = head[:-4].decode("latin-1").split("\r\n")
-                method, target, _ = lines[0].split(" ", 2)
-                headers = {}
-                for line in lines[1:]:
-                    name, _, value = line.partition(":")
-                    headers.setdefault(name.strip().lower(), value.strip())
-                body = b""
-                if "chunked" in headers.get("transfer-encoding", "").lower():
-                    while True:
-                        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                        if size == 0:
-                            while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                                pass
-                            break
-                        body += await reader.readexactly(size)
-                        await reader.readexactly(2)
-                elif int(headers.get("content-length", "0")):
-                    body = await reader.readexactly(int(headers["content-length"]))
+                method, target, headers, body = request
                 path = target.split("?", 1)[0]
                 status, reason, out_headers, out_body = self.respond(method, path, headers, body)
                 if path != "/__log":
