@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "conf/config.h"
 #include "conf/read_file.h"
 
 namespace sg::conf {
@@ -36,6 +37,13 @@ struct FunctionLimits {
   int max_depth = kMaxFunctionDirDepth;
   bool operator==(const FunctionLimits&) const = default;
 };
+
+// The limits an app's `actions` set (one definition for the loader and the
+// control plane): each chunk at most manifest_max_bytes, all of them at most
+// functions_max_bytes.
+inline FunctionLimits function_limits(const ActionsConfig& actions) {
+  return FunctionLimits{.file_max_bytes = actions.manifest_max_bytes, .total_max_bytes = actions.functions_max_bytes};
+}
 
 struct FunctionsRead {
   std::vector<std::string> ids;  // sorted, unique; may be empty (a build without server functions)

@@ -737,9 +737,7 @@ class ConfigReader {
   // (conf/function_dir.h). An outDir without any is valid: a build with no
   // server functions knows that no call is its own.
   void read_functions(const Site& site, BuildConfig& build, const ActionsConfig& actions) {
-    FunctionsRead read = read_function_ids(build.functions_from,
-                                           FunctionLimits{.file_max_bytes = actions.manifest_max_bytes,
-                                                          .total_max_bytes = actions.functions_max_bytes});
+    FunctionsRead read = read_function_ids(build.functions_from, function_limits(actions));
     if (!read.error.empty()) {
       in_.error(site, std::move(read.error));
       return;

@@ -146,7 +146,7 @@ conf::Config ControlPlane::effective_config(const conf::Config& file, const rout
 // chunks that changed: a bad outDir spoils its own build (no ids: its calls
 // are not known to be its own, as without a manifest), nothing else.
 void ControlPlane::collect_function_ids(const conf::AppConfig& app, conf::BuildConfig& build) const {
-  conf::FunctionsRead read = functions_.read(build.functions_from, function_limits(app));
+  conf::FunctionsRead read = functions_.read(build.functions_from, conf::function_limits(app.actions));
   if (!read.error.empty()) {
     std::fprintf(stderr, "skewgate: warning: app %s build %s: %s\n", app.name.c_str(), build.id.c_str(),
                  read.error.c_str());
@@ -167,11 +167,6 @@ void ControlPlane::collect_function_ids(const conf::AppConfig& app, conf::BuildC
                  static_cast<unsigned long long>(read.files));
   build.action_ids = std::move(read.ids);
   build.action_id_source = conf::ActionIdSource::react_server_chunks;
-}
-
-conf::FunctionLimits ControlPlane::function_limits(const conf::AppConfig& app) {
-  return conf::FunctionLimits{.file_max_bytes = app.actions.manifest_max_bytes,
-                              .total_max_bytes = app.actions.functions_max_bytes};
 }
 
 void ControlPlane::attach(Server& server) {
@@ -827,7 +822,7 @@ void ControlPlane::register_build(std::string_view app, const json& body, Done d
       return done({400, error_json("invalid_body", "functions_from: expected a directory path")});
     build.functions_from = body["functions_from"].get<std::string>();
     const conf::AppConfig* config_app = file_app(app);
-    const conf::FunctionsRead read = functions_.read(build.functions_from, function_limits(config_app ? *config_app : conf::AppConfig{}));
+    const conf::FunctionsRead read = functions_.read(build.functions_from, conf::function_limits(config_app ? config_app->actions : conf::ActionsConfig{}));
     if (!read.error.empty()) return done({400, error_json("invalid_functions_from", read.error)});
   }
   const std::string id = build.id;

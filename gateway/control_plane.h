@@ -148,7 +148,6 @@ class ControlPlane {
   nlohmann::json build_json(const routing::App& app, const routing::Build& build) const;
   std::string functions_from_of(std::string_view app, std::string_view build) const;
   void collect_function_ids(const conf::AppConfig& app, conf::BuildConfig& build) const;
-  static conf::FunctionLimits function_limits(const conf::AppConfig& app);
   const conf::AppConfig* file_app(std::string_view name) const;
   void track_supersedes(const conf::Config& config);
   void apply_reports();
