@@ -106,9 +106,7 @@ const Build* newest_kept_with_action(const App& app, std::string_view action_id)
 ClientBuild resolve_client_build(const App& app, const RequestView& request, const Classification& classification,
                                  CookieHints cookies) {
   // A react-server navigation lands where a reload would (issue 15).
-  const bool document = classification.kind == RequestKind::document ||
-                        (classification.kind == RequestKind::rsc &&
-                         classification.framework == RequestFramework::react_server);
+  const bool document = classification.loads_like_document();
   const std::string_view action_id =
       classification.kind == RequestKind::action ? std::string_view(classification.action_id) : std::string_view();
 

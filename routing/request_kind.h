@@ -38,6 +38,13 @@ struct Classification {
   // The client prefers JSON (`accept` has application/json and not
   // text/x-component): reload answers are JSON.
   bool wants_json = false;
+
+  // Lands where a page load would (current, or the preview/canary build a
+  // pin allows): a document, and a react-server navigation, which a 409
+  // would break (the client changes the URL and keeps the old content).
+  bool loads_like_document() const {
+    return kind == RequestKind::document || (kind == RequestKind::rsc && framework == RequestFramework::react_server);
+  }
 };
 
 // @lazarv/react-server's flight endpoint: a path ending in `rsc.x-component`

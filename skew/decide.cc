@@ -336,13 +336,8 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
   verdict.client_build = routing::resolve_client_build(*app, request, kind, cookies);
   ClientBuild& client = verdict.client_build;
 
-  // A react-server navigation goes where a document would: current (or the
-  // visitor's preview or canary), never a 409, which would change the URL and
-  // keep the old content (issue 15).
-  const bool loads_like_document =
-      kind.kind == RequestKind::document ||
-      (kind.kind == RequestKind::rsc && kind.framework == routing::RequestFramework::react_server);
-  if (client.source == ClientBuildSource::pin && loads_like_document) {
+  // A react-server navigation goes where a document would (issue 15).
+  if (client.source == ClientBuildSource::pin && kind.loads_like_document()) {
     verdict.client_build_state = state_of(client.build);
     if (document_may_load(*app, client.build)) {
       verdict.target = client.build;
