@@ -23,6 +23,16 @@ AdminResponse error(int status, std::string_view code, std::string_view message)
   return reply(status, {{"error", code}, {"message", message}});
 }
 
+// A control-plane answer. Its only 503 is handover_in_progress: a change that
+// passed the admin API's own handover check but reached the registry after the
+// hand-over began (a registration waits for its build probe meanwhile). It
+// tells the client to retry like the admin API's refusal does.
+AdminResponse api_reply(int status, const json& body) {
+  AdminResponse response = reply(status, body);
+  if (status == 503) response.headers.emplace_back("retry-after", "1");
+  return response;
+}
+
 std::vector<std::string> split_path(std::string_view path) {
   std::vector<std::string> parts;
   std::size_t i = 0;
@@ -112,10 +122,10 @@ std::optional<AdminResponse> AdminApi::route(const AdminRequest& request, Reply&
     return busy;
   }
 
-  auto result = [](const ControlPlane::ApiResult& r) { return reply(r.status, r.body); };
+  auto result = [](const ControlPlane::ApiResult& r) { return api_reply(r.status, r.body); };
   // Operations that probe a build answer later, through `reply`.
   auto later = [&respond]() {
-    return [respond = std::move(respond)](ControlPlane::ApiResult r) { respond(reply(r.status, r.body)); };
+    return [respond = std::move(respond)](ControlPlane::ApiResult r) { respond(api_reply(r.status, r.body)); };
   };
   auto wrong_method = [&]() { return error(405, "method_not_allowed", method + " is not allowed on " + request.path); };
   const std::size_t n = parts.size();
