@@ -14,14 +14,14 @@
 #include <vector>
 
 #include "conf/load.h"
-#include "gateway/access_log.h"
-#include "gateway/cli.h"
-#include "gateway/admin_api.h"
-#include "gateway/admin_server.h"
-#include "gateway/control_plane.h"
-#include "gateway/handover.h"
-#include "gateway/pin_secrets_fs.h"
-#include "gateway/server.h"
+#include "gateway/proxy/access_log.h"
+#include "gateway/cli/cli.h"
+#include "gateway/admin/admin_api.h"
+#include "gateway/admin/admin_server.h"
+#include "gateway/control/control_plane.h"
+#include "gateway/net/handover.h"
+#include "gateway/control/pin_secrets_fs.h"
+#include "gateway/proxy/server.h"
 #include "routing/snapshot.h"
 #include "skew/pin.h"
 

@@ -41,12 +41,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gateway/admin_api.h"
-#include "gateway/admin_server.h"
-#include "gateway/build_verifier.h"
-#include "gateway/control_plane.h"
-#include "gateway/http_parser.h"
-#include "gateway/local_reply.h"
+#include "gateway/admin/admin_api.h"
+#include "gateway/admin/admin_server.h"
+#include "gateway/control/build_verifier.h"
+#include "gateway/control/control_plane.h"
+#include "gateway/http1/http_parser.h"
+#include "gateway/http1/local_reply.h"
 #include "skew/pin.h"
 
 namespace {

@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/deployment_id_reader.h"
+#include "gateway/control/deployment_id_reader.h"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "conf/load.h"
-#include "gateway/http_parser.h"
+#include "gateway/http1/http_parser.h"
 #include "routing/snapshot.h"
 #include "skew/decide.h"
 #include "skew/pin.h"

@@ -1,7 +1,7 @@
 """No acknowledged admin change is lost across a restart with socket hand-over (issue 13 item 1).
 
 A second `skewgate -c SAME_CONFIG` takes the listening sockets over from the running one
-(gateway/handover.h). The race: the new process reads state_dir (registry.json) while the old
+(gateway/net/handover.h). The race: the new process reads state_dir (registry.json) while the old
 one still answers the admin API; a build registered and promoted in between got 201/200 from
 the old process and was gone in the new one, and the next change rewrote registry.json
 without it.

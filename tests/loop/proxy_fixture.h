@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "conf/load.h"
-#include "gateway/access_log.h"
-#include "gateway/server.h"
+#include "gateway/proxy/access_log.h"
+#include "gateway/proxy/server.h"
 #include "routing/snapshot.h"
 #include "wire.h"
 

@@ -10,7 +10,7 @@
 #include <iterator>
 #include <string>
 
-#include "gateway/access_log.h"
+#include "gateway/proxy/access_log.h"
 
 using sg::gateway::append_log_escaped;
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "gateway/admin_guard.h"
+#include "gateway/admin/admin_guard.h"
 
 namespace sg::gateway {
 namespace {

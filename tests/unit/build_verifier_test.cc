@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "conf/load.h"
-#include "gateway/build_verifier.h"
+#include "gateway/control/build_verifier.h"
 
 using namespace sg::gateway;
 using Outcome = ProbeResult::Outcome;

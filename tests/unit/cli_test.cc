@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gateway/cli.h"
+#include "gateway/cli/cli.h"
 
 using namespace sg::gateway::cli;
 using sg::gateway::is_cli_command;

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "gateway/build_verifier.h"
-#include "gateway/deployment_id_reader.h"
+#include "gateway/control/build_verifier.h"
+#include "gateway/control/deployment_id_reader.h"
 
 using sg::gateway::header_deployment_id;
 using sg::gateway::HtmlIdScan;

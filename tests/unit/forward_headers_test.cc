@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "gateway/http_head.h"
+#include "gateway/http1/http_head.h"
 
 using sg::gateway::BodyFraming;
 using sg::gateway::ForwardContext;

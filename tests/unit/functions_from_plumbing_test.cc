@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "gateway/cli.h"
+#include "gateway/cli/cli.h"
 #include "routing/registry.h"
 #include "routing/snapshot.h"
 

@@ -6,8 +6,8 @@
 #include <thread>
 #include <vector>
 
-#include "gateway/request_metrics.h"
-#include "gateway/upstream_connection.h"
+#include "gateway/proxy/request_metrics.h"
+#include "gateway/proxy/upstream_connection.h"
 #include "metrics/collector.h"
 #include "metrics/stats_board.h"
 #include "routing/request_kind.h"

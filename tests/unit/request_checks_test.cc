@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "conf/config.h"
-#include "gateway/request_checks.h"
+#include "gateway/http1/request_checks.h"
 #include "routing/request_kind.h"
 
 using sg::gateway::HeaderField;

@@ -1,0 +1,123 @@
+#include "gateway/net/tcp_transport.h"
+
+#include <netinet/in.h>
+
+namespace sg::gateway {
+namespace {
+
+// The peer's textual address, and whether it is in `trusted`.
+bool peer_of(uv_tcp_t* tcp, std::string& ip, const std::vector<conf::Cidr>& trusted) {
+  sockaddr_storage storage{};
+  int len = sizeof storage;
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&storage), &len) != 0) return false;
+  char text[64] = {0};
+  const std::uint8_t* bytes = nullptr;
+  std::size_t size = 0;
+  if (storage.ss_family == AF_INET) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&storage);
+    uv_ip4_name(sin, text, sizeof text);
+    bytes = reinterpret_cast<const std::uint8_t*>(&sin->sin_addr);
+    size = 4;
+  } else if (storage.ss_family == AF_INET6) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    uv_ip6_name(sin6, text, sizeof text);
+    bytes = reinterpret_cast<const std::uint8_t*>(&sin6->sin6_addr);
+    size = 16;
+  }
+  ip = text;
+  for (const auto& cidr : trusted)
+    if (bytes && cidr.contains(bytes, size)) return true;
+  return false;
+}
+
+}  // namespace
+
+TcpTransport* TcpTransport::accept(uv_loop_t* loop, uv_stream_t* listener, bool is_unix,
+                                   const std::vector<conf::Cidr>& trusted) {
+  auto* t = new TcpTransport;
+  if (is_unix) {
+    uv_pipe_init(loop, &t->socket_.pipe, 0);
+  } else {
+    uv_tcp_init(loop, &t->socket_.tcp);
+  }
+  t->socket_.handle.data = t;
+  if (uv_accept(listener, &t->socket_.stream) != 0) {
+    t->close();
+    return nullptr;
+  }
+  if (is_unix) {
+    t->info_.peer_ip = "unix";
+  } else {
+    uv_tcp_nodelay(&t->socket_.tcp, 1);
+    t->info_.peer_trusted = peer_of(&t->socket_.tcp, t->info_.peer_ip, trusted);
+  }
+  return t;
+}
+
+void TcpTransport::start(TransportObserver& observer) {
+  observer_ = &observer;
+  observer.on_transport_ready();
+}
+
+void TcpTransport::read_start() {
+  if (reading_ || closing_) return;
+  if (uv_read_start(&socket_.stream, alloc_loop_buffer, on_read) == 0) reading_ = true;
+}
+
+void TcpTransport::read_stop() {
+  if (!reading_) return;
+  uv_read_stop(&socket_.stream);
+  reading_ = false;
+}
+
+void TcpTransport::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* t = static_cast<TcpTransport*>(stream->data);
+  if (t->closing_ || nread == 0) return;
+  if (nread < 0) {
+    t->read_stop();
+    t->observer_->on_transport_end(static_cast<int>(nread));
+    return;
+  }
+  t->observer_->on_transport_data(std::string_view(buf->base, static_cast<std::size_t>(nread)));
+}
+
+int TcpTransport::write(std::string_view data) {
+  if (closing_) return UV_ECANCELED;
+  return write_stream(&socket_.stream, data, this);
+}
+
+int TcpTransport::write2(std::string_view first, std::string_view second) {
+  if (closing_) return UV_ECANCELED;
+  return write_stream2(&socket_.stream, first, second, this);
+}
+
+std::size_t TcpTransport::queued_bytes() const { return uv_stream_get_write_queue_size(&socket_.stream); }
+
+void TcpTransport::on_write_done(int status) {
+  if (!closing_) observer_->on_transport_written(status);
+}
+
+int TcpTransport::shutdown() {
+  if (closing_) return UV_ECANCELED;
+  shutdown_req_.data = this;
+  return uv_shutdown(&shutdown_req_, &socket_.stream, on_shutdown);
+}
+
+void TcpTransport::on_shutdown(uv_shutdown_t* req, int status) {
+  auto* t = static_cast<TcpTransport*>(req->data);
+  if (!t->closing_) t->observer_->on_transport_shutdown(status);
+}
+
+void TcpTransport::set_keepalive(unsigned seconds) {
+  if (socket_.handle.type == UV_TCP) uv_tcp_keepalive(&socket_.tcp, 1, seconds);
+}
+
+// Queued writes and a pending shutdown complete with UV_ECANCELED before the
+// close callback; closing_ keeps them from reaching the observer.
+void TcpTransport::close() {
+  if (closing_) return;
+  closing_ = true;
+  uv_close(&socket_.handle, [](uv_handle_t* h) { delete static_cast<TcpTransport*>(h->data); });
+}
+
+}  // namespace sg::gateway

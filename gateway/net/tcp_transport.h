@@ -1,0 +1,50 @@
+// A TCP or Unix stream socket as a Transport (transport.h). Reads land in the
+// loop's shared buffer (stream_io.h) and go straight to the observer; writes
+// try the kernel first and queue only what it did not take.
+#pragma once
+
+#include <uv.h>
+
+#include <vector>
+
+#include "conf/address.h"
+#include "gateway/net/stream_io.h"
+#include "gateway/net/transport.h"
+
+namespace sg::gateway {
+
+class TcpTransport final : public Transport, private WriteObserver {
+ public:
+  // Accepts the next connection waiting on `listener`. Returns nullptr when
+  // there is none (the accept failed); `trusted` marks peer_trusted.
+  static TcpTransport* accept(uv_loop_t* loop, uv_stream_t* listener, bool is_unix,
+                              const std::vector<conf::Cidr>& trusted);
+
+  void start(TransportObserver& observer) override;
+  void read_start() override;
+  void read_stop() override;
+  int write(std::string_view data) override;
+  int write2(std::string_view first, std::string_view second) override;
+  std::size_t queued_bytes() const override;
+  int shutdown() override;
+  void close() override;
+  void set_keepalive(unsigned seconds) override;
+  const ConnectionInfo& info() const override { return info_; }
+
+ private:
+  TcpTransport() = default;
+  ~TcpTransport() override = default;
+
+  void on_write_done(int status) override;
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_shutdown(uv_shutdown_t* req, int status);
+
+  StreamHandle socket_;
+  uv_shutdown_t shutdown_req_;
+  TransportObserver* observer_ = nullptr;
+  ConnectionInfo info_;
+  bool reading_ = false;
+  bool closing_ = false;
+};
+
+}  // namespace sg::gateway

@@ -1,0 +1,432 @@
+#include "gateway/proxy/downstream_connection.h"
+
+#include <netinet/in.h>
+
+#include "gateway/proxy/exchange.h"
+#include "gateway/http1/local_reply.h"
+#include "gateway/proxy/worker.h"
+
+namespace sg::gateway {
+namespace {
+
+enum TimerMode { kNoTimer = 0, kHeaderTimer, kBodyTimer, kIdleTimer, kTunnelTimer, kLingerTimer };
+
+// After answering an error we stop writing but keep reading (and discarding)
+// for a moment: closing with unread input makes the kernel send RST, which can
+// destroy our response before the client has read it (nginx's lingering_close).
+constexpr std::uint64_t kLingerMs = 2000;
+constexpr std::uint64_t kDrainIdleGraceMs = 1000;
+constexpr std::size_t kLowWatermark = 64 * 1024;
+
+bool peer_of(uv_tcp_t* tcp, std::string& ip, const std::vector<conf::Cidr>& trusted) {
+  sockaddr_storage storage{};
+  int len = sizeof storage;
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&storage), &len) != 0) return false;
+  char text[64] = {0};
+  const std::uint8_t* bytes = nullptr;
+  std::size_t size = 0;
+  if (storage.ss_family == AF_INET) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&storage);
+    uv_ip4_name(sin, text, sizeof text);
+    bytes = reinterpret_cast<const std::uint8_t*>(&sin->sin_addr);
+    size = 4;
+  } else if (storage.ss_family == AF_INET6) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    uv_ip6_name(sin6, text, sizeof text);
+    bytes = reinterpret_cast<const std::uint8_t*>(&sin6->sin6_addr);
+    size = 16;
+  }
+  ip = text;
+  for (const auto& cidr : trusted)
+    if (bytes && cidr.contains(bytes, size)) return true;
+  return false;
+}
+
+}  // namespace
+
+DownstreamConnection::DownstreamConnection(Worker& worker)
+    : worker_(worker), parser_(HttpParser::Mode::request, *this) {}
+
+void DownstreamConnection::accept(Worker& worker, ListenerHandle& listener) {
+  auto* c = new DownstreamConnection(worker);
+  if (listener.is_unix) {
+    uv_pipe_init(worker.loop(), &c->socket_.pipe, 0);
+  } else {
+    uv_tcp_init(worker.loop(), &c->socket_.tcp);
+  }
+  c->socket_.handle.data = c;
+  c->timer_.init(worker.loop(), c, [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_timer(); });
+  c->send_timer_.init(worker.loop(), c,
+                      [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_send_timer(); });
+  c->handles_open_ = 3;
+  worker.add_connection(c);
+  c->open_gauge_ = worker.connection_gauge(listener.name);
+  ++*c->open_gauge_;
+  if (uv_accept(&listener.socket.stream, &c->socket_.stream) != 0) {
+    c->close();
+    return;
+  }
+  const conf::Config& config = worker.snapshot().config();
+  if (listener.is_unix) {
+    c->peer_ip_ = "unix";
+  } else {
+    uv_tcp_nodelay(&c->socket_.tcp, 1);
+    c->peer_trusted_ = peer_of(&c->socket_.tcp, c->peer_ip_, config.trusted_proxies);
+  }
+  c->parser_.set_limits(&config.limits);  // copied: the connection may outlive this snapshot
+  c->parser_.set_request_checks(true);
+  c->set_timer(config.timeouts.client_header.count(), kHeaderTimer);
+  c->start_reading();
+}
+
+// ---- reading and parsing ----
+
+void DownstreamConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* c = static_cast<DownstreamConnection*>(stream->data);
+  if (c->closing_ || nread == 0) return;
+  if (nread < 0) {
+    c->close();  // EOF or reset: an exchange in flight is aborted (nginx's 499)
+    return;
+  }
+  const std::string_view data(buf->base, static_cast<std::size_t>(nread));
+  if (c->lingering_) return;
+  if (c->tunnel_) {
+    c->note_tunnel_activity();
+    c->exchange_->on_tunnel_data(data);
+    return;
+  }
+  c->consume(data);
+}
+
+void DownstreamConnection::consume(std::string_view data) {
+  // client_body runs between two reads of a body, not over the whole body.
+  if (timer_mode_ == kBodyTimer && !backpressured_)
+    set_timer(worker_.snapshot().config().timeouts.client_body.count(), kBodyTimer);
+  in_consume_ = true;
+  while (!data.empty() && !closing_ && !lingering_) {
+    if (waiting_for_response_) {
+      // A pipelined request: keep it until the current response is done.
+      buffered_.append(data);
+      stop_reading();
+      break;
+    }
+    const HttpParser::Result r = parser_.execute(data);
+    // The header timeout starts only when a head spans reads (slowloris);
+    // a head that arrives whole never touches the timer.
+    if (!exchange_ && timer_mode_ == kIdleTimer && parser_.in_message() && !parser_.head_complete())
+      set_timer(worker_.snapshot().config().timeouts.client_header.count(), kHeaderTimer);
+    if (r.error == HPE_OK) break;
+    data.remove_prefix(r.consumed);
+    if (r.error == HPE_PAUSED) {
+      parser_.resume();
+      continue;
+    }
+    if (r.error == HPE_PAUSED_UPGRADE) {
+      buffered_.append(data);  // first tunnel bytes, sent once the upstream agrees
+      stop_reading();
+      break;
+    }
+    reject(parser_.rejection());
+    break;
+  }
+  in_consume_ = false;
+}
+
+int DownstreamConnection::on_head_complete() {
+  set_timer(0, kNoTimer);
+  // The parser has vetted and normalised the head (gateway/request_checks.h):
+  // CONNECT, bad targets, Host and hop-by-hop tricks never get here.
+  std::unique_ptr<RequestHead> head = parser_.take_request();
+  upgrade_request_ = head->upgrade;
+  if (head->has_body()) set_timer(worker_.snapshot().config().timeouts.client_body.count(), kBodyTimer);
+  exchange_ = std::make_unique<Exchange>(worker_, *this, std::move(head));
+  exchange_->start();
+  return 0;
+}
+
+int DownstreamConnection::on_body(std::string_view data) {
+  if (exchange_) exchange_->on_request_body(data);
+  return 0;
+}
+
+int DownstreamConnection::on_message_complete() {
+  if (timer_mode_ == kBodyTimer) set_timer(0, kNoTimer);
+  if (!exchange_) return HPE_PAUSED;
+  waiting_for_response_ = true;
+  exchange_->on_request_complete();  // may finish at once (a local answer)
+  // An upgrade must reach llhttp's own pause so the rest is tunnel data.
+  return upgrade_request_ ? 0 : HPE_PAUSED;
+}
+
+// ---- the exchange's side ----
+
+int DownstreamConnection::write(std::string_view data) {
+  if (closing_) return UV_ECANCELED;
+  const int rc = write_stream(&socket_.stream, data, this);
+  if (rc < 0) {
+    close();
+    return rc;
+  }
+  // Bytes wait for the client: it has client_send to take some of them.
+  if (!send_timer_.armed() && write_queue_size() > 0) arm_send_timer();
+  return rc;
+}
+
+void DownstreamConnection::arm_send_timer() {
+  const std::uint64_t ms = worker_.snapshot().config().timeouts.client_send.count();
+  if (ms > 0) send_timer_.set(ms);  // 0: no send deadline
+}
+
+std::size_t DownstreamConnection::write_queue_size() const {
+  return uv_stream_get_write_queue_size(&socket_.stream);
+}
+
+void DownstreamConnection::on_write_done(int status) {
+  if (closing_) return;
+  if (status < 0) {
+    close();
+    return;
+  }
+  // The client took bytes: progress, the send deadline starts over.
+  if (write_queue_size() > 0) {
+    arm_send_timer();
+  } else {
+    send_timer_.clear();
+  }
+  if (exchange_ && write_queue_size() < kLowWatermark) exchange_->on_downstream_drained();
+}
+
+// Reads paused for the upstream's sake: the client is not late, so its body
+// deadline stops; the upstream's send deadline runs instead.
+void DownstreamConnection::pause_reading() {
+  backpressured_ = true;
+  if (timer_mode_ == kBodyTimer) timer_.clear();
+  stop_reading();
+}
+
+void DownstreamConnection::resume_reading() {
+  backpressured_ = false;
+  if (timer_mode_ == kBodyTimer) set_timer(worker_.snapshot().config().timeouts.client_body.count(), kBodyTimer);
+  if (!waiting_for_response_ || tunnel_) start_reading();
+}
+
+void DownstreamConnection::exchange_finished(bool keep_alive) {
+  worker_.defer_delete(std::move(exchange_));
+  waiting_for_response_ = false;
+  // The upstream declined the upgrade (no 101): still HTTP/1.1, the next
+  // request is parsed as usual (RFC 9110 section 7.8).
+  if (upgrade_request_) parser_.resume_after_upgrade();
+  upgrade_request_ = false;
+  if (!keep_alive || close_when_done_ || worker_.draining()) {
+    // Lingering is for input we have not read; a finished request with
+    // nothing after it (Connection: close) can be closed once flushed.
+    close_after_flush(!buffered_.empty() || parser_.in_message());
+    return;
+  }
+  set_timer(worker_.snapshot().config().timeouts.client_idle.count(), kIdleTimer);
+  if (!in_consume_) serve_buffered();
+}
+
+void DownstreamConnection::serve_buffered() {
+  if (!buffered_.empty()) {
+    const std::string data = std::move(buffered_);
+    buffered_.clear();
+    consume(data);
+  }
+  if (!closing_ && !lingering_ && !waiting_for_response_ && !backpressured_) start_reading();
+}
+
+void DownstreamConnection::note_tunnel_activity() {
+  if (timer_mode_ == kTunnelTimer && tunnel_idle_ms_ > 0) timer_.set(tunnel_idle_ms_);
+}
+
+void DownstreamConnection::start_tunnel() {
+  tunnel_ = true;
+  tunnel_idle_ms_ = worker_.snapshot().config().timeouts.tunnel_idle.count();
+  set_timer(tunnel_idle_ms_, kTunnelTimer);
+  if (socket_.handle.type == UV_TCP) uv_tcp_keepalive(&socket_.tcp, 1, kTunnelKeepaliveS);
+  if (!buffered_.empty()) {
+    const std::string data = std::move(buffered_);
+    buffered_.clear();
+    exchange_->on_tunnel_data(data);
+  }
+  if (!closing_ && !backpressured_) start_reading();
+}
+
+// An idle keep-alive client may be sending its next request right now:
+// closing at once would reset it. Give it a short grace in which that request
+// is still answered (with Connection: close), then close.
+void DownstreamConnection::drain() {
+  close_when_done_ = true;
+  if (!exchange_ && buffered_.empty() && !parser_.in_message()) set_timer(kDrainIdleGraceMs, kIdleTimer);
+}
+
+// ---- errors, timers, closing ----
+
+void DownstreamConnection::reject(const ParseRejection& rejection) {
+  if (closing_ || lingering_) return;
+  bool can_answer = true;
+  if (exchange_) {
+    can_answer = !exchange_->response_started();
+    auto exchange = std::move(exchange_);
+    exchange->on_downstream_gone();
+    worker_.defer_delete(std::move(exchange));
+  }
+  if (!can_answer) {
+    close();
+    return;
+  }
+  const std::string body = json_error_body(rejection.code, rejection.detail);
+  HeaderList headers{{"content-type", "application/json"}, {"cache-control", "no-store"}};
+  // RFC 9110 section 15.5.6: a 405 lists the methods that are served. The
+  // only 405 here is CONNECT: skewgate is a reverse proxy, not a tunnel, and
+  // every other method is proxied.
+  if (rejection.status == 405) headers.push_back({"allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"});
+  write(render_reply(rejection.status, headers, body, false, false));
+  AccessLogEntry entry;
+  entry.peer = peer_ip_;
+  entry.method = "-";
+  entry.target = "-";
+  entry.outcome = "error";
+  entry.detail = rejection.code;
+  entry.status = rejection.status;
+  entry.bytes_sent = body.size();
+  worker_.access_log().record(entry);
+  if (metrics::WorkerStats* stats = worker_.stats()) ++stats->rejected[metrics::reject_reason_index(rejection.code)];
+  close_after_flush();
+}
+
+void DownstreamConnection::expire(std::string_view code, std::string_view detail, int status) {
+  if (closing_) return;
+  if (metrics::WorkerStats* stats = worker_.stats()) ++stats->rejected[metrics::reject_reason_index(code)];
+  const bool answer = status != 0 && !lingering_ && !(exchange_ && exchange_->response_started());
+  if (exchange_) {
+    // The exchange writes the access-log line (it knows the request).
+    auto exchange = std::move(exchange_);
+    exchange->on_downstream_gone(code, answer ? status : 0);
+    worker_.defer_delete(std::move(exchange));
+  } else {
+    AccessLogEntry entry;
+    entry.peer = peer_ip_;
+    entry.method = "-";
+    entry.target = "-";
+    entry.outcome = "error";
+    entry.detail = code;
+    entry.status = answer ? status : 0;
+    worker_.access_log().record(entry);
+  }
+  if (!answer) {
+    close();
+    return;
+  }
+  const std::string body = json_error_body(code, detail);
+  write(render_reply(status, {{"content-type", "application/json"}, {"cache-control", "no-store"}}, body, false,
+                     false));
+  close_after_flush();
+}
+
+void DownstreamConnection::close_after_flush(bool linger) {
+  if (closing_ || lingering_) return;
+  lingering_ = true;
+  set_timer(0, kNoTimer);  // the send deadline covers the flush; then the linger timer
+  linger_after_shutdown_ = linger;
+  waiting_for_response_ = false;
+  if (!linger && write_queue_size() == 0) {
+    close();  // everything is in the kernel's send buffer: close() still delivers it
+    return;
+  }
+  shutdown_req_.data = this;
+  if (uv_shutdown(&shutdown_req_, &socket_.stream, on_shutdown) != 0) close();
+}
+
+void DownstreamConnection::on_shutdown(uv_shutdown_t* req, int status) {
+  auto* c = static_cast<DownstreamConnection*>(req->data);
+  if (c->closing_) return;
+  if (status < 0) {
+    c->close();
+    return;
+  }
+  if (!c->linger_after_shutdown_) {
+    c->close();
+    return;
+  }
+  c->set_timer(kLingerMs, kLingerTimer);
+  c->start_reading();  // discard until EOF or the linger timer
+}
+
+void DownstreamConnection::on_timer() {
+  DownstreamConnection* c = this;
+  if (c->closing_) return;
+  switch (c->timer_mode_) {
+    case kHeaderTimer:
+      if (c->parser_.in_message()) {
+        c->reject({408, "client_header_timeout", "request head not received within timeouts.client_header"});
+      } else {
+        c->close();  // nothing was sent at all: just close, as nginx does
+      }
+      break;
+    case kBodyTimer:
+      // 408 while nothing of the response went out, else just close.
+      c->expire("client_body_timeout", "request body stalled for longer than timeouts.client_body", 408);
+      break;
+    case kTunnelTimer: c->expire("tunnel_idle_timeout", {}, 0); break;  // closes both sides
+    case kIdleTimer:
+    case kLingerTimer: c->close(); break;
+    default: break;
+  }
+}
+
+// The client took none of our bytes for client_send (it stopped reading):
+// nothing can reach it any more, so close (nginx's send_timeout).
+void DownstreamConnection::on_send_timer() {
+  if (closing_) return;
+  expire("client_send_timeout", {}, 0);
+}
+
+void DownstreamConnection::set_timer(std::uint64_t ms, int mode) {
+  timer_mode_ = mode;
+  if (mode == kNoTimer || ms == 0) {
+    timer_.clear();
+  } else {
+    timer_.set(ms);
+  }
+}
+
+void DownstreamConnection::start_reading() {
+  if (reading_ || closing_) return;
+  if (uv_read_start(&socket_.stream, alloc_loop_buffer, on_read) == 0) reading_ = true;
+}
+
+void DownstreamConnection::stop_reading() {
+  if (!reading_) return;
+  uv_read_stop(&socket_.stream);
+  reading_ = false;
+}
+
+void DownstreamConnection::close() {
+  if (closing_) return;
+  closing_ = true;
+  if (exchange_) {
+    auto exchange = std::move(exchange_);
+    exchange->on_downstream_gone();
+    worker_.defer_delete(std::move(exchange));
+  }
+  if (open_gauge_) --*open_gauge_;
+  worker_.remove_connection(this);
+  timer_.clear();
+  send_timer_.clear();
+  const auto on_timer_closed = [](uv_handle_t* h) {
+    auto* c = static_cast<DownstreamConnection*>(LazyTimer::of(h)->owner());
+    if (--c->handles_open_ == 0) delete c;
+  };
+  uv_close(timer_.handle(), on_timer_closed);
+  uv_close(send_timer_.handle(), on_timer_closed);
+  uv_close(&socket_.handle, on_close);
+}
+
+void DownstreamConnection::on_close(uv_handle_t* handle) {
+  auto* c = static_cast<DownstreamConnection*>(handle->data);
+  if (--c->handles_open_ == 0) delete c;
+}
+
+}  // namespace sg::gateway

@@ -1,0 +1,147 @@
+// One request's life, top to bottom:
+//   start()        decide (skew::decide) -> answer locally, or
+//   connect()      take a pooled upstream connection or open one (round robin,
+//                  retrying only connect failures on the build's next upstream)
+//   send head      rewritten head + request body, streamed with back-pressure
+//   response       parsed from the upstream, re-framed, streamed downstream;
+//                  an answer skew/replay.h says to discard (an action the build
+//                  did not know, an asset current lacks) never goes downstream:
+//                  its connection is closed and the next build is tried
+//   finish()       exactly once: access log, upstream back to the pool or closed,
+//                  the downstream connection serves its next request.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/http1/http_head.h"
+#include "gateway/http1/http_parser.h"
+#include "gateway/proxy/upstream_connection.h"
+#include "gateway/proxy/worker.h"
+#include "skew/verdict.h"
+
+namespace sg::gateway {
+
+class DownstreamConnection;
+
+class Exchange final : private UpstreamConnection::Owner, private HttpParserListener {
+ public:
+  Exchange(Worker& worker, DownstreamConnection& downstream, std::unique_ptr<RequestHead> head);
+  ~Exchange();
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  void start();
+
+  // --- from the downstream connection ---
+  void on_request_body(std::string_view data);
+  void on_request_complete();
+  void on_tunnel_data(std::string_view data);  // after a 101
+  void on_downstream_drained();                // its write queue fell below the low mark
+  // The client closed or reset, or one of its deadlines ran out (`detail`,
+  // and the `status` it is answered with, 0 for none): abort quietly.
+  void on_downstream_gone(std::string_view detail = {}, int status = 0);
+  bool response_started() const { return response_started_; }
+
+ private:
+  // UpstreamConnection::Owner
+  void on_upstream_connected(UpstreamConnection& upstream) override;
+  void on_upstream_data(UpstreamConnection& upstream, std::string_view data) override;
+  void on_upstream_failure(UpstreamConnection& upstream, UpstreamFailure failure) override;
+  void on_upstream_drained(UpstreamConnection& upstream) override;
+  // HttpParserListener (the upstream's response)
+  int on_head_complete() override;
+  int on_body(std::string_view data) override;
+  int on_message_complete() override;
+
+  void decide_and_route();
+  // Answer-side rules (skew/replay.h), at the final response head: true when
+  // the answer is to be discarded and the request tried on another build.
+  bool discard_answer(const ResponseHead& response);
+  void try_next_build();
+  void drop_replay_body();
+  void forward_body(std::string_view data);
+  static void set_no_store(ResponseHead& response);
+  void answer(const skew::Answer& answer);
+  void fail_upstream(std::string_view reason, int status);
+  void connect_upstream();
+  void use_upstream(UpstreamConnection* upstream);
+  void send_request_head();
+  void forward_to_upstream(std::string_view data);
+  void flush_downstream();
+  void release_upstream(bool reusable);
+  void maybe_finish();
+  void finish();
+  void abort(std::string_view reason);  // after response bytes went out: close the client
+  void account();  // metrics and the access-log line, once per request
+  void record_metrics();
+  void note_upstream_error(std::size_t reason);
+  void log();
+  bool retry_allowed() const;
+
+  Worker& worker_;
+  DownstreamConnection& downstream_;
+  std::unique_ptr<RequestHead> head_;
+  SnapshotLease snapshot_;
+  skew::Verdict verdict_;
+  std::uint64_t started_ns_;
+  std::uint64_t upstream_head_ns_ = 0;
+  std::uint64_t upstream_start_ns_ = 0;  // an upstream was chosen
+  std::uint64_t upstream_end_ns_ = 0;    // its response ended
+
+  // Upstream side.
+  UpstreamConnection* upstream_ = nullptr;
+  std::size_t first_upstream_ = 0;
+  std::size_t attempts_ = 0;
+  std::string upstream_head_;   // kept until the first response byte, for a retry
+  std::string request_buffer_;  // body bytes that arrived before the upstream was ready
+  std::string last_upstream_;   // address, for the access log
+  bool upstream_ready_ = false;
+  bool reused_retry_done_ = false;
+  bool got_response_bytes_ = false;
+  bool upstream_paused_ = false;    // by us, for downstream back-pressure
+  bool downstream_paused_ = false;  // by us, for upstream back-pressure
+
+  // Response side.
+  std::unique_ptr<HttpParser> response_parser_;
+  std::unique_ptr<ResponseHead> response_head_;
+  std::string to_downstream_;  // built during one parse, written once after it
+  BodyFraming framing_ = BodyFraming::none;
+  bool interim_ = false;             // the response being parsed is a 1xx
+  bool response_started_ = false;    // some response bytes went downstream
+  bool response_done_ = false;
+  bool send_body_ = true;
+  bool upstream_reusable_ = false;
+  bool downstream_keep_alive_ = true;
+  bool tunnel_ = false;
+
+  // Request side.
+  std::string peek_;  // body bytes read before deciding (no-JS form posts)
+  std::uint64_t peek_limit_ = 0;
+  bool peeking_ = false;
+  bool sent_continue_ = false;  // we answered Expect: 100-continue ourselves
+  bool request_done_ = false;
+  bool finished_ = false;
+
+  // Answer-side replay and asset fallback (skew/replay.h).
+  bool replay_watch_ = false;  // an action: each answer's head is checked for "not found"
+  bool replay_keep_ = false;   // its body is being kept (no more than actions.replay_bytes)
+  bool asset_fallback_ = false;
+  bool discard_pending_ = false;  // on_head_complete paused the parser: discard and go on
+  std::string replay_body_;    // the body as sent upstream (framed), until an answer's head is kept
+  std::vector<const routing::Build*> tried_;       // builds whose answer was discarded, in order
+  std::vector<const routing::Build*> next_builds_;  // candidates, listed at the first discard
+  std::size_t next_build_ = 0;
+  bool candidates_listed_ = false;
+
+  // Accounting.
+  int status_ = 0;
+  std::string detail_;
+  std::uint64_t bytes_received_ = 0;
+  std::uint64_t bytes_sent_ = 0;
+};
+
+}  // namespace sg::gateway

@@ -1,0 +1,58 @@
+#include "gateway/proxy/upstream_pool.h"
+
+#include <algorithm>
+
+#include "gateway/proxy/upstream_connection.h"
+#include "gateway/proxy/worker.h"
+
+namespace sg::gateway {
+
+UpstreamPool::BuildPool& UpstreamPool::pool_for(const routing::Build& build) {
+  auto it = pools_.find(std::string_view(build.pool_key));
+  if (it == pools_.end()) it = pools_.emplace(build.pool_key, BuildPool{}).first;
+  if (it->second.idle.size() < build.upstreams.size()) it->second.idle.resize(build.upstreams.size());
+  return it->second;
+}
+
+std::size_t UpstreamPool::next_upstream(const routing::Build& build) {
+  BuildPool& pool = pool_for(build);
+  return pool.cursor++ % build.upstreams.size();
+}
+
+UpstreamConnection* UpstreamPool::take_idle(const routing::Build& build, std::size_t index) {
+  BuildPool& pool = pool_for(build);
+  auto& idle = pool.idle[index];
+  while (!idle.empty()) {
+    UpstreamConnection* c = idle.back();  // most recently used: warmest, least likely closed
+    idle.pop_back();
+    parked_.erase(c);
+    if (!c->closing()) return c;
+  }
+  return nullptr;
+}
+
+void UpstreamPool::put_idle(const routing::Build& build, UpstreamConnection* connection,
+                            std::uint64_t idle_timeout_ms) {
+  if (worker_.draining()) {  // nothing may keep a draining loop alive
+    connection->close();
+    return;
+  }
+  BuildPool& pool = pool_for(build);
+  pool.idle[connection->pool_slot()].push_back(connection);
+  parked_[connection] = &pool;
+  connection->park(idle_timeout_ms);
+}
+
+void UpstreamPool::forget(UpstreamConnection* connection) {
+  auto it = parked_.find(connection);
+  if (it == parked_.end()) return;
+  auto& idle = it->second->idle[connection->pool_slot()];
+  idle.erase(std::remove(idle.begin(), idle.end(), connection), idle.end());
+  parked_.erase(it);
+}
+
+void UpstreamPool::close_all() {
+  while (!parked_.empty()) parked_.begin()->first->close();  // close() calls forget()
+}
+
+}  // namespace sg::gateway

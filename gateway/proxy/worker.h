@@ -1,0 +1,163 @@
+// One event loop on one thread: its own listeners (SO_REUSEPORT), upstream
+// pools, access-log buffer and snapshot. Nothing here is shared with other
+// workers except the immutable snapshot (STYLE.md rule 6).
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <unordered_set>
+#include <string>
+#include <vector>
+
+#include "gateway/proxy/access_log.h"
+#include "gateway/net/listener_socket.h"
+#include "gateway/proxy/runtime_reports.h"
+#include "gateway/net/stream_io.h"
+#include "gateway/proxy/upstream_pool.h"
+#include "metrics/stats_board.h"
+#include "metrics/worker_stats.h"
+#include "routing/snapshot.h"
+#include "skew/pin.h"
+
+namespace sg::gateway {
+
+class DownstreamConnection;
+class Exchange;
+class Worker;
+
+// A worker-local reference count on a snapshot, so a request can keep the
+// snapshot it started with without touching the shared_ptr's atomic count.
+struct LocalSnapshot {
+  std::shared_ptr<const routing::Snapshot> snapshot;
+  unsigned leases = 0;
+};
+
+class SnapshotLease {
+ public:
+  SnapshotLease() = default;
+  SnapshotLease(Worker* worker, LocalSnapshot* local);
+  SnapshotLease(SnapshotLease&& other) noexcept;
+  SnapshotLease& operator=(SnapshotLease&& other) noexcept;
+  ~SnapshotLease();
+  const routing::Snapshot& operator*() const { return *local_->snapshot; }
+  const routing::Snapshot* operator->() const { return local_->snapshot.get(); }
+
+ private:
+  void release();
+  Worker* worker_ = nullptr;
+  LocalSnapshot* local_ = nullptr;
+};
+
+struct ListenerHandle {
+  StreamHandle socket;
+  Worker* worker;
+  std::string name;
+  bool is_unix;
+};
+
+class Worker {
+ public:
+  // `keyring` (optional, process-wide, immutable) seals and opens pins.
+  // `board` (optional) receives this worker's stats once a second.
+  Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot, std::vector<BoundListener> listeners,
+         AccessLogSink* log_sink, RuntimeReports* reports, const skew::PinKeyring* keyring = nullptr,
+         metrics::StatsBoard* board = nullptr);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Runs the loop on the calling thread until the worker has drained.
+  // Returns the number of handles still open when the loop ended (0 is clean).
+  int run();
+
+  // Thread-safe: hand over a new snapshot / start a graceful drain.
+  void post_snapshot(std::shared_ptr<const routing::Snapshot> snapshot);
+  void post_drain(uint64_t drain_timeout_ms);
+  // A reload added or removed listeners: start accepting on `add`, close the
+  // listeners named in `remove`.
+  void post_listener_changes(std::vector<BoundListener> add, std::vector<std::string> remove);
+
+  // Loop-thread API.
+  unsigned index() const { return index_; }
+  uv_loop_t* loop() { return &loop_; }
+  SnapshotLease lease_snapshot() { return SnapshotLease(this, current_); }
+  const routing::Snapshot& snapshot() const { return *current_->snapshot; }
+  UpstreamPool& pool() { return pool_; }
+  AccessLog& access_log() { return access_log_; }
+  const skew::PinKeyring* keyring() const { return keyring_; }
+  skew::PinScratch& pin_scratch() { return pin_scratch_; }
+  bool draining() const { return draining_; }
+  std::uint64_t now_ms() const { return uv_now(const_cast<uv_loop_t*>(&loop_)); }
+
+  void add_connection(DownstreamConnection* connection);
+  void remove_connection(DownstreamConnection* connection);
+  // Envoy's deferredDelete: the exchange may still be on the stack.
+  void defer_delete(std::unique_ptr<Exchange> exchange);
+  void release_snapshot(LocalSnapshot* local);
+
+  // This worker's counters; nullptr while the running snapshot has
+  // metrics.enabled: false (then a request records nothing).
+  metrics::WorkerStats* stats() { return current_->snapshot->config().metrics.enabled ? &stats_ : nullptr; }
+  // The open-connections gauge of one listener (stable for the worker's life).
+  std::int64_t* connection_gauge(std::string_view listener);
+
+  // Facts for the control plane, batched here and handed over once a second.
+  void note_request(const routing::Build& build);
+  void report_connect_failure(const routing::Build& build);
+  static std::int64_t wall_ms();  // unix ms
+
+  static constexpr unsigned kReadBufferSize = 64 * 1024;
+
+ private:
+  static void on_async(uv_async_t* handle);
+  static void on_check(uv_check_t* handle);
+  static void on_drain_timeout(uv_timer_t* handle);
+  static void on_second(uv_timer_t* handle);
+  void report_last_requests();
+  static void on_connection(uv_stream_t* server, int status);
+  void start_listeners();
+  void apply_posted();
+  void begin_drain(uint64_t timeout_ms);
+  void maybe_finish_drain();
+
+  unsigned index_;
+  uv_loop_t loop_;
+  uv_async_t async_;
+  uv_check_t reaper_;
+  uv_timer_t drain_timer_;
+  uv_timer_t log_timer_;
+  uv_timer_t second_timer_;
+  // Loop time (uv_now) of the last request per build pool key.
+  std::unordered_map<std::string, std::uint64_t, routing::TransparentHash, std::equal_to<>> last_request_;
+  std::unique_ptr<char[]> read_buffer_;
+  LoopReadBuffer loop_read_buffer_;  // loop_.data points here (stream_io.h)
+  std::vector<BoundListener> bound_listeners_;
+  std::vector<std::unique_ptr<ListenerHandle>> listeners_;
+  LocalSnapshot* current_;
+  std::list<std::unique_ptr<LocalSnapshot>> snapshots_;  // current first; older ones while leased
+  UpstreamPool pool_;
+  AccessLog access_log_;
+  RuntimeReports* reports_;
+  const skew::PinKeyring* keyring_;
+  skew::PinScratch pin_scratch_;
+  metrics::StatsBoard* board_;
+  metrics::WorkerStats stats_;  // never reassigned: connection gauges point into it
+  std::unordered_set<DownstreamConnection*> connections_;  // open downstream connections
+  std::vector<std::unique_ptr<Exchange>> graveyard_;
+  bool draining_ = false;
+  bool loop_handles_closed_ = false;
+
+  // Posted from other threads; guarded by mutex_ and applied in on_async.
+  std::mutex mutex_;
+  std::shared_ptr<const routing::Snapshot> posted_snapshot_;
+  bool posted_drain_ = false;
+  std::vector<BoundListener> posted_add_;
+  std::vector<std::string> posted_remove_;
+  uint64_t posted_drain_timeout_ms_ = 0;
+};
+
+}  // namespace sg::gateway
