@@ -1,9 +1,8 @@
 #include "gateway/proxy/downstream_connection.h"
 
-#include <netinet/in.h>
-
 #include "gateway/proxy/exchange.h"
 #include "gateway/http1/local_reply.h"
+#include "gateway/net/tcp_transport.h"
 #include "gateway/proxy/worker.h"
 
 namespace sg::gateway {
@@ -18,85 +17,48 @@ constexpr std::uint64_t kLingerMs = 2000;
 constexpr std::uint64_t kDrainIdleGraceMs = 1000;
 constexpr std::size_t kLowWatermark = 64 * 1024;
 
-bool peer_of(uv_tcp_t* tcp, std::string& ip, const std::vector<conf::Cidr>& trusted) {
-  sockaddr_storage storage{};
-  int len = sizeof storage;
-  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&storage), &len) != 0) return false;
-  char text[64] = {0};
-  const std::uint8_t* bytes = nullptr;
-  std::size_t size = 0;
-  if (storage.ss_family == AF_INET) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&storage);
-    uv_ip4_name(sin, text, sizeof text);
-    bytes = reinterpret_cast<const std::uint8_t*>(&sin->sin_addr);
-    size = 4;
-  } else if (storage.ss_family == AF_INET6) {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    uv_ip6_name(sin6, text, sizeof text);
-    bytes = reinterpret_cast<const std::uint8_t*>(&sin6->sin6_addr);
-    size = 16;
-  }
-  ip = text;
-  for (const auto& cidr : trusted)
-    if (bytes && cidr.contains(bytes, size)) return true;
-  return false;
-}
-
 }  // namespace
 
-DownstreamConnection::DownstreamConnection(Worker& worker)
-    : worker_(worker), parser_(HttpParser::Mode::request, *this) {}
+DownstreamConnection::DownstreamConnection(Worker& worker, Transport* transport)
+    : worker_(worker), transport_(transport), parser_(HttpParser::Mode::request, *this) {}
 
 void DownstreamConnection::accept(Worker& worker, ListenerHandle& listener) {
-  auto* c = new DownstreamConnection(worker);
-  if (listener.is_unix) {
-    uv_pipe_init(worker.loop(), &c->socket_.pipe, 0);
-  } else {
-    uv_tcp_init(worker.loop(), &c->socket_.tcp);
-  }
-  c->socket_.handle.data = c;
+  const conf::Config& config = worker.snapshot().config();
+  Transport* transport =
+      TcpTransport::accept(worker.loop(), &listener.socket.stream, listener.is_unix, config.trusted_proxies);
+  if (transport == nullptr) return;
+  auto* c = new DownstreamConnection(worker, transport);
   c->timer_.init(worker.loop(), c, [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_timer(); });
   c->send_timer_.init(worker.loop(), c,
                       [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_send_timer(); });
-  c->handles_open_ = 3;
+  c->handles_open_ = 2;
   worker.add_connection(c);
   c->open_gauge_ = worker.connection_gauge(listener.name);
   ++*c->open_gauge_;
-  if (uv_accept(&listener.socket.stream, &c->socket_.stream) != 0) {
-    c->close();
-    return;
-  }
-  const conf::Config& config = worker.snapshot().config();
-  if (listener.is_unix) {
-    c->peer_ip_ = "unix";
-  } else {
-    uv_tcp_nodelay(&c->socket_.tcp, 1);
-    c->peer_trusted_ = peer_of(&c->socket_.tcp, c->peer_ip_, config.trusted_proxies);
-  }
   c->parser_.set_limits(&config.limits);  // copied: the connection may outlive this snapshot
   c->parser_.set_request_checks(true);
-  c->set_timer(config.timeouts.client_header.count(), kHeaderTimer);
-  c->start_reading();
+  transport->start(*c);
+}
+
+void DownstreamConnection::on_transport_ready() {
+  set_timer(worker_.snapshot().config().timeouts.client_header.count(), kHeaderTimer);
+  start_reading();
 }
 
 // ---- reading and parsing ----
 
-void DownstreamConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  auto* c = static_cast<DownstreamConnection*>(stream->data);
-  if (c->closing_ || nread == 0) return;
-  if (nread < 0) {
-    c->close();  // EOF or reset: an exchange in flight is aborted (nginx's 499)
+void DownstreamConnection::on_transport_data(std::string_view data) {
+  if (closing_ || lingering_) return;
+  if (tunnel_) {
+    note_tunnel_activity();
+    exchange_->on_tunnel_data(data);
     return;
   }
-  const std::string_view data(buf->base, static_cast<std::size_t>(nread));
-  if (c->lingering_) return;
-  if (c->tunnel_) {
-    c->note_tunnel_activity();
-    c->exchange_->on_tunnel_data(data);
-    return;
-  }
-  c->consume(data);
+  consume(data);
 }
+
+// EOF or reset: an exchange in flight is aborted (nginx's 499).
+void DownstreamConnection::on_transport_end(int) { close(); }
 
 void DownstreamConnection::consume(std::string_view data) {
   // client_body runs between two reads of a body, not over the whole body.
@@ -162,7 +124,7 @@ int DownstreamConnection::on_message_complete() {
 
 int DownstreamConnection::write(std::string_view data) {
   if (closing_) return UV_ECANCELED;
-  const int rc = write_stream(&socket_.stream, data, this);
+  const int rc = transport_->write(data);
   if (rc < 0) {
     close();
     return rc;
@@ -177,11 +139,9 @@ void DownstreamConnection::arm_send_timer() {
   if (ms > 0) send_timer_.set(ms);  // 0: no send deadline
 }
 
-std::size_t DownstreamConnection::write_queue_size() const {
-  return uv_stream_get_write_queue_size(&socket_.stream);
-}
+std::size_t DownstreamConnection::write_queue_size() const { return transport_->queued_bytes(); }
 
-void DownstreamConnection::on_write_done(int status) {
+void DownstreamConnection::on_transport_written(int status) {
   if (closing_) return;
   if (status < 0) {
     close();
@@ -244,7 +204,7 @@ void DownstreamConnection::start_tunnel() {
   tunnel_ = true;
   tunnel_idle_ms_ = worker_.snapshot().config().timeouts.tunnel_idle.count();
   set_timer(tunnel_idle_ms_, kTunnelTimer);
-  if (socket_.handle.type == UV_TCP) uv_tcp_keepalive(&socket_.tcp, 1, kTunnelKeepaliveS);
+  transport_->set_keepalive(kTunnelKeepaliveS);
   if (!buffered_.empty()) {
     const std::string data = std::move(buffered_);
     buffered_.clear();
@@ -284,7 +244,7 @@ void DownstreamConnection::reject(const ParseRejection& rejection) {
   if (rejection.status == 405) headers.push_back({"allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"});
   write(render_reply(rejection.status, headers, body, false, false));
   AccessLogEntry entry;
-  entry.peer = peer_ip_;
+  entry.peer = peer_ip();
   entry.method = "-";
   entry.target = "-";
   entry.outcome = "error";
@@ -307,7 +267,7 @@ void DownstreamConnection::expire(std::string_view code, std::string_view detail
     worker_.defer_delete(std::move(exchange));
   } else {
     AccessLogEntry entry;
-    entry.peer = peer_ip_;
+    entry.peer = peer_ip();
     entry.method = "-";
     entry.target = "-";
     entry.outcome = "error";
@@ -335,23 +295,17 @@ void DownstreamConnection::close_after_flush(bool linger) {
     close();  // everything is in the kernel's send buffer: close() still delivers it
     return;
   }
-  shutdown_req_.data = this;
-  if (uv_shutdown(&shutdown_req_, &socket_.stream, on_shutdown) != 0) close();
+  if (transport_->shutdown() != 0) close();
 }
 
-void DownstreamConnection::on_shutdown(uv_shutdown_t* req, int status) {
-  auto* c = static_cast<DownstreamConnection*>(req->data);
-  if (c->closing_) return;
-  if (status < 0) {
-    c->close();
+void DownstreamConnection::on_transport_shutdown(int status) {
+  if (closing_) return;
+  if (status < 0 || !linger_after_shutdown_) {
+    close();
     return;
   }
-  if (!c->linger_after_shutdown_) {
-    c->close();
-    return;
-  }
-  c->set_timer(kLingerMs, kLingerTimer);
-  c->start_reading();  // discard until EOF or the linger timer
+  set_timer(kLingerMs, kLingerTimer);
+  start_reading();  // discard until EOF or the linger timer
 }
 
 void DownstreamConnection::on_timer() {
@@ -393,15 +347,10 @@ void DownstreamConnection::set_timer(std::uint64_t ms, int mode) {
 }
 
 void DownstreamConnection::start_reading() {
-  if (reading_ || closing_) return;
-  if (uv_read_start(&socket_.stream, alloc_loop_buffer, on_read) == 0) reading_ = true;
+  if (!closing_) transport_->read_start();
 }
 
-void DownstreamConnection::stop_reading() {
-  if (!reading_) return;
-  uv_read_stop(&socket_.stream);
-  reading_ = false;
-}
+void DownstreamConnection::stop_reading() { transport_->read_stop(); }
 
 void DownstreamConnection::close() {
   if (closing_) return;
@@ -415,17 +364,13 @@ void DownstreamConnection::close() {
   worker_.remove_connection(this);
   timer_.clear();
   send_timer_.clear();
-  const auto on_timer_closed = [](uv_handle_t* h) {
-    auto* c = static_cast<DownstreamConnection*>(LazyTimer::of(h)->owner());
-    if (--c->handles_open_ == 0) delete c;
-  };
+  transport_->close();
   uv_close(timer_.handle(), on_timer_closed);
   uv_close(send_timer_.handle(), on_timer_closed);
-  uv_close(&socket_.handle, on_close);
 }
 
-void DownstreamConnection::on_close(uv_handle_t* handle) {
-  auto* c = static_cast<DownstreamConnection*>(handle->data);
+void DownstreamConnection::on_timer_closed(uv_handle_t* handle) {
+  auto* c = static_cast<DownstreamConnection*>(LazyTimer::of(handle)->owner());
   if (--c->handles_open_ == 0) delete c;
 }
 

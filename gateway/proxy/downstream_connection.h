@@ -15,7 +15,7 @@
 
 #include "gateway/http1/http_parser.h"
 #include "gateway/net/lazy_timer.h"
-#include "gateway/net/stream_io.h"
+#include "gateway/net/transport.h"
 
 namespace sg::gateway {
 
@@ -23,7 +23,7 @@ class Exchange;
 class Worker;
 struct ListenerHandle;
 
-class DownstreamConnection final : private HttpParserListener, private WriteObserver {
+class DownstreamConnection final : private HttpParserListener, private TransportObserver {
  public:
   static void accept(Worker& worker, ListenerHandle& listener);
 
@@ -44,33 +44,35 @@ class DownstreamConnection final : private HttpParserListener, private WriteObse
   // Abort: close now, pending writes are dropped.
   void close();
   bool closing() const { return closing_; }
-  bool tls() const { return false; }
-  const std::string& peer_ip() const { return peer_ip_; }
-  bool peer_trusted() const { return peer_trusted_; }
+  bool tls() const { return transport_->info().secure; }
+  const std::string& peer_ip() const { return transport_->info().peer_ip; }
+  bool peer_trusted() const { return transport_->info().peer_trusted; }
   bool idle() const { return !exchange_; }
   // Drain: close an idle connection now, a busy one after its response.
   void drain();
 
  private:
-  DownstreamConnection(Worker& worker);
+  DownstreamConnection(Worker& worker, Transport* transport);
   ~DownstreamConnection() = default;
 
   // HttpParserListener
   int on_head_complete() override;
   int on_body(std::string_view data) override;
   int on_message_complete() override;
-  // WriteObserver
-  void on_write_done(int status) override;
+  // TransportObserver
+  void on_transport_ready() override;
+  void on_transport_data(std::string_view data) override;
+  void on_transport_end(int status) override;
+  void on_transport_written(int status) override;
+  void on_transport_shutdown(int status) override;
 
-  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void on_timer();
   void on_send_timer();
   void arm_send_timer();
   // A deadline ran out: logged with `code` and counted; with `status` and no
   // response started the client gets that error, then the connection closes.
   void expire(std::string_view code, std::string_view detail, int status);
-  static void on_shutdown(uv_shutdown_t* req, int status);
-  static void on_close(uv_handle_t* handle);
+  static void on_timer_closed(uv_handle_t* handle);
 
   void consume(std::string_view data);
   void serve_buffered();
@@ -83,20 +85,16 @@ class DownstreamConnection final : private HttpParserListener, private WriteObse
   void set_timer(std::uint64_t ms, int mode);
 
   Worker& worker_;
-  StreamHandle socket_;
+  Transport* transport_;  // frees itself after close()
   LazyTimer timer_;       // reading: one phase at a time (timer_mode_)
   LazyTimer send_timer_;  // runs while the write queue is not empty
-  uv_shutdown_t shutdown_req_;
   HttpParser parser_;
   std::unique_ptr<Exchange> exchange_;
   std::string buffered_;  // bytes read past a complete request (pipelining) or tunnel data
-  std::string peer_ip_;
   std::int64_t* open_gauge_ = nullptr;  // the listener's skewgate_downstream_connections
   int timer_mode_ = 0;
   std::uint64_t tunnel_idle_ms_ = 0;
   int handles_open_ = 0;
-  bool peer_trusted_ = false;
-  bool reading_ = false;
   bool backpressured_ = false;
   bool waiting_for_response_ = false;  // a complete request is being answered
   bool in_consume_ = false;
