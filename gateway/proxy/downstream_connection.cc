@@ -2,6 +2,7 @@
 
 #include "gateway/proxy/exchange.h"
 #include "gateway/http1/local_reply.h"
+#include "gateway/http/error_body.h"
 #include "gateway/net/tcp_transport.h"
 #include "gateway/proxy/worker.h"
 

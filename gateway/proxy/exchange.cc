@@ -4,6 +4,7 @@
 
 #include "gateway/proxy/downstream_connection.h"
 #include "gateway/http1/local_reply.h"
+#include "gateway/http/error_body.h"
 #include "gateway/proxy/request_metrics.h"
 #include "routing/client_address.h"
 #include "skew/decide.h"
