@@ -35,6 +35,10 @@ std::string_view reason_phrase(int status);
 
 enum class BodyFraming { none, content_length, chunked, until_close };
 
+// One chunk of a chunked body (RFC 9112 section 7.1): hex size, CRLF, the
+// bytes, CRLF. Never called with empty `data`, which would be the last chunk.
+void append_chunk(std::string& out, std::string_view data);
+
 // The head sent downstream: status line HTTP/1.1, hop-by-hop headers and
 // Connection-named headers removed, framing headers written from `framing`
 // (content_length: the upstream's value; chunked: Transfer-Encoding: chunked;
