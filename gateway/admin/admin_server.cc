@@ -9,6 +9,7 @@
 #include "gateway/http1/http_parser.h"
 #include "gateway/net/listener_socket.h"
 #include "gateway/http1/local_reply.h"
+#include "gateway/http/error_body.h"
 
 namespace sg::gateway {
 

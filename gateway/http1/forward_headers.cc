@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cstddef>
+#include <cstdio>
 #include <initializer_list>
 #include <optional>
 #include <string_view>
@@ -255,6 +256,14 @@ void append_downstream_response_head(std::string& out, const ResponseHead& head,
   // A body delimited by the close of the connection cannot keep it open.
   if (!keep_alive || framing == BodyFraming::until_close) out.append("Connection: close\r\n");
   out.append("\r\n");
+}
+
+void append_chunk(std::string& out, std::string_view data) {
+  char size[20];
+  const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  out.append(size, static_cast<std::size_t>(n));
+  out.append(data);
+  out.append("\r\n", 2);
 }
 
 }  // namespace sg::gateway

@@ -1,53 +1,13 @@
-// Parsed HTTP/1.1 message heads and how they are rewritten when they cross
-// the proxy (design.md section 9). Pure: no sockets here.
+// How message heads (gateway/http/http_head.h) are rewritten and written as
+// HTTP/1.1 when they cross the proxy (design.md section 9). Pure: no sockets here.
 #pragma once
 
-#include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
-#include "routing/request_view.h"
+#include "gateway/http/http_head.h"
 
 namespace sg::gateway {
-
-using routing::HeaderField;
-
-struct RequestHead {
-  std::string method;
-  std::string target;
-  std::uint8_t http_major = 1;
-  std::uint8_t http_minor = 1;
-  std::vector<HeaderField> headers;
-  // Framing as the parser understood it.
-  bool chunked = false;
-  std::optional<std::uint64_t> content_length;
-  bool keep_alive = true;  // the client wants the connection kept
-  bool upgrade = false;    // Connection: upgrade + Upgrade: <proto>
-
-  routing::RequestView view() const { return {method, target, headers}; }
-  bool has_body() const { return chunked || (content_length && *content_length > 0); }
-};
-
-// Why a request was refused: the HTTP status and a stable snake_case code
-// that reaches the response, the access log and the metrics.
-struct ParseRejection {
-  int status = 400;
-  std::string_view code = "bad_request";
-  std::string_view detail;  // llhttp's reason, or ours
-};
-
-struct ResponseHead {
-  int status = 0;
-  std::string reason;
-  std::uint8_t http_major = 1;
-  std::uint8_t http_minor = 1;
-  std::vector<HeaderField> headers;
-  bool chunked = false;
-  std::optional<std::uint64_t> content_length;
-  bool keep_alive = true;  // the upstream will keep the connection
-};
 
 struct ForwardContext {
   std::string_view peer_ip;  // downstream peer address, textual
@@ -74,6 +34,10 @@ void append_upstream_request_head(std::string& out, const RequestHead& head, con
 std::string_view reason_phrase(int status);
 
 enum class BodyFraming { none, content_length, chunked, until_close };
+
+// One chunk of a chunked body (RFC 9112 section 7.1): hex size, CRLF, the
+// bytes, CRLF. Never called with empty `data`, which would be the last chunk.
+void append_chunk(std::string& out, std::string_view data);
 
 // The head sent downstream: status line HTTP/1.1, hop-by-hop headers and
 // Connection-named headers removed, framing headers written from `framing`

@@ -1,7 +1,5 @@
 #include "gateway/http1/local_reply.h"
 
-#include <nlohmann/json.hpp>
-
 #include "gateway/http1/http_head.h"
 
 namespace sg::gateway {
@@ -28,16 +26,6 @@ std::string render_reply(int status, const HeaderList& headers, std::string_view
   out += "\r\n";
   if (!head_only) out += body;
   return out;
-}
-
-std::string json_error_body(std::string_view code, std::string_view message) {
-  return nlohmann::json{{"error", code}, {"message", message}}.dump(-1, ' ', false,
-                                                                    nlohmann::json::error_handler_t::replace);
-}
-
-std::string upstream_error_body(std::string_view app, std::string_view build, std::string_view reason) {
-  return nlohmann::json{{"error", "upstream_unavailable"}, {"app", app}, {"build", build}, {"reason", reason}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace sg::gateway

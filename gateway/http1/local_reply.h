@@ -1,25 +1,17 @@
-// Responses skewgate writes itself: skew answers, malformed-request 4xx and
-// upstream 5xx. Each carries a stable snake_case code in its JSON body.
+// The HTTP/1.1 bytes of a response skewgate writes itself: skew answers,
+// malformed-request 4xx and upstream 5xx (their JSON bodies: gateway/http/error_body.h).
 #pragma once
 
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
+
+#include "gateway/http/http_head.h"
 
 namespace sg::gateway {
-
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 // A whole response: status line, `headers`, Content-Length, Connection:
 // close when !keep_alive, then the body unless `head_only`.
 std::string render_reply(int status, const HeaderList& headers, std::string_view body, bool keep_alive,
                          bool head_only);
-
-// {"error":"<code>","message":"<message>"}
-std::string json_error_body(std::string_view code, std::string_view message);
-
-// {"error":"upstream_unavailable","app":..,"build":..,"reason":..}
-std::string upstream_error_body(std::string_view app, std::string_view build, std::string_view reason);
 
 }  // namespace sg::gateway

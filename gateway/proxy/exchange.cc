@@ -1,9 +1,7 @@
 #include "gateway/proxy/exchange.h"
 
-#include <cstdio>
-
-#include "gateway/proxy/downstream_connection.h"
-#include "gateway/http1/local_reply.h"
+#include "gateway/http/error_body.h"
+#include "gateway/http1/http_head.h"
 #include "gateway/proxy/request_metrics.h"
 #include "routing/client_address.h"
 #include "skew/decide.h"
@@ -16,7 +14,7 @@ namespace {
 
 // Reading from one side stops while the other side's write queue is above
 // the high mark; it resumes when the queue drains below the low mark
-// (UpstreamConnection/DownstreamConnection report that).
+// (UpstreamConnection and the downstream stream report that).
 constexpr std::size_t kHighWatermark = 256 * 1024;
 
 // The first content-type of a response ("" when it has none).
@@ -31,24 +29,17 @@ bool is_idempotent(std::string_view method) {
          method == "DELETE";
 }
 
-void append_chunk(std::string& out, std::string_view data) {
-  char size[20];
-  const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  out.append(size, static_cast<std::size_t>(n));
-  out.append(data);
-  out.append("\r\n", 2);
-}
-
 }  // namespace
 
-Exchange::Exchange(Worker& worker, DownstreamConnection& downstream, std::unique_ptr<RequestHead> head)
-    : worker_(worker), downstream_(downstream), head_(std::move(head)), started_ns_(uv_hrtime()) {}
+Exchange::Exchange(Worker& worker, DownstreamStream& downstream)
+    : worker_(worker), downstream_(downstream), started_ns_(uv_hrtime()) {}
 
 Exchange::~Exchange() { release_upstream(false); }
 
 // ---- 1. decide ----
 
-void Exchange::start() {
+void Exchange::on_request_head(std::unique_ptr<RequestHead> head) {
+  head_ = std::move(head);
   snapshot_ = worker_.lease_snapshot();
   const routing::RequestView view = head_->view();
   // A no-JS form post names its action in the body: read its first
@@ -61,12 +52,10 @@ void Exchange::start() {
   }
   // The client may hold its body back until it hears 100 Continue (RFC 9110
   // section 10.1.1); we need the body before anyone could answer, so we
-  // invite it ourselves, as nginx does. HTTP/1.0 clients never expect it.
-  if (head_->has_body() && head_->http_major == 1 && head_->http_minor >= 1 &&
-      routing::iequals(view.header("expect"), "100-continue")) {
-    sent_continue_ = true;
-    downstream_.write("HTTP/1.1 100 Continue\r\n\r\n");
-  }
+  // invite it ourselves, as nginx does. HTTP/1.0 clients never expect it
+  // (the stream sends nothing then).
+  if (head_->has_body() && routing::iequals(view.header("expect"), "100-continue"))
+    sent_continue_ = downstream_.send_continue();
 }
 
 void Exchange::decide_and_route() {
@@ -74,14 +63,15 @@ void Exchange::decide_and_route() {
   // Only the first inspect_bytes count, however the body happened to arrive.
   const std::string_view peek = std::string_view(peek_).substr(0, peek_limit_);
   const routing::RequestView view = head_->view();
+  const ConnectionInfo& downstream = downstream_.connection();
   // Pins get Secure over TLS, or when a trusted hop says the client used https.
-  const bool secure = downstream_.tls() ||
-                      (downstream_.peer_trusted() && routing::iequals(view.header("x-forwarded-proto"), "https"));
+  const bool secure = downstream.secure ||
+                      (downstream.peer_trusted && routing::iequals(view.header("x-forwarded-proto"), "https"));
   // The canary cohort follows the client, not the last proxy hop.
-  const std::string_view client = routing::client_address(downstream_.peer_ip(), downstream_.peer_trusted(),
+  const std::string_view client = routing::client_address(downstream.peer_ip, downstream.peer_trusted,
                                                           view.headers, snapshot_->config().trusted_proxies);
   const skew::DecisionInput input{view,   peek, client, Worker::wall_ms(), worker_.keyring(),
-                                  secure, downstream_.peer_trusted(), &worker_.pin_scratch()};
+                                  secure, downstream.peer_trusted, &worker_.pin_scratch()};
   verdict_ = skew::decide(input, *snapshot_);
   if (verdict_.answer) {
     peek_.clear();
@@ -93,7 +83,7 @@ void Exchange::decide_and_route() {
   // The client was told to go on already: the upstream is not asked again.
   if (sent_continue_)
     std::erase_if(head_->headers, [](const HeaderField& f) { return routing::iequals(f.name, "expect"); });
-  ForwardContext context{downstream_.peer_ip(), downstream_.peer_trusted(), downstream_.tls()};
+  ForwardContext context{downstream.peer_ip, downstream.peer_trusted, downstream.secure};
   upstream_head_.reserve(512);
   append_upstream_request_head(upstream_head_, *head_, context);
   // An action's answer may say its build does not know it (skew/replay.h):
@@ -228,8 +218,7 @@ void Exchange::on_upstream_data(UpstreamConnection&, std::string_view data) {
   upstream_head_.clear();  // a response byte arrived: never retried now
   got_response_bytes_ = true;
   if (tunnel_) {
-    downstream_.note_tunnel_activity();
-    to_downstream_.append(data);
+    downstream_.send_response_body(data);
     flush_downstream();
     return;
   }
@@ -247,7 +236,7 @@ void Exchange::on_upstream_data(UpstreamConnection&, std::string_view data) {
       maybe_finish();
       return;
     case HPE_PAUSED_UPGRADE:
-      to_downstream_.append(data.substr(r.consumed));
+      downstream_.send_response_body(data.substr(r.consumed));
       flush_downstream();
       if (!finished_) downstream_.start_tunnel();
       return;
@@ -277,13 +266,13 @@ int Exchange::on_head_complete() {
       upstream_->enable_keepalive(kTunnelKeepaliveS);
     }
     response_started_ = true;
-    append_downstream_response_head(to_downstream_, response, BodyFraming::none, true);
+    downstream_.send_response_head(response);
     return 2;  // llhttp stops with HPE_PAUSED_UPGRADE: the rest is tunnel data
   }
   if (response.status < 200) {  // 100 Continue, 103 Early Hints: passed on, the final response follows
     interim_ = true;
     if (response.status == 100 && sent_continue_) return 0;  // the client had ours: never twice
-    append_downstream_response_head(to_downstream_, response, BodyFraming::none, true);
+    downstream_.send_interim_head(response);
     return 0;
   }
   if ((replay_watch_ || asset_fallback_) && discard_answer(response)) {
@@ -303,33 +292,16 @@ int Exchange::on_head_complete() {
       verdict_.set_cookie.clear();
     }
   }
-  const bool http11_client = head_->http_major == 1 && head_->http_minor >= 1;
-  send_body_ = head_->method != "HEAD" && response.status != 204 && response.status != 304;
-  if (response.status == 204) {
-    framing_ = BodyFraming::none;
-  } else if (response.content_length) {
-    framing_ = BodyFraming::content_length;
-  } else if (!send_body_) {
-    framing_ = response.chunked ? BodyFraming::chunked : BodyFraming::none;
-  } else {
-    // Chunked, or delimited by the upstream closing: re-chunk for HTTP/1.1
-    // clients so the downstream connection survives; 1.0 clients read to close.
-    framing_ = http11_client ? BodyFraming::chunked : BodyFraming::until_close;
-  }
-  downstream_keep_alive_ = head_->keep_alive && framing_ != BodyFraming::until_close && !worker_.draining();
-  append_downstream_response_head(to_downstream_, response, framing_, downstream_keep_alive_);
+  // The stream frames the body (HTTP/1: kept length, re-chunked, none for
+  // HEAD/204/304, or until close) and says whether the connection is kept.
+  downstream_.send_response_head(response);
   response_started_ = true;
   return 0;
 }
 
 int Exchange::on_body(std::string_view data) {
-  if (!send_body_) return 0;
-  if (framing_ == BodyFraming::chunked) {
-    append_chunk(to_downstream_, data);
-  } else {
-    to_downstream_.append(data);
-  }
-  // Bound what one parse can accumulate: a 64 KiB read at most, re-framed.
+  // Buffered until flush_downstream: a 64 KiB read at most, re-framed.
+  downstream_.send_response_body(data);
   return 0;
 }
 
@@ -339,7 +311,7 @@ int Exchange::on_message_complete() {
     interim_ = false;
     return 0;
   }
-  if (framing_ == BodyFraming::chunked && send_body_) to_downstream_.append("0\r\n\r\n", 5);
+  downstream_.end_response();
   response_done_ = true;
   upstream_end_ns_ = uv_hrtime();
   upstream_reusable_ = response_head_ && response_head_->keep_alive;
@@ -348,12 +320,8 @@ int Exchange::on_message_complete() {
 }
 
 void Exchange::flush_downstream() {
-  if (to_downstream_.empty()) return;
-  bytes_sent_ += to_downstream_.size();
-  downstream_.write(to_downstream_);
-  to_downstream_.clear();
-  if (to_downstream_.capacity() > 256 * 1024) to_downstream_.shrink_to_fit();
-  if (upstream_ && !upstream_paused_ && downstream_.write_queue_size() > kHighWatermark) {
+  downstream_.flush();
+  if (upstream_ && !upstream_paused_ && downstream_.queued_bytes() > kHighWatermark) {
     upstream_paused_ = true;
     upstream_->pause_reading();
   }
@@ -438,7 +406,8 @@ void Exchange::try_next_build() {
   // invite it (RFC 9110 section 10.1.1), and no second 100 reaches the client.
   std::erase_if(head_->headers, [](const HeaderField& f) { return routing::iequals(f.name, "expect"); });
   upstream_head_.clear();
-  ForwardContext context{downstream_.peer_ip(), downstream_.peer_trusted(), downstream_.tls()};
+  const ConnectionInfo& downstream = downstream_.connection();
+  ForwardContext context{downstream.peer_ip, downstream.peer_trusted, downstream.secure};
   append_upstream_request_head(upstream_head_, *head_, context);
   // A copy: the body stays kept until this build's answer has been judged.
   request_buffer_ = replay_body_;
@@ -459,8 +428,7 @@ void Exchange::drop_replay_body() {
 void Exchange::on_upstream_failure(UpstreamConnection& upstream, UpstreamFailure failure) {
   upstream_ = nullptr;  // it closes itself
   if (tunnel_) {
-    downstream_keep_alive_ = false;
-    finish();
+    finish();  // a tunnel's connection is never kept
     return;
   }
   if (failure == UpstreamFailure::closed && response_started_ && !response_done_ && response_parser_) {
@@ -534,17 +502,12 @@ void Exchange::fail_upstream(std::string_view reason, int status) {
 // A local response: a skew answer or an upstream error.
 void Exchange::answer(const skew::Answer& reply) {
   status_ = reply.status;
-  downstream_keep_alive_ = head_->keep_alive && !worker_.draining();
-  // With a request body still to come, close after answering rather than
-  // wait for a body the client may never send (Expect: 100-continue).
-  if (!request_done_ && head_->has_body()) downstream_keep_alive_ = false;
-  const std::string bytes = render_reply(reply.status, reply.headers, reply.body, downstream_keep_alive_,
-                                         head_->method == "HEAD");
-  bytes_sent_ += bytes.size();
   response_started_ = true;
   response_done_ = true;
   upstream_reusable_ = false;
-  downstream_.write(bytes);
+  // The stream closes the connection after it when a request body is still
+  // to come, rather than wait for a body the client may never send.
+  downstream_.send_local_answer(reply.status, reply.headers, reply.body);
   // A bodiless request's on_request_complete follows in the same parse.
   if (request_done_ || head_->has_body()) maybe_finish();
 }
@@ -552,11 +515,10 @@ void Exchange::answer(const skew::Answer& reply) {
 void Exchange::abort(std::string_view reason) {
   if (finished_) return;
   detail_ = std::string(reason);
-  downstream_keep_alive_ = false;
   finished_ = true;
   account();
   release_upstream(false);
-  downstream_.close();  // calls on_downstream_gone, which sees finished_
+  downstream_.reset();  // calls on_downstream_gone, which sees finished_
 }
 
 void Exchange::on_downstream_gone(std::string_view detail, int status) {
@@ -575,9 +537,9 @@ void Exchange::maybe_finish() {
   if (!response_done_) return;
   if (!request_done_) {
     // The response ended before the request body: neither connection can
-    // be reused, since the rest of the body is still on its way.
+    // be reused, since the rest of the body is still on its way (finish()
+    // tells the stream).
     upstream_reusable_ = false;
-    downstream_keep_alive_ = false;
   }
   finish();
 }
@@ -586,9 +548,10 @@ void Exchange::finish() {
   if (finished_) return;
   finished_ = true;
   account();
-  const bool keep_alive = downstream_keep_alive_ && request_done_ && !tunnel_;
+  // The stream adds its own conditions (what the response head said).
+  const bool keep_alive = request_done_ && !tunnel_;
   release_upstream(upstream_reusable_ && request_done_ && response_done_);
-  downstream_.exchange_finished(keep_alive);  // defers our deletion
+  downstream_.finished(keep_alive);  // defers our deletion
 }
 
 void Exchange::release_upstream(bool reusable) {
@@ -628,7 +591,7 @@ void Exchange::log() {
   AccessLog& access_log = worker_.access_log();
   if (!access_log.enabled()) return;
   AccessLogEntry e;
-  e.peer = downstream_.peer_ip();
+  e.peer = downstream_.connection().peer_ip;
   e.method = head_->method;
   e.target = head_->target;
   if (verdict_.app) e.app = verdict_.app->name;
@@ -645,7 +608,7 @@ void Exchange::log() {
   if (verdict_.pin_result) e.pin = skew::to_string(*verdict_.pin_result);
   e.status = status_;
   e.bytes_received = bytes_received_;
-  e.bytes_sent = bytes_sent_;
+  e.bytes_sent = downstream_.bytes_sent();
   const std::uint64_t now = uv_hrtime();
   e.duration_ms = static_cast<double>(now - started_ns_) / 1e6;
   if (upstream_head_ns_) e.upstream_ms = static_cast<double>(upstream_head_ns_ - started_ns_) / 1e6;

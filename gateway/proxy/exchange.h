@@ -1,14 +1,25 @@
-// One request's life, top to bottom:
-//   start()        decide (skew::decide) -> answer locally, or
+// One request's life, top to bottom. The downstream side is a stream
+// (gateway/http/downstream_stream.h): the exchange never sees its protocol.
+//   codec          parses a request head (HTTP/1: http1/downstream_connection.h)
+//                  and asks the worker for a handler: new_stream() -> Exchange
+//   on_request_head decide (skew::decide) -> answer locally, or
 //   connect()      take a pooled upstream connection or open one (round robin,
 //                  retrying only connect failures on the build's next upstream)
-//   send head      rewritten head + request body, streamed with back-pressure
-//   response       parsed from the upstream, re-framed, streamed downstream;
-//                  an answer skew/replay.h says to discard (an action the build
+//   send head      rewritten head (HTTP/1.1 upstream: http1/http_head.h) +
+//                  request body (on_request_body), streamed with back-pressure
+//                  (the stream's pause_reading/resume_reading)
+//   response       parsed from the upstream (http1/http_parser.h) and handed to
+//                  the stream unframed: send_interim_head, send_response_head,
+//                  send_response_body, end_response, then flush() once per
+//                  upstream read; the codec frames it. Back-pressure: the
+//                  stream's queued_bytes() and on_downstream_drained.
+//                  An answer skew/replay.h says to discard (an action the build
 //                  did not know, an asset current lacks) never goes downstream:
-//                  its connection is closed and the next build is tried
+//                  its connection is closed and the next build is tried.
+//                  A 101 turns the exchange into a tunnel (start_tunnel).
+//   answer()       a local answer instead: the stream's send_local_answer
 //   finish()       exactly once: access log, upstream back to the pool or closed,
-//                  the downstream connection serves its next request.
+//                  stream.finished(): the codec serves its next request.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +28,8 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/http1/http_head.h"
+#include "gateway/http/downstream_stream.h"
+#include "gateway/http/http_head.h"
 #include "gateway/http1/http_parser.h"
 #include "gateway/proxy/upstream_connection.h"
 #include "gateway/proxy/worker.h"
@@ -25,26 +37,23 @@
 
 namespace sg::gateway {
 
-class DownstreamConnection;
-
-class Exchange final : private UpstreamConnection::Owner, private HttpParserListener {
+class Exchange final : public StreamHandler, private UpstreamConnection::Owner, private HttpParserListener {
  public:
-  Exchange(Worker& worker, DownstreamConnection& downstream, std::unique_ptr<RequestHead> head);
-  ~Exchange();
+  Exchange(Worker& worker, DownstreamStream& downstream);
+  ~Exchange() override;
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
 
-  void start();
-
-  // --- from the downstream connection ---
-  void on_request_body(std::string_view data);
-  void on_request_complete();
-  void on_tunnel_data(std::string_view data);  // after a 101
-  void on_downstream_drained();                // its write queue fell below the low mark
+  // --- StreamHandler: from the downstream stream ---
+  void on_request_head(std::unique_ptr<RequestHead> head) override;
+  void on_request_body(std::string_view data) override;
+  void on_request_complete() override;
+  void on_tunnel_data(std::string_view data) override;  // after a 101
+  void on_downstream_drained() override;                // its queue fell below the low mark
   // The client closed or reset, or one of its deadlines ran out (`detail`,
   // and the `status` it is answered with, 0 for none): abort quietly.
-  void on_downstream_gone(std::string_view detail = {}, int status = 0);
-  bool response_started() const { return response_started_; }
+  void on_downstream_gone(std::string_view detail = {}, int status = 0) override;
+  bool response_started() const override { return response_started_; }
 
  private:
   // UpstreamConnection::Owner
@@ -83,7 +92,7 @@ class Exchange final : private UpstreamConnection::Owner, private HttpParserList
   bool retry_allowed() const;
 
   Worker& worker_;
-  DownstreamConnection& downstream_;
+  DownstreamStream& downstream_;
   std::unique_ptr<RequestHead> head_;
   SnapshotLease snapshot_;
   skew::Verdict verdict_;
@@ -108,14 +117,10 @@ class Exchange final : private UpstreamConnection::Owner, private HttpParserList
   // Response side.
   std::unique_ptr<HttpParser> response_parser_;
   std::unique_ptr<ResponseHead> response_head_;
-  std::string to_downstream_;  // built during one parse, written once after it
-  BodyFraming framing_ = BodyFraming::none;
   bool interim_ = false;             // the response being parsed is a 1xx
   bool response_started_ = false;    // some response bytes went downstream
   bool response_done_ = false;
-  bool send_body_ = true;
   bool upstream_reusable_ = false;
-  bool downstream_keep_alive_ = true;
   bool tunnel_ = false;
 
   // Request side.
@@ -141,7 +146,6 @@ class Exchange final : private UpstreamConnection::Owner, private HttpParserList
   int status_ = 0;
   std::string detail_;
   std::uint64_t bytes_received_ = 0;
-  std::uint64_t bytes_sent_ = 0;
 };
 
 }  // namespace sg::gateway

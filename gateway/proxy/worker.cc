@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "gateway/proxy/downstream_connection.h"
+#include "gateway/http1/downstream_connection.h"
 #include "gateway/proxy/exchange.h"
 
 namespace sg::gateway {
@@ -121,7 +121,7 @@ void Worker::start_listeners() {
 void Worker::on_connection(uv_stream_t* server, int status) {
   if (status < 0) return;
   auto* listener = static_cast<ListenerHandle*>(server->data);
-  DownstreamConnection::accept(*listener->worker, *listener);
+  DownstreamConnection::accept(*listener->worker, &listener->socket.stream, listener->is_unix, listener->name);
 }
 
 // ---- messages from the main thread ----
@@ -198,15 +198,37 @@ void Worker::apply_posted() {
 
 // ---- connections and deferred deletion ----
 
-void Worker::add_connection(DownstreamConnection* connection) { connections_.insert(connection); }
+std::unique_ptr<StreamHandler> Worker::new_stream(DownstreamStream& stream) {
+  return std::make_unique<Exchange>(*this, stream);
+}
 
-void Worker::remove_connection(DownstreamConnection* connection) {
+void Worker::add_connection(ServerConnection* connection) { connections_.insert(connection); }
+
+void Worker::remove_connection(ServerConnection* connection) {
   connections_.erase(connection);
   maybe_finish_drain();
 }
 
-void Worker::defer_delete(std::unique_ptr<Exchange> exchange) {
-  if (exchange) graveyard_.push_back(std::move(exchange));
+void Worker::defer_delete(std::unique_ptr<StreamHandler> handler) {
+  if (handler) graveyard_.push_back(std::move(handler));
+}
+
+void Worker::count_rejection(std::string_view code) {
+  if (metrics::WorkerStats* stats = this->stats()) ++stats->rejected[metrics::reject_reason_index(code)];
+}
+
+// No request to name: the line says "-" for its method and target.
+void Worker::log_connection_error(std::string_view peer, std::string_view code, int status,
+                                  std::uint64_t bytes_sent) {
+  AccessLogEntry entry;
+  entry.peer = peer;
+  entry.method = "-";
+  entry.target = "-";
+  entry.outcome = "error";
+  entry.detail = code;
+  entry.status = status;
+  entry.bytes_sent = bytes_sent;
+  access_log_.record(entry);
 }
 
 void Worker::on_check(uv_check_t* handle) {
@@ -224,16 +246,16 @@ void Worker::begin_drain(std::uint64_t timeout_ms) {
   }
   listeners_.clear();
   pool_.close_all();
-  const std::vector<DownstreamConnection*> open(connections_.begin(), connections_.end());
-  for (DownstreamConnection* c : open) c->drain();
+  const std::vector<ServerConnection*> open(connections_.begin(), connections_.end());
+  for (ServerConnection* c : open) c->drain();
   uv_timer_start(&drain_timer_, on_drain_timeout, timeout_ms, 0);
   maybe_finish_drain();
 }
 
 void Worker::on_drain_timeout(uv_timer_t* handle) {
   auto* worker = static_cast<Worker*>(handle->data);
-  const std::vector<DownstreamConnection*> open(worker->connections_.begin(), worker->connections_.end());
-  for (DownstreamConnection* c : open) c->close();
+  const std::vector<ServerConnection*> open(worker->connections_.begin(), worker->connections_.end());
+  for (ServerConnection* c : open) c->close();
 }
 
 void Worker::maybe_finish_drain() {

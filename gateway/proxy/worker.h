@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/http/downstream_stream.h"
 #include "gateway/proxy/access_log.h"
 #include "gateway/net/listener_socket.h"
 #include "gateway/proxy/runtime_reports.h"
@@ -25,8 +26,6 @@
 
 namespace sg::gateway {
 
-class DownstreamConnection;
-class Exchange;
 class Worker;
 
 // A worker-local reference count on a snapshot, so a request can keep the
@@ -59,7 +58,9 @@ struct ListenerHandle {
   bool is_unix;
 };
 
-class Worker {
+// The ConnectionHost of its downstream connections: they create an Exchange
+// per request through new_stream() and never see the Worker itself.
+class Worker final : public ConnectionHost {
  public:
   // `keyring` (optional, process-wide, immutable) seals and opens pins.
   // `board` (optional) receives this worker's stats once a second.
@@ -83,27 +84,33 @@ class Worker {
 
   // Loop-thread API.
   unsigned index() const { return index_; }
-  uv_loop_t* loop() { return &loop_; }
+  uv_loop_t* loop() override { return &loop_; }
   SnapshotLease lease_snapshot() { return SnapshotLease(this, current_); }
   const routing::Snapshot& snapshot() const { return *current_->snapshot; }
   UpstreamPool& pool() { return pool_; }
   AccessLog& access_log() { return access_log_; }
   const skew::PinKeyring* keyring() const { return keyring_; }
   skew::PinScratch& pin_scratch() { return pin_scratch_; }
-  bool draining() const { return draining_; }
+  bool draining() const override { return draining_; }
   std::uint64_t now_ms() const { return uv_now(const_cast<uv_loop_t*>(&loop_)); }
 
-  void add_connection(DownstreamConnection* connection);
-  void remove_connection(DownstreamConnection* connection);
+  // ConnectionHost
+  const conf::Config& config() const override { return current_->snapshot->config(); }
+  std::unique_ptr<StreamHandler> new_stream(DownstreamStream& stream) override;  // an Exchange
+  void add_connection(ServerConnection* connection) override;
+  void remove_connection(ServerConnection* connection) override;
   // Envoy's deferredDelete: the exchange may still be on the stack.
-  void defer_delete(std::unique_ptr<Exchange> exchange);
+  void defer_delete(std::unique_ptr<StreamHandler> handler) override;
+  void count_rejection(std::string_view code) override;
+  void log_connection_error(std::string_view peer, std::string_view code, int status,
+                            std::uint64_t bytes_sent) override;
   void release_snapshot(LocalSnapshot* local);
 
   // This worker's counters; nullptr while the running snapshot has
   // metrics.enabled: false (then a request records nothing).
   metrics::WorkerStats* stats() { return current_->snapshot->config().metrics.enabled ? &stats_ : nullptr; }
   // The open-connections gauge of one listener (stable for the worker's life).
-  std::int64_t* connection_gauge(std::string_view listener);
+  std::int64_t* connection_gauge(std::string_view listener) override;
 
   // Facts for the control plane, batched here and handed over once a second.
   void note_request(const routing::Build& build);
@@ -146,8 +153,8 @@ class Worker {
   skew::PinScratch pin_scratch_;
   metrics::StatsBoard* board_;
   metrics::WorkerStats stats_;  // never reassigned: connection gauges point into it
-  std::unordered_set<DownstreamConnection*> connections_;  // open downstream connections
-  std::vector<std::unique_ptr<Exchange>> graveyard_;
+  std::unordered_set<ServerConnection*> connections_;  // open downstream connections
+  std::vector<std::unique_ptr<StreamHandler>> graveyard_;
   bool draining_ = false;
   bool loop_handles_closed_ = false;
 

@@ -1,9 +1,9 @@
-#include "gateway/proxy/downstream_connection.h"
+#include "gateway/http1/downstream_connection.h"
 
-#include "gateway/proxy/exchange.h"
+#include "gateway/http/error_body.h"
 #include "gateway/http1/local_reply.h"
+#include "gateway/net/stream_io.h"
 #include "gateway/net/tcp_transport.h"
-#include "gateway/proxy/worker.h"
 
 namespace sg::gateway {
 namespace {
@@ -16,24 +16,27 @@ enum TimerMode { kNoTimer = 0, kHeaderTimer, kBodyTimer, kIdleTimer, kTunnelTime
 constexpr std::uint64_t kLingerMs = 2000;
 constexpr std::uint64_t kDrainIdleGraceMs = 1000;
 constexpr std::size_t kLowWatermark = 64 * 1024;
+// out_ holds one upstream read, re-framed; a larger one is not kept for the
+// connection's next responses.
+constexpr std::size_t kKeepOutCapacity = 256 * 1024;
 
 }  // namespace
 
-DownstreamConnection::DownstreamConnection(Worker& worker, Transport* transport)
-    : worker_(worker), transport_(transport), parser_(HttpParser::Mode::request, *this) {}
+DownstreamConnection::DownstreamConnection(ConnectionHost& host, Transport* transport)
+    : host_(host), transport_(transport), parser_(HttpParser::Mode::request, *this) {}
 
-void DownstreamConnection::accept(Worker& worker, ListenerHandle& listener) {
-  const conf::Config& config = worker.snapshot().config();
-  Transport* transport =
-      TcpTransport::accept(worker.loop(), &listener.socket.stream, listener.is_unix, config.trusted_proxies);
+void DownstreamConnection::accept(ConnectionHost& host, uv_stream_t* listener, bool is_unix,
+                                  std::string_view listener_name) {
+  const conf::Config& config = host.config();
+  Transport* transport = TcpTransport::accept(host.loop(), listener, is_unix, config.trusted_proxies);
   if (transport == nullptr) return;
-  auto* c = new DownstreamConnection(worker, transport);
-  c->timer_.init(worker.loop(), c, [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_timer(); });
-  c->send_timer_.init(worker.loop(), c,
+  auto* c = new DownstreamConnection(host, transport);
+  c->timer_.init(host.loop(), c, [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_timer(); });
+  c->send_timer_.init(host.loop(), c,
                       [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_send_timer(); });
   c->handles_open_ = 2;
-  worker.add_connection(c);
-  c->open_gauge_ = worker.connection_gauge(listener.name);
+  host.add_connection(c);
+  c->open_gauge_ = host.connection_gauge(listener_name);
   ++*c->open_gauge_;
   c->parser_.set_limits(&config.limits);  // copied: the connection may outlive this snapshot
   c->parser_.set_request_checks(true);
@@ -41,7 +44,7 @@ void DownstreamConnection::accept(Worker& worker, ListenerHandle& listener) {
 }
 
 void DownstreamConnection::on_transport_ready() {
-  set_timer(worker_.snapshot().config().timeouts.client_header.count(), kHeaderTimer);
+  set_timer(host_.config().timeouts.client_header.count(), kHeaderTimer);
   start_reading();
 }
 
@@ -51,7 +54,7 @@ void DownstreamConnection::on_transport_data(std::string_view data) {
   if (closing_ || lingering_) return;
   if (tunnel_) {
     note_tunnel_activity();
-    exchange_->on_tunnel_data(data);
+    handler_->on_tunnel_data(data);
     return;
   }
   consume(data);
@@ -63,7 +66,7 @@ void DownstreamConnection::on_transport_end(int) { close(); }
 void DownstreamConnection::consume(std::string_view data) {
   // client_body runs between two reads of a body, not over the whole body.
   if (timer_mode_ == kBodyTimer && !backpressured_)
-    set_timer(worker_.snapshot().config().timeouts.client_body.count(), kBodyTimer);
+    set_timer(host_.config().timeouts.client_body.count(), kBodyTimer);
   in_consume_ = true;
   while (!data.empty() && !closing_ && !lingering_) {
     if (waiting_for_response_) {
@@ -75,8 +78,8 @@ void DownstreamConnection::consume(std::string_view data) {
     const HttpParser::Result r = parser_.execute(data);
     // The header timeout starts only when a head spans reads (slowloris);
     // a head that arrives whole never touches the timer.
-    if (!exchange_ && timer_mode_ == kIdleTimer && parser_.in_message() && !parser_.head_complete())
-      set_timer(worker_.snapshot().config().timeouts.client_header.count(), kHeaderTimer);
+    if (!handler_ && timer_mode_ == kIdleTimer && parser_.in_message() && !parser_.head_complete())
+      set_timer(host_.config().timeouts.client_header.count(), kHeaderTimer);
     if (r.error == HPE_OK) break;
     data.remove_prefix(r.consumed);
     if (r.error == HPE_PAUSED) {
@@ -100,27 +103,103 @@ int DownstreamConnection::on_head_complete() {
   // CONNECT, bad targets, Host and hop-by-hop tricks never get here.
   std::unique_ptr<RequestHead> head = parser_.take_request();
   upgrade_request_ = head->upgrade;
-  if (head->has_body()) set_timer(worker_.snapshot().config().timeouts.client_body.count(), kBodyTimer);
-  exchange_ = std::make_unique<Exchange>(worker_, *this, std::move(head));
-  exchange_->start();
+  request_head_method_ = head->method == "HEAD";
+  request_http11_ = head->http_major == 1 && head->http_minor >= 1;
+  request_keep_alive_ = head->keep_alive;
+  request_has_body_ = head->has_body();
+  framing_ = BodyFraming::none;
+  send_body_ = true;
+  keep_alive_ = true;
+  bytes_sent_ = 0;
+  out_.clear();  // what an aborted response left unflushed never goes out
+  if (request_has_body_) set_timer(host_.config().timeouts.client_body.count(), kBodyTimer);
+  // Kept before the head goes in: the handler may finish at once.
+  handler_ = host_.new_stream(*this);
+  handler_->on_request_head(std::move(head));
   return 0;
 }
 
 int DownstreamConnection::on_body(std::string_view data) {
-  if (exchange_) exchange_->on_request_body(data);
+  if (handler_) handler_->on_request_body(data);
   return 0;
 }
 
 int DownstreamConnection::on_message_complete() {
   if (timer_mode_ == kBodyTimer) set_timer(0, kNoTimer);
-  if (!exchange_) return HPE_PAUSED;
+  if (!handler_) return HPE_PAUSED;
   waiting_for_response_ = true;
-  exchange_->on_request_complete();  // may finish at once (a local answer)
+  handler_->on_request_complete();  // may finish at once (a local answer)
   // An upgrade must reach llhttp's own pause so the rest is tunnel data.
   return upgrade_request_ ? 0 : HPE_PAUSED;
 }
 
-// ---- the exchange's side ----
+// ---- the response (DownstreamStream) ----
+
+bool DownstreamConnection::send_continue() {
+  if (!request_http11_) return false;  // HTTP/1.0 has no 100 Continue (RFC 9110 section 15.2.1)
+  write("HTTP/1.1 100 Continue\r\n\r\n");
+  return true;
+}
+
+void DownstreamConnection::send_interim_head(const ResponseHead& head) {
+  append_downstream_response_head(out_, head, BodyFraming::none, true);
+}
+
+void DownstreamConnection::send_response_head(const ResponseHead& head) {
+  if (head.status == 101) {
+    // The tunnel's bytes follow as they come, unframed.
+    framing_ = BodyFraming::none;
+    send_body_ = true;
+    append_downstream_response_head(out_, head, BodyFraming::none, true);
+    return;
+  }
+  send_body_ = !request_head_method_ && head.status != 204 && head.status != 304;
+  if (head.status == 204) {
+    framing_ = BodyFraming::none;
+  } else if (head.content_length) {
+    framing_ = BodyFraming::content_length;
+  } else if (!send_body_) {
+    framing_ = head.chunked ? BodyFraming::chunked : BodyFraming::none;
+  } else {
+    // Chunked, or delimited by the upstream closing: re-chunk for HTTP/1.1
+    // clients so the connection survives; 1.0 clients read to close.
+    framing_ = request_http11_ ? BodyFraming::chunked : BodyFraming::until_close;
+  }
+  keep_alive_ = request_keep_alive_ && framing_ != BodyFraming::until_close && !host_.draining();
+  append_downstream_response_head(out_, head, framing_, keep_alive_);
+}
+
+void DownstreamConnection::send_response_body(std::string_view data) {
+  if (tunnel_) note_tunnel_activity();
+  if (!send_body_) return;
+  if (framing_ == BodyFraming::chunked) {
+    append_chunk(out_, data);
+  } else {
+    out_.append(data);
+  }
+}
+
+void DownstreamConnection::end_response() {
+  if (framing_ == BodyFraming::chunked && send_body_) out_.append("0\r\n\r\n", 5);
+}
+
+void DownstreamConnection::flush() {
+  if (out_.empty()) return;
+  bytes_sent_ += out_.size();
+  write(out_);
+  out_.clear();
+  if (out_.capacity() > kKeepOutCapacity) out_.shrink_to_fit();
+}
+
+void DownstreamConnection::send_local_answer(int status, const HeaderList& headers, std::string_view body) {
+  keep_alive_ = request_keep_alive_ && !host_.draining();
+  // With a request body still to come, close after answering rather than
+  // wait for a body the client may never send (Expect: 100-continue).
+  if (!waiting_for_response_ && request_has_body_) keep_alive_ = false;
+  const std::string bytes = render_reply(status, headers, body, keep_alive_, request_head_method_);
+  bytes_sent_ += bytes.size();
+  write(bytes);
+}
 
 int DownstreamConnection::write(std::string_view data) {
   if (closing_) return UV_ECANCELED;
@@ -130,16 +209,14 @@ int DownstreamConnection::write(std::string_view data) {
     return rc;
   }
   // Bytes wait for the client: it has client_send to take some of them.
-  if (!send_timer_.armed() && write_queue_size() > 0) arm_send_timer();
+  if (!send_timer_.armed() && queued_bytes() > 0) arm_send_timer();
   return rc;
 }
 
 void DownstreamConnection::arm_send_timer() {
-  const std::uint64_t ms = worker_.snapshot().config().timeouts.client_send.count();
+  const std::uint64_t ms = host_.config().timeouts.client_send.count();
   if (ms > 0) send_timer_.set(ms);  // 0: no send deadline
 }
-
-std::size_t DownstreamConnection::write_queue_size() const { return transport_->queued_bytes(); }
 
 void DownstreamConnection::on_transport_written(int status) {
   if (closing_) return;
@@ -148,12 +225,12 @@ void DownstreamConnection::on_transport_written(int status) {
     return;
   }
   // The client took bytes: progress, the send deadline starts over.
-  if (write_queue_size() > 0) {
+  if (queued_bytes() > 0) {
     arm_send_timer();
   } else {
     send_timer_.clear();
   }
-  if (exchange_ && write_queue_size() < kLowWatermark) exchange_->on_downstream_drained();
+  if (handler_ && queued_bytes() < kLowWatermark) handler_->on_downstream_drained();
 }
 
 // Reads paused for the upstream's sake: the client is not late, so its body
@@ -166,24 +243,24 @@ void DownstreamConnection::pause_reading() {
 
 void DownstreamConnection::resume_reading() {
   backpressured_ = false;
-  if (timer_mode_ == kBodyTimer) set_timer(worker_.snapshot().config().timeouts.client_body.count(), kBodyTimer);
+  if (timer_mode_ == kBodyTimer) set_timer(host_.config().timeouts.client_body.count(), kBodyTimer);
   if (!waiting_for_response_ || tunnel_) start_reading();
 }
 
-void DownstreamConnection::exchange_finished(bool keep_alive) {
-  worker_.defer_delete(std::move(exchange_));
+void DownstreamConnection::finished(bool keep_alive) {
+  release_handler();
   waiting_for_response_ = false;
   // The upstream declined the upgrade (no 101): still HTTP/1.1, the next
   // request is parsed as usual (RFC 9110 section 7.8).
   if (upgrade_request_) parser_.resume_after_upgrade();
   upgrade_request_ = false;
-  if (!keep_alive || close_when_done_ || worker_.draining()) {
+  if (!keep_alive || !keep_alive_ || tunnel_ || close_when_done_ || host_.draining()) {
     // Lingering is for input we have not read; a finished request with
     // nothing after it (Connection: close) can be closed once flushed.
     close_after_flush(!buffered_.empty() || parser_.in_message());
     return;
   }
-  set_timer(worker_.snapshot().config().timeouts.client_idle.count(), kIdleTimer);
+  set_timer(host_.config().timeouts.client_idle.count(), kIdleTimer);
   if (!in_consume_) serve_buffered();
 }
 
@@ -202,13 +279,13 @@ void DownstreamConnection::note_tunnel_activity() {
 
 void DownstreamConnection::start_tunnel() {
   tunnel_ = true;
-  tunnel_idle_ms_ = worker_.snapshot().config().timeouts.tunnel_idle.count();
+  tunnel_idle_ms_ = host_.config().timeouts.tunnel_idle.count();
   set_timer(tunnel_idle_ms_, kTunnelTimer);
   transport_->set_keepalive(kTunnelKeepaliveS);
   if (!buffered_.empty()) {
     const std::string data = std::move(buffered_);
     buffered_.clear();
-    exchange_->on_tunnel_data(data);
+    handler_->on_tunnel_data(data);
   }
   if (!closing_ && !backpressured_) start_reading();
 }
@@ -218,7 +295,7 @@ void DownstreamConnection::start_tunnel() {
 // is still answered (with Connection: close), then close.
 void DownstreamConnection::drain() {
   close_when_done_ = true;
-  if (!exchange_ && buffered_.empty() && !parser_.in_message()) set_timer(kDrainIdleGraceMs, kIdleTimer);
+  if (!handler_ && buffered_.empty() && !parser_.in_message()) set_timer(kDrainIdleGraceMs, kIdleTimer);
 }
 
 // ---- errors, timers, closing ----
@@ -226,11 +303,11 @@ void DownstreamConnection::drain() {
 void DownstreamConnection::reject(const ParseRejection& rejection) {
   if (closing_ || lingering_) return;
   bool can_answer = true;
-  if (exchange_) {
-    can_answer = !exchange_->response_started();
-    auto exchange = std::move(exchange_);
-    exchange->on_downstream_gone();
-    worker_.defer_delete(std::move(exchange));
+  if (handler_) {
+    can_answer = !handler_->response_started();
+    auto handler = std::move(handler_);
+    handler->on_downstream_gone();
+    host_.defer_delete(std::move(handler));
   }
   if (!can_answer) {
     close();
@@ -243,37 +320,22 @@ void DownstreamConnection::reject(const ParseRejection& rejection) {
   // every other method is proxied.
   if (rejection.status == 405) headers.push_back({"allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"});
   write(render_reply(rejection.status, headers, body, false, false));
-  AccessLogEntry entry;
-  entry.peer = peer_ip();
-  entry.method = "-";
-  entry.target = "-";
-  entry.outcome = "error";
-  entry.detail = rejection.code;
-  entry.status = rejection.status;
-  entry.bytes_sent = body.size();
-  worker_.access_log().record(entry);
-  if (metrics::WorkerStats* stats = worker_.stats()) ++stats->rejected[metrics::reject_reason_index(rejection.code)];
+  host_.log_connection_error(transport_->info().peer_ip, rejection.code, rejection.status, body.size());
+  host_.count_rejection(rejection.code);
   close_after_flush();
 }
 
 void DownstreamConnection::expire(std::string_view code, std::string_view detail, int status) {
   if (closing_) return;
-  if (metrics::WorkerStats* stats = worker_.stats()) ++stats->rejected[metrics::reject_reason_index(code)];
-  const bool answer = status != 0 && !lingering_ && !(exchange_ && exchange_->response_started());
-  if (exchange_) {
-    // The exchange writes the access-log line (it knows the request).
-    auto exchange = std::move(exchange_);
-    exchange->on_downstream_gone(code, answer ? status : 0);
-    worker_.defer_delete(std::move(exchange));
+  host_.count_rejection(code);
+  const bool answer = status != 0 && !lingering_ && !(handler_ && handler_->response_started());
+  if (handler_) {
+    // The handler writes the access-log line (it knows the request).
+    auto handler = std::move(handler_);
+    handler->on_downstream_gone(code, answer ? status : 0);
+    host_.defer_delete(std::move(handler));
   } else {
-    AccessLogEntry entry;
-    entry.peer = peer_ip();
-    entry.method = "-";
-    entry.target = "-";
-    entry.outcome = "error";
-    entry.detail = code;
-    entry.status = answer ? status : 0;
-    worker_.access_log().record(entry);
+    host_.log_connection_error(transport_->info().peer_ip, code, answer ? status : 0, 0);
   }
   if (!answer) {
     close();
@@ -291,7 +353,7 @@ void DownstreamConnection::close_after_flush(bool linger) {
   set_timer(0, kNoTimer);  // the send deadline covers the flush; then the linger timer
   linger_after_shutdown_ = linger;
   waiting_for_response_ = false;
-  if (!linger && write_queue_size() == 0) {
+  if (!linger && queued_bytes() == 0) {
     close();  // everything is in the kernel's send buffer: close() still delivers it
     return;
   }
@@ -355,19 +417,21 @@ void DownstreamConnection::stop_reading() { transport_->read_stop(); }
 void DownstreamConnection::close() {
   if (closing_) return;
   closing_ = true;
-  if (exchange_) {
-    auto exchange = std::move(exchange_);
-    exchange->on_downstream_gone();
-    worker_.defer_delete(std::move(exchange));
+  if (handler_) {
+    auto handler = std::move(handler_);
+    handler->on_downstream_gone();
+    host_.defer_delete(std::move(handler));
   }
   if (open_gauge_) --*open_gauge_;
-  worker_.remove_connection(this);
+  host_.remove_connection(this);
   timer_.clear();
   send_timer_.clear();
   transport_->close();
   uv_close(timer_.handle(), on_timer_closed);
   uv_close(send_timer_.handle(), on_timer_closed);
 }
+
+void DownstreamConnection::release_handler() { host_.defer_delete(std::move(handler_)); }
 
 void DownstreamConnection::on_timer_closed(uv_handle_t* handle) {
   auto* c = static_cast<DownstreamConnection*>(LazyTimer::of(handle)->owner());
