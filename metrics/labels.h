@@ -3,15 +3,13 @@
 // names), so the number of series is bounded whatever clients send.
 //
 // The request-side lists are in the order of the enums they label
-// (routing::RequestKind, skew::Outcome, gateway::UpstreamFailure); the
-// gateway indexes them by enum value and a unit test pins the two together.
-// The reason label sets are derived from the reason catalogue
-// (metrics/reason.h), never listed here.
+// (routing::RequestKind, skew::Outcome); the gateway indexes them by enum
+// value and a unit test pins the two together. The reason label sets are
+// derived from the reason catalogue (metrics/reason.h), never listed here.
 #pragma once
 
 #include <array>
 #include <cstddef>
-#include <optional>
 #include <string_view>
 
 #include "metrics/reason.h"
@@ -37,17 +35,5 @@ inline constexpr std::array<std::string_view, 2> kReloadResults{"success", "fail
 // The label used when a request has no served build (skewgate answered it)
 // or matched no app.
 inline constexpr std::string_view kNone = "none";
-
-template <std::size_t N>
-std::optional<std::size_t> index_of(const std::array<std::string_view, N>& values, std::string_view value) {
-  for (std::size_t i = 0; i < N; ++i)
-    if (values[i] == value) return i;
-  return std::nullopt;
-}
-
-// A rejection's stable code (ParseRejection::code) as a reject reason:
-// the client-header timeout is `timeout`; an unlisted code is `bad_request`.
-// The other timeouts (client_body_timeout, ...) are listed as they are.
-std::size_t reject_reason_index(std::string_view code);
 
 }  // namespace sg::metrics

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "metrics/reason.h"
 #include "routing/request_view.h"
 
 namespace sg::gateway {
@@ -30,11 +31,11 @@ struct RequestHead {
   bool has_body() const { return chunked || (content_length && *content_length > 0); }
 };
 
-// Why a request was refused: the HTTP status and a stable snake_case code
-// that reaches the response, the access log and the metrics.
+// Why a request was refused: the HTTP status and a catalogue code
+// (metrics/reason.h) that reaches the response, the access log and the metrics.
 struct ParseRejection {
   int status = 400;
-  std::string_view code = "bad_request";
+  metrics::Reason code = metrics::Reason::bad_request;
   std::string_view detail;  // llhttp's reason, or ours
 };
 

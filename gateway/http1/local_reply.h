@@ -1,11 +1,13 @@
 // Responses skewgate writes itself: skew answers, malformed-request 4xx and
-// upstream 5xx. Each carries a stable snake_case code in its JSON body.
+// upstream 5xx. Each carries a catalogue code (metrics/reason.h) in its JSON body.
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "metrics/reason.h"
 
 namespace sg::gateway {
 
@@ -17,9 +19,9 @@ std::string render_reply(int status, const HeaderList& headers, std::string_view
                          bool head_only);
 
 // {"error":"<code>","message":"<message>"}
-std::string json_error_body(std::string_view code, std::string_view message);
+std::string json_error_body(metrics::Reason code, std::string_view message);
 
 // {"error":"upstream_unavailable","app":..,"build":..,"reason":..}
-std::string upstream_error_body(std::string_view app, std::string_view build, std::string_view reason);
+std::string upstream_error_body(std::string_view app, std::string_view build, metrics::Reason reason);
 
 }  // namespace sg::gateway
