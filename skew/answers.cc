@@ -34,9 +34,11 @@ void add_reload_header(Answer& answer, const ReloadContext& context) {
 
 // The client build is whatever the request named (x-deployment-id, ?dpl=,
 // percent-decoded): encoded so it can neither split the response nor forge a
-// parameter, whatever the caller passes.
+// parameter, whatever the caller passes. The reason is a catalogue code
+// (snake_case, nothing to encode).
 std::string reload_header_value(const ReloadContext& context) {
-  return "required; reason=" + header_token(context.reason) + "; build=" + header_token(context.client_build);
+  return "required; reason=" + std::string(metrics::to_string(context.reason)) +
+         "; build=" + header_token(context.client_build);
 }
 
 Answer action_reload_answer(const routing::Classification& classification, const conf::SkewConfig& skew,
@@ -123,8 +125,8 @@ Answer json_reload_answer(const ReloadContext& context) {
   // ordered_json keeps the documented key order; invalid UTF-8 from the
   // request is replaced, never thrown on.
   nlohmann::ordered_json body;
-  body["error"] = "reload_required";
-  body["reason"] = context.reason;
+  body["error"] = metrics::to_string(metrics::Reason::reload_required);
+  body["reason"] = metrics::to_string(context.reason);
   body["client_build"] = context.client_build;
   body["current_build"] = context.current_build;
   body["reload"] = same_origin_target(context.path_and_query);

@@ -5,13 +5,14 @@
 #include <string_view>
 
 #include "conf/config.h"
+#include "metrics/reason.h"
 #include "routing/request_kind.h"
 #include "skew/verdict.h"
 
 namespace sg::skew {
 
 struct ReloadContext {
-  std::string_view reason;         // build_retired, build_unknown, build_unhealthy, build_killed, action_not_found
+  metrics::Reason reason;          // build_retired, build_unknown, build_unhealthy, build_killed, action_not_found
   std::string_view client_build;   // the ID the request named; "unknown" when none
   std::string_view current_build;
   std::string_view path_and_query; // the request target, for x-action-redirect / Location / "reload";

@@ -52,6 +52,7 @@ namespace sg::skew {
 
 namespace {
 
+using metrics::Reason;
 using routing::App;
 using routing::Build;
 using routing::ClientBuild;
@@ -71,25 +72,26 @@ Answer json_answer(int status, const nlohmann::json& body) {
 Verdict no_app() {
   Verdict verdict;
   verdict.outcome = Outcome::error;
-  verdict.reason = "no_app";
-  verdict.answer = json_answer(404, {{"error", "no_app"}, {"message", "no app is configured for this host"}});
+  verdict.reason = Reason::no_app;
+  verdict.answer =
+      json_answer(404, {{"error", to_string(Reason::no_app)}, {"message", "no app is configured for this host"}});
   return verdict;
 }
 
-// Why the client build cannot serve the request; nullptr when it can.
+// Why the client build cannot serve the request; none when it can.
 // Header and query routing reach only current and retained builds
 // (design.md section 4); an unhealthy retained build is treated as gone
 // (section 7).
-const char* unservable_reason(const Build* build) {
-  if (build == nullptr) return "build_unknown";
+Reason unservable_reason(const Build* build) {
+  if (build == nullptr) return Reason::build_unknown;
   switch (build->state) {
-    case conf::BuildState::current: return nullptr;
-    case conf::BuildState::retained: return build->healthy ? nullptr : "build_unhealthy";
-    case conf::BuildState::preview: return "build_unknown";
+    case conf::BuildState::current: return Reason::none;
+    case conf::BuildState::retained: return build->healthy ? Reason::none : Reason::build_unhealthy;
+    case conf::BuildState::preview: return Reason::build_unknown;
     case conf::BuildState::retired:
-      return build->retired_by == routing::RetiredBy::kill_switch ? "build_killed" : "build_retired";
+      return build->retired_by == routing::RetiredBy::kill_switch ? Reason::build_killed : Reason::build_retired;
   }
-  return "build_unknown";
+  return Reason::build_unknown;
 }
 
 ClientBuildState state_of(const Build* build) {
@@ -182,10 +184,10 @@ bool origin_mismatch(const routing::RequestView& request, const conf::SecurityCo
 
 Verdict origin_mismatch_verdict(const App& app, Verdict verdict) {
   verdict.outcome = Outcome::error;
-  verdict.reason = "origin_mismatch";
+  verdict.reason = Reason::origin_mismatch;
   verdict.target = nullptr;
   verdict.answer = json_answer(
-      403, {{"error", "origin_mismatch"},
+      403, {{"error", to_string(Reason::origin_mismatch)},
             {"message", "the action's Origin is not the host it was sent to, nor one of security.allowed_origins"},
             {"app", app.name}});
   return verdict;
@@ -250,7 +252,7 @@ bool preview_link(Verdict& verdict, const App& app, const DecisionInput& input, 
   answer.headers = {{"location", location}, {"cache-control", "no-store"}};
   verdict.answer = std::move(answer);
   verdict.outcome = Outcome::answered;
-  verdict.reason = "preview_link";
+  verdict.reason = Reason::preview_link;
   verdict.client_build.source = ClientBuildSource::current;
   verdict.client_build.id = build->id;
   verdict.client_build.build = build;
@@ -258,7 +260,7 @@ bool preview_link(Verdict& verdict, const App& app, const DecisionInput& input, 
   return true;
 }
 
-Answer reload_answer(const Verdict& verdict, const App& app, const DecisionInput& input, std::string_view reason) {
+Answer reload_answer(const Verdict& verdict, const App& app, const DecisionInput& input, Reason reason) {
   const std::string where = path_and_query(input.request);
   const std::string& id = verdict.client_build.id;
   const std::string_view client = id.empty() ? std::string_view("unknown") : std::string_view(id);
@@ -267,7 +269,7 @@ Answer reload_answer(const Verdict& verdict, const App& app, const DecisionInput
   return action_reload_answer(verdict.classification, app.config->skew, context);
 }
 
-void answer_reload(Verdict& verdict, const App& app, const DecisionInput& input, const char* reason) {
+void answer_reload(Verdict& verdict, const App& app, const DecisionInput& input, Reason reason) {
   verdict.answer = reload_answer(verdict, app, input, reason);
   verdict.outcome = Outcome::answered;
   verdict.reason = reason;
@@ -296,7 +298,7 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
   // reload_module: bounded labels whatever the method.
   if (app->config->framework != conf::Framework::next && request.path() == app->config->skew.reload_module_path) {
     verdict.outcome = Outcome::answered;
-    verdict.reason = "reload_module";
+    verdict.reason = Reason::reload_module;
     verdict.client_build_state = ClientBuildState::current;
     verdict.answer = reload_module_answer(request.method);
     return verdict;
@@ -355,7 +357,7 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
         routing::ids_known_for(*client.build, kind.action_client)) {
       verdict.client_build_state = ClientBuildState::unknown;
       client.build = nullptr;
-      answer_reload(verdict, *app, input, "action_not_found");
+      answer_reload(verdict, *app, input, Reason::action_not_found);
       return verdict;
     }
     verdict.client_build_state = state_of(client.build);
@@ -366,7 +368,7 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
     // this tab's build, which serves it.
     if (*client.overruled == ClientBuildSource::header || *client.overruled == ClientBuildSource::query) {
       verdict.outcome = Outcome::rerouted;
-      verdict.reason = "action_not_in_build";
+      verdict.reason = Reason::action_not_in_build;
     }
   } else if (client.source == ClientBuildSource::current) {
     // Nothing named a build (or a document, which ignores what it names):
@@ -380,18 +382,18 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
     if (kind.kind == RequestKind::action && routing::lacks_action(*client.build, kind.action_client, kind.action_id)) {
       verdict.client_build_state = ClientBuildState::unknown;
       client.build = nullptr;
-      answer_reload(verdict, *app, input, "action_not_found");
+      answer_reload(verdict, *app, input, Reason::action_not_found);
       return verdict;
     }
   } else {
     verdict.client_build_state = state_of(client.build);
-    const char* unservable = unservable_reason(client.build);
+    Reason unservable = unservable_reason(client.build);
     // A preview build is reachable through a signed pin, and only so.
     if (client.source == ClientBuildSource::pin && client.build != nullptr &&
         client.build->state == conf::BuildState::preview) {
-      unservable = client.build->healthy ? nullptr : "build_unhealthy";
+      unservable = client.build->healthy ? Reason::none : Reason::build_unhealthy;
     }
-    if (const char* reason = unservable) {
+    if (const Reason reason = unservable; reason != Reason::none) {
       verdict.reason = reason;
       verdict.outcome = Outcome::rerouted;
       verdict.target = app->current;
@@ -434,11 +436,11 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
     verdict.target = nullptr;
     verdict.no_store_on_404 = false;
     verdict.outcome = Outcome::error;
-    verdict.reason = "build_unhealthy";
-    verdict.answer = json_answer(503, {{"error", "upstream_unavailable"},
+    verdict.reason = Reason::build_unhealthy;
+    verdict.answer = json_answer(503, {{"error", to_string(Reason::upstream_unavailable)},
                                        {"app", app->name},
                                        {"build", build},
-                                       {"reason", "build_unhealthy"}});
+                                       {"reason", to_string(Reason::build_unhealthy)}});
     return verdict;
   }
 

@@ -158,11 +158,11 @@ void answer_action_not_found(Verdict& verdict, const routing::RequestView& reque
   if (const std::string_view query = request.query(); !query.empty()) where.append("?").append(query);
   where = same_origin_target(where);
   const std::string& id = verdict.client_build.id;
-  const ReloadContext context{"action_not_found", id.empty() ? std::string_view("unknown") : std::string_view(id),
-                              app.current->id, where};
+  const ReloadContext context{metrics::Reason::action_not_found,
+                              id.empty() ? std::string_view("unknown") : std::string_view(id), app.current->id, where};
   verdict.answer = action_reload_answer(verdict.classification, app.config->skew, context);
   verdict.outcome = Outcome::answered;
-  verdict.reason = "action_not_found";
+  verdict.reason = metrics::Reason::action_not_found;
   verdict.target = nullptr;
   verdict.no_store_on_404 = false;
   // The reload answer is not a page: no pin rides on it.

@@ -41,9 +41,6 @@ namespace sg::skew {
 // gets the reload answer instead of a replay: it recovers all the same.
 inline constexpr std::size_t kMaxActionReplays = 4;
 
-inline constexpr std::string_view kReasonActionReplayed = "action_replayed";
-inline constexpr std::string_view kReasonAssetFallback = "asset_fallback";
-
 // How an answer says "I do not know this action".
 enum class NotFoundSignal {
   none,

@@ -9,6 +9,7 @@
 
 #include "routing/client_build.h"
 #include "routing/request_kind.h"
+#include "metrics/reason.h"
 #include "routing/snapshot.h"
 #include "skew/pin.h"
 
@@ -39,7 +40,7 @@ struct Verdict {
   const routing::Build* target = nullptr;      // set when proxying
   std::optional<Answer> answer;                // set when skewgate answers
   Outcome outcome = Outcome::served;
-  std::string reason;                          // stable snake_case code, "" when plainly served
+  metrics::Reason reason = metrics::Reason::none;  // why it was answered or rerouted; none when plainly served
   // The pin cookie's check when the request carried one (for
   // skewgate_pins_total{result}); nullopt when it had none.
   std::optional<PinResult> pin_result;

@@ -24,6 +24,7 @@
 #include "conf/config.h"
 #include "gateway/http/http_head.h"
 #include "gateway/net/transport.h"
+#include "metrics/reason.h"
 
 namespace sg::gateway {
 
@@ -95,7 +96,7 @@ class StreamHandler {
   virtual void on_downstream_drained() = 0;
   // The client closed or reset, or one of its deadlines ran out (`detail`,
   // and the `status` the codec answers it with, 0 for none): abort quietly.
-  virtual void on_downstream_gone(std::string_view detail = {}, int status = 0) = 0;
+  virtual void on_downstream_gone(metrics::Reason detail = metrics::Reason::none, int status = 0) = 0;
   // Some response bytes went out: the codec can no longer answer an error.
   virtual bool response_started() const = 0;
 };
@@ -130,9 +131,9 @@ class ConnectionHost {
   // The open-connections gauge of one listener (stable for the host's life).
   virtual std::int64_t* connection_gauge(std::string_view listener) = 0;
   // A request refused or a deadline missed (`code`): the reject metric.
-  virtual void count_rejection(std::string_view code) = 0;
+  virtual void count_rejection(metrics::Reason code) = 0;
   // ... and its access-log line, when no request (handler) can write it.
-  virtual void log_connection_error(std::string_view peer, std::string_view code, int status,
+  virtual void log_connection_error(std::string_view peer, metrics::Reason code, int status,
                                     std::uint64_t bytes_sent) = 0;
 
  protected:

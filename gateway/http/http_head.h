@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "metrics/reason.h"
 #include "routing/request_view.h"
 
 namespace sg::gateway {
@@ -36,11 +37,11 @@ struct RequestHead {
   bool has_body() const { return chunked || (content_length && *content_length > 0); }
 };
 
-// Why a request was refused: the HTTP status and a stable snake_case code
+// Why a request was refused: the HTTP status and a catalogue code (metrics/reason.h)
 // that reaches the response, the access log and the metrics.
 struct ParseRejection {
   int status = 400;
-  std::string_view code = "bad_request";
+  metrics::Reason code = metrics::Reason::bad_request;
   std::string_view detail;  // llhttp's reason, or ours
 };
 

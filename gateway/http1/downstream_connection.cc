@@ -325,7 +325,7 @@ void DownstreamConnection::reject(const ParseRejection& rejection) {
   close_after_flush();
 }
 
-void DownstreamConnection::expire(std::string_view code, std::string_view detail, int status) {
+void DownstreamConnection::expire(metrics::Reason code, std::string_view detail, int status) {
   if (closing_) return;
   host_.count_rejection(code);
   const bool answer = status != 0 && !lingering_ && !(handler_ && handler_->response_started());
@@ -376,16 +376,17 @@ void DownstreamConnection::on_timer() {
   switch (c->timer_mode_) {
     case kHeaderTimer:
       if (c->parser_.in_message()) {
-        c->reject({408, "client_header_timeout", "request head not received within timeouts.client_header"});
+        c->reject({408, metrics::Reason::client_header_timeout,
+                   "request head not received within timeouts.client_header"});
       } else {
         c->close();  // nothing was sent at all: just close, as nginx does
       }
       break;
     case kBodyTimer:
       // 408 while nothing of the response went out, else just close.
-      c->expire("client_body_timeout", "request body stalled for longer than timeouts.client_body", 408);
+      c->expire(metrics::Reason::client_body_timeout, "request body stalled for longer than timeouts.client_body", 408);
       break;
-    case kTunnelTimer: c->expire("tunnel_idle_timeout", {}, 0); break;  // closes both sides
+    case kTunnelTimer: c->expire(metrics::Reason::tunnel_idle_timeout, {}, 0); break;  // closes both sides
     case kIdleTimer:
     case kLingerTimer: c->close(); break;
     default: break;
@@ -396,7 +397,7 @@ void DownstreamConnection::on_timer() {
 // nothing can reach it any more, so close (nginx's send_timeout).
 void DownstreamConnection::on_send_timer() {
   if (closing_) return;
-  expire("client_send_timeout", {}, 0);
+  expire(metrics::Reason::client_send_timeout, {}, 0);
 }
 
 void DownstreamConnection::set_timer(std::uint64_t ms, int mode) {

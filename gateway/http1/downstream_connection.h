@@ -112,7 +112,7 @@ class DownstreamConnection final : public ServerConnection,
   void arm_send_timer();
   // A deadline ran out: logged with `code` and counted; with `status` and no
   // response started the client gets that error, then the connection closes.
-  void expire(std::string_view code, std::string_view detail, int status);
+  void expire(metrics::Reason code, std::string_view detail, int status);
   static void on_timer_closed(uv_handle_t* handle);
 
   void consume(std::string_view data);

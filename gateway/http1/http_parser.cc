@@ -2,8 +2,9 @@
 // own checks. What it refuses, and why (design.md section 9: never forward a
 // message that two parsers could read differently). Every refusal is answered
 // at once and closes the connection; the code is the JSON body's "error", the
-// access log's detail and, for codes not in metrics::kRejectReasons, the
-// metric label bad_request (the label set stays fixed).
+// access log's detail and, for codes outside metrics::kRejectLabels, the
+// metric label bad_request (the label set stays fixed). Codes are
+// metrics::Reason values (metrics/reason.h).
 //
 // By llhttp (strict), at the offending byte:
 // - bare LF or bare CR as a line end, NUL or another control byte in a header
@@ -44,6 +45,8 @@
 
 namespace sg::gateway {
 namespace {
+
+using metrics::Reason;
 
 HttpParser& self(llhttp_t* p) { return *static_cast<HttpParser*>(p->data); }
 
@@ -99,24 +102,25 @@ ParseRejection HttpParser::rejection() const {
   const char* reason = llhttp_get_error_reason(&parser_);
   const std::string_view detail = reason ? reason : "malformed request";
   switch (llhttp_get_errno(&parser_)) {
-    case HPE_INVALID_URL: return {400, "invalid_target", detail};
+    case HPE_INVALID_URL: return {400, Reason::invalid_target, detail};
     case HPE_INVALID_HEADER_TOKEN:
       // One errno for a bad byte in a name and in a value: where we are tells.
       // Before any HTTP version, llhttp took a LF inside the target for the
       // end of an HTTP/0.9 request line and the rest of it for a header.
-      if (mode_ == Mode::request && !version_seen_) return {400, "invalid_target", "CR or LF in the request target"};
-      if (mode_ == Mode::request && reading_name_) return {400, "invalid_header_name", detail};
+      if (mode_ == Mode::request && !version_seen_)
+        return {400, Reason::invalid_target, "CR or LF in the request target"};
+      if (mode_ == Mode::request && reading_name_) return {400, Reason::invalid_header_name, detail};
       break;
     case HPE_INVALID_CHUNK_SIZE:
       // One errno for both; llhttp's reason text (a constant of its generated
       // parser) tells an overflow of 64 bits from a byte that is no hex digit.
-      return {400, detail == "Chunk size overflow" ? "chunk_size_overflow" : "invalid_chunk_size", detail};
+      return {400, detail == "Chunk size overflow" ? Reason::chunk_size_overflow : Reason::invalid_chunk_size, detail};
     default: break;
   }
-  return {400, "bad_request", detail};
+  return {400, Reason::bad_request, detail};
 }
 
-int HttpParser::fail(int status, std::string_view code, std::string_view detail) {
+int HttpParser::fail(int status, metrics::Reason code, std::string_view detail) {
   own_rejection_ = {status, code, detail};
   llhttp_set_error_reason(&parser_, "rejected");
   return HPE_USER;
@@ -159,8 +163,9 @@ int HttpParser::on_url_cb(llhttp_t* p, const char* at, std::size_t n) {
   if (!s.request_) return 0;
   s.request_->target.append(at, n);
   if (s.limits_ && s.request_->target.size() > s.limits_->uri_bytes)
-    return s.fail(414, "uri_too_long", "request target longer than limits.uri_bytes");
-  if (!s.count_head_bytes(n)) return s.fail(431, "header_too_large", "request head larger than limits.header_bytes");
+    return s.fail(414, Reason::uri_too_long, "request target longer than limits.uri_bytes");
+  if (!s.count_head_bytes(n))
+    return s.fail(431, Reason::header_too_large, "request head larger than limits.header_bytes");
   return 0;
 }
 
@@ -173,11 +178,12 @@ int HttpParser::on_status_cb(llhttp_t* p, const char* at, std::size_t n) {
 int HttpParser::on_header_field_cb(llhttp_t* p, const char* at, std::size_t n) {
   HttpParser& s = self(p);
   if (s.head_complete_) return 0;  // trailers are dropped: the body is re-framed
-  if (!s.count_head_bytes(n + 4)) return s.fail(431, "header_too_large", "request head larger than limits.header_bytes");
+  if (!s.count_head_bytes(n + 4))
+    return s.fail(431, Reason::header_too_large, "request head larger than limits.header_bytes");
   auto& fields = s.headers();
   if (!s.in_field_) {
     if (s.limits_ && fields.size() >= s.limits_->headers)
-      return s.fail(431, "header_too_large", "more header fields than limits.headers");
+      return s.fail(431, Reason::header_too_large, "more header fields than limits.headers");
     fields.emplace_back();
     s.in_field_ = true;
   }
@@ -188,11 +194,12 @@ int HttpParser::on_header_field_cb(llhttp_t* p, const char* at, std::size_t n) {
 int HttpParser::on_header_value_cb(llhttp_t* p, const char* at, std::size_t n) {
   HttpParser& s = self(p);
   if (s.head_complete_) return 0;
-  if (!s.count_head_bytes(n)) return s.fail(431, "header_too_large", "request head larger than limits.header_bytes");
+  if (!s.count_head_bytes(n))
+    return s.fail(431, Reason::header_too_large, "request head larger than limits.header_bytes");
   // llhttp hands an obs-fold continuation line (RFC 9112 section 5.2) to us
   // as a second piece of the same value that does not start where the first
   // ended: the CRLF lies between them. Refuse it rather than forward it.
-  if (s.in_value_ && at != s.value_resume_) return s.fail(400, "bad_request", "obs-fold header line folding");
+  if (s.in_value_ && at != s.value_resume_) return s.fail(400, Reason::bad_request, "obs-fold header line folding");
   s.in_value_ = true;
   s.value_resume_ = at + n;
   s.in_field_ = false;
@@ -238,7 +245,7 @@ int HttpParser::on_headers_complete_cb(llhttp_t* p) {
     h.keep_alive = llhttp_should_keep_alive(p) != 0;
     h.upgrade = p->upgrade != 0;
     if (s.limits_ && s.limits_->body_bytes && has_length && p->content_length > s.limits_->body_bytes)
-      return s.fail(413, "body_too_large", "Content-Length over limits.body_bytes");
+      return s.fail(413, Reason::body_too_large, "Content-Length over limits.body_bytes");
     if (s.request_checks_) {
       if (const std::optional<ParseRejection> refused = vet_request_head(h))
         return s.fail(refused->status, refused->code, refused->detail);
@@ -266,7 +273,7 @@ int HttpParser::on_chunk_header_cb(llhttp_t* p) {
   HttpParser& s = self(p);
   if (s.mode_ != Mode::request || !s.limits_ || !s.limits_->body_bytes) return 0;
   const std::uint64_t allowed = s.limits_->body_bytes > s.body_bytes_ ? s.limits_->body_bytes - s.body_bytes_ : 0;
-  if (p->content_length > allowed) return s.fail(413, "body_too_large", "chunk size over limits.body_bytes");
+  if (p->content_length > allowed) return s.fail(413, Reason::body_too_large, "chunk size over limits.body_bytes");
   return 0;
 }
 
@@ -274,7 +281,7 @@ int HttpParser::on_body_cb(llhttp_t* p, const char* at, std::size_t n) {
   HttpParser& s = self(p);
   s.body_bytes_ += n;
   if (s.limits_ && s.limits_->body_bytes && s.body_bytes_ > s.limits_->body_bytes)
-    return s.fail(413, "body_too_large", "request body over limits.body_bytes");
+    return s.fail(413, Reason::body_too_large, "request body over limits.body_bytes");
   return s.listener_.on_body({at, n});
 }
 

@@ -86,7 +86,7 @@ class HttpParser {
   static int on_message_complete_cb(llhttp_t* p);
   static const llhttp_settings_t* settings();
 
-  int fail(int status, std::string_view code, std::string_view detail);
+  int fail(int status, metrics::Reason code, std::string_view detail);
   bool count_head_bytes(std::size_t n);
   std::vector<HeaderField>& headers();
 

@@ -8,6 +8,7 @@
 namespace sg::gateway {
 namespace {
 
+using metrics::Reason;
 using routing::iequals;
 
 // A target is visible characters only: no control byte, space or DEL (RFC
@@ -90,7 +91,7 @@ class ConnectionOptions {
   bool overflow_ = false;
 };
 
-ParseRejection bad(std::string_view code, std::string_view detail) { return {400, code, detail}; }
+ParseRejection bad(Reason code, std::string_view detail) { return {400, code, detail}; }
 
 }  // namespace
 
@@ -98,17 +99,18 @@ std::optional<ParseRejection> vet_request_head(RequestHead& head) {
   // llhttp takes a request line without a version for HTTP/0.9 ("GET /a",
   // or "GET /a<LF>" with the rest of the line as a header): no such thing
   // is forwarded as HTTP/1.1. HTTP/2 and later never arrive as text.
-  if (head.http_major == 0) return bad("invalid_version", "request line without an HTTP/1.x version");
+  if (head.http_major == 0) return bad(Reason::invalid_version, "request line without an HTTP/1.x version");
   if (head.http_major > 1)
-    return ParseRejection{505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are served"};
-  if (head.method == "CONNECT") return ParseRejection{405, "method_not_allowed", "CONNECT is not proxied"};
+    return ParseRejection{505, Reason::http_version_not_supported, "only HTTP/1.0 and HTTP/1.1 are served"};
+  if (head.method == "CONNECT") return ParseRejection{405, Reason::method_not_allowed, "CONNECT is not proxied"};
 
   if (!clean_target(head.target))
-    return bad("invalid_target", "control byte, space, CR or LF in the request target");
+    return bad(Reason::invalid_target, "control byte, space, CR or LF in the request target");
   const std::optional<routing::RequestTarget> target = routing::parse_request_target(head.target);
-  if (!target) return bad("invalid_target", "request target is not origin-form, http(s) absolute-form or OPTIONS *");
+  if (!target)
+    return bad(Reason::invalid_target, "request target is not origin-form, http(s) absolute-form or OPTIONS *");
   if (target->form == routing::TargetForm::asterisk && head.method != "OPTIONS")
-    return bad("invalid_target", "asterisk-form target on a method other than OPTIONS");
+    return bad(Reason::invalid_target, "asterisk-form target on a method other than OPTIONS");
 
   // One pass: names, Host, routing headers, and whether a rewrite is needed.
   const HeaderField* host = nullptr;
@@ -119,16 +121,16 @@ std::optional<ParseRejection> vet_request_head(RequestHead& head) {
     // llhttp (strict) refuses every byte of a name that is no tchar (RFC
     // 9110 section 5.6.2) but lets an empty name through (": value"). The
     // fuzz target checks that every name that gets here is a token.
-    if (field.name.empty()) return bad("invalid_header_name", "empty header name");
+    if (field.name.empty()) return bad(Reason::invalid_header_name, "empty header name");
     if (iequals(field.name, "host")) {
-      if (host) return bad("duplicate_host", "more than one Host header");
+      if (host) return bad(Reason::duplicate_host, "more than one Host header");
       host = &field;
       continue;
     }
     for (std::size_t i = 0; i < kRoutingHeaders.size(); ++i) {
       if (!iequals(field.name, kRoutingHeaders[i])) continue;
       if (++routing_count[i] > 1 || field.value.find(',') != std::string::npos)
-        return bad("duplicate_routing_header", "routing header repeated or holding a list");
+        return bad(Reason::duplicate_routing_header, "routing header repeated or holding a list");
     }
     if (iequals(field.name, "connection")) has_connection = true;
     if (iequals(field.name, "upgrade") || iequals(field.name, "http2-settings")) has_upgrade_fields = true;
@@ -136,9 +138,9 @@ std::optional<ParseRejection> vet_request_head(RequestHead& head) {
   // RFC 9112 section 3.2: a 400 for an HTTP/1.1 request without Host, with
   // more than one, or with an invalid value.
   const bool http11 = head.http_major > 1 || (head.http_major == 1 && head.http_minor >= 1);
-  if (!host && http11) return bad("missing_host", "HTTP/1.1 request without Host");
+  if (!host && http11) return bad(Reason::missing_host, "HTTP/1.1 request without Host");
   if (host && !routing::parse_authority(host->value))
-    return bad("invalid_host", "Host is not a valid authority (host[:port])");
+    return bad(Reason::invalid_host, "Host is not a valid authority (host[:port])");
 
   // Connection-nominated fields go before routing reads the request: a
   // nominated x-deployment-id, rsc or next-action must not route or classify
@@ -147,7 +149,7 @@ std::optional<ParseRejection> vet_request_head(RequestHead& head) {
     const ConnectionOptions connection(head.headers);
     for (std::string_view name : kNotNominable)
       if (connection.names(name))
-        return bad("invalid_connection_header", "Connection names host, content-length or transfer-encoding");
+        return bad(Reason::invalid_connection_header, "Connection names host, content-length or transfer-encoding");
     // Connection itself is hop-by-hop and dropped when forwarding; its close
     // and upgrade options keep their meaning. Origin stays end-to-end, as
     // when forwarding. Upgrade is decided below. Marked first (an empty

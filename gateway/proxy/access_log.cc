@@ -111,6 +111,7 @@ void AccessLogSink::write_lines(std::string_view lines) {
 
 void AccessLog::record(const AccessLogEntry& e) {
   if (!enabled()) return;
+  const std::string_view detail = e.detail == metrics::Reason::none ? std::string_view() : metrics::to_string(e.detail);
   if (sink_->format() == conf::LogFormat::json) {
     nlohmann::json j = {
         {"time", utc_timestamp()},      {"peer", e.peer},
@@ -119,7 +120,7 @@ void AccessLog::record(const AccessLogEntry& e) {
         {"app", e.app},                 {"client_build", e.client_build},
         {"build", e.build},             {"upstream", e.upstream},
         {"kind", e.kind},               {"outcome", e.outcome},
-        {"detail", e.detail},
+        {"detail", detail},
         {"status", e.status},           {"bytes_received", e.bytes_received},
         {"bytes_sent", e.bytes_sent},   {"duration_ms", e.duration_ms},
     };
@@ -149,7 +150,7 @@ void AccessLog::record(const AccessLogEntry& e) {
     append_pair(buffer_, " kind=", e.kind);
     if (!e.framework.empty()) append_pair(buffer_, " framework=", e.framework);
     append_pair(buffer_, " outcome=", e.outcome);
-    append_pair(buffer_, " detail=", e.detail);
+    append_pair(buffer_, " detail=", detail);
     if (!e.pin.empty()) append_pair(buffer_, " pin=", e.pin);
     if (!e.tried.empty()) {
       std::string tried;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "metrics/reason.h"
 
 namespace sg::gateway {
 
@@ -55,7 +56,9 @@ struct AccessLogEntry {
   std::string_view framework;    // whose request shape: next, react-server; empty for neither (issue 15)
   std::string_view outcome;      // served, rerouted, answered, error
   std::string_view pin;          // the pin cookie's result (valid, tampered, ...); empty when none
-  std::string_view detail;       // stable snake_case code of a local reply or failure
+  // Why the request was answered, rerouted or failed, printed as its code;
+  // none prints as an empty field, as a plainly served request always has.
+  metrics::Reason detail = metrics::Reason::none;
   // Builds whose answer was discarded before the one that went out (an
   // action replayed, an asset fallback), in the order tried; empty when none.
   std::vector<std::string_view> tried;

@@ -125,8 +125,8 @@ void Exchange::connect_upstream() {
     if (upstream_) return;  // on_upstream_connected or on_upstream_failure follows
   }
   worker_.report_connect_failure(build);
-  note_upstream_error(upstream_error_index(UpstreamFailure::connect_failed));
-  fail_upstream(to_string(UpstreamFailure::connect_failed), 502);
+  note_upstream_error(reason_of(UpstreamFailure::connect_failed));
+  fail_upstream(reason_of(UpstreamFailure::connect_failed), 502);
 }
 
 void Exchange::on_upstream_connected(UpstreamConnection&) { send_request_head(); }
@@ -241,12 +241,12 @@ void Exchange::on_upstream_data(UpstreamConnection&, std::string_view data) {
       if (!finished_) downstream_.start_tunnel();
       return;
     default:
-      note_upstream_error(kBadResponseIndex);
+      note_upstream_error(metrics::Reason::bad_response);
       if (response_started_) {
-        abort("bad_response");
+        abort(metrics::Reason::bad_response);
       } else {
         release_upstream(false);
-        fail_upstream("bad_response", 502);
+        fail_upstream(metrics::Reason::bad_response, 502);
       }
   }
 }
@@ -352,7 +352,7 @@ bool Exchange::discard_answer(const ResponseHead& response) {
     drop_replay_body();
     if (!tried_.empty()) {
       verdict_.outcome = skew::Outcome::rerouted;
-      verdict_.reason = std::string(skew::kReasonActionReplayed);
+      verdict_.reason = metrics::Reason::action_replayed;
     }
     return false;
   }
@@ -400,7 +400,7 @@ void Exchange::try_next_build() {
   }
   verdict_.target = next_builds_[next_build_++];
   verdict_.outcome = skew::Outcome::rerouted;
-  verdict_.reason = std::string(replay_watch_ ? skew::kReasonActionReplayed : skew::kReasonAssetFallback);
+  verdict_.reason = replay_watch_ ? metrics::Reason::action_replayed : metrics::Reason::asset_fallback;
   worker_.note_request(*verdict_.target);
   // The whole body goes with the head now: the next build is not asked to
   // invite it (RFC 9110 section 10.1.1), and no second 100 reaches the client.
@@ -449,7 +449,7 @@ void Exchange::on_upstream_failure(UpstreamConnection& upstream, UpstreamFailure
   // Every failed connect counts (a sick upstream shows even when the retry
   // succeeds); a pooled connection found closed and retried does not.
   const bool retry_reused = !connect_failure && upstream.reused() && retry_allowed();
-  if (!retry_reused) note_upstream_error(upstream_error_index(failure));
+  if (!retry_reused) note_upstream_error(reason_of(failure));
   if (connect_failure && attempts_ < verdict_.target->upstreams.size()) {
     upstream_ready_ = false;
     connect_upstream();
@@ -467,12 +467,12 @@ void Exchange::on_upstream_failure(UpstreamConnection& upstream, UpstreamFailure
     if (upstream_) return;
   }
   if (response_started_) {
-    abort(to_string(failure));
+    abort(reason_of(failure));
     return;
   }
   const bool timeout = failure == UpstreamFailure::connect_timeout || failure == UpstreamFailure::response_timeout ||
                        failure == UpstreamFailure::send_timeout;
-  fail_upstream(to_string(failure), timeout ? 504 : 502);
+  fail_upstream(reason_of(failure), timeout ? 504 : 502);
 }
 
 // An asset of a gone build that current does not have either: no cache may
@@ -487,8 +487,8 @@ bool Exchange::retry_allowed() const {
          !upstream_head_.empty();
 }
 
-void Exchange::fail_upstream(std::string_view reason, int status) {
-  detail_ = std::string(reason);
+void Exchange::fail_upstream(metrics::Reason reason, int status) {
+  detail_ = reason;
   verdict_.set_cookie.clear();  // the error goes out without the pin (not issued)
   skew::Answer reply;
   reply.status = status;
@@ -512,20 +512,20 @@ void Exchange::answer(const skew::Answer& reply) {
   if (request_done_ || head_->has_body()) maybe_finish();
 }
 
-void Exchange::abort(std::string_view reason) {
+void Exchange::abort(metrics::Reason reason) {
   if (finished_) return;
-  detail_ = std::string(reason);
+  detail_ = reason;
   finished_ = true;
   account();
   release_upstream(false);
   downstream_.reset();  // calls on_downstream_gone, which sees finished_
 }
 
-void Exchange::on_downstream_gone(std::string_view detail, int status) {
+void Exchange::on_downstream_gone(metrics::Reason detail, int status) {
   if (finished_) return;
   finished_ = true;
-  if (!detail.empty()) detail_ = std::string(detail);
-  if (detail_.empty()) detail_ = "client_closed";
+  if (detail != metrics::Reason::none) detail_ = detail;
+  if (detail_ == metrics::Reason::none) detail_ = metrics::Reason::client_closed;
   if (status != 0) status_ = status;
   account();
   release_upstream(false);
@@ -582,9 +582,11 @@ void Exchange::record_metrics() {
   stats->record(request_sample(verdict_, Worker::wall_ms(), upstream_s));
 }
 
-void Exchange::note_upstream_error(std::size_t reason) {
+void Exchange::note_upstream_error(metrics::Reason reason) {
   metrics::WorkerStats* stats = worker_.stats();
-  if (stats && verdict_.app && verdict_.target) stats->record_upstream_error(verdict_.app->name, verdict_.target->id, reason);
+  const std::optional<std::size_t> label = metrics::kUpstreamErrorLabels.index(reason);
+  if (stats && label && verdict_.app && verdict_.target)
+    stats->record_upstream_error(verdict_.app->name, verdict_.target->id, *label);
 }
 
 void Exchange::log() {
@@ -599,7 +601,7 @@ void Exchange::log() {
   if (verdict_.target && !verdict_.answer) e.build = verdict_.target->id;
   e.upstream = last_upstream_;
   e.outcome = skew::to_string(verdict_.outcome);
-  e.detail = detail_.empty() ? std::string_view(verdict_.reason) : std::string_view(detail_);
+  e.detail = detail_ == metrics::Reason::none ? verdict_.reason : detail_;
   e.tried.reserve(tried_.size());
   for (const routing::Build* build : tried_) e.tried.push_back(build->id);
   e.kind = routing::to_string(verdict_.classification.kind);

@@ -52,7 +52,7 @@ class Exchange final : public StreamHandler, private UpstreamConnection::Owner, 
   void on_downstream_drained() override;                // its queue fell below the low mark
   // The client closed or reset, or one of its deadlines ran out (`detail`,
   // and the `status` it is answered with, 0 for none): abort quietly.
-  void on_downstream_gone(std::string_view detail = {}, int status = 0) override;
+  void on_downstream_gone(metrics::Reason detail = metrics::Reason::none, int status = 0) override;
   bool response_started() const override { return response_started_; }
 
  private:
@@ -75,7 +75,7 @@ class Exchange final : public StreamHandler, private UpstreamConnection::Owner, 
   void forward_body(std::string_view data);
   static void set_no_store(ResponseHead& response);
   void answer(const skew::Answer& answer);
-  void fail_upstream(std::string_view reason, int status);
+  void fail_upstream(metrics::Reason reason, int status);
   void connect_upstream();
   void use_upstream(UpstreamConnection* upstream);
   void send_request_head();
@@ -84,10 +84,10 @@ class Exchange final : public StreamHandler, private UpstreamConnection::Owner, 
   void release_upstream(bool reusable);
   void maybe_finish();
   void finish();
-  void abort(std::string_view reason);  // after response bytes went out: close the client
+  void abort(metrics::Reason reason);  // after response bytes went out: close the client
   void account();  // metrics and the access-log line, once per request
   void record_metrics();
-  void note_upstream_error(std::size_t reason);
+  void note_upstream_error(metrics::Reason reason);
   void log();
   bool retry_allowed() const;
 
@@ -144,7 +144,7 @@ class Exchange final : public StreamHandler, private UpstreamConnection::Owner, 
 
   // Accounting.
   int status_ = 0;
-  std::string detail_;
+  metrics::Reason detail_ = metrics::Reason::none;
   std::uint64_t bytes_received_ = 0;
 };
 

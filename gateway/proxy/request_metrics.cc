@@ -9,7 +9,6 @@ using skew::ClientBuildState;
 
 static_assert(metrics::kKinds.size() == static_cast<std::size_t>(routing::RequestKind::other) + 1);
 static_assert(metrics::kOutcomes.size() == static_cast<std::size_t>(skew::Outcome::error) + 1);
-static_assert(metrics::kUpstreamErrors[kBadResponseIndex] == "bad_response");
 static_assert(metrics::kFrameworks.size() == static_cast<std::size_t>(routing::RequestFramework::react_server) + 1);
 
 // Stale requests only: a current or preview client is not skewed.
@@ -49,7 +48,7 @@ metrics::RequestSample request_sample(const skew::Verdict& verdict, std::int64_t
   s.outcome = static_cast<std::size_t>(verdict.outcome);
   if (verdict.app) {
     s.client_build_state = skewed_state(verdict.client_build_state);
-    if (verdict.outcome == skew::Outcome::answered) s.reload_reason = metrics::index_of(metrics::kReloadReasons, verdict.reason);
+    if (verdict.outcome == skew::Outcome::answered) s.reload_reason = metrics::kReloadLabels.index(verdict.reason);
     const routing::Build* client = verdict.client_build.build;
     if (s.client_build_state && client && client->superseded_at_ms > 0 && now_ms >= client->superseded_at_ms)
       s.client_build_age_s = static_cast<double>(now_ms - client->superseded_at_ms) / 1000.0;
@@ -65,7 +64,5 @@ metrics::RequestSample request_sample(const skew::Verdict& verdict, std::int64_t
   s.upstream_duration_s = upstream_duration_s;
   return s;
 }
-
-std::size_t upstream_error_index(UpstreamFailure failure) { return static_cast<std::size_t>(failure); }
 
 }  // namespace sg::gateway

@@ -1,14 +1,14 @@
 // A finished request as the metrics see it: the verdict (skew::decide) and
 // what happened on the wire, mapped onto the fixed label lists of
-// metrics/labels.h. Label values come from the snapshot and those lists
-// only, never from what the client sent.
+// metrics/labels.h (reasons: the label sets of metrics/reason.h). Label
+// values come from the snapshot and those lists only, never from what the
+// client sent.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 
-#include "gateway/proxy/upstream_connection.h"
 #include "metrics/worker_stats.h"
 #include "skew/verdict.h"
 
@@ -18,9 +18,5 @@ namespace sg::gateway {
 // ended. The sample's strings point into the verdict's snapshot.
 metrics::RequestSample request_sample(const skew::Verdict& verdict, std::int64_t now_ms,
                                       std::optional<double> upstream_duration_s);
-
-// Index into metrics::kUpstreamErrors.
-std::size_t upstream_error_index(UpstreamFailure failure);
-inline constexpr std::size_t kBadResponseIndex = 7;  // "bad_response"
 
 }  // namespace sg::gateway

@@ -16,17 +16,18 @@ constexpr std::size_t kLowWatermark = 64 * 1024;
 
 }  // namespace
 
-const char* to_string(UpstreamFailure failure) {
+metrics::Reason reason_of(UpstreamFailure failure) {
+  using metrics::Reason;
   switch (failure) {
-    case UpstreamFailure::connect_refused: return "connect_refused";
-    case UpstreamFailure::connect_timeout: return "connect_timeout";
-    case UpstreamFailure::connect_failed: return "connect_failed";
-    case UpstreamFailure::response_timeout: return "response_timeout";
-    case UpstreamFailure::reset: return "upstream_reset";
-    case UpstreamFailure::closed: return "upstream_closed";
-    case UpstreamFailure::send_timeout: return "upstream_send_timeout";
+    case UpstreamFailure::connect_refused: return Reason::connect_refused;
+    case UpstreamFailure::connect_timeout: return Reason::connect_timeout;
+    case UpstreamFailure::connect_failed: return Reason::connect_failed;
+    case UpstreamFailure::response_timeout: return Reason::response_timeout;
+    case UpstreamFailure::reset: return Reason::upstream_reset;
+    case UpstreamFailure::closed: return Reason::upstream_closed;
+    case UpstreamFailure::send_timeout: return Reason::upstream_send_timeout;
   }
-  return "upstream_error";
+  return Reason::upstream_reset;  // unreachable: every failure is listed
 }
 
 UpstreamConnection::UpstreamConnection(Worker& worker, const conf::SocketAddress& address, std::size_t pool_slot)

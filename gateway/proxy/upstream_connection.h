@@ -12,12 +12,14 @@
 #include "conf/address.h"
 #include "gateway/net/lazy_timer.h"
 #include "gateway/net/stream_io.h"
+#include "metrics/reason.h"
 
 namespace sg::gateway {
 
 class Worker;
 
-// Stable snake_case codes: response detail, access log, metric label.
+// What went wrong with an upstream; reason_of() gives its catalogue code
+// (response detail, access log, metric label).
 enum class UpstreamFailure {
   connect_refused,
   connect_timeout,
@@ -27,7 +29,7 @@ enum class UpstreamFailure {
   closed,
   send_timeout,  // request bytes queued and the upstream took none for upstream_response
 };
-const char* to_string(UpstreamFailure failure);
+metrics::Reason reason_of(UpstreamFailure failure);
 
 class UpstreamConnection final : private WriteObserver {
  public:

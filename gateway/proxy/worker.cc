@@ -213,12 +213,12 @@ void Worker::defer_delete(std::unique_ptr<StreamHandler> handler) {
   if (handler) graveyard_.push_back(std::move(handler));
 }
 
-void Worker::count_rejection(std::string_view code) {
+void Worker::count_rejection(metrics::Reason code) {
   if (metrics::WorkerStats* stats = this->stats()) ++stats->rejected[metrics::reject_reason_index(code)];
 }
 
 // No request to name: the line says "-" for its method and target.
-void Worker::log_connection_error(std::string_view peer, std::string_view code, int status,
+void Worker::log_connection_error(std::string_view peer, metrics::Reason code, int status,
                                   std::uint64_t bytes_sent) {
   AccessLogEntry entry;
   entry.peer = peer;

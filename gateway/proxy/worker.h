@@ -101,8 +101,8 @@ class Worker final : public ConnectionHost {
   void remove_connection(ServerConnection* connection) override;
   // Envoy's deferredDelete: the exchange may still be on the stack.
   void defer_delete(std::unique_ptr<StreamHandler> handler) override;
-  void count_rejection(std::string_view code) override;
-  void log_connection_error(std::string_view peer, std::string_view code, int status,
+  void count_rejection(metrics::Reason code) override;
+  void log_connection_error(std::string_view peer, metrics::Reason code, int status,
                             std::uint64_t bytes_sent) override;
   void release_snapshot(LocalSnapshot* local);
 

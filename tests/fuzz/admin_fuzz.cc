@@ -200,7 +200,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!reader.complete) {
     if (r.error != HPE_OK && r.error != HPE_PAUSED) {
       const sg::gateway::ParseRejection rejection = parser.rejection();
-      if (rejection.status < 400 || rejection.status > 499 || rejection.code.empty()) std::abort();
+      if (rejection.status < 400 || rejection.status > 499 || rejection.code == sg::metrics::Reason::none) std::abort();
     }
     return 0;
   }

@@ -93,7 +93,7 @@ TEST_CASE("access log: tried builds, in order, only when there were some") {
   entry.target = "/cart";
   entry.build = "dpl-a";
   entry.outcome = "rerouted";
-  entry.detail = "action_replayed";
+  entry.detail = sg::metrics::Reason::action_replayed;
   entry.tried = {"dpl-c", "dpl-b"};
   const std::string plain = logged(entry, sg::conf::LogFormat::plain);
   CHECK(plain.find(" tried=dpl-c,dpl-b") != std::string::npos);

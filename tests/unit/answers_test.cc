@@ -23,7 +23,7 @@ namespace {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-const ReloadContext kContext{"build_retired", "dpl-a", "dpl-b", "/cart?step=2&x=%20y"};
+const ReloadContext kContext{sg::metrics::Reason::build_retired, "dpl-a", "dpl-b", "/cart?step=2&x=%20y"};
 constexpr const char* kReload = "required; reason=build_retired; build=dpl-a";
 
 Classification action(ActionClient client, bool wants_json = false) {
@@ -51,7 +51,7 @@ void check_answer(const Answer& answer, int status, const Headers& headers, cons
 
 TEST_CASE("x-skewgate-reload value") {
   CHECK(reload_header_value(kContext) == kReload);
-  CHECK(reload_header_value({"action_not_found", "unknown", "dpl-b", "/"}) ==
+  CHECK(reload_header_value({sg::metrics::Reason::action_not_found, "unknown", "dpl-b", "/"}) ==
         "required; reason=action_not_found; build=unknown");
   // Nothing from the request can split the header, hold a control byte or
   // forge a parameter: the client build is percent-encoded outside [A-Za-z0-9._-].
@@ -69,16 +69,16 @@ TEST_CASE("x-skewgate-reload value") {
   };
   for (const auto& c : cases) {
     CAPTURE(c.client_build);
-    CHECK(reload_header_value({"build_unknown", c.client_build, "dpl-b", "/"}) ==
+    CHECK(reload_header_value({sg::metrics::Reason::build_unknown, c.client_build, "dpl-b", "/"}) ==
           std::string("required; reason=build_unknown; build=") + c.encoded);
   }
   const std::string nul("nul\0x", 5);
-  CHECK(reload_header_value({"build_unknown", nul, "dpl-b", "/"}) == "required; reason=build_unknown; build=nul%00x");
+  CHECK(reload_header_value({sg::metrics::Reason::build_unknown, nul, "dpl-b", "/"}) == "required; reason=build_unknown; build=nul%00x");
 }
 
 TEST_CASE("every answer that sends the client back stays on the origin") {
   // The path a caller passes is made same-origin by the answer builder itself.
-  const ReloadContext hostile{"build_unknown", "dpl-a", "dpl-b", "//evil.example/x?q=1"};
+  const ReloadContext hostile{sg::metrics::Reason::build_unknown, "dpl-a", "dpl-b", "//evil.example/x?q=1"};
   const auto header = [](const Answer& answer, const std::string& name) {
     for (const auto& [n, v] : answer.headers)
       if (n == name) return v;
@@ -89,7 +89,7 @@ TEST_CASE("every answer that sends the client back stays on the origin") {
   CHECK(header(action_reload_answer(action(ActionClient::next_js), policy(ActionPolicy::reload), hostile),
                "x-action-redirect") == "/evil.example/x?q=1");
   CHECK(json_reload_answer(hostile).body.find(R"("reload":"/evil.example/x?q=1")") != std::string::npos);
-  const ReloadContext split{"build_unknown", "dpl-a", "dpl-b", "/\\evil\r\nset-cookie: a=b"};
+  const ReloadContext split{sg::metrics::Reason::build_unknown, "dpl-a", "dpl-b", "/\\evil\r\nset-cookie: a=b"};
   CHECK(header(action_reload_answer(action(ActionClient::next_js), policy(ActionPolicy::reload), split),
                "x-action-redirect") == "/evil%0D%0Aset-cookie:%20a=b");
 }
@@ -126,7 +126,7 @@ TEST_CASE("JSON clients: 409 application/json, whatever the policy") {
   }
   check_answer(json_reload_answer(kContext), 409, headers, body);
   // Request-supplied values are escaped, invalid UTF-8 replaced, never thrown on.
-  const auto odd = json_reload_answer({"build_unknown", "a\"b\xff", "dpl-b", "/p"});
+  const auto odd = json_reload_answer({sg::metrics::Reason::build_unknown, "a\"b\xff", "dpl-b", "/p"});
   CHECK(odd.body ==
         "{\"error\":\"reload_required\",\"reason\":\"build_unknown\",\"client_build\":\"a\\\"b\xEF\xBF\xBD\","
         "\"current_build\":\"dpl-b\",\"reload\":\"/p\"}");

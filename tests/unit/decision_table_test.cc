@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "reason_text.h"
 #include "skew/decide.h"
 
 using sg::conf::ActionPolicy;
@@ -275,7 +276,7 @@ TEST_CASE("decision table: every kind x every client build state x both policies
       REQUIRE(v.app != nullptr);
       CHECK(v.classification.kind == cell.kind);
       CHECK(v.outcome == cell.outcome);
-      CHECK(v.reason == cell.reason);
+      CHECK(reason_text(v.reason) == cell.reason);
       CHECK(v.client_build_state == cell.metric);
       CHECK(v.no_store_on_404 == cell.no_store_on_404);
       if (cell.kind == K::document) {
@@ -354,7 +355,7 @@ TEST_CASE("decision table: actions are rerouted to the newest kept build that ha
     CAPTURE(row_name);
     const Verdict v = run(*snapshot, request(RequestKind::action, row.header, row.action_id));
     CHECK(v.outcome == row.outcome);
-    CHECK(v.reason == row.reason);
+    CHECK(reason_text(v.reason) == row.reason);
     CHECK(v.client_build.source == row.source);
     CHECK(v.client_build.id == row.client_id);
     CHECK(v.client_build_state == row.metric);
@@ -408,7 +409,7 @@ void check_overrules(const Snapshot& snapshot, const std::vector<Overrule>& rows
     const Verdict v = decide(input, snapshot);
     CHECK(v.classification.kind == RequestKind::action);
     CHECK(v.outcome == row.outcome);
-    CHECK(v.reason == row.reason);
+    CHECK(reason_text(v.reason) == row.reason);
     CHECK(v.client_build.source == row.source);
     CHECK(v.client_build.id == row.client_id);
     CHECK(v.client_build.overruled == row.overruled);
@@ -499,7 +500,7 @@ TEST_CASE("decision table: the action ID overrules a named kept build whose mani
     CAPTURE(row_name);
     const Verdict v = run(*snapshot, row.request);
     CHECK(v.outcome == row.outcome);
-    CHECK(v.reason == row.reason);
+    CHECK(reason_text(v.reason) == row.reason);
     CHECK(v.client_build.source == row.source);
     CHECK(v.client_build.id == row.client_id);
     CHECK_FALSE(v.client_build.overruled.has_value());
@@ -672,7 +673,7 @@ TEST_CASE("decision table: a GET that is no navigation follows the build it name
     REQUIRE(v.target != nullptr);
     CHECK(v.target->id == row.served);
     CHECK(v.outcome == row.outcome);
-    CHECK(v.reason == row.reason);
+    CHECK(reason_text(v.reason) == row.reason);
   }
 }
 
@@ -706,7 +707,7 @@ TEST_CASE("decision table: answers by client (form post, react-server, JSON)") {
   Verdict v = run(*snapshot, form);
   CHECK(v.classification.action_client == sg::routing::ActionClient::form_post);
   CHECK(v.outcome == Outcome::answered);
-  CHECK(v.reason == "build_retired");
+  CHECK(v.reason == sg::metrics::Reason::build_retired);
   REQUIRE(v.answer.has_value());
   CHECK(v.answer->status == 303);
   CHECK(v.answer->headers == Headers{{"cache-control", "no-store"},
@@ -735,7 +736,7 @@ TEST_CASE("decision table: answers by client (form post, react-server, JSON)") {
   rs.headers.push_back({"x-deployment-id", "dpl-old"});
   v = run(*snapshot, rs);
   CHECK(v.outcome == Outcome::answered);
-  CHECK(v.reason == "build_retired");
+  CHECK(v.reason == sg::metrics::Reason::build_retired);
   REQUIRE(v.answer.has_value());
   CHECK(v.answer->status == 200);
   CHECK(v.answer->body == "1:I[\"/__skewgate/reload.mjs\",[],\"default\",1]\n0:[\"$L1\"]\n");
@@ -771,7 +772,7 @@ TEST_CASE("decision table: an unhealthy current build answers 503, never a hang"
     const Verdict v = run(*snapshot, request(kind, named, "act-b"));
     CHECK(v.target == nullptr);
     CHECK(v.outcome == Outcome::error);
-    CHECK(v.reason == "build_unhealthy");
+    CHECK(v.reason == sg::metrics::Reason::build_unhealthy);
     CHECK_FALSE(v.no_store_on_404);
     REQUIRE(v.answer.has_value());
     CHECK(v.answer->status == 503);

@@ -82,7 +82,7 @@ TEST_CASE("the scrape adds up every worker's published stats") {
         if (i % 100 == 0) board.publish(w, stats);  // as the worker's timer would, mid-way
       }
       stats.record_upstream_error("shop", "dpl-a", 1);
-      ++stats.rejected[sg::metrics::reject_reason_index("client_header_timeout")];
+      ++stats.rejected[sg::metrics::reject_reason_index(sg::metrics::Reason::client_header_timeout)];
       stats.downstream_connections["127.0.0.1:8080"] = w;
       board.publish(w, stats);
     });
@@ -203,24 +203,31 @@ TEST_CASE("the label lists follow the enums they label") {
   for (std::size_t i = 0; i < sg::metrics::kOutcomes.size(); ++i)
     CHECK(sg::metrics::kOutcomes[i] == sg::skew::to_string(static_cast<sg::skew::Outcome>(i)));
   using sg::gateway::UpstreamFailure;
+  using sg::metrics::Reason;
   for (auto f : {UpstreamFailure::connect_refused, UpstreamFailure::connect_timeout, UpstreamFailure::connect_failed,
                  UpstreamFailure::response_timeout, UpstreamFailure::reset, UpstreamFailure::closed,
-                 UpstreamFailure::send_timeout})
-    CHECK(sg::metrics::kUpstreamErrors[sg::gateway::upstream_error_index(f)] == sg::gateway::to_string(f));
-  CHECK(sg::metrics::kUpstreamErrors[sg::gateway::kBadResponseIndex] == "bad_response");
+                 UpstreamFailure::send_timeout}) {
+    const Reason reason = sg::gateway::reason_of(f);
+    REQUIRE(sg::metrics::kUpstreamErrorLabels.index(reason));
+    CHECK(sg::metrics::kUpstreamErrors[*sg::metrics::kUpstreamErrorLabels.index(reason)] ==
+          sg::metrics::to_string(reason));
+  }
+  CHECK(sg::metrics::kUpstreamErrors[*sg::metrics::kUpstreamErrorLabels.index(Reason::bad_response)] ==
+        "bad_response");
   for (std::size_t i = 0; i < sg::metrics::kFrameworks.size(); ++i)
     CHECK(sg::metrics::kFrameworks[i] == sg::routing::to_string(static_cast<sg::routing::RequestFramework>(i)));
-  CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index("uri_too_long")] == "uri_too_long");
-  CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index("client_header_timeout")] == "timeout");
-  for (std::string_view code : {"client_body_timeout", "client_send_timeout", "tunnel_idle_timeout"})
-    CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index(code)] == code);
-  CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index("something_new")] == "bad_request");
+  CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index(Reason::uri_too_long)] == "uri_too_long");
+  CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index(Reason::client_header_timeout)] == "timeout");
+  for (Reason code : {Reason::client_body_timeout, Reason::client_send_timeout, Reason::tunnel_idle_timeout})
+    CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index(code)] == sg::metrics::to_string(code));
+  CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index(Reason::client_closed)] == "bad_request");
   // Issue 13's precise 400 codes stay in the access log and the JSON body; the
   // metric keeps its fixed label set and counts them as bad_request.
-  for (const char* code : {"invalid_target", "invalid_header_name", "missing_host", "duplicate_host", "invalid_host",
-                           "invalid_connection_header", "duplicate_routing_header", "chunk_size_overflow",
-                           "invalid_chunk_size", "invalid_version", "http_version_not_supported"}) {
-    CAPTURE(code);
+  for (Reason code : {Reason::invalid_target, Reason::invalid_header_name, Reason::missing_host, Reason::duplicate_host,
+                      Reason::invalid_host, Reason::invalid_connection_header, Reason::duplicate_routing_header,
+                      Reason::chunk_size_overflow, Reason::invalid_chunk_size, Reason::invalid_version,
+                      Reason::http_version_not_supported}) {
+    CAPTURE(sg::metrics::to_string(code));
     CHECK(sg::metrics::kRejectReasons[sg::metrics::reject_reason_index(code)] == "bad_request");
   }
 }
@@ -241,7 +248,7 @@ TEST_CASE("a verdict as a metrics sample") {
     v.client_build.build = &old_build;
     v.client_build_state = sg::skew::ClientBuildState::retired;
     v.outcome = sg::skew::Outcome::answered;
-    v.reason = "build_retired";
+    v.reason = sg::metrics::Reason::build_retired;
     v.answer = sg::skew::Answer{};
     v.target = &current;  // an answer has no served build, whatever target says
     v.pin_result = sg::skew::PinResult::foreign_app;
@@ -275,7 +282,7 @@ TEST_CASE("a verdict as a metrics sample") {
     sg::skew::Verdict v;
     v.app = &app;
     v.outcome = sg::skew::Outcome::answered;
-    v.reason = "preview_link";
+    v.reason = sg::metrics::Reason::preview_link;
     v.client_build_state = sg::skew::ClientBuildState::preview;
     const RequestSample s = sg::gateway::request_sample(v, 0, std::nullopt);
     CHECK_FALSE(s.reload_reason);

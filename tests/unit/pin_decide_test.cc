@@ -319,7 +319,7 @@ TEST_CASE("pins: forged, tampered, expired, foreign and unknown-key pins are ign
   }
   SUBCASE("preview builds: never by header or dpl, by pin for every kind") {
     const Verdict header = run(*snapshot, {"POST", "/api", {{"x-deployment-id", "dpl-c"}}});
-    CHECK(header.reason == "build_unknown");
+    CHECK(header.reason == sg::metrics::Reason::build_unknown);
     const Verdict pinned = run(*snapshot, {"POST", "/api", {cookie(pin_for("dpl-c"))}});
     CHECK(std::string(target_of(pinned)) == "dpl-c");
     CHECK(pinned.outcome == Outcome::served);
@@ -350,7 +350,7 @@ TEST_CASE("preview link: 302 to the clean URL with a pin for the preview build")
     REQUIRE(v.answer);
     CHECK(v.answer->status == 302);
     CHECK(v.outcome == Outcome::answered);
-    CHECK(v.reason == "preview_link");
+    CHECK(v.reason == sg::metrics::Reason::preview_link);
     const auto& h = v.answer->headers;
     CHECK(std::find(h.begin(), h.end(), std::pair<std::string, std::string>{"location", row.location}) != h.end());
     CHECK(std::find(h.begin(), h.end(), std::pair<std::string, std::string>{"cache-control", "no-store"}) != h.end());
@@ -414,7 +414,7 @@ TEST_CASE("origin check for actions") {
       REQUIRE(v.answer);
       CHECK(v.answer->status == 403);
       CHECK(v.outcome == Outcome::error);
-      CHECK(v.reason == "origin_mismatch");
+      CHECK(v.reason == sg::metrics::Reason::origin_mismatch);
       CHECK(nlohmann::json::parse(v.answer->body)["error"] == "origin_mismatch");
       CHECK(!v.target);
     } else {

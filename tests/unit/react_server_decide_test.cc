@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "reason_text.h"
 #include "skew/decide.h"
 
 using sg::conf::ActionIdSource;
@@ -151,7 +152,7 @@ TEST_CASE("react-server calls: the pinned build when it has the ID, else the new
     CHECK(v.classification.framework == RequestFramework::react_server);
     CHECK(target_of(v) == row.target);
     CHECK(v.outcome == row.outcome);
-    CHECK(v.reason == row.reason);
+    CHECK(reason_text(v.reason) == row.reason);
     if (v.answer) {
       CHECK(v.answer->status == 200);
       CHECK(v.answer->body == "1:I[\"/__skewgate/reload.mjs\",[],\"default\",1]\n0:[\"$L1\"]\n");
@@ -194,7 +195,7 @@ TEST_CASE("react-server calls: a Next.js manifest is no evidence against a react
   const Verdict f = decide(input, *snapshot);
   CHECK(f.classification.action_client == sg::routing::ActionClient::form_post);
   CHECK(f.outcome == Outcome::answered);
-  CHECK(f.reason == "action_not_found");
+  CHECK(f.reason == sg::metrics::Reason::action_not_found);
   REQUIRE(f.answer);
   CHECK(f.answer->status == 303);
 }
@@ -278,7 +279,7 @@ TEST_CASE("the reload module: answered by skewgate for react-server and auto app
         CHECK(v.answer->status == 200);
         CHECK(v.target == nullptr);
         CHECK(v.outcome == Outcome::answered);
-        CHECK(v.reason == "reload_module");
+        CHECK(v.reason == sg::metrics::Reason::reload_module);
         CHECK(v.classification.kind == RequestKind::other);
         CHECK(v.set_cookie.empty());
       }
@@ -290,7 +291,7 @@ TEST_CASE("the reload module: answered by skewgate for react-server and auto app
       const Verdict v = run(*snapshot, r);
       REQUIRE(v.answer.has_value());
       CHECK(v.answer->status == 405);
-      CHECK(v.reason == "reload_module");
+      CHECK(v.reason == sg::metrics::Reason::reload_module);
     }
     // Only the exact path.
     for (const char* target : {"/__skewgate/reload.mjsx", "/__skewgate/reload.mjs/", "/__SKEWGATE/reload.mjs",

@@ -321,7 +321,7 @@ TEST_CASE("answer_action_not_found: the app's reload answer for this client, rea
     REQUIRE(verdict.answer);
     CHECK(verdict.target == nullptr);
     CHECK(verdict.outcome == sg::skew::Outcome::answered);
-    CHECK(verdict.reason == "action_not_found");
+    CHECK(verdict.reason == sg::metrics::Reason::action_not_found);
     CHECK(verdict.answer->status == row.status);
     bool found = false, reload = false, no_store = false;
     for (const auto& [name, value] : verdict.answer->headers) {

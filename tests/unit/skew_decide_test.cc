@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "reason_text.h"
 #include "skew/decide.h"
 
 using sg::conf::AppConfig;
@@ -126,7 +127,7 @@ TEST_CASE("decide: issue 3 table") {
     REQUIRE(verdict.target != nullptr);
     CHECK(verdict.target->id == row.target_build);
     CHECK(verdict.outcome == row.outcome);
-    CHECK(verdict.reason == row.reason);
+    CHECK(reason_text(verdict.reason) == row.reason);
     CHECK(verdict.client_build.source == row.source);
   }
 }
@@ -139,7 +140,7 @@ TEST_CASE("decide: unhealthy current answers 503 JSON") {
     Verdict verdict = run(*snapshot, "GET", target, {});
     CHECK(verdict.target == nullptr);
     CHECK(verdict.outcome == Outcome::error);
-    CHECK(verdict.reason == "build_unhealthy");
+    CHECK(verdict.reason == sg::metrics::Reason::build_unhealthy);
     REQUIRE(verdict.answer.has_value());
     CHECK(verdict.answer->status == 503);
     auto body = nlohmann::json::parse(verdict.answer->body);
@@ -171,7 +172,7 @@ TEST_CASE("decide: no app configured answers 404 no_app") {
   CHECK(verdict.app == nullptr);
   CHECK(verdict.target == nullptr);
   CHECK(verdict.outcome == Outcome::error);
-  CHECK(verdict.reason == "no_app");
+  CHECK(verdict.reason == sg::metrics::Reason::no_app);
   REQUIRE(verdict.answer.has_value());
   CHECK(verdict.answer->status == 404);
   auto body = nlohmann::json::parse(verdict.answer->body);

@@ -1,0 +1,190 @@
+// The one catalogue of reason codes (STYLE.md; as Envoy's
+// ResponseCodeDetails): every stable snake_case code that reaches a response
+// (a JSON body's "error" or "reason", the x-skewgate-reload header), an
+// access-log `detail` or a metric label is one Reason, spelled once, in
+// kReasonNames. Code carries the enum; only the edges (answers, the access
+// log, the scrape) render it with to_string. Renaming a value changes the
+// wire: the unit test pins every string.
+//
+// The metric label sets are runs of this enum (ReasonLabels), in enum order,
+// so a label set is derived here and never kept by hand a second time. The
+// runs below are in the exported label order of today's metrics (Prometheus
+// tests and the Grafana dashboard in docker/grafana read them): new codes go
+// outside a run, or at its end when the metric is meant to gain a label.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace sg::metrics {
+
+enum class Reason : std::uint8_t {
+  none,  // plainly served: no detail (the access log's detail stays empty)
+
+  // Why a stale request was answered "reload required"
+  // (skewgate_reload_required_total{reason}: kReloadLabels). A build that
+  // cannot serve also reroutes with its reason (build_unhealthy is also the
+  // detail of current's 503).
+  build_retired,
+  build_unknown,
+  build_unhealthy,
+  build_killed,
+  action_not_found,
+
+  // The other verdicts of skew::decide and of the answer-side rules
+  // (skew/replay.h).
+  no_app,               // 404: no app for the Host
+  origin_mismatch,      // 403: an action from a foreign Origin
+  preview_link,         // 302: a preview link sets its pin
+  action_not_in_build,  // rerouted: the named build lacks the action, its holder serves
+  action_replayed,      // rerouted: the answer said "unknown action", another build ran it
+  asset_fallback,       // rerouted: current's 404 for an asset, an older kept build had it
+  reload_module,        // answered: react-server's reload module
+
+  // Requests refused before routing
+  // (skewgate_rejected_requests_total{reason}: kRejectLabels, where
+  // client_header_timeout is labelled `timeout`). bad_request first: every
+  // refusal outside the run is labelled bad_request.
+  bad_request,
+  header_too_large,
+  uri_too_long,
+  body_too_large,
+  method_not_allowed,
+  client_header_timeout,
+  client_body_timeout,
+  client_send_timeout,
+  tunnel_idle_timeout,
+  // Refusals of gateway/http1 (http_parser.cc lists why), labelled bad_request.
+  invalid_version,
+  http_version_not_supported,
+  invalid_target,
+  invalid_header_name,
+  missing_host,
+  duplicate_host,
+  invalid_host,
+  invalid_connection_header,
+  duplicate_routing_header,
+  chunk_size_overflow,
+  invalid_chunk_size,
+
+  // Upstream failures (skewgate_upstream_errors_total{reason}:
+  // kUpstreamErrorLabels).
+  connect_refused,
+  connect_timeout,
+  connect_failed,
+  response_timeout,
+  upstream_reset,
+  upstream_closed,
+  upstream_send_timeout,
+  bad_response,
+
+  client_closed,  // the client closed or reset before its response was complete
+
+  // The "error" of a JSON answer whose "reason" says more.
+  reload_required,
+  upstream_unavailable,
+};
+
+inline constexpr std::size_t kReasonCount = static_cast<std::size_t>(Reason::upstream_unavailable) + 1;
+
+// Indexed by Reason: the single place a code is spelled.
+inline constexpr std::array<std::string_view, kReasonCount> kReasonNames{
+    "none",
+    "build_retired",
+    "build_unknown",
+    "build_unhealthy",
+    "build_killed",
+    "action_not_found",
+    "no_app",
+    "origin_mismatch",
+    "preview_link",
+    "action_not_in_build",
+    "action_replayed",
+    "asset_fallback",
+    "reload_module",
+    "bad_request",
+    "header_too_large",
+    "uri_too_long",
+    "body_too_large",
+    "method_not_allowed",
+    "client_header_timeout",
+    "client_body_timeout",
+    "client_send_timeout",
+    "tunnel_idle_timeout",
+    "invalid_version",
+    "http_version_not_supported",
+    "invalid_target",
+    "invalid_header_name",
+    "missing_host",
+    "duplicate_host",
+    "invalid_host",
+    "invalid_connection_header",
+    "duplicate_routing_header",
+    "chunk_size_overflow",
+    "invalid_chunk_size",
+    "connect_refused",
+    "connect_timeout",
+    "connect_failed",
+    "response_timeout",
+    "upstream_reset",
+    "upstream_closed",
+    "upstream_send_timeout",
+    "bad_response",
+    "client_closed",
+    "reload_required",
+    "upstream_unavailable",
+};
+// Every entry filled: a value added to the enum without its name fails here.
+static_assert(!kReasonNames.back().empty());
+
+constexpr std::string_view to_string(Reason reason) {
+  const auto i = static_cast<std::size_t>(reason);
+  return i < kReasonCount ? kReasonNames[i] : kReasonNames[0];
+}
+
+// A metric's reason label set: the Reasons first..last, in enum order.
+struct ReasonLabels {
+  Reason first;
+  Reason last;
+
+  constexpr std::size_t size() const {
+    return static_cast<std::size_t>(last) - static_cast<std::size_t>(first) + 1;
+  }
+  constexpr Reason at(std::size_t index) const {
+    return static_cast<Reason>(static_cast<std::size_t>(first) + index);
+  }
+  // The label's index (into the metric's counters); nullopt outside the set.
+  constexpr std::optional<std::size_t> index(Reason reason) const {
+    if (reason < first || reason > last) return std::nullopt;
+    return static_cast<std::size_t>(reason) - static_cast<std::size_t>(first);
+  }
+};
+
+inline constexpr ReasonLabels kReloadLabels{Reason::build_retired, Reason::action_not_found};
+inline constexpr ReasonLabels kRejectLabels{Reason::bad_request, Reason::tunnel_idle_timeout};
+inline constexpr ReasonLabels kUpstreamErrorLabels{Reason::connect_refused, Reason::bad_response};
+
+// The label value of a Reason: its name, but for the client-header timeout,
+// which skewgate_rejected_requests_total has always called `timeout` (the
+// first deadline, named before the others had theirs).
+constexpr std::string_view label_of(Reason reason) {
+  return reason == Reason::client_header_timeout ? std::string_view("timeout") : to_string(reason);
+}
+
+// A label set's values, in order, for the scrape.
+template <std::size_t N>
+constexpr std::array<std::string_view, N> label_values(ReasonLabels labels) {
+  std::array<std::string_view, N> values{};
+  for (std::size_t i = 0; i < N; ++i) values[i] = label_of(labels.at(i));
+  return values;
+}
+
+// A refusal's index in kRejectLabels: its own label when it has one, else
+// bad_request (the label set stays fixed whatever the parser learns to refuse).
+constexpr std::size_t reject_reason_index(Reason reason) { return kRejectLabels.index(reason).value_or(0); }
+static_assert(kRejectLabels.first == Reason::bad_request);
+
+}  // namespace sg::metrics
