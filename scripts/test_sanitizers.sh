@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The sanitizer tier: the unit, loop and integration tiers and the fuzz
 # corpus replays, built with AddressSanitizer (+ LeakSanitizer) and UBSan in
-# build-asan/ (gcc, -DSKEWGATE_SANITIZE=ON, llhttp included) and run by
-# ctest there; the integration tests start build-asan/skewgate (SKEWGATE_BIN
-# is set per build dir by CMake). Any report fails the stage, also one from a
+# build-asan/ (gcc, -DSKEWGATE_SANITIZE=ON: -O1 -g1, llhttp included; only
+# the binaries ctest runs, the test_binaries target) and run by ctest there;
+# the integration tests start build-asan/skewgate (SKEWGATE_BIN is set per
+# build dir by CMake). Any report fails the stage, also one from a
 # skewgate process whose exit status a test does not look at (a leak found
 # at exit, say): every report is written under a log_path and the stage fails
 # when one exists. When the sanitizers cannot run on this machine the stage

@@ -28,10 +28,6 @@ namespace {
 
 using nlohmann::json;
 
-// Bounded buffers: an admin response is a few KiB; anything this large is
-// not our server.
-constexpr std::size_t kMaxResponseBytes = 16 * 1024 * 1024;
-
 struct CommandSpec {
   Command command;
   std::string_view name;
@@ -429,162 +425,6 @@ std::string build_request(const AdminUrl& url, std::string_view method, std::str
   out.append("Connection: close\r\n\r\n");
   out.append(body);
   return out;
-}
-
-// ---- response framing ----
-
-namespace {
-
-// RFC 9112 section 7.1: chunk-size [ ext ] CRLF data CRLF ... 0 CRLF trailers CRLF.
-ParseStatus decode_chunked(std::string_view raw, std::string& body, std::string& error) {
-  body.clear();
-  std::size_t pos = 0;
-  while (true) {
-    const auto eol = raw.find("\r\n", pos);
-    if (eol == std::string_view::npos) return ParseStatus::incomplete;
-    std::string_view line = raw.substr(pos, eol - pos);
-    if (const auto semi = line.find(';'); semi != std::string_view::npos) line = line.substr(0, semi);
-    line = trim(line);
-    std::uint64_t size = 0;
-    const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), size, 16);
-    if (line.empty() || ec != std::errc() || end != line.data() + line.size()) {
-      error = "invalid chunk size";
-      return ParseStatus::invalid;
-    }
-    if (size > kMaxResponseBytes || body.size() + size > kMaxResponseBytes) {
-      error = "response body too large";
-      return ParseStatus::invalid;
-    }
-    pos = eol + 2;
-    if (size == 0) {
-      // Trailer fields until an empty line; their content is ignored.
-      while (true) {
-        const auto trailer_end = raw.find("\r\n", pos);
-        if (trailer_end == std::string_view::npos) return ParseStatus::incomplete;
-        if (trailer_end == pos) return ParseStatus::complete;
-        pos = trailer_end + 2;
-      }
-    }
-    if (raw.size() < pos + size + 2) return ParseStatus::incomplete;
-    body.append(raw.substr(pos, size));
-    if (raw.substr(pos + size, 2) != "\r\n") {
-      error = "chunk data not followed by CRLF";
-      return ParseStatus::invalid;
-    }
-    pos += size + 2;
-  }
-}
-
-}  // namespace
-
-ParseStatus parse_http_response(std::string_view raw, bool at_eof, HttpResponse& response, std::string& error) {
-  const auto truncated = [&](const char* what) {
-    if (!at_eof) return ParseStatus::incomplete;
-    error = std::string("connection closed before the end of the ") + what;
-    return ParseStatus::invalid;
-  };
-  while (true) {
-    response = HttpResponse{};
-    const auto head_end = raw.find("\r\n\r\n");
-    if (head_end == std::string_view::npos) {
-      if (raw.size() > 64 * 1024) {
-        error = "response head too large";
-        return ParseStatus::invalid;
-      }
-      return truncated("response head");
-    }
-    std::string_view head = raw.substr(0, head_end);
-    std::string_view rest = raw.substr(head_end + 4);
-
-    const auto line_end = head.find("\r\n");
-    const std::string_view status_line = head.substr(0, line_end);
-    // HTTP/1.x SP 3DIGIT [SP reason]
-    if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ' ||
-        (status_line.size() > 12 && status_line[12] != ' ')) {
-      error = "not an HTTP/1.x response";
-      return ParseStatus::invalid;
-    }
-    int status = 0;
-    const auto digits = status_line.substr(9, 3);
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + 3, status);
-    if (ec != std::errc() || end != digits.data() + 3 || status < 100) {
-      error = "invalid status code";
-      return ParseStatus::invalid;
-    }
-    response.status = status;
-    if (status_line.size() > 13) response.reason = std::string(status_line.substr(13));
-
-    std::string_view fields = line_end == std::string_view::npos ? std::string_view() : head.substr(line_end + 2);
-    while (!fields.empty()) {
-      const auto eol = fields.find("\r\n");
-      const std::string_view line = fields.substr(0, eol);
-      fields = eol == std::string_view::npos ? std::string_view() : fields.substr(eol + 2);
-      const auto colon = line.find(':');
-      if (colon == std::string_view::npos || colon == 0 || line.front() == ' ' || line.front() == '\t') {
-        error = "malformed header line";
-        return ParseStatus::invalid;
-      }
-      const std::string name = lower(line.substr(0, colon));
-      const std::string value(trim(line.substr(colon + 1)));
-      auto [it, inserted] = response.headers.emplace(name, value);
-      if (!inserted) {
-        if (name == "content-length" && it->second != value) {
-          error = "conflicting Content-Length headers";
-          return ParseStatus::invalid;
-        }
-        if (name != "content-length") it->second += ", " + value;
-      }
-    }
-
-    // Interim responses (100 Continue, 103 Early Hints) precede the real one.
-    if (status < 200 && status != 101) {
-      raw = rest;
-      continue;
-    }
-    if (status == 204 || status == 304) return ParseStatus::complete;
-
-    // RFC 9112 section 6.3: Transfer-Encoding wins over Content-Length.
-    if (const auto te = response.headers.find("transfer-encoding"); te != response.headers.end()) {
-      const std::string codings = lower(te->second);
-      const auto last_comma = codings.rfind(',');
-      const std::string_view last =
-          trim(std::string_view(codings).substr(last_comma == std::string::npos ? 0 : last_comma + 1));
-      if (last != "chunked") {
-        // Not chunked-terminated: the body runs to the close.
-        if (rest.size() > kMaxResponseBytes) {
-          error = "response body too large";
-          return ParseStatus::invalid;
-        }
-        response.body = std::string(rest);
-        return at_eof ? ParseStatus::complete : ParseStatus::incomplete;
-      }
-      const ParseStatus chunked = decode_chunked(rest, response.body, error);
-      if (chunked == ParseStatus::incomplete) return truncated("chunked body");
-      return chunked;
-    }
-    if (const auto cl = response.headers.find("content-length"); cl != response.headers.end()) {
-      std::uint64_t length = 0;
-      const std::string& v = cl->second;
-      const auto [cl_end, cl_ec] = std::from_chars(v.data(), v.data() + v.size(), length);
-      if (v.empty() || cl_ec != std::errc() || cl_end != v.data() + v.size()) {
-        error = "invalid Content-Length";
-        return ParseStatus::invalid;
-      }
-      if (length > kMaxResponseBytes) {
-        error = "response body too large";
-        return ParseStatus::invalid;
-      }
-      if (rest.size() < length) return truncated("body");
-      response.body = std::string(rest.substr(0, length));
-      return ParseStatus::complete;
-    }
-    if (rest.size() > kMaxResponseBytes) {
-      error = "response body too large";
-      return ParseStatus::invalid;
-    }
-    response.body = std::string(rest);
-    return at_eof ? ParseStatus::complete : ParseStatus::incomplete;
-  }
 }
 
 // ---- output ----
@@ -1000,37 +840,30 @@ bool http_exchange(const AdminUrl& url, const std::string& request, HttpResponse
     return timed_out("cannot send to");
   }
 
-  std::string raw;
+  // The response is parsed as it arrives (gateway/cli/response_reader.h),
+  // which bounds its head and body and stops at its end.
+  ResponseReader reader;
   char buffer[16 * 1024];
   while (true) {
     if (!wait_for(fd.get(), POLLIN, deadline)) return timed_out("reading from");
     const ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
-      // A reset after a complete response still counts as the response.
-      std::string ignored;
-      if (parse_http_response(raw, true, response, ignored) == ParseStatus::complete) return true;
-      error = "reading from " + target + ": " + std::strerror(errno);
-      return false;
-    }
-    const bool at_eof = n == 0;
-    raw.append(buffer, static_cast<std::size_t>(n));
-    if (raw.size() > kMaxResponseBytes + 64 * 1024) {
-      error = "response from " + target + " is too large";
-      return false;
-    }
-    std::string parse_error;
-    switch (parse_http_response(raw, at_eof, response, parse_error)) {
-      case ParseStatus::complete: return true;
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    // A reset counts as the close: a response complete before it stands.
+    const int read_errno = n < 0 ? errno : 0;
+    const ParseStatus status =
+        n > 0 ? reader.feed({buffer, static_cast<std::size_t>(n)}) : reader.finish();
+    switch (status) {
+      case ParseStatus::complete:
+        response = std::move(reader.response());
+        return true;
       case ParseStatus::invalid:
-        error = "invalid response from " + target + ": " + parse_error;
-        return false;
-      case ParseStatus::incomplete:
-        if (at_eof) {  // unreachable: at EOF the parser never says incomplete
-          error = "connection closed by " + target + " before a complete response";
-          return false;
+        if (read_errno != 0) {
+          error = "reading from " + target + ": " + std::strerror(read_errno);
+        } else {
+          error = "invalid response from " + target + ": " + reader.error();
         }
-        break;
+        return false;
+      case ParseStatus::incomplete: break;  // finish() never says incomplete
     }
   }
 }

@@ -7,19 +7,20 @@
 //
 // Everything but the socket is pure and tested in tests/unit/cli_test.cc:
 // argument parsing, the admin URL, request bytes, response framing
-// (Content-Length, chunked, read-until-close), tables, refusals, and the
-// command flows themselves over an injected transport.
+// (gateway/cli/response_reader.h: the HTTP/1 parser of the gateway), tables,
+// refusals, and the command flows themselves over an injected transport.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
+
+#include "gateway/cli/response_reader.h"
 
 namespace sg::gateway {
 
@@ -94,21 +95,6 @@ std::string build_request(const AdminUrl& url, std::string_view method, std::str
 
 // RFC 3986 unreserved characters stay; everything else is %XX.
 std::string encode_path_segment(std::string_view segment);
-
-struct HttpResponse {
-  int status = 0;
-  std::string reason;
-  std::map<std::string, std::string> headers;  // names lower-cased; repeated names joined with ", "
-  std::string body;                            // de-chunked
-};
-
-enum class ParseStatus { complete, incomplete, invalid };
-
-// Parses the bytes received so far. `at_eof`: the server closed, so a body
-// without Content-Length or chunked framing ends here, and anything still
-// incomplete is a truncated response (invalid). Interim 1xx responses are
-// skipped.
-ParseStatus parse_http_response(std::string_view raw, bool at_eof, HttpResponse& response, std::string& error);
 
 // Formats a refusal (non-2xx): the server's `message` (and every line of
 // `errors`, for invalid_config), or the status and a snippet of the body

@@ -49,6 +49,11 @@ class HttpParser {
   void set_request_checks(bool on) { request_checks_ = on; }
   // Responses only: the request was HEAD, so a response has no body.
   void expect_no_body(bool no_body) { no_body_ = no_body; }
+  // Responses only: Transfer-Encoding overrides Content-Length when both
+  // come (RFC 9112 section 6.3) instead of failing the message. For a
+  // client that reads one answer and forwards nothing (the CLI); the proxy
+  // keeps refusing the pair, which could frame a message two ways.
+  void let_chunked_override_length() { llhttp_set_lenient_chunked_length(&parser_, 1); }
 
   struct Result {
     llhttp_errno_t error = HPE_OK;
