@@ -3,7 +3,8 @@
 // names), so the number of series is bounded whatever clients send.
 //
 // The request-side lists are in the order of the enums they label
-// (routing::RequestKind, skew::Outcome, gateway::UpstreamFailure); the
+// (routing::RequestKind, skew::Outcome, gateway::UpstreamFailure,
+// gateway::TlsHandshakeError); the
 // gateway indexes them by enum value and a unit test pins the two together.
 #pragma once
 
@@ -36,6 +37,10 @@ inline constexpr std::array<std::string_view, 9> kRejectReasons{
     "bad_request",        "header_too_large",    "uri_too_long",        "body_too_large",     "method_not_allowed",
     "timeout",            "client_body_timeout", "client_send_timeout", "tunnel_idle_timeout"};
 inline constexpr std::array<std::string_view, 2> kReloadResults{"success", "failure"};
+// Why a TLS handshake failed (gateway::TlsHandshakeError order).
+inline constexpr std::array<std::string_view, 8> kTlsHandshakeErrors{
+    "handshake_timeout",       "not_tls",              "protocol_version", "no_shared_cipher",
+    "no_application_protocol", "certificate_rejected", "peer_closed",      "other"};
 
 // The label used when a request has no served build (skewgate answered it)
 // or matched no app.

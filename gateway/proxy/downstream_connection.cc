@@ -24,8 +24,9 @@ DownstreamConnection::DownstreamConnection(Worker& worker, Transport* transport)
 
 void DownstreamConnection::accept(Worker& worker, ListenerHandle& listener) {
   const conf::Config& config = worker.snapshot().config();
-  Transport* transport =
-      TcpTransport::accept(worker.loop(), &listener.socket.stream, listener.is_unix, config.trusted_proxies);
+  // TLS over the socket when the listener has a certificate (worker.h).
+  Transport* transport = worker.listener_transport(
+      listener, TcpTransport::accept(worker.loop(), &listener.socket.stream, listener.is_unix, config.trusted_proxies));
   if (transport == nullptr) return;
   auto* c = new DownstreamConnection(worker, transport);
   c->timer_.init(worker.loop(), c, [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_timer(); });
@@ -291,7 +292,8 @@ void DownstreamConnection::close_after_flush(bool linger) {
   set_timer(0, kNoTimer);  // the send deadline covers the flush; then the linger timer
   linger_after_shutdown_ = linger;
   waiting_for_response_ = false;
-  if (!linger && write_queue_size() == 0) {
+  // TLS ends with close_notify (RFC 8446 section 6.1), which shutdown() sends.
+  if (!linger && write_queue_size() == 0 && !tls()) {
     close();  // everything is in the kernel's send buffer: close() still delivers it
     return;
   }

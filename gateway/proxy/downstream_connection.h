@@ -45,6 +45,7 @@ class DownstreamConnection final : private HttpParserListener, private Transport
   void close();
   bool closing() const { return closing_; }
   bool tls() const { return transport_->info().secure; }
+  bool redirect_https() const { return transport_->info().redirect_https; }
   const std::string& peer_ip() const { return transport_->info().peer_ip; }
   bool peer_trusted() const { return transport_->info().peer_trusted; }
   bool idle() const { return !exchange_; }
