@@ -393,6 +393,7 @@ class TlsTest(GatewayTestCase):
         cert, key, old_serial = self.own_listener_cert(directory)
         # The test client asks for a name no app has: the listener's certificate.
         context = ssl.create_default_context(cafile=self.certs.ca)
+        self.der_of_serial_cert = self.der(cert)
         gateway = self.start(listener=(cert, key, old_serial))
         failures, seen = [], set()
         stop = threading.Event()
@@ -414,11 +415,22 @@ class TlsTest(GatewayTestCase):
         threads = [threading.Thread(target=load) for _ in range(3)]
         for t in threads:
             t.start()
+        # A keep-alive connection made before the reload.
+        kept = HTTPSTo("localhost", self.tls_port, context)
+        self.addCleanup(kept.close)
+        kept.request("GET", "/before", headers={"Host": "shop.test"})
+        self.assertTrue(kept.getresponse().read())
         try:
             time.sleep(0.5)
             new_serial = self.replace_listener_cert(cert, key, "own2")
             status, body = self.admin(gateway, "POST", "/api/v1/reload")
             self.assertEqual(status, 200, body)
+            # Established connections are untouched: same connection, old certificate.
+            kept.request("GET", "/after", headers={"Host": "shop.test"})
+            resp = kept.getresponse()
+            self.assertEqual(resp.status, 200)
+            self.assertEqual(json.loads(resp.read())["target"], "/after")
+            self.assertEqual(kept.sock.getpeercert(binary_form=True), self.der_of_serial_cert)
             time.sleep(0.5)
             gateway.signal(signal.SIGHUP)  # the same files again: nothing changes
             time.sleep(0.5)
@@ -427,8 +439,9 @@ class TlsTest(GatewayTestCase):
             for t in threads:
                 t.join(30)
         self.assertEqual(failures, [])
+        # Both certificates were served: the old before the reload, the new after.
+        self.assertIn(self.der_of_serial_cert, seen)
         self.assertIn(self.der(cert), seen)
-        self.assertGreaterEqual(len(seen), 2)
         out, _ = s_client(self.tls_port, servername="localhost")
         self.assertEqual(served_serial(out), new_serial)
 
