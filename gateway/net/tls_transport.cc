@@ -165,9 +165,14 @@ void TlsTransport::advance_handshake() {
   unsigned int alpn_size = 0;
   SSL_get0_alpn_selected(ssl_, &alpn, &alpn_size);
   if (alpn != nullptr) info_.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_size);
-  if (!reading_) inner_->read_stop();
+  // The observer usually starts reading in on_transport_ready: the inner
+  // transport keeps reading across the call (no stop/start pair), and what
+  // is already buffered is handed up below, not through a timer.
+  in_ready_ = true;
   observer_->on_transport_ready();
+  in_ready_ = false;
   if (closing_) return;
+  if (!reading_) inner_->read_stop();
   if (!early_writes_.empty()) {
     const std::string pending = std::move(early_writes_);
     early_writes_.clear();
@@ -248,7 +253,7 @@ void TlsTransport::read_start() {
   inner_->read_start();
   // Already read while paused: handed up on the loop's next turn, never from
   // inside the caller (which may be in the middle of its own callback).
-  if (has_buffered() || (inner_end_ != 0 && !ended_)) schedule_deliver();
+  if (!in_ready_ && (has_buffered() || (inner_end_ != 0 && !ended_))) schedule_deliver();
 }
 
 void TlsTransport::read_stop() {

@@ -119,6 +119,7 @@ class TlsTransport final : public Transport, private TransportObserver {
   bool failed_ = false;
   bool reading_ = false;      // the observer wants data
   bool ended_ = false;        // on_transport_end was reported
+  bool in_ready_ = false;     // inside the observer's on_transport_ready
   bool closing_ = false;
 };
 
