@@ -592,6 +592,12 @@ class ConfigReader {
   // An app certificate is chosen by SNI on a TLS listener: without one it
   // would never be served.
   void check_tls_listeners(const Config& config) {
+    // SNI is matched against the app's hosts: without any, the certificate
+    // is never served (a default app gets the listener's).
+    for (std::size_t a = 0; a < config.apps.size() && a < app_sites_.size(); ++a) {
+      if (config.apps[a].tls && config.apps[a].hosts.empty() && app_sites_[a].tls)
+        in_.warning(*app_sites_[a].tls, "the app has no hosts: SNI never selects this certificate");
+    }
     const bool any = std::any_of(config.listeners.begin(), config.listeners.end(),
                                  [](const ListenerConfig& l) { return l.tls.has_value(); });
     if (any) return;

@@ -335,6 +335,13 @@ TEST_CASE("an app certificate needs a TLS listener") {
   REQUIRE(result.config->apps[0].tls.has_value());
   CHECK(result.config->apps[0].tls->cert == "/shop.pem");
   CHECK(result.config->apps[0].tls->where == "t.yaml:9:10: apps[0].tls");
+  CHECK(result.warnings.empty());
+  // An app without hosts is never chosen by SNI: said, not refused.
+  std::string hostless = yaml;
+  hostless.erase(hostless.find("    hosts: [shop.example.com]\n"), std::string("    hosts: [shop.example.com]\n").size());
+  const auto warned = load_string(hostless, "t.yaml");
+  CHECK(warned.errors.empty());
+  CHECK(lines_of(warned.warnings) == "t.yaml:8:10: apps[0].tls: the app has no hosts: SNI never selects this certificate\n");
 }
 
 TEST_CASE("design.md keys this version does not implement are refused, never ignored") {
