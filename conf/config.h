@@ -38,15 +38,39 @@ enum class ActionIdSource {
 };
 const char* to_string(ActionIdSource source);
 
+// A certificate and its private key, both PEM files. The files are read and
+// checked when the config is turned into TLS contexts
+// (gateway/net/tls_context.h), never here; the key's content is never kept
+// in a Config, printed or logged.
 struct TlsConfig {
-  std::string cert;
-  std::string key;
+  std::string cert;  // the certificate, then its chain (intermediates), PEM
+  std::string key;   // the private key, PEM
+  // "file:line:col: listeners[1].tls": where it was written, so the errors
+  // found when the files are read name the config line too.
+  std::string where;
 };
 
 struct ListenerConfig {
   SocketAddress address;
-  // Always empty: conf/load.cc refuses `tls:` until TLS termination lands.
-  std::optional<TlsConfig> tls;
+  std::optional<TlsConfig> tls;  // set: TLS is terminated on this listener
+  // A plain listener answers every request with 308 to https://<host><target>
+  // (refused with `tls`).
+  bool redirect_https = false;
+};
+
+// Process-wide TLS settings (`tls:` at the top level).
+struct TlsSettings {
+  // TLS 1.2 cipher list (OpenSSL syntax): Mozilla's "intermediate" choice,
+  // ECDHE key exchange with AES-GCM or ChaCha20-Poly1305 only.
+  std::string ciphers =
+      "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+      "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+  // TLS 1.3 suites; empty: OpenSSL's defaults (all AEAD).
+  std::string ciphersuites;
+  // Session-ticket keys: a new one every ticket_rotation; the one before it
+  // still decrypts (gateway/net/tls_ticket_keys.h).
+  Duration ticket_rotation{std::chrono::hours(12)};
+  std::string where;  // "file:line:col: tls" when written; "" for the defaults
 };
 
 struct AdminConfig {
@@ -81,6 +105,9 @@ struct Timeouts {
   // Below Node's 5 s keep-alive so we never reuse a socket Node is closing.
   Duration upstream_idle{std::chrono::seconds(4)};
   Duration drain{std::chrono::seconds(30)};
+  // From accept to a finished TLS handshake; then the connection is closed
+  // and counted (skewgate_tls_handshake_errors_total{reason="handshake_timeout"}).
+  Duration tls_handshake{std::chrono::seconds(10)};
 };
 
 struct AccessLogConfig {
@@ -197,6 +224,9 @@ struct AppConfig {
   SecurityConfig security;
   HealthConfig health;
   std::optional<CanaryConfig> canary;
+  // Served to TLS clients whose SNI names one of `hosts` (exact, then
+  // wildcard); needs a TLS listener.
+  std::optional<TlsConfig> tls;
 };
 
 struct Config {
@@ -212,6 +242,7 @@ struct Config {
   MetricsConfig metrics;
   std::vector<Cidr> trusted_proxies;
   PinsConfig pins;
+  TlsSettings tls;
   std::vector<AppConfig> apps;
 };
 

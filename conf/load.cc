@@ -160,10 +160,6 @@ bool is_origin(std::string_view text) {
   return !rest.empty() && rest.find_first_of("/?#") == std::string_view::npos;
 }
 
-constexpr const char* kNoTls =
-    "TLS termination is not available in this version; terminate TLS in front of skewgate (a load balancer, "
-    "nginx, HAProxy) and list that proxy in trusted_proxies";
-
 class Loader {
  public:
   explicit Loader(std::string file) : file_(std::move(file)) {}
@@ -176,6 +172,14 @@ class Loader {
   };
 
   void error(const Site& site, std::string message) { add(errors_, site, std::move(message)); }
+  // "file:line:col: key", the prefix of a diagnostic at `site`, for checks
+  // that run after the walk (certificates are read by the gateway).
+  std::string where(const Site& site) const {
+    Diagnostic d{file_, site.mark.line >= 0 ? site.mark.line + 1 : 0, site.mark.line >= 0 ? site.mark.column + 1 : 0,
+                 site.path, ""};
+    std::string text = d.to_string();
+    return text.substr(0, text.size() - 2);  // without ": " and the empty message
+  }
   void warning(const Site& site, std::string message) { add(warnings_, site, std::move(message)); }
 
   LoadResult finish(std::optional<Config> config) {
@@ -396,6 +400,7 @@ struct AppSites {
   std::optional<Site> name;
   std::optional<Site> is_default;
   std::vector<Site> hosts;  // parallel to AppConfig::hosts
+  std::optional<Site> tls;
 };
 
 class ConfigReader {
@@ -417,6 +422,7 @@ class ConfigReader {
                 {"metrics", [&](auto& n, auto& s) { read_metrics(n, s, config.metrics); }},
                 {"trusted_proxies", [&](auto& n, auto& s) { read_trusted_proxies(n, s, config.trusted_proxies); }},
                 {"pins", [&](auto& n, auto& s) { read_pins(n, s, config.pins); }},
+                {"tls", [&](auto& n, auto& s) { read_tls_settings(n, s, config.tls); }},
                 {"apps", [&](auto& n, auto& s) { read_apps(n, s, config.apps); }},
             });
     if (root.IsMap()) {
@@ -425,6 +431,7 @@ class ConfigReader {
       if (!Loader::find(root, site, "apps")) in_.error({"apps", site.mark}, "at least one app is required");
     }
     check_apps_together();
+    check_tls_listeners(config);
     return config;
   }
 
@@ -435,6 +442,7 @@ class ConfigReader {
     in_.list(node, site, [&](const YAML::Node& item, const Site& item_site) {
       ListenerConfig listener;
       std::optional<Site> address_site;
+      std::optional<Site> redirect_site;
       bool parsed = false;
       in_.map(item, item_site,
               {
@@ -447,11 +455,17 @@ class ConfigReader {
                      }
                    },
                    true},
-                  // Known, so a typo gets its hint, and refused: nothing may be
-                  // accepted and then ignored (issue 13 item 12), and a listener
-                  // an operator believes is TLS would serve plain HTTP.
-                  {"tls", [&](auto&, auto& s) { in_.error(s, kNoTls); }},
+                  {"tls", [&](auto& n, auto& s) { read_tls(n, s, listener.tls.emplace()); }},
+                  {"redirect_https",
+                   [&](auto& n, auto& s) {
+                     redirect_site = s;
+                     in_.boolean(n, s, listener.redirect_https);
+                   }},
               });
+      // A TLS listener that redirected to https would send the browser to
+      // itself forever.
+      if (redirect_site && listener.redirect_https && listener.tls)
+        in_.error(*redirect_site, "redirect_https is for a plain listener; this one has tls");
       if (parsed) {
         const auto [first, inserted] = seen.emplace(listener.address.to_string(), item_site.path);
         if (!inserted) in_.error(*address_site, "same address as " + first->second);
@@ -539,7 +553,58 @@ class ConfigReader {
                 {"upstream_response", [&](auto& n, auto& s) { in_.duration(n, s, out.upstream_response); }},
                 {"upstream_idle", [&](auto& n, auto& s) { in_.duration(n, s, out.upstream_idle); }},
                 {"drain", [&](auto& n, auto& s) { in_.duration(n, s, out.drain); }},
+                {"tls_handshake",
+                 [&](auto& n, auto& s) {
+                   in_.duration(n, s, out.tls_handshake);
+                   // Without a deadline a client that connects and sends
+                   // nothing holds a connection for ever.
+                   if (out.tls_handshake.count() == 0) in_.error(s, "expected a duration of at least 1ms, got 0");
+                 }},
             });
+  }
+
+  // `tls: {cert, key}` on a listener or an app. Only the paths are read
+  // here; gateway/net/tls_context.h reads and checks the files.
+  void read_tls(const YAML::Node& node, const Site& site, TlsConfig& out) {
+    out.where = in_.where(site);
+    in_.map(node, site,
+            {
+                {"cert", [&](auto& n, auto& s) { in_.nonempty_string(n, s, out.cert); }, true},
+                {"key", [&](auto& n, auto& s) { in_.nonempty_string(n, s, out.key); }, true},
+            });
+  }
+
+  void read_tls_settings(const YAML::Node& node, const Site& site, TlsSettings& out) {
+    out.where = in_.where(site);
+    in_.map(node, site,
+            {
+                {"ciphers", [&](auto& n, auto& s) { in_.nonempty_string(n, s, out.ciphers); }},
+                {"ciphersuites", [&](auto& n, auto& s) { in_.nonempty_string(n, s, out.ciphersuites); }},
+                {"ticket_rotation",
+                 [&](auto& n, auto& s) {
+                   in_.duration(n, s, out.ticket_rotation);
+                   if (out.ticket_rotation < std::chrono::seconds(1))
+                     in_.error(s, "expected a duration of at least 1s, got " + got(n));
+                 }},
+            });
+  }
+
+  // An app certificate is chosen by SNI on a TLS listener: without one it
+  // would never be served.
+  void check_tls_listeners(const Config& config) {
+    // SNI is matched against the app's hosts: without any, the certificate
+    // is never served (a default app gets the listener's).
+    for (std::size_t a = 0; a < config.apps.size() && a < app_sites_.size(); ++a) {
+      if (config.apps[a].tls && config.apps[a].hosts.empty() && app_sites_[a].tls)
+        in_.warning(*app_sites_[a].tls, "the app has no hosts: SNI never selects this certificate");
+    }
+    const bool any = std::any_of(config.listeners.begin(), config.listeners.end(),
+                                 [](const ListenerConfig& l) { return l.tls.has_value(); });
+    if (any) return;
+    for (std::size_t a = 0; a < config.apps.size() && a < app_sites_.size(); ++a) {
+      if (config.apps[a].tls && app_sites_[a].tls)
+        in_.error(*app_sites_[a].tls, "an app certificate needs a listener with tls (none has)");
+    }
   }
 
   void read_access_log(const YAML::Node& node, const Site& site, AccessLogConfig& out) {
@@ -646,6 +711,11 @@ class ConfigReader {
                                 {"security", [&](auto& n, auto& s) { read_security(n, s, app.security); }},
                                 {"health", [&](auto& n, auto& s) { read_health(n, s, app.health); }},
                                 {"canary", [&](auto& n, auto& s) { read_canary(n, s, app.canary.emplace()); }},
+                                {"tls",
+                                 [&](auto& n, auto& s) {
+                                   sites.tls = s;
+                                   read_tls(n, s, app.tls.emplace());
+                                 }},
                             });
     // Manifests are read once the whole app is known: the cap is the app's
     // actions.manifest_max_bytes, wherever it is written.

@@ -20,6 +20,7 @@
 #include "gateway/admin/admin_server.h"
 #include "gateway/control/control_plane.h"
 #include "gateway/net/handover.h"
+#include "gateway/net/tls_context.h"
 #include "gateway/control/pin_secrets_fs.h"
 #include "gateway/proxy/server.h"
 #include "routing/snapshot.h"
@@ -84,6 +85,16 @@ bool check_config(const Options& options) {
   for (const auto& w : result.warnings) std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
   for (const auto& e : result.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
   if (!result.config) return false;
+  // Certificates and keys are read and checked as at start-up (a throwaway
+  // ticket key ring: nothing is served).
+  {
+    std::vector<std::string> tls_errors;
+    const auto ring = std::make_shared<sg::gateway::TicketKeyRing>(result.config->tls.ticket_rotation);
+    if (!sg::gateway::TlsContexts::build(*result.config, ring, tls_errors)) {
+      for (const auto& e : tls_errors) std::fprintf(stderr, "%s\n", e.c_str());
+      return false;
+    }
+  }
   std::erase_if(result.config->apps, [](const sg::conf::AppConfig& app) {
     return app.registry == sg::conf::RegistrySource::api && app.current.empty();
   });
@@ -272,6 +283,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   sg::gateway::Server server(snapshot, sink, &control.reports(), &keyring);
+  server.set_tls(control.tls());
   // Signals are caught from here on: a SIGHUP during start-up is queued and
   // handled once the loop runs, never the default action (terminate).
   m.control = &control;

@@ -143,13 +143,18 @@ std::vector<MetricFamily> Collector::Collect() const {
                          MetricType::Counter);
   for (std::size_t r = 0; r < kRejectReasons.size(); ++r)
     add_value(rejected, labels({{"reason", kRejectReasons[r]}}), static_cast<double>(total.rejected[r]));
+  auto tls_errors = family("skewgate_tls_handshake_errors_total",
+                           "TLS handshakes that failed or timed out, by reason.", MetricType::Counter);
+  for (std::size_t r = 0; r < kTlsHandshakeErrors.size(); ++r)
+    add_value(tls_errors, labels({{"reason", kTlsHandshakeErrors[r]}}),
+              static_cast<double>(total.tls_handshake_errors[r]));
   auto reloads = family("skewgate_config_reloads_total", "Configuration reloads by result.", MetricType::Counter);
   for (std::size_t r = 0; r < kReloadResults.size(); ++r)
     add_value(reloads, labels({{"result", kReloadResults[r]}}), static_cast<double>(control.config_reloads[r]));
 
   std::vector<MetricFamily> out;
   for (MetricFamily* f : {&requests, &skewed, &reload, &frameworks, &age, &info, &superseded, &pins, &duration, &errors,
-                          &connections, &rejected, &reloads})
+                          &connections, &rejected, &tls_errors, &reloads})
     out.push_back(std::move(*f));
   return out;
 }

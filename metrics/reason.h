@@ -43,6 +43,7 @@ enum class Reason : std::uint8_t {
   action_replayed,      // rerouted: the answer said "unknown action", another build ran it
   asset_fallback,       // rerouted: current's 404 for an asset, an older kept build had it
   reload_module,        // answered: react-server's reload module
+  redirect_https,       // 308: a plain request on a listener with redirect_https
 
   // Requests refused before routing
   // (skewgate_rejected_requests_total{reason}: kRejectLabels, where
@@ -105,6 +106,7 @@ inline constexpr std::array<std::string_view, kReasonCount> kReasonNames{
     "action_replayed",
     "asset_fallback",
     "reload_module",
+    "redirect_https",
     "bad_request",
     "header_too_large",
     "uri_too_long",

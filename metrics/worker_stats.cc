@@ -63,6 +63,7 @@ void WorkerStats::record_upstream_error(std::string_view app_name, std::string_v
 void WorkerStats::add(const WorkerStats& other) {
   for (const auto& [name, series] : other.apps) app(name).add(series);
   add_row(rejected, other.rejected);
+  add_row(tls_handshake_errors, other.tls_handshake_errors);
   for (const auto& [listener, open] : other.downstream_connections) downstream_connections[listener] += open;
 }
 

@@ -38,6 +38,7 @@
 // canary is configured) or current; any other pin is ignored for documents
 // and replaced by a pin for the build the document is served by.
 #include "skew/decide.h"
+#include "skew/https_redirect.h"
 
 #include <chrono>
 
@@ -287,6 +288,14 @@ std::uint64_t body_peek_bytes(const routing::RequestView& request, const routing
 
 Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
   const routing::RequestView& request = input.request;
+  if (input.redirect_https) {
+    Verdict verdict;
+    verdict.app = snapshot.find_app(request.header("host"));  // labels only
+    verdict.outcome = Outcome::answered;
+    verdict.reason = metrics::Reason::redirect_https;
+    verdict.answer = https_redirect_answer(request);
+    return verdict;
+  }
   const App* app = snapshot.find_app(request.header("host"));
   if (app == nullptr) return no_app();
 

@@ -32,6 +32,9 @@ struct DecisionInput {
   bool peer_trusted = false;
   // The worker's reusable pin cipher state (optional; see pin_scratch.h).
   PinScratch* pin_scratch = nullptr;
+  // A plain request on a listener with redirect_https: answered with a 308
+  // to https (skew/https_redirect.h) before anything else.
+  bool redirect_https = false;
 };
 
 // The query parameter of a signed preview link (design.md section 7).

@@ -85,7 +85,7 @@ class ResponseReader::Impl final : private HttpParserListener {
       return;
     }
     const ParseRejection rejection = parser_.rejection();
-    if (rejection.code == "header_too_large") {
+    if (rejection.code == metrics::Reason::header_too_large) {
       fail(head_too_large());
       return;
     }

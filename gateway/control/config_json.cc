@@ -61,6 +61,7 @@ json app_to_json(const conf::AppConfig& app) {
         {"fall", app.health.fall}}},
   };
   if (app.canary) out["canary"] = {{"build", app.canary->build}, {"percent", app.canary->percent}};
+  if (app.tls) out["tls"] = {{"cert", app.tls->cert}, {"key", app.tls->key}};
   return out;
 }
 
@@ -70,7 +71,9 @@ json config_to_json(const conf::Config& config) {
   json listeners = json::array();
   for (const auto& l : config.listeners) {
     json listener = {{"address", l.address.to_string()}};
+    // Paths only: a key file's content is never read into a Config.
     if (l.tls) listener["tls"] = {{"cert", l.tls->cert}, {"key", l.tls->key}};
+    if (l.redirect_https) listener["redirect_https"] = true;
     listeners.push_back(listener);
   }
   json previous = json::array();
@@ -103,7 +106,12 @@ json config_to_json(const conf::Config& config) {
         {"upstream_connect", duration(config.timeouts.upstream_connect)},
         {"upstream_response", duration(config.timeouts.upstream_response)},
         {"upstream_idle", duration(config.timeouts.upstream_idle)},
-        {"drain", duration(config.timeouts.drain)}}},
+        {"drain", duration(config.timeouts.drain)},
+        {"tls_handshake", duration(config.timeouts.tls_handshake)}}},
+      {"tls",
+       {{"ciphers", config.tls.ciphers},
+        {"ciphersuites", config.tls.ciphersuites},
+        {"ticket_rotation", duration(config.tls.ticket_rotation)}}},
       {"access_log",
        {{"path", config.access_log.path}, {"format", config.access_log.format == conf::LogFormat::json ? "json" : "plain"}}},
       {"metrics", {{"enabled", config.metrics.enabled}}},

@@ -11,6 +11,7 @@
 
 #include "conf/load.h"
 #include "conf/manifest.h"
+#include "conf/read_file.h"
 #include "gateway/control/config_json.h"
 #include "gateway/proxy/server.h"
 #include "skew/decide.h"
@@ -65,7 +66,11 @@ bool ControlPlane::load_config(std::vector<std::string>& errors) {
     return false;
   }
   file_config_ = std::move(*result.config);
-  return true;
+  // Certificates are read now: a bad one stops start-up with the file and
+  // OpenSSL's reason, before any socket is taken over.
+  ticket_keys_ = std::make_shared<TicketKeyRing>(file_config_.tls.ticket_rotation);
+  tls_ = TlsContexts::build(file_config_, ticket_keys_, errors);
+  return tls_ != nullptr;
 }
 
 bool ControlPlane::load_state(std::vector<std::string>& errors) {
@@ -184,6 +189,30 @@ void ControlPlane::attach(Server& server) {
   if (file_config_.watch && !config_path_.empty()) start_watch();
 }
 
+std::size_t ControlPlane::content_hash(std::size_t config_hash, const conf::Config& config) const {
+  std::size_t hash = config_hash;
+  const auto mix = [&hash](std::uint64_t value) { hash ^= std::hash<std::uint64_t>{}(value) + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2); };
+  const auto add_file = [&](const std::string& path) {
+    const conf::RegularFile file = conf::stat_regular_file(path, UINT64_MAX);
+    mix(static_cast<std::uint64_t>(file.error));
+    mix(file.identity.device);
+    mix(file.identity.inode);
+    mix(file.identity.size);
+    mix(static_cast<std::uint64_t>(file.identity.mtime_ns));
+  };
+  for (const auto& l : config.listeners)
+    if (l.tls) {
+      add_file(l.tls->cert);
+      add_file(l.tls->key);
+    }
+  for (const auto& app : config.apps)
+    if (app.tls) {
+      add_file(app.tls->cert);
+      add_file(app.tls->key);
+    }
+  return hash;
+}
+
 // Settings that belong to the process, not to a snapshot: reported, kept.
 void ControlPlane::report_static_changes(const conf::Config& next) const {
   auto note = [](const char* what) {
@@ -205,7 +234,7 @@ std::size_t ControlPlane::config_file_hash() const {
   std::ifstream in(config_path_, std::ios::binary);
   std::stringstream text;
   text << in.rdbuf();
-  return std::hash<std::string>{}(text.str());
+  return content_hash(std::hash<std::string>{}(text.str()), file_config_);
 }
 
 void ControlPlane::start_watch() {
@@ -222,6 +251,46 @@ void ControlPlane::start_watch() {
     return;
   }
   watching_ = true;
+  update_certificate_watches();
+}
+
+// Certificates are often renewed in their own directory (certbot's live/,
+// a Kubernetes secret volume): watch each directory that holds one.
+void ControlPlane::update_certificate_watches() {
+  if (!watching_) return;
+  const auto dir_of = [](const std::string& path) {
+    const std::size_t slash = path.find_last_of('/');
+    return slash == std::string::npos ? std::string(".") : path.substr(0, slash + 1);
+  };
+  const std::string config_dir = dir_of(config_path_);
+  std::set<std::string> dirs;
+  watched_names_.clear();
+  for (const std::string& file : tls_ ? tls_->files() : std::vector<std::string>{}) {
+    const std::size_t slash = file.find_last_of('/');
+    watched_names_.insert(slash == std::string::npos ? file : file.substr(slash + 1));
+    if (dir_of(file) != config_dir) dirs.insert(dir_of(file));
+  }
+  for (auto it = certificate_watches_.begin(); it != certificate_watches_.end();) {
+    if (dirs.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(it->second),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_fs_event_t*>(h); });
+    it = certificate_watches_.erase(it);
+  }
+  for (const std::string& dir : dirs) {
+    if (certificate_watches_.contains(dir)) continue;
+    auto* handle = new uv_fs_event_t;
+    uv_fs_event_init(loop_, handle);
+    handle->data = this;
+    if (uv_fs_event_start(handle, on_watch_event, dir.c_str(), 0) != 0) {
+      std::fprintf(stderr, "skewgate: warning: cannot watch %s; use SIGHUP or POST /api/v1/reload\n", dir.c_str());
+      uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* h) { delete reinterpret_cast<uv_fs_event_t*>(h); });
+      continue;
+    }
+    certificate_watches_.emplace(dir, handle);
+  }
 }
 
 // Editors and ConfigMap updates touch several entries in a row: wait for
@@ -233,7 +302,7 @@ void ControlPlane::on_watch_event(uv_fs_event_t* handle, const char* filename, i
   const std::string name = filename ? filename : "";
   const std::size_t slash = self->config_path_.find_last_of('/');
   const std::string base = slash == std::string::npos ? self->config_path_ : self->config_path_.substr(slash + 1);
-  if (!name.empty() && name != base && name != "..data") return;
+  if (!name.empty() && name != base && name != "..data" && !self->watched_names_.contains(name)) return;
   // Settle once, never postponed again: a busy directory cannot starve it.
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&self->watch_settle_)))
     uv_timer_start(&self->watch_settle_, on_watch_settled, 200, 0);
@@ -311,7 +380,10 @@ std::optional<ControlPlane::LoadedFile> ControlPlane::load_reload_file(std::vect
     return std::nullopt;
   }
   LoadedFile loaded;
-  loaded.hash = config_file_hash();
+  std::ifstream in(config_path_, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  const std::size_t bytes_hash = std::hash<std::string>{}(bytes.str());
   conf::LoadResult result = conf::load_file(config_path_);
   for (const auto& w : result.warnings) std::fprintf(stderr, "skewgate: warning: %s\n", w.to_string().c_str());
   if (!result.config) {
@@ -325,6 +397,11 @@ std::optional<ControlPlane::LoadedFile> ControlPlane::load_reload_file(std::vect
   const routing::RuntimeState runtime = runtime_state();
   state_ = before;
   if (!routing::Snapshot::create(std::move(effective), errors, 0, &runtime)) return std::nullopt;
+  // Certificate files are looked at before they are read: a file replaced
+  // while it is read shows as a change and is read again.
+  loaded.hash = content_hash(bytes_hash, *result.config);
+  loaded.tls = TlsContexts::build(*result.config, ticket_keys_, errors);
+  if (!loaded.tls) return std::nullopt;
   loaded.config = std::move(*result.config);
   return loaded;
 }
@@ -350,7 +427,7 @@ bool ControlPlane::apply_reload(LoadedFile loaded, std::vector<std::string>& err
   if (server_) {
     std::vector<std::string> notes;
     std::string error;
-    if (!server_->update_listeners(file, notes, error)) {
+    if (!server_->update_listeners(file, notes, error, loaded.tls)) {
       state_ = before;
       errors.push_back(error);
       return false;
@@ -363,6 +440,9 @@ bool ControlPlane::apply_reload(LoadedFile loaded, std::vector<std::string>& err
   }
   file_config_ = std::move(file);
   loaded_hash_ = loaded.hash;
+  tls_ = std::move(loaded.tls);
+  ticket_keys_->set_rotation(file_config_.tls.ticket_rotation);
+  update_certificate_watches();
   apply_retention();
   persist();
   return true;
@@ -381,6 +461,9 @@ void ControlPlane::stop() {
   if (watching_) {
     uv_close(reinterpret_cast<uv_handle_t*>(&watch_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&watch_settle_), nullptr);
+    for (auto& [dir, handle] : certificate_watches_)
+      uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* h) { delete reinterpret_cast<uv_fs_event_t*>(h); });
+    certificate_watches_.clear();
   }
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,8 @@
 #include "gateway/control/health_checker.h"
 #include "gateway/proxy/runtime_reports.h"
 #include "gateway/control/state_store.h"
+#include "gateway/net/tls_context.h"
+#include "gateway/net/tls_ticket_keys.h"
 #include "metrics/collector.h"
 #include "routing/registry.h"
 #include "routing/snapshot.h"
@@ -49,6 +52,9 @@ class ControlPlane {
   // The configuration file as read (valid after load_config()).
   const conf::Config& file_config() const { return file_config_; }
   std::shared_ptr<const routing::Snapshot> snapshot() const { return snapshot_; }
+  // The listeners' TLS contexts of the running config (valid after
+  // load_config(); a reload that fails to read a certificate keeps them).
+  std::shared_ptr<const TlsContexts> tls() const { return tls_; }
   RuntimeReports& reports() { return reports_; }
   // The process's pin keyring (chosen once at start), for minting preview
   // links. Without one, preview() answers without a link.
@@ -118,13 +124,20 @@ class ControlPlane {
   static void on_watch_event(uv_fs_event_t* handle, const char* filename, int events, int status);
   static void on_watch_settled(uv_timer_t* timer);
   void start_watch();
+  // watch: true also watches the directories of the certificate files.
+  void update_certificate_watches();
+  // The config file's bytes and the certificate and key files' identities
+  // (device, inode, size, mtime: a key's content is never hashed), so a
+  // replaced certificate counts as a change.
   std::size_t config_file_hash() const;
+  std::size_t content_hash(std::size_t config_hash, const conf::Config& config) const;
   void report_static_changes(const conf::Config& next) const;
   using RegistryOp = std::function<routing::OpResult(routing::AppRegistry&)>;
   // A reload in two steps around the probes: the file read and checked
   // (nullopt with `errors`), then applied.
   struct LoadedFile {
     conf::Config config;
+    std::shared_ptr<const TlsContexts> tls;
     std::size_t hash = 0;
   };
   std::optional<LoadedFile> load_reload_file(std::vector<std::string>& errors);
@@ -169,6 +182,10 @@ class ControlPlane {
   // a re-walk stat()s, and reads only files that changed.
   mutable conf::FunctionIdsCache functions_;
   std::shared_ptr<const routing::Snapshot> snapshot_;
+  // The process's ticket keys (made once, shared by every TLS context and
+  // worker) and the running config's contexts.
+  std::shared_ptr<TicketKeyRing> ticket_keys_;
+  std::shared_ptr<const TlsContexts> tls_;
   std::uint64_t generation_ = 0;
   Server* server_ = nullptr;
   const skew::PinKeyring* keyring_ = nullptr;
@@ -189,6 +206,10 @@ class ControlPlane {
   uv_fs_event_t watch_;
   uv_timer_t watch_settle_;
   bool watching_ = false;
+  // Directories of certificate files outside the config's own, by path;
+  // each handle is freed in its close callback.
+  std::map<std::string, uv_fs_event_t*> certificate_watches_;
+  std::set<std::string> watched_names_;  // base names a watch event may name
   std::size_t loaded_hash_ = 0;
   int ticks_ = 0;
   std::array<std::uint64_t, metrics::kReloadResults.size()> config_reloads_{};  // success, failure

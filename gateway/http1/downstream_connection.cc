@@ -25,11 +25,8 @@ constexpr std::size_t kKeepOutCapacity = 256 * 1024;
 DownstreamConnection::DownstreamConnection(ConnectionHost& host, Transport* transport)
     : host_(host), transport_(transport), parser_(HttpParser::Mode::request, *this) {}
 
-void DownstreamConnection::accept(ConnectionHost& host, uv_stream_t* listener, bool is_unix,
-                                  std::string_view listener_name) {
+void DownstreamConnection::start(ConnectionHost& host, Transport* transport, std::string_view listener_name) {
   const conf::Config& config = host.config();
-  Transport* transport = TcpTransport::accept(host.loop(), listener, is_unix, config.trusted_proxies);
-  if (transport == nullptr) return;
   auto* c = new DownstreamConnection(host, transport);
   c->timer_.init(host.loop(), c, [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_timer(); });
   c->send_timer_.init(host.loop(), c,
@@ -353,7 +350,8 @@ void DownstreamConnection::close_after_flush(bool linger) {
   set_timer(0, kNoTimer);  // the send deadline covers the flush; then the linger timer
   linger_after_shutdown_ = linger;
   waiting_for_response_ = false;
-  if (!linger && queued_bytes() == 0) {
+  // TLS ends with close_notify (RFC 8446 section 6.1), which shutdown() sends.
+  if (!linger && queued_bytes() == 0 && !transport_->info().secure) {
     close();  // everything is in the kernel's send buffer: close() still delivers it
     return;
   }

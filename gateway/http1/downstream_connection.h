@@ -9,7 +9,7 @@
 // callback.
 //
 // One request, top to bottom:
-//   accept()              the transport (TCP; TLS wraps it there), timers, gauge
+//   start()               an accepted transport (TCP, or TLS over it), timers, gauge
 //   on_transport_data     -> consume(): llhttp (http_parser.h, request_checks.h)
 //   on_head_complete      host_.new_stream(*this) -> handler_->on_request_head;
 //                         the request's method, version, keep-alive and body
@@ -55,8 +55,9 @@ class DownstreamConnection final : public ServerConnection,
                                    private HttpParserListener,
                                    private TransportObserver {
  public:
-  // A client connected on `listener` (a TCP or Unix stream socket).
-  static void accept(ConnectionHost& host, uv_stream_t* listener, bool is_unix, std::string_view listener_name);
+  // A client connected on `listener_name`; `transport` (TCP, or TLS over it)
+  // was accepted by the host, and is owned by the connection from now on.
+  static void start(ConnectionHost& host, Transport* transport, std::string_view listener_name);
 
   // ServerConnection
   // Drain: close an idle connection now, a busy one after its response.

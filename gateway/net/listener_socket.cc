@@ -98,8 +98,8 @@ std::vector<BoundListener> bind_listener(const conf::SocketAddress& address, uns
   if (address.family == conf::SocketAddress::Family::unix_path) {
     const int fd = bind_unix(address, error);
     if (fd < 0) return {};
-    result.push_back({fd, address.to_string(), true});
-    for (unsigned i = 1; i < workers; ++i) result.push_back({::dup(fd), address.to_string(), true});
+    result.push_back({fd, address.to_string(), true, address.to_string()});
+    for (unsigned i = 1; i < workers; ++i) result.push_back({::dup(fd), address.to_string(), true, address.to_string()});
     return result;
   }
   conf::SocketAddress resolved = address;
@@ -110,7 +110,7 @@ std::vector<BoundListener> bind_listener(const conf::SocketAddress& address, uns
       return {};
     }
     if (i == 0) resolved.port = bound_port(fd);
-    result.push_back({fd, resolved.to_string(), false});
+    result.push_back({fd, resolved.to_string(), false, address.to_string()});
   }
   return result;
 }

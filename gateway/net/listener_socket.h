@@ -15,6 +15,9 @@ struct BoundListener {
   int fd = -1;
   std::string name;  // the configured address, with the real port when 0 was asked
   bool is_unix = false;
+  // The address as written in the config (port 0 stays 0): how the
+  // listener's TLS settings are found (tls_context.h).
+  std::string config_name;
 };
 
 // One socket per worker for TCP (SO_REUSEPORT, so the kernel spreads

@@ -30,6 +30,8 @@ class TcpTransport final : public Transport, private WriteObserver {
   void close() override;
   void set_keepalive(unsigned seconds) override;
   const ConnectionInfo& info() const override { return info_; }
+  // The listener redirects plain requests to https (before start()).
+  void set_redirect_https() { info_.redirect_https = true; }
 
  private:
   TcpTransport() = default;

@@ -25,6 +25,9 @@ struct ConnectionInfo {
   bool secure = false;        // TLS is terminated on this connection
   std::string alpn;           // the protocol ALPN chose ("" when none)
   std::string sni;            // the server name the client asked for ("" when none)
+  // The listener's rule for plain requests (listeners[].redirect_https):
+  // each gets a 308 to https instead of being routed.
+  bool redirect_https = false;
 };
 
 class TransportObserver {

@@ -71,7 +71,8 @@ void Exchange::decide_and_route() {
   const std::string_view client = routing::client_address(downstream.peer_ip, downstream.peer_trusted,
                                                           view.headers, snapshot_->config().trusted_proxies);
   const skew::DecisionInput input{view,   peek, client, Worker::wall_ms(), worker_.keyring(),
-                                  secure, downstream.peer_trusted, &worker_.pin_scratch()};
+                                  secure, downstream.peer_trusted, &worker_.pin_scratch(),
+                                  downstream.redirect_https};
   verdict_ = skew::decide(input, *snapshot_);
   if (verdict_.answer) {
     peek_.clear();

@@ -38,7 +38,7 @@ std::vector<BoundListener> Server::sockets_for(const conf::SocketAddress& addres
   if (passed) {
     for (PassedSocket& p : *passed) {
       if (p.role != "proxy" || p.fd < 0 || p.name != name) continue;
-      sockets.push_back({p.fd, p.name, p.is_unix});
+      sockets.push_back({p.fd, p.name, p.is_unix, name});
       p.fd = -1;  // ours now
     }
   }
@@ -50,6 +50,7 @@ std::vector<BoundListener> Server::sockets_for(const conf::SocketAddress& addres
     for (auto& b : sockets) ::close(b.fd);
     return {};
   }
+  for (auto& b : fresh) b.config_name = name;
   sockets.insert(sockets.end(), fresh.begin(), fresh.end());
   return sockets;
 }
@@ -78,12 +79,15 @@ bool Server::start(std::string& error, std::vector<PassedSocket>* passed) {
   for (unsigned i = 0; i < count; ++i)
     workers_.push_back(std::make_unique<Worker>(i, snapshot_, std::move(per_worker[i]), &log_sink_, reports_,
                                                 keyring_, board_.get()));
-  for (unsigned i = 0; i < count; ++i)
+  for (unsigned i = 0; i < count; ++i) {
+    workers_[i]->set_tls(tls_);
     threads_.emplace_back([this, i] { leaked_[i] = workers_[i]->run(); });
+  }
   return true;
 }
 
-bool Server::update_listeners(const conf::Config& next, std::vector<std::string>& notes, std::string& error) {
+bool Server::update_listeners(const conf::Config& next, std::vector<std::string>& notes, std::string& error,
+                              std::shared_ptr<const TlsContexts> tls) {
   const conf::Config& running = snapshot_->config();
   const unsigned count = static_cast<unsigned>(workers_.size());
   auto names = [](const conf::Config& c) {
@@ -105,6 +109,7 @@ bool Server::update_listeners(const conf::Config& next, std::vector<std::string>
         for (auto& b : list) ::close(b.fd);
       return false;
     }
+    for (auto& b : bound) b.config_name = l.address.to_string();
     added.push_back(std::move(bound));
   }
   std::vector<std::string> removed;
@@ -127,8 +132,9 @@ bool Server::update_listeners(const conf::Config& next, std::vector<std::string>
   for (unsigned i = 0; i < count; ++i) {
     std::vector<BoundListener> add;
     for (auto& bound : added) add.push_back(bound[i]);
-    if (!add.empty() || !removed.empty()) workers_[i]->post_listener_changes(std::move(add), removed);
+    if (!add.empty() || !removed.empty() || tls) workers_[i]->post_listener_changes(std::move(add), removed, tls);
   }
+  if (tls) tls_ = std::move(tls);
   if (resolve_worker_count(next.workers) != count)
     notes.push_back("workers: the new count applies at the next restart (a hand-over restart drops nothing)");
   return true;

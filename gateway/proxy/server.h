@@ -30,6 +30,9 @@ class Server {
   // `passed`: sockets handed over by a predecessor (handover.h); the ones
   // used are marked fd = -1.
   bool start(std::string& error, std::vector<PassedSocket>* passed = nullptr);
+  // The TLS contexts (and redirect_https flags) of the listeners, before
+  // start(); a listener missing from them is plain.
+  void set_tls(std::shared_ptr<const TlsContexts> tls) { tls_ = std::move(tls); }
   // Duplicates of every listening socket, for a successor.
   std::vector<PassedSocket> handover_sockets() const;
   // The listeners' real addresses (port 0 resolved), in config order.
@@ -40,8 +43,12 @@ class Server {
 
   // A reload's listeners: new ones are bound (all or none: false with
   // `error`) and handed to every worker, removed ones closed. `notes` says
-  // what changed and what cannot change live (workers).
-  bool update_listeners(const conf::Config& next, std::vector<std::string>& notes, std::string& error);
+  // what changed and what cannot change live (workers). `tls` (when set)
+  // reaches each worker in the same message, so a new listener never
+  // accepts before its TLS context is there; new handshakes use it, open
+  // connections keep theirs.
+  bool update_listeners(const conf::Config& next, std::vector<std::string>& notes, std::string& error,
+                        std::shared_ptr<const TlsContexts> tls = nullptr);
   // Every worker switches to `snapshot` for new requests.
   void apply(std::shared_ptr<const routing::Snapshot> snapshot);
   // Stop accepting, let in-flight requests finish (up to the drain timeout),
@@ -53,6 +60,7 @@ class Server {
   AccessLogSink& log_sink_;
   RuntimeReports* reports_;
   const skew::PinKeyring* keyring_;
+  std::shared_ptr<const TlsContexts> tls_;
   std::unique_ptr<metrics::StatsBoard> board_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "gateway/http1/downstream_connection.h"
+#include "gateway/net/tcp_transport.h"
 #include "gateway/proxy/exchange.h"
 
 namespace sg::gateway {
@@ -104,6 +105,7 @@ void Worker::start_listeners() {
     l->worker = this;
     l->name = bound.name;
     l->is_unix = bound.is_unix;
+    l->config_name = bound.config_name;
     if (bound.is_unix) {
       uv_pipe_init(&loop_, &l->socket.pipe, 0);
       uv_pipe_open(&l->socket.pipe, bound.fd);
@@ -121,7 +123,12 @@ void Worker::start_listeners() {
 void Worker::on_connection(uv_stream_t* server, int status) {
   if (status < 0) return;
   auto* listener = static_cast<ListenerHandle*>(server->data);
-  DownstreamConnection::accept(*listener->worker, &listener->socket.stream, listener->is_unix, listener->name);
+  Worker& worker = *listener->worker;
+  TcpTransport* tcp = TcpTransport::accept(worker.loop(), &listener->socket.stream, listener->is_unix,
+                                           worker.snapshot().config().trusted_proxies);
+  // TLS over the socket when the listener has a certificate.
+  if (Transport* transport = worker.listener_transport(*listener, tcp))
+    DownstreamConnection::start(worker, transport, listener->name);
 }
 
 // ---- messages from the main thread ----
@@ -145,13 +152,31 @@ void Worker::post_drain(std::uint64_t drain_timeout_ms) {
 
 void Worker::on_async(uv_async_t* handle) { static_cast<Worker*>(handle->data)->apply_posted(); }
 
-void Worker::post_listener_changes(std::vector<BoundListener> add, std::vector<std::string> remove) {
+void Worker::post_listener_changes(std::vector<BoundListener> add, std::vector<std::string> remove,
+                                   std::shared_ptr<const TlsContexts> tls) {
   {
     std::lock_guard lock(mutex_);
     for (auto& b : add) posted_add_.push_back(b);
     for (auto& name : remove) posted_remove_.push_back(name);
+    if (tls) posted_tls_ = std::move(tls);
   }
   uv_async_send(&async_);
+}
+
+Transport* Worker::listener_transport(const ListenerHandle& listener, TcpTransport* tcp) {
+  if (tcp == nullptr || !tls_) return tcp;
+  const ListenerTls* entry = tls_->listener(listener.config_name);
+  if (entry == nullptr) return tcp;
+  if (entry->ctx == nullptr) {
+    if (entry->redirect_https) tcp->set_redirect_https();
+    return tcp;
+  }
+  const auto timeout = static_cast<std::uint64_t>(snapshot().config().timeouts.tls_handshake.count());
+  return TlsTransport::create(&loop_, tcp, tls_, entry->ctx, timeout, this);
+}
+
+void Worker::on_tls_handshake_error(TlsHandshakeError error) {
+  if (metrics::WorkerStats* s = stats()) ++s->tls_handshake_errors[static_cast<std::size_t>(error)];
 }
 
 void Worker::apply_posted() {
@@ -165,6 +190,8 @@ void Worker::apply_posted() {
     posted_add_.clear();
     remove = std::move(posted_remove_);
     posted_remove_.clear();
+    if (posted_tls_) tls_ = std::move(posted_tls_);
+    posted_tls_.reset();
     snapshot = std::move(posted_snapshot_);
     drain = posted_drain_;
     posted_drain_ = false;

@@ -18,6 +18,8 @@
 #include "gateway/net/listener_socket.h"
 #include "gateway/proxy/runtime_reports.h"
 #include "gateway/net/stream_io.h"
+#include "gateway/net/tcp_transport.h"
+#include "gateway/net/tls_transport.h"
 #include "gateway/proxy/upstream_pool.h"
 #include "metrics/stats_board.h"
 #include "metrics/worker_stats.h"
@@ -56,11 +58,13 @@ struct ListenerHandle {
   Worker* worker;
   std::string name;
   bool is_unix;
+  std::string config_name;  // as written in the config: finds its TLS context
 };
 
 // The ConnectionHost of its downstream connections: they create an Exchange
 // per request through new_stream() and never see the Worker itself.
-class Worker final : public ConnectionHost {
+// It also hears of failed TLS handshakes (TlsEvents) to count them.
+class Worker final : public ConnectionHost, private TlsEvents {
  public:
   // `keyring` (optional, process-wide, immutable) seals and opens pins.
   // `board` (optional) receives this worker's stats once a second.
@@ -80,7 +84,15 @@ class Worker final : public ConnectionHost {
   void post_drain(uint64_t drain_timeout_ms);
   // A reload added or removed listeners: start accepting on `add`, close the
   // listeners named in `remove`.
-  void post_listener_changes(std::vector<BoundListener> add, std::vector<std::string> remove);
+  // `tls` (when set) replaces the listeners' TLS contexts first.
+  void post_listener_changes(std::vector<BoundListener> add, std::vector<std::string> remove,
+                             std::shared_ptr<const TlsContexts> tls = nullptr);
+  // Before run(): the listeners' TLS contexts (none: every listener is plain).
+  void set_tls(std::shared_ptr<const TlsContexts> tls) { tls_ = std::move(tls); }
+  // The transport a connection accepted on `listener` reads and writes
+  // through: `tcp` itself, or TLS over it (the listener's current context;
+  // the connection keeps it). nullptr when `tcp` is.
+  Transport* listener_transport(const ListenerHandle& listener, TcpTransport* tcp);
 
   // Loop-thread API.
   unsigned index() const { return index_; }
@@ -125,6 +137,7 @@ class Worker final : public ConnectionHost {
   static void on_drain_timeout(uv_timer_t* handle);
   static void on_second(uv_timer_t* handle);
   void report_last_requests();
+  void on_tls_handshake_error(TlsHandshakeError error) override;
   static void on_connection(uv_stream_t* server, int status);
   void start_listeners();
   void apply_posted();
@@ -144,6 +157,7 @@ class Worker final : public ConnectionHost {
   LoopReadBuffer loop_read_buffer_;  // loop_.data points here (stream_io.h)
   std::vector<BoundListener> bound_listeners_;
   std::vector<std::unique_ptr<ListenerHandle>> listeners_;
+  std::shared_ptr<const TlsContexts> tls_;
   LocalSnapshot* current_;
   std::list<std::unique_ptr<LocalSnapshot>> snapshots_;  // current first; older ones while leased
   UpstreamPool pool_;
@@ -164,6 +178,7 @@ class Worker final : public ConnectionHost {
   bool posted_drain_ = false;
   std::vector<BoundListener> posted_add_;
   std::vector<std::string> posted_remove_;
+  std::shared_ptr<const TlsContexts> posted_tls_;
   uint64_t posted_drain_timeout_ms_ = 0;
 };
 

@@ -13,6 +13,7 @@
 
 #include "conf/load.h"
 #include "gateway/proxy/access_log.h"
+#include "gateway/net/tls_context.h"
 #include "gateway/proxy/server.h"
 #include "routing/snapshot.h"
 #include "wire.h"
@@ -34,11 +35,13 @@ struct ProxyOptions {
   std::string limits;              // flow mapping, e.g. "{uri_bytes: 512}"; empty: defaults
   std::string access_log = "off";  // a path when diagnosing a failure
   std::string app_extra;           // more keys of the app, e.g. "actions: {replay_bytes: 1KiB}"
+  std::string listener_extra;      // more keys of the listener, e.g. "tls: {cert: c.pem, key: k.pem}"
 };
 
 inline std::string proxy_yaml(const ProxyOptions& options) {
   std::string yaml =
-      "listeners: [{address: 127.0.0.1:0}]\n"
+      "listeners: [{address: 127.0.0.1:0" + (options.listener_extra.empty() ? "" : ", " + options.listener_extra) +
+      "}]\n"
       "workers: 1\n"
       "access_log: {path: \"" + options.access_log + "\", format: json}\n";
   yaml += "timeouts: " + options.timeouts + "\n";
@@ -64,12 +67,18 @@ class Proxy {
     for (const auto& d : result.errors) MESSAGE(d.to_string());
     REQUIRE(result.config);
     std::vector<std::string> errors;
+    // The listener's TLS context, as gateway/main.cc makes it.
+    auto tls = sg::gateway::TlsContexts::build(
+        *result.config, std::make_shared<sg::gateway::TicketKeyRing>(result.config->tls.ticket_rotation), errors);
+    for (const auto& e : errors) MESSAGE(e);
+    REQUIRE(tls);
     auto snapshot = sg::routing::Snapshot::create(std::move(*result.config), errors);
     for (const auto& e : errors) MESSAGE(e);
     REQUIRE(snapshot);
     std::string error;
     REQUIRE(sink_.open(snapshot->config().access_log, error));
     server_ = std::make_unique<sg::gateway::Server>(snapshot, sink_);
+    server_->set_tls(std::move(tls));
     REQUIRE_MESSAGE(server_->start(error), error);
     const std::string& name = server_->listener_names().at(0);
     port_ = static_cast<std::uint16_t>(std::stoi(name.substr(name.rfind(':') + 1)));

@@ -118,14 +118,14 @@ TEST_CASE("each mistake gets one exact message at the right place") {
        "t.yaml:9:10: limits.zzz: unknown key 'zzz'; expected one of: header_bytes, headers, uri_bytes, body_bytes"},
       {"nested unknown key", std::string(kMinimal) + "    upstream: x\n",
        "t.yaml:9:5: apps[0].upstream: unknown key 'upstream'; expected one of: name, hosts, default, registry, "
-       "framework, current, builds, asset_prefixes, skew, actions, assets, retention, security, health, canary"},
+       "framework, current, builds, asset_prefixes, skew, actions, assets, retention, security, health, canary, tls"},
       {"duplicate key", std::string(kMinimal) + "workers: 2\nworkers: 3\n",
        "t.yaml:10:1: workers: duplicate key (first set on line 9)"},
       {"wrong type: list", std::string(kMinimal) + "trusted_proxies: 10.0.0.0/8\n",
        "t.yaml:9:18: trusted_proxies: expected a list, got a scalar"},
       {"wrong type: mapping", std::string(kMinimal) + "timeouts: [1s]\n",
        "t.yaml:9:11: timeouts: expected a mapping with keys client_header, client_body, client_send, client_idle, "
-       "tunnel_idle, upstream_connect, upstream_response, upstream_idle, drain, got a list"},
+       "tunnel_idle, upstream_connect, upstream_response, upstream_idle, drain, tls_handshake, got a list"},
       {"wrong type: bool", std::string(kMinimal) + "watch: yes\n",
        "t.yaml:9:8: watch: expected true or false, got 'yes'"},
       {"empty value", std::string(kMinimal) + "state_dir:\n", "t.yaml:9:1: state_dir: expected a string, got nothing"},
@@ -255,39 +255,100 @@ apps:
   CHECK(result.errors.at(0).key == "listeners[0].tsl");
 }
 
-TEST_CASE("tls on a listener is refused until TLS termination lands, whatever its shape") {
-  // Nothing accepted is ignored (issue 13 item 12): a listener the operator
-  // believes terminates TLS must not quietly serve plain HTTP.
-  constexpr const char* kNoTls =
-      "TLS termination is not available in this version; terminate TLS in front of skewgate (a load balancer, "
-      "nginx, HAProxy) and list that proxy in trusted_proxies";
+TEST_CASE("tls on a listener: cert and key paths, with where they were written") {
+  const std::string yaml = "listeners:\n  - address: 127.0.0.1:8080\n    redirect_https: true\n"
+                           "  - address: 127.0.0.1:8443\n    tls:\n      cert: /c.pem\n      key: /k.pem\n" +
+                           kApps;
+  const auto result = load_string(yaml, "t.yaml");
+  REQUIRE(result.errors.empty());
+  const Config& c = *result.config;
+  REQUIRE(c.listeners.size() == 2);
+  CHECK_FALSE(c.listeners[0].tls.has_value());
+  CHECK(c.listeners[0].redirect_https);
+  REQUIRE(c.listeners[1].tls.has_value());
+  CHECK(c.listeners[1].tls->cert == "/c.pem");
+  CHECK(c.listeners[1].tls->key == "/k.pem");
+  CHECK(c.listeners[1].tls->where == "t.yaml:6:7: listeners[1].tls");
+  CHECK_FALSE(c.listeners[1].redirect_https);
+  // The defaults (design.md section 8).
+  CHECK(c.timeouts.tls_handshake == std::chrono::seconds(10));
+  CHECK(c.tls.ticket_rotation == std::chrono::hours(12));
+  CHECK(c.tls.ciphersuites.empty());
+  CHECK(c.tls.ciphers.find("ECDHE-RSA-AES128-GCM-SHA256") != std::string::npos);
+  CHECK(c.tls.ciphers.find("CBC") == std::string::npos);
+}
+
+TEST_CASE("tls shapes that are refused, each named where it is written") {
   const struct {
     const char* listener;
-    const char* where;
+    const char* errors;
   } cases[] = {
-      {"  - {address: 127.0.0.1:8443, tls: {cert: /c.pem, key: /k.pem}}\n", "t.yaml:2:36"},
-      {"  - address: 127.0.0.1:8443\n    tls:\n      cert: /c.pem\n      key: /k.pem\n", "t.yaml:4:7"},
-      {"  - {address: 127.0.0.1:8443, tls: {}}\n", "t.yaml:2:36"},
-      {"  - {address: 127.0.0.1:8443, tls: true}\n", "t.yaml:2:36"},
-      {"  - {address: 127.0.0.1:8443, tls:}\n", "t.yaml:2:31"},
+      {"  - {address: 127.0.0.1:8443, tls: {}}\n",
+       "t.yaml:2:36: listeners[0].tls.cert: is required\nt.yaml:2:36: listeners[0].tls.key: is required\n"},
+      {"  - {address: 127.0.0.1:8443, tls: true}\n",
+       "t.yaml:2:36: listeners[0].tls: expected a mapping with keys cert, key, got a scalar\n"},
+      {"  - {address: 127.0.0.1:8443, tls: {cert: /c.pem, key: ''}}\n",
+       "t.yaml:2:56: listeners[0].tls.key: must not be empty\n"},
+      {"  - {address: 127.0.0.1:8443, tls: {cert: /c.pem, key: /k.pem, chain: /x}}\n",
+       "t.yaml:2:64: listeners[0].tls.chain: unknown key 'chain'; expected one of: cert, key\n"},
+      {"  - {address: 127.0.0.1:8443, tls: {cert: /c.pem, key: /k.pem}, redirect_https: true}\n",
+       "t.yaml:2:81: listeners[0].redirect_https: redirect_https is for a plain listener; this one has tls\n"},
+      {"  - {address: 127.0.0.1:8443, redirect_https: maybe}\n",
+       "t.yaml:2:47: listeners[0].redirect_https: expected true or false, got 'maybe'\n"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.listener);
-    const std::string yaml = "listeners:\n" + std::string(c.listener) + kApps;
-    const auto result = load_string(yaml, "t.yaml");
+    const auto result = load_string("listeners:\n" + std::string(c.listener) + kApps, "t.yaml");
     CHECK_FALSE(result.config.has_value());
-    CHECK(lines_of(result.errors) == std::string(c.where) + ": listeners[0].tls: " + kNoTls + "\n");
+    CHECK(lines_of(result.errors) == c.errors);
   }
-  // Only the listener that asks for TLS is named; the others are fine.
-  const std::string two = "listeners:\n  - address: 127.0.0.1:8080\n  - {address: 127.0.0.1:8443, tls: {}}\n" + kApps;
-  CHECK(lines_of(load_string(two, "t.yaml").errors) == std::string("t.yaml:3:36: listeners[1].tls: ") + kNoTls + "\n");
+}
+
+TEST_CASE("top-level tls settings and timeouts.tls_handshake") {
+  const auto ok = load_string(std::string(kMinimal) +
+                                  "tls: {ciphers: 'ECDHE-RSA-AES256-GCM-SHA384', ciphersuites: "
+                                  "'TLS_AES_256_GCM_SHA384', ticket_rotation: 2s}\ntimeouts: {tls_handshake: 500ms}\n",
+                              "t.yaml");
+  REQUIRE(ok.errors.empty());
+  CHECK(ok.config->tls.ciphers == "ECDHE-RSA-AES256-GCM-SHA384");
+  CHECK(ok.config->tls.ciphersuites == "TLS_AES_256_GCM_SHA384");
+  CHECK(ok.config->tls.ticket_rotation == std::chrono::seconds(2));
+  CHECK(ok.config->tls.where == "t.yaml:9:6: tls");
+  CHECK(ok.config->timeouts.tls_handshake == std::chrono::milliseconds(500));
+  CHECK(errors_of(std::string(kMinimal) + "tls: {ticket_rotation: 500ms}\n") ==
+        "t.yaml:9:24: tls.ticket_rotation: expected a duration of at least 1s, got '500ms'\n");
+  CHECK(errors_of(std::string(kMinimal) + "tls: {ciphers: ''}\n") == "t.yaml:9:16: tls.ciphers: must not be empty\n");
+  CHECK(errors_of(std::string(kMinimal) + "tls: {cipher: x}\n") ==
+        "t.yaml:9:7: tls.cipher: unknown key 'cipher'; did you mean 'ciphers'?\n");
+  CHECK(errors_of(std::string(kMinimal) + "timeouts: {tls_handshake: 0s}\n") ==
+        "t.yaml:9:27: timeouts.tls_handshake: expected a duration of at least 1ms, got 0\n");
+}
+
+TEST_CASE("an app certificate needs a TLS listener") {
+  const std::string app_tls = "    tls: {cert: /shop.pem, key: /shop.key}\n";
+  const auto plain = load_string(std::string(kMinimal) + app_tls, "t.yaml");
+  CHECK(lines_of(plain.errors) == "t.yaml:9:10: apps[0].tls: an app certificate needs a listener with tls (none has)\n");
+  const std::string yaml = "listeners:\n  - {address: 127.0.0.1:8443, tls: {cert: /c.pem, key: /k.pem}}\n" + kApps +
+                           app_tls;
+  const auto result = load_string(yaml, "t.yaml");
+  REQUIRE(result.errors.empty());
+  REQUIRE(result.config->apps[0].tls.has_value());
+  CHECK(result.config->apps[0].tls->cert == "/shop.pem");
+  CHECK(result.config->apps[0].tls->where == "t.yaml:9:10: apps[0].tls");
+  CHECK(result.warnings.empty());
+  // An app without hosts is never chosen by SNI: said, not refused.
+  std::string hostless = yaml;
+  hostless.erase(hostless.find("    hosts: [shop.example.com]\n"), std::string("    hosts: [shop.example.com]\n").size());
+  const auto warned = load_string(hostless, "t.yaml");
+  CHECK(warned.errors.empty());
+  CHECK(lines_of(warned.warnings) == "t.yaml:8:10: apps[0].tls: the app has no hosts: SNI never selects this certificate\n");
 }
 
 TEST_CASE("design.md keys this version does not implement are refused, never ignored") {
-  // Per-app TLS (SNI), DNS re-resolution: in design.md section 8, not in
-  // this version. (assets.fallback_builds is, since issue 14; framework since
-  // issue 15.)
-  for (const std::string extra : {"dns: {refresh: 5s}\n", "    tls: {cert: /c.pem, key: /k.pem}\n"}) {
+  // DNS re-resolution: in design.md section 8, not in this version.
+  // (assets.fallback_builds is, since issue 14; framework since issue 15;
+  // tls since issue 16.)
+  for (const std::string extra : {"dns: {refresh: 5s}\n"}) {
     CAPTURE(extra);
     const auto result = load_string(std::string(kMinimal) + extra, "t.yaml");
     CHECK_FALSE(result.config.has_value());
@@ -520,12 +581,13 @@ workers: auto                               # one event loop per core
 state_dir: /var/lib/skewgate
 limits: {header_bytes: 32KiB, headers: 100, uri_bytes: 8KiB, body_bytes: 0}   # 0 = unlimited
 timeouts: {client_header: 10s, client_idle: 60s, upstream_connect: 2s,
-           upstream_response: 60s, upstream_idle: 4s, drain: 30s}
+           upstream_response: 60s, upstream_idle: 4s, tls_handshake: 10s, drain: 30s}
 pins: {cookie: skewgate_pin, secret_file: /etc/skewgate/pin-secret, previous_secrets: []}
 apps:
   - name: shop
     hosts: [shop.example.com, "*.shop.example.com"]
     registry: config
+    tls: {cert: /etc/skewgate/shop.crt, key: /etc/skewgate/shop.key}   # chosen by SNI
     skew: {action_policy: reload, message: "This page is out of date. Reload to continue."}
     actions: {inspect_bytes: 64KiB, replay_bytes: 64KiB}
     assets: {fallback_builds: 3}
@@ -541,12 +603,6 @@ apps:
 )";
   const std::string example_path = "/srv/shop/a/.next/server/server-reference-manifest.json";
   yaml.replace(yaml.find(example_path), example_path.size(), manifest);
-  // The example's TLS listener is the one thing refused until TLS lands.
-  CHECK(lines_of(load_string(yaml, "skewgate.yaml").errors) ==
-        "skewgate.yaml:4:10: listeners[1].tls: TLS termination is not available in this version; terminate TLS "
-        "in front of skewgate (a load balancer, nginx, HAProxy) and list that proxy in trusted_proxies\n");
-  const std::string tls_line = "    tls: {cert: /etc/skewgate/tls.crt, key: /etc/skewgate/tls.key}   # SNI picks per-app certs\n";
-  yaml.erase(yaml.find(tls_line), tls_line.size());
   const auto result = load_string(yaml, "skewgate.yaml");
   for (const auto& d : result.errors) CAPTURE(d.to_string());
   REQUIRE(result.errors.empty());
@@ -555,7 +611,10 @@ apps:
   REQUIRE(c.listeners.size() == 2);
   CHECK(c.listeners[1].address.to_string() == "0.0.0.0:8443");
   CHECK_FALSE(c.listeners[0].tls.has_value());
-  CHECK_FALSE(c.listeners[1].tls.has_value());
+  REQUIRE(c.listeners[1].tls.has_value());
+  CHECK(c.listeners[1].tls->cert == "/etc/skewgate/tls.crt");
+  CHECK(c.listeners[1].tls->key == "/etc/skewgate/tls.key");
+  CHECK(c.timeouts.tls_handshake == std::chrono::seconds(10));
   CHECK(c.admin.token_file == "/etc/skewgate/admin-token");
   CHECK(c.workers == 0);
   CHECK(c.limits.uri_bytes == 8192);

@@ -138,7 +138,8 @@ TEST_CASE("the exposition: every family of design.md section 10, zero series for
         "skewgate_build_info gauge", "skewgate_build_superseded_timestamp_seconds gauge",
         "skewgate_pins_total counter", "skewgate_upstream_request_duration_seconds histogram",
         "skewgate_upstream_errors_total counter", "skewgate_downstream_connections gauge",
-        "skewgate_rejected_requests_total counter", "skewgate_config_reloads_total counter"}) {
+        "skewgate_rejected_requests_total counter", "skewgate_tls_handshake_errors_total counter",
+        "skewgate_config_reloads_total counter"}) {
     CAPTURE(family);
     CHECK(text.find(std::string("# TYPE ") + family + "\n") != std::string::npos);
   }
@@ -176,6 +177,9 @@ TEST_CASE("the exposition: every family of design.md section 10, zero series for
   CHECK(has_line(text, R"(skewgate_config_reloads_total{result="success"} 3)"));
   CHECK(has_line(text, R"(skewgate_config_reloads_total{result="failure"} 1)"));
   CHECK(has_line(text, R"(skewgate_rejected_requests_total{reason="header_too_large"} 0)"));
+  // Every reason is a series from the start, at 0.
+  CHECK(has_line(text, R"(skewgate_tls_handshake_errors_total{reason="handshake_timeout"} 0)"));
+  CHECK(has_line(text, R"(skewgate_tls_handshake_errors_total{reason="not_tls"} 0)"));
 }
 
 TEST_CASE("the series set depends on the registry, not on traffic") {

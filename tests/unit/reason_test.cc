@@ -42,6 +42,7 @@ constexpr std::pair<Reason, std::string_view> kPinned[] = {
     {Reason::action_replayed, "action_replayed"},
     {Reason::asset_fallback, "asset_fallback"},
     {Reason::reload_module, "reload_module"},
+    {Reason::redirect_https, "redirect_https"},
     {Reason::bad_request, "bad_request"},
     {Reason::header_too_large, "header_too_large"},
     {Reason::uri_too_long, "uri_too_long"},

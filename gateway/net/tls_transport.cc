@@ -1,0 +1,355 @@
+#include "gateway/net/tls_transport.h"
+
+#include <openssl/err.h>
+
+namespace sg::gateway {
+namespace {
+
+// What OpenSSL's first queued error says about a failed handshake.
+TlsHandshakeError classify(unsigned long code) {
+  if (code == 0 || ERR_GET_LIB(code) != ERR_LIB_SSL) return TlsHandshakeError::other;
+  switch (ERR_GET_REASON(code)) {
+    case SSL_R_HTTP_REQUEST:
+    case SSL_R_HTTPS_PROXY_REQUEST:
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_PACKET_LENGTH_TOO_LONG:
+    case SSL_R_RECORD_LENGTH_MISMATCH:
+    case SSL_R_UNEXPECTED_RECORD:
+    case SSL_R_UNEXPECTED_MESSAGE:
+    case SSL_R_LENGTH_MISMATCH:
+    case SSL_R_LENGTH_TOO_SHORT:
+    case SSL_R_BAD_PACKET_LENGTH:
+    case SSL_R_RECORD_TOO_SMALL:
+      return TlsHandshakeError::not_tls;
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_VERSION_TOO_LOW:
+    case SSL_R_NO_PROTOCOLS_AVAILABLE:
+    case SSL_R_UNKNOWN_PROTOCOL:
+      return TlsHandshakeError::protocol_version;
+    case SSL_R_NO_SHARED_CIPHER:
+    case SSL_R_NO_SHARED_GROUPS:
+    case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+      return TlsHandshakeError::no_shared_cipher;
+    case SSL_R_NO_APPLICATION_PROTOCOL:
+      return TlsHandshakeError::no_application_protocol;
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+      return TlsHandshakeError::certificate_rejected;
+    default:
+      return TlsHandshakeError::other;
+  }
+}
+
+// One TLS record's plaintext at most (RFC 8446 section 5.1).
+constexpr std::size_t kRecordBytes = 16 * 1024;
+
+}  // namespace
+
+const char* to_string(TlsHandshakeError error) {
+  switch (error) {
+    case TlsHandshakeError::handshake_timeout: return "handshake_timeout";
+    case TlsHandshakeError::not_tls: return "not_tls";
+    case TlsHandshakeError::protocol_version: return "protocol_version";
+    case TlsHandshakeError::no_shared_cipher: return "no_shared_cipher";
+    case TlsHandshakeError::no_application_protocol: return "no_application_protocol";
+    case TlsHandshakeError::certificate_rejected: return "certificate_rejected";
+    case TlsHandshakeError::peer_closed: return "peer_closed";
+    case TlsHandshakeError::other: return "other";
+  }
+  return "other";
+}
+
+TlsTransport* TlsTransport::create(uv_loop_t* loop, Transport* inner, std::shared_ptr<const TlsContexts> contexts,
+                                   SSL_CTX* listener_ctx, std::uint64_t handshake_timeout_ms, TlsEvents* events) {
+  SSL* ssl = SSL_new(listener_ctx);
+  BIO* read_bio = BIO_new(BIO_s_mem());
+  BIO* write_bio = BIO_new(BIO_s_mem());
+  if (ssl == nullptr || read_bio == nullptr || write_bio == nullptr) {
+    SSL_free(ssl);
+    BIO_free(read_bio);
+    BIO_free(write_bio);
+    ERR_clear_error();
+    inner->close();
+    return nullptr;
+  }
+  // An empty memory BIO means "wait for more", never end of file.
+  BIO_set_mem_eof_return(read_bio, -1);
+  BIO_set_mem_eof_return(write_bio, -1);
+  SSL_set_bio(ssl, read_bio, write_bio);
+  SSL_set_accept_state(ssl);
+  auto* t = new TlsTransport;
+  t->inner_ = inner;
+  t->contexts_ = std::move(contexts);
+  t->ssl_ = ssl;
+  t->read_bio_ = read_bio;
+  t->write_bio_ = write_bio;
+  t->events_ = events;
+  t->handshake_timeout_ms_ = handshake_timeout_ms;
+  t->info_ = inner->info();
+  t->info_.secure = true;
+  uv_timer_init(loop, &t->timer_);
+  t->timer_.data = t;
+  return t;
+}
+
+TlsTransport::~TlsTransport() { SSL_free(ssl_); }
+
+void TlsTransport::start(TransportObserver& observer) {
+  observer_ = &observer;
+  inner_->start(*this);  // TCP: on_transport_ready at once
+}
+
+// The inner transport is connected: wait for the ClientHello.
+void TlsTransport::on_transport_ready() {
+  if (closing_) return;
+  uv_timer_start(&timer_, on_timer, handshake_timeout_ms_, 0);
+  inner_->read_start();
+}
+
+void TlsTransport::on_timer(uv_timer_t* timer) {
+  auto* t = static_cast<TlsTransport*>(timer->data);
+  if (t->closing_) return;
+  if (t->handshaking_) {
+    t->fail_handshake(TlsHandshakeError::handshake_timeout, UV_ETIMEDOUT);
+    return;
+  }
+  t->deliver();
+}
+
+void TlsTransport::on_transport_data(std::string_view data) {
+  if (closing_ || failed_) return;
+  // A memory BIO takes everything (it grows); the inner transport reads at
+  // most one loop buffer at a time and stops while the observer pauses.
+  if (BIO_write(read_bio_, data.data(), static_cast<int>(data.size())) != static_cast<int>(data.size())) {
+    if (handshaking_) {
+      fail_handshake(TlsHandshakeError::other, UV_ENOMEM);
+    } else {
+      ended_ = true;
+      observer_->on_transport_end(UV_ENOMEM);
+    }
+    return;
+  }
+  if (handshaking_) {
+    advance_handshake();
+    return;
+  }
+  if (reading_) deliver();
+}
+
+void TlsTransport::advance_handshake() {
+  ERR_clear_error();
+  const int rc = SSL_do_handshake(ssl_);
+  if (rc != 1) {
+    const int error = SSL_get_error(ssl_, rc);
+    const unsigned long code = ERR_peek_error();
+    // An alert for the client, if OpenSSL wrote one, goes out before we close.
+    const int flushed = flush();
+    if (error == SSL_ERROR_WANT_READ && flushed == 0) return;
+    fail_handshake(flushed != 0 ? TlsHandshakeError::peer_closed : classify(code), UV_EPROTO);
+    return;
+  }
+  // The server's last flight (and TLS 1.3 session tickets).
+  if (flush() != 0) {
+    fail_handshake(TlsHandshakeError::peer_closed, UV_EPIPE);
+    return;
+  }
+  handshaking_ = false;
+  uv_timer_stop(&timer_);
+  if (const char* sni = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name)) info_.sni = sni;
+  const unsigned char* alpn = nullptr;
+  unsigned int alpn_size = 0;
+  SSL_get0_alpn_selected(ssl_, &alpn, &alpn_size);
+  if (alpn != nullptr) info_.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_size);
+  // The observer usually starts reading in on_transport_ready: the inner
+  // transport keeps reading across the call (no stop/start pair), and what
+  // is already buffered is handed up below, not through a timer.
+  in_ready_ = true;
+  observer_->on_transport_ready();
+  in_ready_ = false;
+  if (closing_) return;
+  if (!reading_) inner_->read_stop();
+  if (!early_writes_.empty()) {
+    const std::string pending = std::move(early_writes_);
+    early_writes_.clear();
+    if (encrypt(pending) != 0 || flush() != 0) {
+      if (!ended_) {
+        ended_ = true;
+        observer_->on_transport_end(UV_EPIPE);
+      }
+      return;
+    }
+  }
+  // TLS 1.3 clients may send their request with their Finished message.
+  if (reading_) deliver();
+}
+
+void TlsTransport::fail_handshake(TlsHandshakeError reason, int status) {
+  if (failed_ || closing_) return;
+  failed_ = true;
+  handshaking_ = false;
+  ERR_clear_error();
+  uv_timer_stop(&timer_);
+  inner_->read_stop();
+  if (events_) events_->on_tls_handshake_error(reason);
+  ended_ = true;
+  observer_->on_transport_end(status);
+}
+
+void TlsTransport::on_transport_end(int status) {
+  if (closing_ || failed_) return;
+  if (handshaking_) {
+    fail_handshake(TlsHandshakeError::peer_closed, status);
+    return;
+  }
+  inner_end_ = status == 0 ? UV_EOF : status;
+  if (reading_) deliver();  // what is still buffered first, then the end
+}
+
+bool TlsTransport::has_buffered() const { return BIO_ctrl_pending(read_bio_) > 0 || SSL_pending(ssl_) > 0; }
+
+void TlsTransport::schedule_deliver() {
+  if (!uv_is_active(reinterpret_cast<const uv_handle_t*>(&timer_))) uv_timer_start(&timer_, on_timer, 0, 0);
+}
+
+// Hands up what the read BIO holds while the observer reads. Each pass is
+// bounded: the BIO holds at most what the inner transport read since the
+// last pass.
+void TlsTransport::deliver() {
+  std::array<char, kRecordBytes> plain;
+  while (reading_ && !closing_ && !ended_) {
+    ERR_clear_error();
+    const int n = SSL_read(ssl_, plain.data(), static_cast<int>(plain.size()));
+    if (n > 0) {
+      observer_->on_transport_data(std::string_view(plain.data(), static_cast<std::size_t>(n)));
+      continue;
+    }
+    const int error = SSL_get_error(ssl_, n);
+    // SSL_read may have answered something (a TLS 1.3 key update).
+    const int flushed = flush();
+    if (error == SSL_ERROR_WANT_READ && flushed == 0) {
+      if (inner_end_ != 0) {
+        ended_ = true;  // the peer went away without close_notify: HTTP framing tells truncation
+        observer_->on_transport_end(inner_end_);
+      }
+      return;
+    }
+    ended_ = true;
+    ERR_clear_error();
+    // close_notify (RFC 8446 section 6.1): the peer's orderly end.
+    observer_->on_transport_end(error == SSL_ERROR_ZERO_RETURN ? UV_EOF : UV_EPROTO);
+    return;
+  }
+}
+
+void TlsTransport::read_start() {
+  if (closing_ || reading_) return;
+  reading_ = true;
+  if (handshaking_ || failed_) return;  // the handshake reads anyway
+  inner_->read_start();
+  // Already read while paused: handed up on the loop's next turn, never from
+  // inside the caller (which may be in the middle of its own callback).
+  if (!in_ready_ && (has_buffered() || (inner_end_ != 0 && !ended_))) schedule_deliver();
+}
+
+void TlsTransport::read_stop() {
+  if (!reading_) return;
+  reading_ = false;
+  if (!handshaking_) inner_->read_stop();
+}
+
+int TlsTransport::encrypt(std::string_view data) {
+  while (!data.empty()) {
+    const std::size_t size = std::min(data.size(), kWriteSlice);
+    ERR_clear_error();
+    // A memory BIO takes every record, so SSL_write writes all of it.
+    const int n = SSL_write(ssl_, data.data(), static_cast<int>(size));
+    if (n <= 0) {
+      ERR_clear_error();
+      return UV_EPROTO;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+    if (!data.empty()) {
+      if (const int rc = flush(); rc != 0) return rc;
+    }
+  }
+  return 0;
+}
+
+// The write BIO's records to the inner transport, which copies what the
+// kernel does not take at once; the BIO is then emptied.
+int TlsTransport::flush() {
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(write_bio_, &data);
+  if (size <= 0) return 0;
+  const int rc = inner_->write(std::string_view(data, static_cast<std::size_t>(size)));
+  (void)BIO_reset(write_bio_);
+  return rc;
+}
+
+int TlsTransport::write(std::string_view data) {
+  if (closing_ || failed_) return UV_ECANCELED;
+  if (handshaking_) {
+    early_writes_.append(data);
+    return 0;
+  }
+  if (const int rc = encrypt(data); rc != 0) return rc;
+  return flush();
+}
+
+int TlsTransport::write2(std::string_view first, std::string_view second) {
+  if (closing_ || failed_) return UV_ECANCELED;
+  if (handshaking_) {
+    early_writes_.append(first);
+    early_writes_.append(second);
+    return 0;
+  }
+  // A small head and the first body bytes: one flush, one system call.
+  if (const int rc = encrypt(first); rc != 0) return rc;
+  if (const int rc = encrypt(second); rc != 0) return rc;
+  return flush();
+}
+
+std::size_t TlsTransport::queued_bytes() const {
+  return inner_->queued_bytes() + early_writes_.size() + BIO_ctrl_pending(write_bio_);
+}
+
+void TlsTransport::on_transport_written(int status) {
+  if (closing_) return;
+  if (handshaking_) {
+    if (status < 0) fail_handshake(TlsHandshakeError::peer_closed, status);
+    return;
+  }
+  if (!failed_) observer_->on_transport_written(status);
+}
+
+int TlsTransport::shutdown() {
+  if (closing_) return UV_ECANCELED;
+  if (!handshaking_ && !failed_) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);  // queues close_notify; the peer's is not awaited
+    ERR_clear_error();
+    if (const int rc = flush(); rc != 0) return rc;
+  }
+  return inner_->shutdown();
+}
+
+void TlsTransport::on_transport_shutdown(int status) {
+  if (!closing_) observer_->on_transport_shutdown(status);
+}
+
+void TlsTransport::set_keepalive(unsigned seconds) { inner_->set_keepalive(seconds); }
+
+void TlsTransport::close() {
+  if (closing_) return;
+  closing_ = true;
+  inner_->close();
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
+           [](uv_handle_t* h) { delete static_cast<TlsTransport*>(h->data); });
+}
+
+}  // namespace sg::gateway

@@ -1,0 +1,126 @@
+// TLS over another Transport (a TcpTransport): OpenSSL does the protocol
+// through two memory BIOs, so the loop never blocks and no record is parsed
+// here. Ciphertext read by the inner transport goes into the read BIO;
+// what OpenSSL writes to the write BIO goes out through the inner transport's
+// write (kernel first, queued when it does not take it all).
+//
+// Handshake: from start() to a finished handshake at most
+// timeouts.tls_handshake; a failure or timeout is reported to TlsEvents (the
+// worker counts it by reason) and to the observer as on_transport_end(< 0),
+// after which the owner closes. on_transport_ready() comes once the handshake
+// finished, with info() holding alpn and sni.
+//
+// Reading: the inner transport reads while the handshake runs, then only
+// while the observer reads. Plaintext goes up in pieces of at most one
+// record (16 KiB). Bytes already read while the observer paused are handed
+// up on the loop's next turn after read_start().
+//
+// Writing: plaintext is encrypted at once (records of at most 16 KiB, in
+// slices of kWriteSlice so the write BIO stays small); queued_bytes() counts
+// the ciphertext the inner transport still holds plus plaintext written
+// before the handshake finished, so back-pressure works as over TCP.
+// shutdown() sends close_notify, then shuts the inner transport down.
+#pragma once
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include <array>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "gateway/net/tls_context.h"
+#include "gateway/net/transport.h"
+
+namespace sg::gateway {
+
+// Why a handshake failed: the fixed label set of
+// skewgate_tls_handshake_errors_total{reason} (metrics/labels.h lists them in
+// this order; a unit test pins the two together).
+enum class TlsHandshakeError {
+  handshake_timeout,        // nothing or too little within timeouts.tls_handshake
+  not_tls,                  // plain HTTP or other bytes that are not a TLS record
+  protocol_version,         // SSLv3, TLS 1.0 or 1.1 (or nothing the server accepts)
+  no_shared_cipher,         // none of the client's ciphers is allowed
+  no_application_protocol,  // ALPN offered without http/1.1
+  certificate_rejected,     // the client refused our certificate (an alert)
+  peer_closed,              // the client closed or reset during the handshake
+  other,
+};
+inline constexpr std::size_t kTlsHandshakeErrorCount = 8;
+const char* to_string(TlsHandshakeError error);
+
+class TlsEvents {
+ public:
+  virtual void on_tls_handshake_error(TlsHandshakeError error) = 0;
+
+ protected:
+  ~TlsEvents() = default;
+};
+
+class TlsTransport final : public Transport, private TransportObserver {
+ public:
+  // Takes `inner` (closed with this transport). `listener_ctx` is the
+  // listener's context in `contexts`, which the connection keeps alive.
+  // nullptr when OpenSSL cannot make the connection's state (then `inner`
+  // is closed).
+  static TlsTransport* create(uv_loop_t* loop, Transport* inner, std::shared_ptr<const TlsContexts> contexts,
+                              SSL_CTX* listener_ctx, std::uint64_t handshake_timeout_ms, TlsEvents* events);
+
+  void start(TransportObserver& observer) override;
+  void read_start() override;
+  void read_stop() override;
+  int write(std::string_view data) override;
+  int write2(std::string_view first, std::string_view second) override;
+  std::size_t queued_bytes() const override;
+  int shutdown() override;
+  void close() override;
+  void set_keepalive(unsigned seconds) override;
+  const ConnectionInfo& info() const override { return info_; }
+
+  // Plaintext per SSL_write before the write BIO is handed to the inner
+  // transport: four full records.
+  static constexpr std::size_t kWriteSlice = 64 * 1024;
+
+ private:
+  TlsTransport() = default;
+  ~TlsTransport() override;
+
+  // The inner transport's events.
+  void on_transport_ready() override;
+  void on_transport_data(std::string_view data) override;
+  void on_transport_end(int status) override;
+  void on_transport_written(int status) override;
+  void on_transport_shutdown(int status) override;
+
+  void advance_handshake();
+  void fail_handshake(TlsHandshakeError reason, int status);
+  void deliver();
+  int encrypt(std::string_view data);
+  int flush();
+  bool has_buffered() const;
+  void schedule_deliver();
+  static void on_timer(uv_timer_t* timer);
+
+  Transport* inner_ = nullptr;
+  std::shared_ptr<const TlsContexts> contexts_;
+  SSL* ssl_ = nullptr;
+  BIO* read_bio_ = nullptr;   // owned by ssl_
+  BIO* write_bio_ = nullptr;  // owned by ssl_
+  uv_timer_t timer_;          // the handshake deadline; then a zero delay for deliver()
+  TransportObserver* observer_ = nullptr;
+  TlsEvents* events_ = nullptr;
+  ConnectionInfo info_;
+  std::uint64_t handshake_timeout_ms_ = 0;
+  std::string early_writes_;  // plaintext written before the handshake finished
+  int inner_end_ = 0;         // the inner transport's end status, once it ended
+  bool handshaking_ = true;
+  bool failed_ = false;
+  bool reading_ = false;      // the observer wants data
+  bool ended_ = false;        // on_transport_end was reported
+  bool in_ready_ = false;     // inside the observer's on_transport_ready
+  bool closing_ = false;
+};
+
+}  // namespace sg::gateway
