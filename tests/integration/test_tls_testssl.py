@@ -25,13 +25,15 @@ import tempfile
 import time
 import unittest
 
-from harness import GatewayTestCase, make_config
+from harness import SKEWGATE_BIN, GatewayTestCase, make_config
 
 TESTSSL = shutil.which("testssl") or shutil.which("testssl.sh")
 # Below ctest's 300 s for an integration test, so a slow testssl fails with its own message.
 # testssl needs about a minute of CPU (its own bash, a few hundred openssl processes): about a
 # minute of wall time on an idle 2-core machine, 200 s measured with the load average at 11.
 TESTSSL_TIMEOUT = 270
+# What conf/load.cc said about a `tls:` listener before TLS termination landed.
+NO_TLS_YET = "TLS termination is not available"
 
 # testssl's protocol and cipher-category finding ids (testssl 3.0, JSON output).
 NOT_OFFERED = ["SSLv2", "SSLv3", "TLS1", "TLS1_1",
@@ -89,7 +91,17 @@ class TestTestssl(GatewayTestCase):
         certs = tempfile.mkdtemp(prefix="skewgate-testssl-")
         self.addCleanup(shutil.rmtree, certs, True)
         ca, chain, key = make_certificates(certs)
-        gateway = self.start_gateway(config_text=tls_config("{port}", upstream.port, chain, key))
+        config = tls_config("{port}", upstream.port, chain, key)
+        # A binary from before TLS termination refuses the listener with its own words: skip
+        # with them (any other refusal of this config fails below, at start).
+        config_path = os.path.join(certs, "check.yaml")
+        with open(config_path, "w") as f:
+            f.write(config.replace("{port}", "1") + f"state_dir: {os.path.join(certs, 'state')}\n")
+        check = subprocess.run([SKEWGATE_BIN, "--check", "-c", config_path], capture_output=True, timeout=30)
+        said = (check.stdout + check.stderr).decode(errors="replace")
+        if check.returncode != 0 and NO_TLS_YET in said:
+            self.skipTest(f"this skewgate has no TLS termination: {said.strip()[:200]}")
+        gateway = self.start_gateway(config_text=config)
         # The listener speaks TLS before testssl spends a minute on it.
         probe = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{gateway.port}",
                                 "-servername", "localhost", "-CAfile", ca, "-verify_return_error"],
