@@ -2,6 +2,7 @@
 // bounded waits, the skewgate process, its CLI, and Next.js servers.
 
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -114,10 +115,39 @@ export async function startNext({ version, variantDir, port, logFile, label }) {
   return entry;
 }
 
+// A test CA and a server certificate it signed (ECDSA P-256, for 127.0.0.1 and localhost),
+// made with the openssl CLI in dir. spki: base64 of the SHA-256 of the leaf's
+// SubjectPublicKeyInfo, what Chromium's --ignore-certificate-errors-spki-list takes.
+export function makeTestCertificate(dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  const openssl = (...args) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr}`);
+    return r.stdout;
+  };
+  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30',
+    '-subj', '/CN=skewgate e2e CA', '-keyout', 'ca.key', '-out', 'ca.pem');
+  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost',
+    '-keyout', 'key.pem', '-out', 'leaf.csr');
+  fs.writeFileSync(path.join(dir, 'leaf.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' +
+    'keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n');
+  openssl('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30',
+    '-extfile', 'leaf.ext', '-out', 'leaf.pem');
+  const chain = path.join(dir, 'chain.pem');
+  fs.writeFileSync(chain, fs.readFileSync(path.join(dir, 'leaf.pem')) + fs.readFileSync(path.join(dir, 'ca.pem')));
+  // The public key in DER (openssl pkey -pubin -outform der), hashed here.
+  const pub = openssl('x509', '-in', 'leaf.pem', '-pubkey', '-noout');
+  const der = spawnSync('openssl', ['pkey', '-pubin', '-outform', 'der'], { cwd: dir, input: pub, timeout: 30_000 });
+  if (der.status !== 0) throw new Error(`openssl pkey failed: ${der.stderr}`);
+  const spki = createHash('sha256').update(der.stdout).digest('base64');
+  return { ca: path.join(dir, 'ca.pem'), chain, key: path.join(dir, 'key.pem'), spki };
+}
+
 // skewgate with one app (`registry: api`), its admin listener and a fresh state_dir.
+// tls {cert, key}: the listener terminates TLS with that certificate (url is https).
 export class Skewgate {
-  constructor({ dir, port, adminPort, policy = 'reload', message }) {
-    Object.assign(this, { dir, port, adminPort, policy, message });
+  constructor({ dir, port, adminPort, policy = 'reload', message, tls = null }) {
+    Object.assign(this, { dir, port, adminPort, policy, message, tls });
     this.configPath = path.join(dir, 'skewgate.yaml');
     this.stateDir = path.join(dir, 'state');
     this.logFile = path.join(dir, 'skewgate.log');
@@ -128,11 +158,13 @@ export class Skewgate {
   }
 
   get admin() { return `http://127.0.0.1:${this.adminPort}`; }
-  get url() { return `http://127.0.0.1:${this.port}`; }
+  get url() { return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`; }
 
   writeConfig() {
     const yaml = [
-      `listeners: [{address: 127.0.0.1:${this.port}}]`,
+      this.tls
+        ? `listeners: [{address: 127.0.0.1:${this.port}, tls: {cert: ${JSON.stringify(this.tls.cert)}, key: ${JSON.stringify(this.tls.key)}}}]`
+        : `listeners: [{address: 127.0.0.1:${this.port}}]`,
       'workers: 2',
       `admin: {address: 127.0.0.1:${this.adminPort}}`,
       `state_dir: ${JSON.stringify(this.stateDir)}`,

@@ -11,6 +11,9 @@
 //   multitab  the builds without deploymentId, all tabs in one cookie jar: old tabs on A, tab 2
 //             loads B (so every tab sends pin B); the old tabs' interactions while A is
 //             retained and after retire, with manifests and with none (zero-config).
+//   https     once (next16, else the last version named): skewgate terminating TLS with a test
+//             certificate that Chromium trusts by its SPKI hash; pins carry Secure, an old tab
+//             is served by A after B's deploy and reloads onto B after A's retire.
 //             E2E_ONLY=multitab (comma list) runs only the named scenarios.
 // Every check asserts on the DOM and saves a screenshot under tests/e2e/results/<version>/.
 // Ends with results/summary.md (the table) and a closing line "N passed, N failed".
@@ -19,7 +22,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { buildVersion, VERSIONS, variantDir } from './build.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, Skewgate, freePort, here, sleep, startNext, stopAllSync, stopProcess, waitFor } from './lib.mjs';
+import { spawnSync } from 'node:child_process';
+import { CHROMIUM, CHROMIUM_ARGS, SKEWGATE_BIN, Skewgate, freePort, here, makeTestCertificate, sleep, startNext, stopAllSync, stopProcess, waitFor } from './lib.mjs';
 
 const RESULTS = path.join(here, 'results');
 const RUN_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS || 20 * 60_000);
@@ -48,7 +52,7 @@ async function openTab(context, url, name, { js = true, old = true } = {}) {
     const h = resp.headers();
     const rh = req.headers();
     const entry = {
-      t: Date.now(), method: req.method(), url: req.url().replace(/^http:\/\/127\.0\.0\.1:\d+/, ''), status: resp.status(),
+      t: Date.now(), method: req.method(), url: req.url().replace(/^https?:\/\/127\.0\.0\.1:\d+/, ''), status: resp.status(),
       contentType: h['content-type'], xSkewgateReload: h['x-skewgate-reload'], xActionRedirect: h['x-action-redirect'],
       location: h.location, actionNotFound: h['x-nextjs-action-not-found'], respDeploymentId: h['x-nextjs-deployment-id'], reqDeploymentId: rh['x-deployment-id'], nextAction: rh['next-action'], rsc: rh.rsc,
     };
@@ -655,6 +659,110 @@ async function multiTabScenario(version, browser, dir, { manifests, builds }) {
   }
 }
 
+// The HTTPS scenario (issue 16): skewgate terminates TLS (a test CA's certificate for
+// 127.0.0.1) in front of dpl-a and dpl-b; its own Chromium trusts that certificate through
+// --ignore-certificate-errors-spki-list (the leaf's SPKI hash), so nothing else is relaxed.
+// Asserted: the page is served over TLS; the pin's Set-Cookie header carries Secure and the
+// jar holds it as secure; the skew scenario's stale-tab steps hold over HTTPS: after B's
+// deploy a new tab gets B and an old tab's action is served by A; after A's retire another
+// old tab's action reloads the page onto B, with no error.
+async function httpsScenario(version, _browser, dir) {
+  const t0 = Date.now();
+  const cert = makeTestCertificate(path.join(dir, 'tls'));
+  // A binary from before TLS termination refuses the listener with its own words: recorded,
+  // not failed (any other refusal fails at start).
+  const checkDir = path.join(dir, 'skewgate-https-check');
+  fs.rmSync(checkDir, { recursive: true, force: true });
+  fs.mkdirSync(checkDir, { recursive: true });
+  const probe = new Skewgate({ dir: checkDir, port: 1, adminPort: 2, message: ERROR_MESSAGE, tls: { cert: cert.chain, key: cert.key } });
+  const checked = spawnSync(SKEWGATE_BIN, ['--check', '-c', probe.configPath], { encoding: 'utf8', timeout: 30_000 });
+  if (checked.status !== 0 && `${checked.stdout}${checked.stderr}`.includes('TLS termination is not available')) {
+    const said = `${checked.stdout}${checked.stderr}`.trim().slice(0, 200);
+    rows.push({ version, scenario: 'https', phase: '(setup)', kind: '-', assert: false, ok: false, screenshot: '-',
+      expected: '(skipped: this skewgate has no TLS termination)', saw: said });
+    log(`SKIPPED        ${version} https: this skewgate has no TLS termination: ${said}`);
+    return;
+  }
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, timeout: 60_000,
+    args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${cert.spki}`] });
+  const builds = await startBuilds(version, dir, ['dpl-a', 'dpl-b'], 'https');
+  const sgDir = path.join(dir, 'skewgate-https');
+  fs.rmSync(sgDir, { recursive: true, force: true });
+  fs.mkdirSync(sgDir, { recursive: true });
+  const sg = new Skewgate({ dir: sgDir, port: await freePort(), adminPort: await freePort(), policy: 'reload',
+    message: ERROR_MESSAGE, tls: { cert: cert.chain, key: cert.key } });
+  const ctx = await browser.newContext();
+  // Every Set-Cookie of skewgate's pin the browser received (allHeaders: set-cookie included).
+  const pinHeaders = [];
+  ctx.on('response', async (resp) => {
+    try {
+      const setCookie = await resp.headerValue('set-cookie');
+      if (setCookie) for (const c of setCookie.split('\n')) if (c.startsWith('skewgate_pin=')) pinHeaders.push(c);
+    } catch { /* page closed */ }
+  });
+  const scenario = 'https';
+  try {
+    await sg.start();
+    sg.deploy('dpl-a', builds.ports['dpl-a']);
+    timings[`${version} https setup (certificate, browser, builds, skewgate)`] = (Date.now() - t0) / 1000;
+    const tabs = {};
+    for (const k of ['deploy-button', 'retire-button']) {
+      tabs[k] = await openTab(ctx, `${sg.url}/`, `https ${k}`);
+      const s = await snapshot(tabs[k]);
+      if (s.renderedBy !== 'A') throw new Error(`https tab ${k} says ${s.renderedBy}, not A`);
+    }
+    const pinCookie = (await ctx.cookies(sg.url)).find((c) => c.name === 'skewgate_pin');
+    const protocol = await tabs['deploy-button'].page.evaluate(() => location.protocol);
+    const tlsRow = {
+      version, scenario, phase: 'A current, over TLS', kind: 'pin cookie', assert: true, screenshot: '-',
+      expected: 'the page is https:, the pin\'s Set-Cookie has Secure, the jar\'s pin is secure',
+      saw: `location.protocol ${protocol}; Set-Cookie ${pinHeaders.length ? JSON.stringify(pinHeaders[0].replace(/=[^;]*/, '=…')) : '(none seen)'}; ` +
+        `jar: ${pinCookie ? `skewgate_pin secure=${pinCookie.secure} httpOnly=${pinCookie.httpOnly} sameSite=${pinCookie.sameSite}` : 'no skewgate_pin'}`,
+    };
+    const problems = [];
+    if (protocol !== 'https:') problems.push(`the page is ${protocol}, not https:`);
+    if (!pinHeaders.length) problems.push('no Set-Cookie for skewgate_pin was seen');
+    else if (!pinHeaders.every((h) => /;\s*secure\s*(;|$)/i.test(h))) problems.push(`a pin Set-Cookie lacks Secure: ${pinHeaders.find((h) => !/;\s*secure\s*(;|$)/i.test(h))}`);
+    if (!pinCookie?.secure) problems.push('the jar\'s skewgate_pin is not secure');
+    tlsRow.ok = problems.length === 0;
+    if (!tlsRow.ok) tlsRow.problems = problems;
+    rows.push(tlsRow);
+    log(`${(tlsRow.ok ? 'PASS' : 'FAIL').padEnd(14)} ${version} https/${tlsRow.phase} pin cookie: ${tlsRow.saw}${tlsRow.ok ? '' : `\n    problems: ${problems.join('; ')}`}`);
+
+    sg.deploy('dpl-b', builds.ports['dpl-b']);
+    const fresh = await openTab(ctx, `${sg.url}/`, 'https fresh tab after deploy', { old: false });
+    fresh.fresh = true;
+    await check({
+      version, scenario, phase: 'deploy (A retained), over TLS', kind: 'new tab (document)', tab: fresh, sg,
+      act: async () => {}, done: (s) => s.renderedBy, expected: 'a new visitor gets B',
+      expect: (s) => want(s, s.renderedBy === 'B', 'a new tab should get B'),
+    });
+    await fresh.page.close();
+    await check({
+      version, scenario, phase: 'deploy (A retained), over TLS', kind: 'action (button)', tab: tabs['deploy-button'], sg,
+      act: clickButton, done: (s) => s.oldTab === false || s.actionCalls > 0,
+      expected: 'served by A, page still A, no error', expect: expectServedByA('actionResult', 'action served by build A'),
+    });
+    sg.retire('dpl-a');
+    await check({
+      version, scenario, phase: 'retire (A retired), over TLS, action_policy reload', kind: 'action (button)', tab: tabs['retire-button'], sg,
+      act: clickButton, done: (s) => s.oldTab === false || s.actionCalls > 0, expected: 'page reloaded onto B over https, no error',
+      expect: (s) => [...expectReloadedOntoB('/')(s)],
+    });
+    // Every pin skewgate set over TLS, including the reloaded tab's new one, carried Secure.
+    const insecure = pinHeaders.filter((h) => !/;\s*secure\s*(;|$)/i.test(h));
+    if (insecure.length) {
+      rows.push({ version, scenario, phase: 'whole scenario', kind: 'pin cookie', assert: true, ok: false, screenshot: '-',
+        expected: 'every pin Set-Cookie over TLS has Secure', saw: insecure.join(' | '), problems: ['a pin without Secure'] });
+    }
+  } finally {
+    await ctx.close();
+    await browser.close();
+    await sg.stop();
+    await builds.stop();
+  }
+}
+
 // ---------------------------------------------------------------- report
 
 function writeSummary() {
@@ -689,13 +797,16 @@ async function main() {
     timings[`${v} install + builds (total)`] = (Date.now() - t0) / 1000;
   }
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+  // The HTTPS scenario runs once, on next16 when it is among the versions.
+  const httpsVersion = versions.includes('next16') ? 'next16' : versions[versions.length - 1];
   try {
     for (const v of versions) {
       const dir = path.join(RESULTS, v);
       fs.mkdirSync(dir, { recursive: true });
       for (const [name, fn] of [['baseline', baseline], ['skew', skewScenario], ['nodpl', nodplScenario],
-        ['multitab', multiTabScenarios]]) {
+        ['multitab', multiTabScenarios], ['https', httpsScenario]]) {
         if (ONLY && !ONLY.includes(name)) continue;
+        if (name === 'https' && v !== httpsVersion) continue;
         const t0 = Date.now();
         log(`${v}: scenario ${name}`);
         try {
