@@ -3,7 +3,7 @@
 // names), so the number of series is bounded whatever clients send.
 //
 // The request-side lists are in the order of the enums they label
-// (routing::RequestKind, skew::Outcome, gateway::TlsHandshakeError); the
+// (routing::RequestKind, skew::Outcome); the
 // gateway indexes them by enum value and a unit test pins the two together.
 // The reason label sets are derived from the reason catalogue
 // (metrics/reason.h), never listed here.
@@ -32,10 +32,7 @@ inline constexpr std::size_t kPinIssued = 0;
 inline constexpr auto kUpstreamErrors = label_values<kUpstreamErrorLabels.size()>(kUpstreamErrorLabels);
 inline constexpr auto kRejectReasons = label_values<kRejectLabels.size()>(kRejectLabels);
 inline constexpr std::array<std::string_view, 2> kReloadResults{"success", "failure"};
-// Why a TLS handshake failed (gateway::TlsHandshakeError order).
-inline constexpr std::array<std::string_view, 8> kTlsHandshakeErrors{
-    "handshake_timeout",       "not_tls",              "protocol_version", "no_shared_cipher",
-    "no_application_protocol", "certificate_rejected", "peer_closed",      "other"};
+inline constexpr auto kTlsHandshakeErrors = label_values<kTlsHandshakeLabels.size()>(kTlsHandshakeLabels);
 
 // The label used when a request has no served build (skewgate answered it)
 // or matched no app.

@@ -82,6 +82,17 @@ enum class Reason : std::uint8_t {
   upstream_send_timeout,
   bad_response,
 
+  // TLS handshakes that failed (skewgate_tls_handshake_errors_total{reason}:
+  // kTlsHandshakeLabels; gateway/net/tls_transport.cc says which is which).
+  handshake_timeout,        // nothing or too little within timeouts.tls_handshake
+  not_tls,                  // plain HTTP or other bytes that are not a TLS record
+  protocol_version,         // SSLv3, TLS 1.0 or 1.1 (or nothing the server accepts)
+  no_shared_cipher,         // none of the client's ciphers is allowed
+  no_application_protocol,  // ALPN offered without http/1.1
+  certificate_rejected,     // the client refused our certificate (an alert)
+  handshake_aborted,        // the client closed or reset during the handshake
+  handshake_failed,         // any other handshake failure
+
   client_closed,  // the client closed or reset before its response was complete
 
   // The "error" of a JSON answer whose "reason" says more.
@@ -135,6 +146,14 @@ inline constexpr std::array<std::string_view, kReasonCount> kReasonNames{
     "upstream_closed",
     "upstream_send_timeout",
     "bad_response",
+    "handshake_timeout",
+    "not_tls",
+    "protocol_version",
+    "no_shared_cipher",
+    "no_application_protocol",
+    "certificate_rejected",
+    "handshake_aborted",
+    "handshake_failed",
     "client_closed",
     "reload_required",
     "upstream_unavailable",
@@ -168,6 +187,7 @@ struct ReasonLabels {
 inline constexpr ReasonLabels kReloadLabels{Reason::build_retired, Reason::action_not_found};
 inline constexpr ReasonLabels kRejectLabels{Reason::bad_request, Reason::tunnel_idle_timeout};
 inline constexpr ReasonLabels kUpstreamErrorLabels{Reason::connect_refused, Reason::bad_response};
+inline constexpr ReasonLabels kTlsHandshakeLabels{Reason::handshake_timeout, Reason::handshake_failed};
 
 // The label value of a Reason: its name, but for the client-header timeout,
 // which skewgate_rejected_requests_total has always called `timeout` (the

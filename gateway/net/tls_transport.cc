@@ -6,8 +6,8 @@ namespace sg::gateway {
 namespace {
 
 // What OpenSSL's first queued error says about a failed handshake.
-TlsHandshakeError classify(unsigned long code) {
-  if (code == 0 || ERR_GET_LIB(code) != ERR_LIB_SSL) return TlsHandshakeError::other;
+metrics::Reason classify(unsigned long code) {
+  if (code == 0 || ERR_GET_LIB(code) != ERR_LIB_SSL) return metrics::Reason::handshake_failed;
   switch (ERR_GET_REASON(code)) {
     case SSL_R_HTTP_REQUEST:
     case SSL_R_HTTPS_PROXY_REQUEST:
@@ -20,18 +20,18 @@ TlsHandshakeError classify(unsigned long code) {
     case SSL_R_LENGTH_TOO_SHORT:
     case SSL_R_BAD_PACKET_LENGTH:
     case SSL_R_RECORD_TOO_SMALL:
-      return TlsHandshakeError::not_tls;
+      return metrics::Reason::not_tls;
     case SSL_R_UNSUPPORTED_PROTOCOL:
     case SSL_R_VERSION_TOO_LOW:
     case SSL_R_NO_PROTOCOLS_AVAILABLE:
     case SSL_R_UNKNOWN_PROTOCOL:
-      return TlsHandshakeError::protocol_version;
+      return metrics::Reason::protocol_version;
     case SSL_R_NO_SHARED_CIPHER:
     case SSL_R_NO_SHARED_GROUPS:
     case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
-      return TlsHandshakeError::no_shared_cipher;
+      return metrics::Reason::no_shared_cipher;
     case SSL_R_NO_APPLICATION_PROTOCOL:
-      return TlsHandshakeError::no_application_protocol;
+      return metrics::Reason::no_application_protocol;
     case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
     case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
     case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
@@ -39,9 +39,9 @@ TlsHandshakeError classify(unsigned long code) {
     case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
     case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
     case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
-      return TlsHandshakeError::certificate_rejected;
+      return metrics::Reason::certificate_rejected;
     default:
-      return TlsHandshakeError::other;
+      return metrics::Reason::handshake_failed;
   }
 }
 
@@ -49,20 +49,6 @@ TlsHandshakeError classify(unsigned long code) {
 constexpr std::size_t kRecordBytes = 16 * 1024;
 
 }  // namespace
-
-const char* to_string(TlsHandshakeError error) {
-  switch (error) {
-    case TlsHandshakeError::handshake_timeout: return "handshake_timeout";
-    case TlsHandshakeError::not_tls: return "not_tls";
-    case TlsHandshakeError::protocol_version: return "protocol_version";
-    case TlsHandshakeError::no_shared_cipher: return "no_shared_cipher";
-    case TlsHandshakeError::no_application_protocol: return "no_application_protocol";
-    case TlsHandshakeError::certificate_rejected: return "certificate_rejected";
-    case TlsHandshakeError::peer_closed: return "peer_closed";
-    case TlsHandshakeError::other: return "other";
-  }
-  return "other";
-}
 
 TlsTransport* TlsTransport::create(uv_loop_t* loop, Transport* inner, std::shared_ptr<const TlsContexts> contexts,
                                    SSL_CTX* listener_ctx, std::uint64_t handshake_timeout_ms, TlsEvents* events) {
@@ -115,7 +101,7 @@ void TlsTransport::on_timer(uv_timer_t* timer) {
   auto* t = static_cast<TlsTransport*>(timer->data);
   if (t->closing_) return;
   if (t->handshaking_) {
-    t->fail_handshake(TlsHandshakeError::handshake_timeout, UV_ETIMEDOUT);
+    t->fail_handshake(metrics::Reason::handshake_timeout, UV_ETIMEDOUT);
     return;
   }
   t->deliver();
@@ -127,7 +113,7 @@ void TlsTransport::on_transport_data(std::string_view data) {
   // most one loop buffer at a time and stops while the observer pauses.
   if (BIO_write(read_bio_, data.data(), static_cast<int>(data.size())) != static_cast<int>(data.size())) {
     if (handshaking_) {
-      fail_handshake(TlsHandshakeError::other, UV_ENOMEM);
+      fail_handshake(metrics::Reason::handshake_failed, UV_ENOMEM);
     } else {
       ended_ = true;
       observer_->on_transport_end(UV_ENOMEM);
@@ -150,12 +136,12 @@ void TlsTransport::advance_handshake() {
     // An alert for the client, if OpenSSL wrote one, goes out before we close.
     const int flushed = flush();
     if (error == SSL_ERROR_WANT_READ && flushed == 0) return;
-    fail_handshake(flushed != 0 ? TlsHandshakeError::peer_closed : classify(code), UV_EPROTO);
+    fail_handshake(flushed != 0 ? metrics::Reason::handshake_aborted : classify(code), UV_EPROTO);
     return;
   }
   // The server's last flight (and TLS 1.3 session tickets).
   if (flush() != 0) {
-    fail_handshake(TlsHandshakeError::peer_closed, UV_EPIPE);
+    fail_handshake(metrics::Reason::handshake_aborted, UV_EPIPE);
     return;
   }
   handshaking_ = false;
@@ -188,7 +174,7 @@ void TlsTransport::advance_handshake() {
   if (reading_) deliver();
 }
 
-void TlsTransport::fail_handshake(TlsHandshakeError reason, int status) {
+void TlsTransport::fail_handshake(metrics::Reason reason, int status) {
   if (failed_ || closing_) return;
   failed_ = true;
   handshaking_ = false;
@@ -203,7 +189,7 @@ void TlsTransport::fail_handshake(TlsHandshakeError reason, int status) {
 void TlsTransport::on_transport_end(int status) {
   if (closing_ || failed_) return;
   if (handshaking_) {
-    fail_handshake(TlsHandshakeError::peer_closed, status);
+    fail_handshake(metrics::Reason::handshake_aborted, status);
     return;
   }
   inner_end_ = status == 0 ? UV_EOF : status;
@@ -321,7 +307,7 @@ std::size_t TlsTransport::queued_bytes() const {
 void TlsTransport::on_transport_written(int status) {
   if (closing_) return;
   if (handshaking_) {
-    if (status < 0) fail_handshake(TlsHandshakeError::peer_closed, status);
+    if (status < 0) fail_handshake(metrics::Reason::handshake_aborted, status);
     return;
   }
   if (!failed_) observer_->on_transport_written(status);

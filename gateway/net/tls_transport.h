@@ -32,28 +32,15 @@
 
 #include "gateway/net/tls_context.h"
 #include "gateway/net/transport.h"
+#include "metrics/reason.h"
 
 namespace sg::gateway {
 
-// Why a handshake failed: the fixed label set of
-// skewgate_tls_handshake_errors_total{reason} (metrics/labels.h lists them in
-// this order; a unit test pins the two together).
-enum class TlsHandshakeError {
-  handshake_timeout,        // nothing or too little within timeouts.tls_handshake
-  not_tls,                  // plain HTTP or other bytes that are not a TLS record
-  protocol_version,         // SSLv3, TLS 1.0 or 1.1 (or nothing the server accepts)
-  no_shared_cipher,         // none of the client's ciphers is allowed
-  no_application_protocol,  // ALPN offered without http/1.1
-  certificate_rejected,     // the client refused our certificate (an alert)
-  peer_closed,              // the client closed or reset during the handshake
-  other,
-};
-inline constexpr std::size_t kTlsHandshakeErrorCount = 8;
-const char* to_string(TlsHandshakeError error);
-
+// Hears why a handshake failed: a Reason of metrics::kTlsHandshakeLabels,
+// the label set of skewgate_tls_handshake_errors_total{reason}.
 class TlsEvents {
  public:
-  virtual void on_tls_handshake_error(TlsHandshakeError error) = 0;
+  virtual void on_tls_handshake_error(metrics::Reason reason) = 0;
 
  protected:
   ~TlsEvents() = default;
@@ -95,7 +82,7 @@ class TlsTransport final : public Transport, private TransportObserver {
   void on_transport_shutdown(int status) override;
 
   void advance_handshake();
-  void fail_handshake(TlsHandshakeError reason, int status);
+  void fail_handshake(metrics::Reason reason, int status);
   void deliver();
   int encrypt(std::string_view data);
   int flush();

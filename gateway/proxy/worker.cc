@@ -175,8 +175,10 @@ Transport* Worker::listener_transport(const ListenerHandle& listener, TcpTranspo
   return TlsTransport::create(&loop_, tcp, tls_, entry->ctx, timeout, this);
 }
 
-void Worker::on_tls_handshake_error(TlsHandshakeError error) {
-  if (metrics::WorkerStats* s = stats()) ++s->tls_handshake_errors[static_cast<std::size_t>(error)];
+void Worker::on_tls_handshake_error(metrics::Reason reason) {
+  metrics::WorkerStats* s = stats();
+  const auto index = metrics::kTlsHandshakeLabels.index(reason);
+  if (s && index) ++s->tls_handshake_errors[*index];
 }
 
 void Worker::apply_posted() {

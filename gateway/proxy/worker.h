@@ -137,7 +137,7 @@ class Worker final : public ConnectionHost, private TlsEvents {
   static void on_drain_timeout(uv_timer_t* handle);
   static void on_second(uv_timer_t* handle);
   void report_last_requests();
-  void on_tls_handshake_error(TlsHandshakeError error) override;
+  void on_tls_handshake_error(metrics::Reason reason) override;
   static void on_connection(uv_stream_t* server, int status);
   void start_listeners();
   void apply_posted();
