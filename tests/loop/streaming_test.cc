@@ -18,25 +18,6 @@ constexpr std::uint64_t kLargeBody = 64ull << 20;
 constexpr std::uint64_t kMaxAhead = 16ull << 20;
 constexpr std::size_t kBlock = 64 * 1024;
 
-// Waits until `counter` stops moving for `quiet_ms` (or `max_ms` passed);
-// returns its value then.
-std::uint64_t wait_until_stalled(const std::atomic<std::uint64_t>& counter, int quiet_ms, int max_ms) {
-  const auto deadline = Clock::now() + milliseconds(max_ms);
-  std::uint64_t last = counter.load();
-  auto last_change = Clock::now();
-  while (Clock::now() < deadline) {
-    sleep_ms(20);
-    const std::uint64_t now = counter.load();
-    if (now != last) {
-      last = now;
-      last_change = Clock::now();
-    } else if (Clock::now() - last_change >= milliseconds(quiet_ms)) {
-      break;
-    }
-  }
-  return counter.load();
-}
-
 // The upstream answers one request with a 64 MiB Content-Length body,
 // counting what send() accepted.
 ScriptedUpstream::Script large_response_script(std::atomic<std::uint64_t>& sent, std::atomic<bool>& send_failed) {

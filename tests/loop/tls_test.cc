@@ -114,23 +114,6 @@ class TlsClient {
 constexpr std::uint64_t kLargeBody = 32ull << 20;
 constexpr std::size_t kBlock = 64 * 1024;
 
-std::uint64_t wait_until_stalled(const std::atomic<std::uint64_t>& counter, int quiet_ms, int max_ms) {
-  const auto deadline = Clock::now() + milliseconds(max_ms);
-  std::uint64_t last = counter.load();
-  auto last_change = Clock::now();
-  while (Clock::now() < deadline) {
-    sleep_ms(20);
-    const std::uint64_t now = counter.load();
-    if (now != last) {
-      last = now;
-      last_change = Clock::now();
-    } else if (Clock::now() - last_change >= milliseconds(quiet_ms)) {
-      break;
-    }
-  }
-  return counter.load();
-}
-
 ProxyOptions tls_options(const SelfSigned& cert, const std::string& upstream, std::string timeouts = kDefaultTimeouts) {
   ProxyOptions options;
   options.builds = {{"dpl-a", upstream}};

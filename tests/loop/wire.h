@@ -39,6 +39,25 @@ inline std::string lower(std::string_view text) {
 
 inline void sleep_ms(int ms) { std::this_thread::sleep_for(milliseconds(ms)); }
 
+// Waits until `counter` stops moving for `quiet_ms` (or `max_ms` passed);
+// returns its value then (how far a side got before back-pressure held it).
+inline std::uint64_t wait_until_stalled(const std::atomic<std::uint64_t>& counter, int quiet_ms, int max_ms) {
+  const auto deadline = Clock::now() + milliseconds(max_ms);
+  std::uint64_t last = counter.load();
+  auto last_change = Clock::now();
+  while (Clock::now() < deadline) {
+    sleep_ms(20);
+    const std::uint64_t now = counter.load();
+    if (now != last) {
+      last = now;
+      last_change = Clock::now();
+    } else if (Clock::now() - last_change >= milliseconds(quiet_ms)) {
+      break;
+    }
+  }
+  return counter.load();
+}
+
 // FNV-1a: a cheap checksum both ends of a body can compute.
 inline std::uint64_t fnv1a(std::string_view data, std::uint64_t hash = 1469598103934665603ull) {
   for (unsigned char c : data) {
