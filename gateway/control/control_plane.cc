@@ -35,6 +35,17 @@ std::string printable(std::string key) {
   return key;
 }
 
+// "dir/name" -> "dir/" ("." when there is no slash) and "name".
+std::string directory_of(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? std::string(".") : path.substr(0, slash + 1);
+}
+
+std::string file_name_of(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
 std::vector<std::string> to_strings(const std::vector<conf::Diagnostic>& diagnostics) {
   std::vector<std::string> out;
   for (const auto& d : diagnostics) out.push_back(d.to_string());
@@ -242,8 +253,7 @@ void ControlPlane::start_watch() {
   watch_settle_.data = this;
   uv_fs_event_init(loop_, &watch_);
   watch_.data = this;
-  const std::size_t slash = config_path_.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : config_path_.substr(0, slash + 1);
+  const std::string dir = directory_of(config_path_);
   if (uv_fs_event_start(&watch_, on_watch_event, dir.c_str(), 0) != 0) {
     std::fprintf(stderr, "skewgate: warning: cannot watch %s; use SIGHUP or POST /api/v1/reload\n", dir.c_str());
     uv_close(reinterpret_cast<uv_handle_t*>(&watch_), nullptr);
@@ -258,17 +268,12 @@ void ControlPlane::start_watch() {
 // a Kubernetes secret volume): watch each directory that holds one.
 void ControlPlane::update_certificate_watches() {
   if (!watching_) return;
-  const auto dir_of = [](const std::string& path) {
-    const std::size_t slash = path.find_last_of('/');
-    return slash == std::string::npos ? std::string(".") : path.substr(0, slash + 1);
-  };
-  const std::string config_dir = dir_of(config_path_);
+  const std::string config_dir = directory_of(config_path_);
   std::set<std::string> dirs;
   watched_names_.clear();
   for (const std::string& file : tls_ ? tls_->files() : std::vector<std::string>{}) {
-    const std::size_t slash = file.find_last_of('/');
-    watched_names_.insert(slash == std::string::npos ? file : file.substr(slash + 1));
-    if (dir_of(file) != config_dir) dirs.insert(dir_of(file));
+    watched_names_.insert(file_name_of(file));
+    if (std::string dir = directory_of(file); dir != config_dir) dirs.insert(std::move(dir));
   }
   for (auto it = certificate_watches_.begin(); it != certificate_watches_.end();) {
     if (dirs.contains(it->first)) {
@@ -300,8 +305,7 @@ void ControlPlane::on_watch_event(uv_fs_event_t* handle, const char* filename, i
   // Only the file itself, or the `..data` link a ConfigMap update swaps;
   // other files in the directory (an access log) must not delay a reload.
   const std::string name = filename ? filename : "";
-  const std::size_t slash = self->config_path_.find_last_of('/');
-  const std::string base = slash == std::string::npos ? self->config_path_ : self->config_path_.substr(slash + 1);
+  const std::string base = file_name_of(self->config_path_);
   if (!name.empty() && name != base && name != "..data" && !self->watched_names_.contains(name)) return;
   // Settle once, never postponed again: a busy directory cannot starve it.
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&self->watch_settle_)))
