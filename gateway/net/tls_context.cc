@@ -104,8 +104,8 @@ static SSL_CTX* make_context(const conf::TlsConfig& tls, const conf::TlsSettings
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-  // Idle keep-alive connections give their record buffers back.
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // No SSL_MODE_RELEASE_BUFFERS: TlsTransport frees the record buffers of
+  // a quiet connection itself, instead of around every record.
   // Stateless tickets only: workers share the key ring and nothing else.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   // A ticket's key decrypts for one to two rotation periods after it was

@@ -48,6 +48,14 @@ metrics::Reason classify(unsigned long code) {
 // One TLS record's plaintext at most (RFC 8446 section 5.1).
 constexpr std::size_t kRecordBytes = 16 * 1024;
 
+// SSL_get_error needs an empty error queue before the call it explains.
+// Failures clear it after themselves, so it is almost always empty already:
+// peeking is a read, where ERR_clear_error walks all sixteen slots (about
+// 800 instructions, three times per request before this guard).
+void clear_errors() {
+  if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
 }  // namespace
 
 TlsTransport* TlsTransport::create(uv_loop_t* loop, Transport* inner, std::shared_ptr<const TlsContexts> contexts,
@@ -80,6 +88,8 @@ TlsTransport* TlsTransport::create(uv_loop_t* loop, Transport* inner, std::share
   t->info_.secure = true;
   uv_timer_init(loop, &t->timer_);
   t->timer_.data = t;
+  t->buffers_timer_.init(loop, t, on_quiet);
+  t->open_handles_ = 2;
   return t;
 }
 
@@ -107,8 +117,16 @@ void TlsTransport::on_timer(uv_timer_t* timer) {
   t->deliver();
 }
 
+void TlsTransport::on_quiet(void* self) {
+  auto* t = static_cast<TlsTransport*>(self);
+  if (t->closing_ || t->handshaking_ || t->failed_) return;
+  // Refused (0) while a buffer holds data: then the next busy() re-arms.
+  SSL_free_buffers(t->ssl_);
+}
+
 void TlsTransport::on_transport_data(std::string_view data) {
   if (closing_ || failed_) return;
+  if (!handshaking_) busy();
   // A memory BIO takes everything (it grows); the inner transport reads at
   // most one loop buffer at a time and stops while the observer pauses.
   if (BIO_write(read_bio_, data.data(), static_cast<int>(data.size())) != static_cast<int>(data.size())) {
@@ -128,7 +146,7 @@ void TlsTransport::on_transport_data(std::string_view data) {
 }
 
 void TlsTransport::advance_handshake() {
-  ERR_clear_error();
+  clear_errors();
   const int rc = SSL_do_handshake(ssl_);
   if (rc != 1) {
     const int error = SSL_get_error(ssl_, rc);
@@ -146,6 +164,7 @@ void TlsTransport::advance_handshake() {
   }
   handshaking_ = false;
   uv_timer_stop(&timer_);
+  busy();
   if (const char* sni = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name)) info_.sni = sni;
   const unsigned char* alpn = nullptr;
   unsigned int alpn_size = 0;
@@ -208,10 +227,20 @@ void TlsTransport::schedule_deliver() {
 void TlsTransport::deliver() {
   std::array<char, kRecordBytes> plain;
   while (reading_ && !closing_ && !ended_) {
-    ERR_clear_error();
+    clear_errors();
     const int n = SSL_read(ssl_, plain.data(), static_cast<int>(plain.size()));
     if (n > 0) {
       observer_->on_transport_data(std::string_view(plain.data(), static_cast<std::size_t>(n)));
+      // Nothing left to decrypt: another SSL_read would only say WANT_READ
+      // (a partial record waits in OpenSSL's buffer for the rest of it).
+      // Whatever it wrote meanwhile (a TLS 1.3 key update) goes out now.
+      if (inner_end_ == 0 && !has_buffered()) {
+        if (flush() != 0 && !ended_ && !closing_) {
+          ended_ = true;
+          observer_->on_transport_end(UV_EPIPE);
+        }
+        return;
+      }
       continue;
     }
     const int error = SSL_get_error(ssl_, n);
@@ -249,9 +278,10 @@ void TlsTransport::read_stop() {
 }
 
 int TlsTransport::encrypt(std::string_view data) {
+  busy();
   while (!data.empty()) {
     const std::size_t size = std::min(data.size(), kWriteSlice);
-    ERR_clear_error();
+    clear_errors();
     // A memory BIO takes every record, so SSL_write writes all of it.
     const int n = SSL_write(ssl_, data.data(), static_cast<int>(size));
     if (n <= 0) {
@@ -300,8 +330,9 @@ int TlsTransport::write2(std::string_view first, std::string_view second) {
   return flush();
 }
 
+// The write BIO is empty here: every encrypt() is followed by flush().
 std::size_t TlsTransport::queued_bytes() const {
-  return inner_->queued_bytes() + early_writes_.size() + BIO_ctrl_pending(write_bio_);
+  return inner_->queued_bytes() + early_writes_.size();
 }
 
 void TlsTransport::on_transport_written(int status) {
@@ -316,7 +347,7 @@ void TlsTransport::on_transport_written(int status) {
 int TlsTransport::shutdown() {
   if (closing_) return UV_ECANCELED;
   if (!handshaking_ && !failed_) {
-    ERR_clear_error();
+    clear_errors();
     SSL_shutdown(ssl_);  // queues close_notify; the peer's is not awaited
     ERR_clear_error();
     if (const int rc = flush(); rc != 0) return rc;
@@ -334,8 +365,16 @@ void TlsTransport::close() {
   if (closing_) return;
   closing_ = true;
   inner_->close();
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
-           [](uv_handle_t* h) { delete static_cast<TlsTransport*>(h->data); });
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), [](uv_handle_t* h) {
+    static_cast<TlsTransport*>(h->data)->handle_closed();
+  });
+  uv_close(buffers_timer_.handle(), [](uv_handle_t* h) {
+    static_cast<TlsTransport*>(LazyTimer::of(h)->owner())->handle_closed();
+  });
+}
+
+void TlsTransport::handle_closed() {
+  if (--open_handles_ == 0) delete this;
 }
 
 }  // namespace sg::gateway

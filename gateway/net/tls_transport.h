@@ -20,6 +20,13 @@
 // the ciphertext the inner transport still holds plus plaintext written
 // before the handshake finished, so back-pressure works as over TCP.
 // shutdown() sends close_notify, then shuts the inner transport down.
+//
+// Memory: OpenSSL's record buffers (about 34 KiB) stay while the connection
+// is busy and are given back after kBuffersHeldMs without a byte in or out,
+// so an idle keep-alive connection holds only the SSL state. (OpenSSL's
+// SSL_MODE_RELEASE_BUFFERS, as nginx and HAProxy use it, frees and
+// allocates them again around every record: about 1,800 instructions per
+// keep-alive request.)
 #pragma once
 
 #include <openssl/ssl.h>
@@ -30,6 +37,7 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/net/lazy_timer.h"
 #include "gateway/net/tls_context.h"
 #include "gateway/net/transport.h"
 #include "metrics/reason.h"
@@ -69,6 +77,8 @@ class TlsTransport final : public Transport, private TransportObserver {
   // Plaintext per SSL_write before the write BIO is handed to the inner
   // transport: four full records.
   static constexpr std::size_t kWriteSlice = 64 * 1024;
+  // Quiet time after which the record buffers are freed.
+  static constexpr std::uint64_t kBuffersHeldMs = 250;
 
  private:
   TlsTransport() = default;
@@ -89,6 +99,9 @@ class TlsTransport final : public Transport, private TransportObserver {
   bool has_buffered() const;
   void schedule_deliver();
   static void on_timer(uv_timer_t* timer);
+  static void on_quiet(void* self);
+  void busy() { buffers_timer_.set(kBuffersHeldMs); }
+  void handle_closed();
 
   Transport* inner_ = nullptr;
   std::shared_ptr<const TlsContexts> contexts_;
@@ -96,6 +109,8 @@ class TlsTransport final : public Transport, private TransportObserver {
   BIO* read_bio_ = nullptr;   // owned by ssl_
   BIO* write_bio_ = nullptr;  // owned by ssl_
   uv_timer_t timer_;          // the handshake deadline; then a zero delay for deliver()
+  LazyTimer buffers_timer_;   // after the handshake: frees the record buffers when quiet
+  int open_handles_ = 0;      // closed in close(); the last close callback deletes
   TransportObserver* observer_ = nullptr;
   TlsEvents* events_ = nullptr;
   ConnectionInfo info_;

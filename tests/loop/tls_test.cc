@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "gateway/net/tls_transport.h"
 #include "proxy_fixture.h"
 #include "scripted_upstream.h"
 
@@ -103,6 +104,31 @@ class TlsClient {
     return out;
   }
   std::string protocol() const { return SSL_get_version(ssl_); }
+  // `data` as two TLS records whose bytes reach the socket in two writes,
+  // the first record and 3 bytes of the second's header, then after a pause
+  // the rest: the proxy decrypts one record while a partial one waits.
+  bool send_split(std::string_view data) {
+    BIO* socket_bio = SSL_get_wbio(ssl_);
+    BIO_up_ref(socket_bio);
+    BIO* capture = BIO_new(BIO_s_mem());
+    SSL_set0_wbio(ssl_, capture);
+    const std::size_t half = data.size() / 2;
+    bool written = SSL_write(ssl_, data.data(), static_cast<int>(half)) == static_cast<int>(half);
+    const std::size_t first_record = static_cast<std::size_t>(BIO_ctrl_pending(capture));
+    written = written && SSL_write(ssl_, data.data() + half, static_cast<int>(data.size() - half)) ==
+                             static_cast<int>(data.size() - half);
+    char* bytes = nullptr;
+    const long size = BIO_get_mem_data(capture, &bytes);
+    const std::string records(bytes, static_cast<std::size_t>(size > 0 ? size : 0));
+    SSL_set0_wbio(ssl_, socket_bio);  // frees the capture BIO
+    if (!written || records.size() < first_record + 8) return false;
+    const auto send_all = [this](std::string_view part) {
+      return ::send(fd_, part.data(), part.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(part.size());
+    };
+    if (!send_all(std::string_view(records).substr(0, first_record + 3))) return false;
+    sleep_ms(50);
+    return send_all(std::string_view(records).substr(first_record + 3));
+  }
 
  private:
   int fd_ = -1;
@@ -148,6 +174,46 @@ TEST_CASE("tls: a request and its response cross the TLS transport byte for byte
   REQUIRE(head_end != std::string::npos);
   CHECK(received.find("x-proto: https\r\n") != std::string::npos);
   CHECK(received.substr(head_end + 4) == body);
+}
+
+TEST_CASE("tls: a keep-alive connection works after a quiet spell and with records cut in pieces") {
+  // After TlsTransport::kBuffersHeldMs without traffic the proxy frees the
+  // connection's record buffers (SSL_free_buffers); the next request must
+  // find them again. A record that arrives in two reads must wait for its
+  // second half, not be taken for the end of the data.
+  SelfSigned cert;
+  const std::string body = pattern(40 * 1024 + 3);  // three records
+  ScriptedUpstream upstream([&body](Wire& conn, int) {
+    while (std::optional<Request> request = read_request(conn, 10000)) {
+      conn.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\nx-path: " +
+                request->head.target() + "\r\n\r\n" + body);
+    }
+  });
+  Proxy proxy(tls_options(cert, upstream.address()));
+  TlsClient client(proxy.port());
+  REQUIRE(client.handshake());
+  const auto exchange = [&client, &body](const std::string& path, bool split) {
+    const std::string request = get_request(path);
+    if (!(split ? client.send_split(request) : client.send(request))) return std::string("send failed");
+    std::string received;
+    for (;;) {
+      const std::size_t head_end = received.find("\r\n\r\n");
+      if (head_end != std::string::npos && received.size() >= head_end + 4 + body.size()) break;
+      const std::string piece = client.read_some();
+      if (piece.empty()) return std::string("closed after ") + std::to_string(received.size()) + " bytes";
+      received += piece;
+    }
+    const std::size_t head_end = received.find("\r\n\r\n");
+    if (received.find("x-path: " + path + "\r\n") == std::string::npos) return std::string("wrong head");
+    return received.substr(head_end + 4) == body ? std::string("ok") : std::string("body differs");
+  };
+  CHECK(exchange("/first", false) == "ok");
+  sleep_ms(static_cast<int>(sg::gateway::TlsTransport::kBuffersHeldMs) + 250);
+  CHECK(exchange("/after-quiet", false) == "ok");
+  CHECK(exchange("/split", true) == "ok");
+  sleep_ms(static_cast<int>(sg::gateway::TlsTransport::kBuffersHeldMs) + 250);
+  CHECK(exchange("/split-after-quiet", true) == "ok");
+  CHECK(upstream.accepted() == 1);
 }
 
 TEST_CASE("tls: a client that does not read makes the upstream's send() block") {
