@@ -29,6 +29,9 @@
 # (h2load in rate mode: every connection a fresh client, one request each).
 # A skewgate that refuses a `tls:` listener runs plain only (TLS rows n/a).
 #
+# Instructions per request (perf stat on the proxy's processes, user + kernel) are
+# printed beside CPU time when perf can count here: they hold on a loaded machine.
+#
 # Environment: BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 1),
 # BENCH_ROUNDS (1; CPU us/req and req/s are totals over rounds, p50/p99 means),
 # BENCH_IDLE_CONNS (10000), BENCH_PROXIES ("skewgate nginx haproxy"),
@@ -423,27 +426,56 @@ run_h2load() {
 
 bench_field() { sed -n "s/.*BENCH .*\\b$2=\\([0-9.]*\\).*/\\1/p" "$1" | head -n1; }
 
+# Instructions retired by the proxy's processes during the measured run,
+# user and kernel apart (perf stat, when this machine's kernel lets it count):
+# unlike CPU time they do not depend on what else runs on the machine, so
+# the ratios hold on a loaded machine too. Empty when perf cannot count.
+PERF_OK=
+perf_start() { # out_file pid -> PERF_PID
+  PERF_PID=
+  [[ -n $PERF_OK ]] || return 0
+  local pids
+  pids=$(tree_pids "$2" | paste -sd, -)
+  [[ -n $pids ]] || return 0
+  perf stat -x, -e instructions:u,instructions:k -o "$1" -p "$pids" >/dev/null 2>&1 &
+  PERF_PID=$!
+  track "$PERF_PID"
+  sleep 0.2  # perf attaches before the load starts
+}
+perf_stop() { # out_file -> "user kernel" instructions, or nothing
+  [[ -n $PERF_PID ]] || return 0
+  kill -INT "$PERF_PID" 2>/dev/null || true
+  wait "$PERF_PID" 2>/dev/null || true
+  untrack "$PERF_PID"
+  awk -F, '$3 ~ /^instructions:u/ { u = $1 } $3 ~ /^instructions:k/ { k = $1 }
+           END { if (u ~ /^[0-9]+$/ && k ~ /^[0-9]+$/) print u, k }' "$1"
+}
+
 # run_one proxy workload-spec round: one warm-up + measured wrk run; sums
 # ticks, requests and duration over rounds.
 run_one() {
   local proxy=$1 spec=$2 round=$3 port=${PORT[$1]} pid=${PID_OF[$1]}
-  local wl conns path header desc out t0 t1 reqs dur scheme=http
+  local wl conns path header desc out t0 t1 reqs dur scheme=http instr=
   IFS='|' read -r wl conns path header desc <<<"$spec"
   if [[ $wl == tls_* ]]; then port=$((port + TLS_PORT_OFFSET)); scheme=https; fi
   out=$TMP/wrk-$proxy-$wl-$round.txt
   if [[ $wl == tls_full ]]; then
     log "round $round/$ROUNDS $proxy: $desc ($TLS_FULL_CONNS connections)"
     if ((WARMUP > 0)); then run_h2load "$out.warmup" 100 "$port" "$path"; fi
+    perf_start "$out.perf" "$pid"
     t0=$(cpu_ticks "$pid")
     run_h2load "$out" "$TLS_FULL_CONNS" "$port" "$path"
     t1=$(cpu_ticks "$pid")
+    instr=$(perf_stop "$out.perf")
     R[$wl,$proxy,ttfb]=$(sed -n 's/^TTFB time to 1st byte: *\([^ ]*\) *\([^ ]*\) *\([^ ]*\).*/mean \3, max \2/p' "$out")
   else
     log "round $round/$ROUNDS $proxy: $desc (${DURATION}s)"
     if ((WARMUP > 0)); then run_wrk "$out.warmup" "$conns" "$port" "$path" "$header" "$WARMUP" "$scheme"; fi
+    perf_start "$out.perf" "$pid"
     t0=$(cpu_ticks "$pid")
     run_wrk "$out" "$conns" "$port" "$path" "$header" "$DURATION" "$scheme"
     t1=$(cpu_ticks "$pid")
+    instr=$(perf_stop "$out.perf")
   fi
   reqs=$(bench_field "$out" requests)
   dur=$(bench_field "$out" duration_us)
@@ -460,6 +492,15 @@ run_one() {
   R[$wl,$proxy,reqs]=$((${R[$wl,$proxy,reqs]:-0} + reqs))
   R[$wl,$proxy,dur_us]=$((${R[$wl,$proxy,dur_us]:-0} + dur))
   R[$wl,$proxy,rounds]=$((${R[$wl,$proxy,rounds]:-0} + 1))
+  if [[ -n $instr ]]; then
+    R[$wl,$proxy,instr_u]=$((${R[$wl,$proxy,instr_u]:-0} + ${instr% *}))
+    R[$wl,$proxy,instr_k]=$((${R[$wl,$proxy,instr_k]:-0} + ${instr#* }))
+    R[$wl,$proxy,instr_reqs]=$((${R[$wl,$proxy,instr_reqs]:-0} + reqs))
+    R[$wl,$proxy,kinstr]=$(awk -v u="${R[$wl,$proxy,instr_u]}" -v k="${R[$wl,$proxy,instr_k]}" \
+      -v r="${R[$wl,$proxy,instr_reqs]}" 'BEGIN { printf "%.1f", (u + k) / r / 1000 }')
+    R[$wl,$proxy,kinstr_u]=$(awk -v u="${R[$wl,$proxy,instr_u]}" -v r="${R[$wl,$proxy,instr_reqs]}" \
+      'BEGIN { printf "%.1f", u / r / 1000 }')
+  fi
   R[$wl,$proxy,p50_sum]=$((${R[$wl,$proxy,p50_sum]:-0} + $(bench_field "$out" p50_us)))
   R[$wl,$proxy,p99_sum]=$((${R[$wl,$proxy,p99_sum]:-0} + $(bench_field "$out" p99_us)))
   R[$wl,$proxy,errors]=$((${R[$wl,$proxy,errors]:-0} + $(awk '/BENCH/ {
@@ -550,6 +591,7 @@ report() {
   echo "load average at start: $LOADAVG_START, at end: $(cut -d' ' -f1-3 /proc/loadavg)" \
        "(anything else running on these cores skews req/s and latency more than CPU us/req)"
   echo "CPU us/req = proxy utime+stime / requests; RSS = VmRSS summed over the proxy's processes after the run"
+  echo "k instr/req = instructions the proxy retired (perf stat, user + kernel) / requests, in thousands: independent of other load"
   for spec in "${WORKLOADS[@]}"; do
     IFS='|' read -r wl conns path header desc <<<"$spec"
     echo
@@ -563,15 +605,16 @@ report() {
       fi
       [[ $wl == tls_full ]] && echo "   p50/p99: request sent -> response (h2load's log), without the handshake; time to 1st byte from connect below"
     fi
-    printf '%-12s %10s %11s %9s %9s %9s %7s\n' proxy 'req/s' 'CPU us/req' 'p50 ms' 'p99 ms' 'RSS MiB' errors
+    printf '%-12s %10s %11s %9s %9s %9s %7s %13s\n' proxy 'req/s' 'CPU us/req' 'p50 ms' 'p99 ms' 'RSS MiB' errors 'k instr/req'
     for p in $PROXIES; do
       if [[ -n ${R[$wl,$p,na]:-} || -z ${R[$wl,$p,rps]:-} ]]; then
         printf '%-12s %10s %11s %9s %9s %9s %7s  (%s)\n' "$p" n/a n/a n/a n/a n/a n/a "${R[$wl,$p,na]:-not run}"
         continue
       fi
-      printf '%-12s %10s %11s %9s %9s %9s %7s\n' "$p" "${R[$wl,$p,rps]}" "${R[$wl,$p,cpu_us]}" \
+      printf '%-12s %10s %11s %9s %9s %9s %7s %13s\n' "$p" "${R[$wl,$p,rps]}" "${R[$wl,$p,cpu_us]}" \
         "$(fmt_ms "${R[$wl,$p,p50_us]}")" "$(fmt_ms "${R[$wl,$p,p99_us]}")" \
-        "$(fmt_mib "${R[$wl,$p,rss_kb]}")" "${R[$wl,$p,errors]}"
+        "$(fmt_mib "${R[$wl,$p,rss_kb]}")" "${R[$wl,$p,errors]}" \
+        "${R[$wl,$p,kinstr]:+${R[$wl,$p,kinstr]} (${R[$wl,$p,kinstr_u]} user)}"
       [[ -n ${R[$wl,$p,ttfb]:-} ]] && echo "   $p: h2load time to 1st byte (from connect): ${R[$wl,$p,ttfb]}"
     done
     printf 'skewgate/nginx:   CPU/req %s  req/s %s\n' \
@@ -580,6 +623,11 @@ report() {
     printf 'skewgate/haproxy: CPU/req %s  req/s %s\n' \
       "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "${R[$wl,haproxy,cpu_us]:-}")" \
       "$(ratio "${R[$wl,skewgate,rps]:-}" "${R[$wl,haproxy,rps]:-}")"
+    if [[ -n ${R[$wl,skewgate,kinstr]:-} ]]; then
+      printf 'skewgate instructions/req: /nginx %s  /haproxy %s\n' \
+        "$(ratio "${R[$wl,skewgate,kinstr]:-}" "${R[$wl,nginx,kinstr]:-}")" \
+        "$(ratio "${R[$wl,skewgate,kinstr]:-}" "${R[$wl,haproxy,kinstr]:-}")"
+    fi
     if [[ -n ${R[$wl,sg-nometrics,cpu_us]:-} ]]; then
       printf 'skewgate metrics on/off: CPU/req %s  req/s %s\n' \
         "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "${R[$wl,sg-nometrics,cpu_us]:-}")" \
@@ -706,6 +754,12 @@ main() {
     log "warning: load average $LOADAVG_START; other work on this machine will skew the numbers"
   fi
 
+  # perf exits 0 with "<not supported>" where the kernel gives no counters (VMs).
+  if command -v perf >/dev/null && perf stat -x, -e instructions:u true 2>&1 >/dev/null | grep -q '^[0-9]'; then
+    PERF_OK=1
+  else
+    log "perf cannot count instructions here (linux-perf missing or not allowed): the k instr/req column stays empty"
+  fi
   TMP=$(mktemp -d /tmp/skewgate-bench.XXXXXX)
   chmod 755 "$TMP"  # nginx workers run as nobody when started by root
   mkdir -p "$RESULTS_DIR"
