@@ -377,7 +377,9 @@ void DownstreamConnection::on_timer() {
         c->reject({408, metrics::Reason::client_header_timeout,
                    "request head not received within timeouts.client_header"});
       } else {
-        c->close();  // nothing was sent at all: just close, as nginx does
+        // Nothing was sent at all: just close, as nginx does (over TLS
+        // after close_notify: an orderly end, not a truncation).
+        c->close_after_flush(false);
       }
       break;
     case kBodyTimer:
@@ -385,7 +387,7 @@ void DownstreamConnection::on_timer() {
       c->expire(metrics::Reason::client_body_timeout, "request body stalled for longer than timeouts.client_body", 408);
       break;
     case kTunnelTimer: c->expire(metrics::Reason::tunnel_idle_timeout, {}, 0); break;  // closes both sides
-    case kIdleTimer:
+    case kIdleTimer: c->close_after_flush(false); break;  // idle: nothing queued; TLS says close_notify
     case kLingerTimer: c->close(); break;
     default: break;
   }

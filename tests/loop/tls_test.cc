@@ -104,6 +104,18 @@ class TlsClient {
     return out;
   }
   std::string protocol() const { return SSL_get_version(ssl_); }
+  // Reads until the connection ends; true when it ended with the server's
+  // close_notify (an orderly TLS close), false on a bare EOF or reset.
+  bool ends_with_close_notify() {
+    char buffer[4096];
+    for (;;) {
+      const int n = SSL_read(ssl_, buffer, sizeof buffer);
+      if (n > 0) continue;
+      const bool orderly = SSL_get_error(ssl_, n) == SSL_ERROR_ZERO_RETURN;
+      ERR_clear_error();
+      return orderly;
+    }
+  }
   // `data` as two TLS records whose bytes reach the socket in two writes,
   // the first record and 3 bytes of the second's header, then after a pause
   // the rest: the proxy decrypts one record while a partial one waits.
@@ -214,6 +226,26 @@ TEST_CASE("tls: a keep-alive connection works after a quiet spell and with recor
   sleep_ms(static_cast<int>(sg::gateway::TlsTransport::kBuffersHeldMs) + 250);
   CHECK(exchange("/split-after-quiet", true) == "ok");
   CHECK(upstream.accepted() == 1);
+}
+
+TEST_CASE("tls: the idle and header timeouts end a TLS connection with close_notify") {
+  SelfSigned cert;
+  ScriptedUpstream upstream([](Wire& conn, int) {
+    while (read_request(conn, 5000)) conn.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  Proxy proxy(tls_options(cert, upstream.address(),
+                          "{upstream_connect: 500ms, upstream_response: 1s, client_header: 300ms, "
+                          "client_idle: 300ms, drain: 2s, upstream_idle: 1s}"));
+  // Keep-alive idle timeout after one request.
+  TlsClient idle(proxy.port());
+  REQUIRE(idle.handshake());
+  REQUIRE(idle.send(get_request("/")));
+  CHECK(idle.read_some().find("200 OK") != std::string::npos);
+  CHECK(idle.ends_with_close_notify());
+  // Handshake done, no request ever: the header timeout, nothing to answer.
+  TlsClient silent(proxy.port());
+  REQUIRE(silent.handshake());
+  CHECK(silent.ends_with_close_notify());
 }
 
 TEST_CASE("tls: a client that does not read makes the upstream's send() block") {
