@@ -417,15 +417,10 @@ bool ControlPlane::apply_reload(LoadedFile loaded, std::vector<std::string>& err
   track_supersedes(effective);
   // Validate again: the registry or the state may have changed while the
   // builds were probed. Before touching any socket.
-  {
-    std::vector<std::string> check_errors;
-    const routing::RuntimeState runtime = runtime_state();
-    conf::Config copy = effective;
-    if (!routing::Snapshot::create(std::move(copy), check_errors, 0, &runtime)) {
-      state_ = before;
-      errors = std::move(check_errors);
-      return false;
-    }
+  std::shared_ptr<const routing::Snapshot> snapshot = make_snapshot(effective, errors);
+  if (!snapshot) {
+    state_ = before;
+    return false;
   }
   report_static_changes(file);
   if (server_) {
@@ -438,10 +433,7 @@ bool ControlPlane::apply_reload(LoadedFile loaded, std::vector<std::string>& err
     }
     for (const auto& note : notes) std::fprintf(stderr, "skewgate: reload: %s\n", note.c_str());
   }
-  if (!rebuild(std::move(effective), errors)) {
-    state_ = before;
-    return false;
-  }
+  install(std::move(effective), std::move(snapshot));
   file_config_ = std::move(file);
   loaded_hash_ = loaded.hash;
   tls_ = std::move(loaded.tls);
@@ -505,14 +497,24 @@ routing::RuntimeState ControlPlane::runtime_state() const {
 }
 
 bool ControlPlane::rebuild(conf::Config config, std::vector<std::string>& errors) {
+  auto snapshot = make_snapshot(config, errors);
+  if (!snapshot) return false;
+  install(std::move(config), std::move(snapshot));
+  return true;
+}
+
+std::shared_ptr<const routing::Snapshot> ControlPlane::make_snapshot(const conf::Config& config,
+                                                                     std::vector<std::string>& errors) {
   const routing::RuntimeState runtime = runtime_state();
   conf::Config copy = config;
-  auto snapshot = routing::Snapshot::create(std::move(copy), errors, ++generation_, &runtime);
-  if (!snapshot) return false;
+  return routing::Snapshot::create(std::move(copy), errors, generation_ + 1, &runtime);
+}
+
+void ControlPlane::install(conf::Config config, std::shared_ptr<const routing::Snapshot> snapshot) {
+  ++generation_;
   config_ = std::move(config);
   snapshot_ = std::move(snapshot);
   publish();
-  return true;
 }
 
 void ControlPlane::publish() {

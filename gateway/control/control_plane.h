@@ -153,6 +153,12 @@ class ControlPlane {
   void verify_then_mutate(const std::string& app, RegistryOp op, std::function<nlohmann::json()> answer,
                           const std::string& verify_build, Done done);
   bool rebuild(conf::Config config, std::vector<std::string>& errors);
+  // rebuild() in two steps, for a reload that changes sockets in between:
+  // the snapshot is made (validated) before any socket changes, installed
+  // and published after, so nothing can fail once the listeners moved.
+  std::shared_ptr<const routing::Snapshot> make_snapshot(const conf::Config& config,
+                                                         std::vector<std::string>& errors);
+  void install(conf::Config config, std::shared_ptr<const routing::Snapshot> snapshot);
   bool load_registry(const std::string& state_dir, std::string& error);
   // The YAML with every `registry: api` app's builds taken from the registry.
   conf::Config effective_config(const conf::Config& file, const routing::Registry& registry) const;
