@@ -154,7 +154,7 @@ void DnsResolver::track(const std::set<std::string>& names) {
     }
   }
   const std::uint64_t now = uv_now(loop_);
-  for (const std::string& name : names) names_.try_emplace(name, Name{false, false, now});
+  for (const std::string& name : names) names_.try_emplace(name, Name{false, false, false, now});
   arm_schedule();
 }
 
@@ -167,7 +167,7 @@ void DnsResolver::when_answered(const std::set<std::string>& names, std::chrono:
                                 std::function<void()> done) {
   if (stopped_) return;
   const std::uint64_t now = uv_now(loop_);
-  for (const std::string& name : names) names_.try_emplace(name, Name{false, false, now});
+  for (const std::string& name : names) names_.try_emplace(name, Name{false, false, false, now});
   auto* deadline = new uv_timer_t;
   uv_timer_init(loop_, deadline);
   deadline->data = this;
@@ -273,7 +273,12 @@ void DnsResolver::answered(const std::string& name, const DnsAnswer& answer) {
   Name& state = found->second;
   state.in_flight = false;
   state.answered = true;
-  const auto wait = next_lookup_in(refresh_, answer.ok ? answer.ttl : std::nullopt);
+  state.ever_ok = state.ever_ok || answer.ok;
+  // A name that never resolved is asked again soon (a container's name often
+  // appears a moment after skewgate starts); one with a last good set at the
+  // usual pace.
+  const auto wait = state.ever_ok ? next_lookup_in(refresh_, answer.ok ? answer.ttl : std::nullopt)
+                                  : std::chrono::milliseconds(conf::kMinDnsRefresh);
   state.due_ms = uv_now(loop_) + static_cast<std::uint64_t>(wait.count());
   on_answer_(name, answer);  // may track() or stop(): `state` is not used after it
   if (stopped_) return;

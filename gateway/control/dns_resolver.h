@@ -13,7 +13,7 @@
 //
 // Each tracked name is asked for A and AAAA (ares_getaddrinfo, AF_UNSPEC),
 // again after upstream_names.h's next_lookup_in (dns.refresh, sooner when
-// the TTL is shorter, at least 1 s). Every answer, good or failed, goes to
+// the TTL is shorter, at least 1 s); a name that never resolved, every 1 s. Every answer, good or failed, goes to
 // `on_answer`; keeping the last good set is the caller's business.
 #pragma once
 
@@ -71,6 +71,7 @@ class DnsResolver {
   struct Name {
     bool in_flight = false;
     bool answered = false;
+    bool ever_ok = false;      // some answer had addresses
     std::uint64_t due_ms = 0;  // uv_now of the next lookup
   };
   struct Lookup;
