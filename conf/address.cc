@@ -1,5 +1,6 @@
-// Numeric socket addresses and CIDR ranges. inet_pton/inet_ntop are pure
-// (no resolver), so this stays I/O free like the rest of conf/.
+// Numeric socket addresses, upstream host names (syntax only) and CIDR
+// ranges. inet_pton/inet_ntop are pure (no resolver), so this stays I/O free
+// like the rest of conf/.
 #include "conf/address.h"
 #include "conf/ip_text.h"
 
@@ -53,6 +54,52 @@ bool parse_ip_text(int family, std::string_view text, void* out) {
   return inet_pton(family, buffer, out) == 1;
 }
 
+bool is_dns_name(std::string_view text) {
+  if (!text.empty() && text.back() == '.') text.remove_suffix(1);  // absolute name (RFC 1034 3.1)
+  if (text.empty() || text.size() > 253) return false;
+  bool label_numeric = true;  // the label being read is all digits so far
+  std::size_t label = 0;      // length of the label being read
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '.') {
+      if (label == 0 || text[i - 1] == '-') return false;
+      label = 0;
+      label_numeric = true;
+      continue;
+    }
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    const bool digit = c >= '0' && c <= '9';
+    if (!letter && !digit && c != '-') return false;
+    if (c == '-' && label == 0) return false;
+    if (!digit) label_numeric = false;
+    if (++label > 63) return false;
+  }
+  if (label == 0 || text.back() == '-') return false;
+  // A top-level label is never all digits (RFC 3696 section 2): "10.0.0.300"
+  // or "1.2.3" is a mistyped IPv4 literal, which resolvers would parse their
+  // own way (inet_aton reads "1.2.3" as 1.2.0.3).
+  return !label_numeric;
+}
+
+std::optional<SocketAddress> SocketAddress::parse_upstream(std::string_view text) {
+  if (auto numeric = parse(text)) return numeric;
+  if (text.starts_with("unix:") || text.starts_with('[')) return std::nullopt;
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;  // a port is required
+  std::string_view host = text.substr(0, colon);
+  const auto port = parse_port(text.substr(colon + 1));
+  if (!port || !is_dns_name(host)) return std::nullopt;  // also refuses a second ':'
+  if (host.back() == '.') host.remove_suffix(1);
+  SocketAddress address;
+  address.family = Family::name;
+  address.port = *port;
+  address.host.resize(host.size());
+  // Names compare case-insensitively (RFC 4343): one spelling per name.
+  for (std::size_t i = 0; i < host.size(); ++i)
+    address.host[i] = (host[i] >= 'A' && host[i] <= 'Z') ? static_cast<char>(host[i] - 'A' + 'a') : host[i];
+  return address;
+}
+
 std::optional<SocketAddress> SocketAddress::parse(std::string_view text) {
   SocketAddress address;
   if (text.starts_with("unix:")) {
@@ -101,6 +148,7 @@ std::string SocketAddress::to_string() const {
     case Family::ipv6:
       return "[" + host + "]:" + std::to_string(port);
     case Family::ipv4:
+    case Family::name:
       break;
   }
   return host + ":" + std::to_string(port);
@@ -120,6 +168,8 @@ bool SocketAddress::is_loopback() const {
       if (is_v4_mapped(bytes)) return bytes[12] == 127;
       static constexpr std::uint8_t kLoopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
       return std::memcmp(bytes, kLoopback, 16) == 0;
+    case Family::name:
+      return false;  // what it resolves to is not known here
   }
   return false;
 }

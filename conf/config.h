@@ -82,6 +82,18 @@ struct AdminConfig {
   std::vector<std::string> allowed_hosts;
 };
 
+// Upstreams written as `name:port` (`dns:` at the top level). Resolved on the
+// control loop (gateway/control/dns_resolver.h); listeners never take names.
+struct DnsConfig {
+  // Each name is looked up again this often, and sooner when its records'
+  // TTL is shorter (never more often than once a second).
+  Duration refresh{std::chrono::seconds(5)};
+  // Name servers to ask instead of /etc/resolv.conf's (numeric, port 53
+  // unless written): a test's dnsmasq on loopback, a cluster DNS.
+  std::vector<SocketAddress> servers;
+};
+inline constexpr Duration kMinDnsRefresh{std::chrono::seconds(1)};
+
 struct Limits {
   std::uint64_t header_bytes = 32 * 1024;  // whole request head: 431 past it
   std::uint64_t headers = 100;             // header count: 431 past it
@@ -189,7 +201,9 @@ struct CanaryConfig {
 
 struct BuildConfig {
   std::string id;                       // the deployment ID
-  std::vector<SocketAddress> upstreams;  // at least one
+  // At least one; numeric, unix: or name:port (resolved at run time: a
+  // snapshot's routing::Build::upstreams hold the resolved addresses).
+  std::vector<SocketAddress> upstreams;
   std::string manifest;                 // server-reference-manifest.json path, optional
   // Read from `manifest` at load time: the keys of its `node` and `edge`
   // objects. Nothing else of the file is kept (it also holds the build's
@@ -243,6 +257,7 @@ struct Config {
   std::vector<Cidr> trusted_proxies;
   PinsConfig pins;
   TlsSettings tls;
+  DnsConfig dns;
   std::vector<AppConfig> apps;
 };
 

@@ -314,18 +314,51 @@ class Loader {
       error(site, "expected " + expected + ", got " + got(node));
   }
 
+  // Listeners and the admin address: numeric (a socket binds an address).
   std::optional<SocketAddress> address(const YAML::Node& node, const Site& site) {
     static constexpr std::string_view kExpected = "host:port, [v6]:port or unix:/path";
     const auto text = scalar(node, site, kExpected);
     if (!text) return std::nullopt;
     if (auto value = SocketAddress::parse(*text)) return value;
     std::string message = "expected " + std::string(kExpected) + ", got " + got(node);
-    // Names are refused on purpose: resolving them could stall a loop.
-    const auto colon = text->rfind(':');
-    const bool named = colon != std::string::npos && colon > 0 &&
-                       std::isalpha(static_cast<unsigned char>((*text)[0])) && !text->starts_with("unix");
-    if (named) message += " (host names are not resolved; use an IP address)";
+    // Only upstreams take names: a listener binds a local address.
+    if (SocketAddress::parse_upstream(*text)) message += " (a listener binds an IP address, not a host name)";
     error(site, message);
+    return std::nullopt;
+  }
+
+  // A build's upstream: numeric, unix:, or name:port. The name's syntax is
+  // checked here; it is never resolved while loading (--check included).
+  std::optional<SocketAddress> upstream(const YAML::Node& node, const Site& site) {
+    static constexpr std::string_view kExpected = "host:port, name:port, [v6]:port or unix:/path";
+    const auto text = scalar(node, site, kExpected);
+    if (!text) return std::nullopt;
+    if (auto value = SocketAddress::parse_upstream(*text)) return value;
+    std::string message = "expected " + std::string(kExpected) + ", got " + got(node);
+    const auto colon = text->rfind(':');
+    if (colon == std::string::npos && !text->starts_with("unix:")) {
+      message += " (the port is required)";
+    } else if (colon != std::string::npos && !text->starts_with('[') && !text->starts_with("unix:") &&
+               text->find(':') == colon && !is_dns_name(text->substr(0, colon))) {
+      message += " (a host name is letters, digits and '-' in dot-separated labels of at most 63 bytes, "
+                 "253 in all; no '_', no empty label; an internationalised name in its xn-- form)";
+    }
+    error(site, message);
+    return std::nullopt;
+  }
+
+  // A name server: numeric, port 53 unless written.
+  std::optional<SocketAddress> name_server(const YAML::Node& node, const Site& site) {
+    static constexpr std::string_view kExpected = "a numeric name server: 10.0.0.2, 10.0.0.2:53, ::1 or [::1]:53";
+    const auto text = scalar(node, site, kExpected);
+    if (!text) return std::nullopt;
+    if (auto value = SocketAddress::parse(*text))
+      if (value->family != SocketAddress::Family::unix_path && value->port != 0) return value;
+    // Without a port: a bare IPv6 has colons of its own, so it gets brackets.
+    const std::string with_port =
+        text->find(':') != std::string::npos ? "[" + *text + "]:53" : *text + ":53";
+    if (auto value = SocketAddress::parse(with_port)) return value;
+    error(site, "expected " + std::string(kExpected) + ", got " + got(node));
     return std::nullopt;
   }
 
@@ -423,6 +456,7 @@ class ConfigReader {
                 {"trusted_proxies", [&](auto& n, auto& s) { read_trusted_proxies(n, s, config.trusted_proxies); }},
                 {"pins", [&](auto& n, auto& s) { read_pins(n, s, config.pins); }},
                 {"tls", [&](auto& n, auto& s) { read_tls_settings(n, s, config.tls); }},
+                {"dns", [&](auto& n, auto& s) { read_dns(n, s, config.dns); }},
                 {"apps", [&](auto& n, auto& s) { read_apps(n, s, config.apps); }},
             });
     if (root.IsMap()) {
@@ -538,6 +572,28 @@ class ConfigReader {
                 {"headers", [&](auto& n, auto& s) { in_.count(n, s, out.headers, 1); }},
                 {"uri_bytes", [&](auto& n, auto& s) { in_.size(n, s, out.uri_bytes); }},
                 {"body_bytes", [&](auto& n, auto& s) { in_.size(n, s, out.body_bytes); }},
+            });
+  }
+
+  void read_dns(const YAML::Node& node, const Site& site, DnsConfig& out) {
+    in_.map(node, site,
+            {
+                {"refresh",
+                 [&](auto& n, auto& s) {
+                   in_.duration(n, s, out.refresh);
+                   // Below a second a TTL-0 record would have the control loop
+                   // asking again and again.
+                   if (out.refresh < kMinDnsRefresh) {
+                     in_.error(s, "must be at least 1s");
+                     out.refresh = kMinDnsRefresh;
+                   }
+                 }},
+                {"servers",
+                 [&](auto& n, auto& s) {
+                   in_.list(n, s, [&](const YAML::Node& item, const Site& item_site) {
+                     if (auto server = in_.name_server(item, item_site)) out.servers.push_back(*server);
+                   });
+                 }},
             });
   }
 
@@ -823,7 +879,7 @@ class ConfigReader {
   void read_upstreams(const YAML::Node& node, const Site& site, std::vector<SocketAddress>& out) {
     if (node.IsSequence() && node.size() == 0) in_.error(site, "a build needs at least one upstream");
     in_.list(node, site, [&](const YAML::Node& item, const Site& item_site) {
-      if (auto address = in_.address(item, item_site)) out.push_back(*address);
+      if (auto address = in_.upstream(item, item_site)) out.push_back(*address);
     });
   }
 

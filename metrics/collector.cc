@@ -120,12 +120,17 @@ std::vector<MetricFamily> Collector::Collect() const {
       add_value(pins, labels({{"app", app_name}, {"result", kPinResults[r]}}), static_cast<double>(app.pins[r]));
   }
 
+  auto dns_failures = family("skewgate_dns_failures_total",
+                             "Failed lookups of a build's upstream host names (the last good addresses stay in use).",
+                             MetricType::Counter);
   auto info = family("skewgate_build_info", "Registered builds: always 1, with state and health as labels.",
                      MetricType::Gauge);
   auto superseded = family("skewgate_build_superseded_timestamp_seconds",
                            "When a build stopped being current (unix seconds); absent for builds never superseded.",
                            MetricType::Gauge);
   for (const BuildFacts& b : control.builds) {
+    if (b.dns_failures)
+      add_value(dns_failures, labels({{"app", b.app}, {"build", b.build}}), static_cast<double>(*b.dns_failures));
     add_value(info,
               labels({{"app", b.app}, {"build", b.build}, {"state", b.state}, {"healthy", b.healthy ? "true" : "false"}}),
               1);
@@ -156,6 +161,8 @@ std::vector<MetricFamily> Collector::Collect() const {
   for (MetricFamily* f : {&requests, &skewed, &reload, &frameworks, &age, &info, &superseded, &pins, &duration, &errors,
                           &connections, &rejected, &tls_errors, &reloads})
     out.push_back(std::move(*f));
+  // Only when some build has an upstream host name.
+  if (!dns_failures.metric.empty()) out.push_back(std::move(dns_failures));
   return out;
 }
 

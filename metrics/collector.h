@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct BuildFacts {
   std::string state;  // current, retained, preview, retired
   bool healthy = true;
   std::int64_t superseded_at_ms = 0;  // 0: never superseded
+  // Failed lookups of the build's upstream host names; absent for a build
+  // that has none (no series).
+  std::optional<std::uint64_t> dns_failures;
 };
 
 // What the main thread knows: the registry and its own counters.

@@ -145,11 +145,13 @@ bool decode_build(const json& value, const std::string& where, RegisteredBuild& 
   }
   for (std::size_t i = 0; i < upstreams.size(); ++i) {
     const auto& text = upstreams[i];
-    const auto address = text.is_string() ? conf::SocketAddress::parse(text.get_ref<const std::string&>())
+    // Names are kept as written (never the addresses they resolved to), so a
+    // restart resolves them afresh.
+    const auto address = text.is_string() ? conf::SocketAddress::parse_upstream(text.get_ref<const std::string&>())
                                           : std::nullopt;
     if (!address) {
-      error = at + ".upstreams[" + std::to_string(i) + "]: expected an address like 127.0.0.1:3000, [::1]:3000 or "
-              "unix:/path";
+      error = at + ".upstreams[" + std::to_string(i) + "]: expected an address like 127.0.0.1:3000, [::1]:3000, "
+              "shop-a:3000 or unix:/path";
       return false;
     }
     build.upstreams.push_back(*address);

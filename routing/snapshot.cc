@@ -42,7 +42,7 @@ std::string normalized_config_host(std::string_view host) {
   return out;
 }
 
-std::string pool_key_for(std::string_view app, const conf::BuildConfig& build) {
+std::string pool_key_for(std::string_view app, const Build& build) {
   std::string key;
   key.append(app).append("/").append(build.id).append("/");
   for (std::size_t i = 0; i < build.upstreams.size(); ++i) {
@@ -59,6 +59,31 @@ conf::BuildState state_for(const conf::AppConfig& app, const conf::BuildConfig& 
 
 }  // namespace
 
+std::vector<conf::SocketAddress> resolve_upstreams(const std::vector<conf::SocketAddress>& configured,
+                                                   const ResolvedNames* resolved, std::size_t* unresolved) {
+  std::vector<conf::SocketAddress> out;
+  out.reserve(configured.size());
+  const auto add = [&out](const conf::SocketAddress& address) {
+    if (std::find(out.begin(), out.end(), address) == out.end()) out.push_back(address);
+  };
+  for (const conf::SocketAddress& upstream : configured) {
+    if (!upstream.is_name()) {
+      add(upstream);
+      continue;
+    }
+    const auto found = resolved ? resolved->find(upstream.host) : ResolvedNames::const_iterator{};
+    if (!resolved || found == resolved->end() || found->second.empty()) {
+      if (unresolved) ++*unresolved;
+      continue;
+    }
+    for (conf::SocketAddress address : found->second) {
+      address.port = upstream.port;
+      add(address);
+    }
+  }
+  return out;
+}
+
 std::string runtime_key(std::string_view app, std::string_view build) {
   std::string key;
   key.reserve(app.size() + 1 + build.size());
@@ -74,7 +99,8 @@ const Build* App::find_build(std::string_view id) const {
 }
 
 std::shared_ptr<const Snapshot> Snapshot::create(conf::Config config, std::vector<std::string>& errors,
-                                                 std::uint64_t generation, const RuntimeState* runtime) {
+                                                 std::uint64_t generation, const RuntimeState* runtime,
+                                                 const ResolvedNames* resolved) {
   // Snapshot's constructor is private, so no make_shared.
   std::shared_ptr<Snapshot> snapshot(new Snapshot());
   snapshot->generation_ = generation;
@@ -130,8 +156,8 @@ std::shared_ptr<const Snapshot> Snapshot::create(conf::Config config, std::vecto
         build.ids_from = conf::ActionIdSource::next_manifest;
       }
       build.action_ids.insert(build_config.action_ids.begin(), build_config.action_ids.end());
-      build.upstreams = build_config.upstreams;
-      build.pool_key = pool_key_for(app.name, build_config);
+      build.upstreams = resolve_upstreams(build_config.upstreams, resolved, &build.unresolved_names);
+      build.pool_key = pool_key_for(app.name, build);
       if (runtime != nullptr) {
         if (auto found = runtime->find(runtime_key(app.name, build.id)); found != runtime->end()) {
           const BuildRuntime& state = found->second;
@@ -145,6 +171,9 @@ std::shared_ptr<const Snapshot> Snapshot::create(conf::Config config, std::vecto
           }
         }
       }
+      // Nowhere to send a request (its names never resolved): unhealthy, so
+      // its clients get the reload answer and, as current, a 503; never a hang.
+      if (build.upstreams.empty()) build.healthy = false;
     }
 
     app.current = app.find_build(app_config.current);

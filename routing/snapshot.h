@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -35,6 +36,20 @@ struct BuildRuntime {
 using RuntimeState = std::unordered_map<std::string, BuildRuntime>;
 std::string runtime_key(std::string_view app, std::string_view build);
 
+// What the control plane's resolver (gateway/control/dns_resolver.h) last
+// learned of each upstream host name: its addresses (port 0, sorted, no
+// duplicates), keyed by the lower-case name. Runtime knowledge like
+// BuildRuntime, folded into each new snapshot; a name that is absent has
+// never resolved. No lookup happens in routing/.
+using ResolvedNames = std::map<std::string, std::vector<conf::SocketAddress>, std::less<>>;
+
+// A build's configured upstreams with each `name:port` replaced by its
+// resolved addresses on that port (config order; a name's addresses in
+// sorted order; an address listed twice is kept once). A name that has not
+// resolved contributes nothing; `unresolved` (optional) counts such names.
+std::vector<conf::SocketAddress> resolve_upstreams(const std::vector<conf::SocketAddress>& configured,
+                                                   const ResolvedNames* resolved, std::size_t* unresolved = nullptr);
+
 // Why a build is retired: written in the config / retired through the admin
 // API (the kill switch), or by retention.
 enum class RetiredBy { none, kill_switch, retention };
@@ -50,9 +65,16 @@ struct Build {
   bool has_manifest = false;
   conf::ActionIdSource ids_from = conf::ActionIdSource::none;
   std::unordered_set<std::string, TransparentHash, std::equal_to<>> action_ids;
+  // Numeric and unix: addresses only: the configured ones with every host
+  // name replaced by what it resolved to (resolve_upstreams). Empty when the
+  // build's only upstreams are names that never resolved; such a build is
+  // unhealthy. The configured spelling stays in config().
   std::vector<conf::SocketAddress> upstreams;
+  // Upstream host names of this build that have no address yet.
+  std::size_t unresolved_names = 0;
   // Stable across snapshots for the same (app, build id, upstreams): the
-  // gateway keys its upstream pools by it so a reload keeps warm connections.
+  // gateway keys its upstream pools by it so a reload, or a re-resolve that
+  // finds the same addresses, keeps warm connections.
   std::string pool_key;
 
   // A build that may serve the requests of its clients: current, or
@@ -86,8 +108,10 @@ class Snapshot {
   // hosts unique across apps); on failure returns nullptr and fills `errors`.
   // `runtime` (optional) supplies health, supersede times and retention
   // decisions; a build it marks retired_by_retention gets state retired.
+  // `resolved` (optional) supplies the addresses of upstream host names.
   static std::shared_ptr<const Snapshot> create(conf::Config config, std::vector<std::string>& errors,
-                                                std::uint64_t generation = 0, const RuntimeState* runtime = nullptr);
+                                                std::uint64_t generation = 0, const RuntimeState* runtime = nullptr,
+                                                const ResolvedNames* resolved = nullptr);
 
   const conf::Config& config() const { return config_; }
   std::span<const App> apps() const { return apps_; }

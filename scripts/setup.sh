@@ -23,7 +23,7 @@ sg_install() {
 
 sg_setup() {
   sg_install build-essential cmake pkg-config libuv1-dev libyaml-cpp-dev prometheus-cpp-dev \
-             doctest-dev libssl-dev nlohmann-json3-dev node-llhttp python3 curl
+             doctest-dev libssl-dev nlohmann-json3-dev node-llhttp python3 curl libc-ares-dev
 
   cd "$SKEWGATE_ROOT"
   # Configure once; again only if an earlier configure left no build system behind.

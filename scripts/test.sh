@@ -10,7 +10,8 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/setup.sh"
 cd "$SKEWGATE_ROOT"
 # The metrics tests scrape with a real Prometheus and check the exposition with promtool;
 # test_tls_testssl runs Debian's testssl.sh against the TLS listener (issue 16).
-sg_install prometheus testssl.sh
+# test_dns_upstreams resolves upstream names against a dnsmasq on loopback (issue 17).
+sg_install prometheus testssl.sh dnsmasq
 ctest --test-dir build --output-on-failure -j2 --timeout 600
 bash scripts/test_sanitizers.sh
 # Next.js 16 needs Node.js >= 20.9, which Debian 12's own nodejs (18) is not:

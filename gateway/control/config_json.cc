@@ -115,6 +115,7 @@ json config_to_json(const conf::Config& config) {
       {"access_log",
        {{"path", config.access_log.path}, {"format", config.access_log.format == conf::LogFormat::json ? "json" : "plain"}}},
       {"metrics", {{"enabled", config.metrics.enabled}}},
+      {"dns", {{"refresh", duration(config.dns.refresh)}, {"servers", addresses(config.dns.servers)}}},
       {"trusted_proxies", trusted},
       {"pins",
        {{"cookie", config.pins.cookie},

@@ -13,6 +13,7 @@
 #include "conf/manifest.h"
 #include "conf/read_file.h"
 #include "gateway/control/config_json.h"
+#include "gateway/control/upstream_names.h"
 #include "gateway/proxy/server.h"
 #include "skew/decide.h"
 #include "skew/retention.h"
@@ -21,6 +22,11 @@ namespace sg::gateway {
 namespace {
 
 constexpr std::uint64_t kTickMs = 1000;
+// How long a start, reload, register or promote waits for a new upstream
+// name's first answer before it goes on without its addresses (a name that
+// has none serves nothing until it resolves). With a probe's 3 s
+// (kProbeTimeout) it stays under the CLI's 5 s I/O timeout.
+constexpr std::chrono::milliseconds kFirstAnswerWait{1500};
 constexpr const char* kRegistryFile = "/registry.json";
 constexpr int kRetentionEveryTicks = 10;
 constexpr int kPersistActivityEveryTicks = 30;
@@ -63,6 +69,7 @@ ControlPlane::ControlPlane(uv_loop_t* loop, std::string config_path)
     : loop_(loop),
       config_path_(std::move(config_path)),
       health_(loop, [this](const std::string& key, bool healthy) { on_health_change(key, healthy); }),
+      dns_(loop, [this](const std::string& name, const DnsAnswer& answer) { on_dns_answer(name, answer); }),
       verifier_(std::make_unique<ProbingVerifier>(loop)) {}
 
 ControlPlane::~ControlPlane() { stop(); }
@@ -77,6 +84,11 @@ bool ControlPlane::load_config(std::vector<std::string>& errors) {
     return false;
   }
   file_config_ = std::move(*result.config);
+  std::string dns_error;
+  if (!dns_.configure(file_config_.dns, dns_error)) {
+    errors.push_back(dns_error);
+    return false;
+  }
   // Certificates are read now: a bad one stops start-up with the file and
   // OpenSSL's reason, before any socket is taken over.
   ticket_keys_ = std::make_shared<TicketKeyRing>(file_config_.tls.ticket_rotation);
@@ -191,6 +203,7 @@ void ControlPlane::attach(Server& server) {
   uv_timer_init(loop_, &tick_);
   tick_.data = this;
   uv_timer_start(&tick_, on_tick, kTickMs, kTickMs);
+  dns_.start_refresh();
   uv_async_init(loop_, &reports_async_, on_reports);
   reports_async_.data = this;
   reports_.set_notifier(&reports_async_);
@@ -327,10 +340,27 @@ void ControlPlane::on_watch_settled(uv_timer_t* timer) {
   });
 }
 
+// The names are resolved before anything is probed or served, so the first
+// snapshot already holds their addresses.
 void ControlPlane::verify_at_start(BuildVerifier::Done done) {
-  verifier_->verify(targets_at_start(file_config_), [this, done = std::move(done)](VerifyOutcome outcome) {
+  std::set<std::string> names;
+  for (const auto& [name, users] : upstream_names(file_config_)) names.insert(name);
+  verify_resolved(targets_at_start(file_config_), std::move(names), [this, done = std::move(done)](VerifyOutcome outcome) {
     log_notes(outcome);
     done(std::move(outcome));
+  });
+}
+
+void ControlPlane::verify_resolved(std::vector<VerifyTarget> targets, std::set<std::string> names,
+                                   BuildVerifier::Done done) {
+  for (const VerifyTarget& target : targets) names.merge(names_in(target.upstreams));
+  dns_.when_answered(names, kFirstAnswerWait, [this, targets = std::move(targets), done = std::move(done)]() mutable {
+    std::vector<std::string> notes;
+    std::vector<VerifyTarget> resolved = resolve_targets(std::move(targets), resolved_, notes);
+    verifier_->verify(std::move(resolved), [notes = std::move(notes), done = std::move(done)](VerifyOutcome outcome) {
+      outcome.notes.insert(outcome.notes.begin(), notes.begin(), notes.end());
+      done(std::move(outcome));
+    });
   });
 }
 
@@ -358,7 +388,11 @@ void ControlPlane::start_reload() {
   }
   std::vector<VerifyTarget> targets = targets_at_reload(file_config_, loaded->config);
   auto file = std::make_shared<LoadedFile>(std::move(*loaded));
-  verifier_->verify(std::move(targets), [this, file, waiters = std::move(waiters)](VerifyOutcome verified) mutable {
+  // New names are resolved first: a build the file adds by name is probed
+  // at its addresses, and does not start out without any.
+  std::set<std::string> names;
+  for (const auto& [name, users] : upstream_names(file->config)) names.insert(name);
+  verify_resolved(std::move(targets), std::move(names), [this, file, waiters = std::move(waiters)](VerifyOutcome verified) mutable {
     log_notes(verified);
     ReloadOutcome result;
     if (!verified.ok()) {
@@ -400,7 +434,7 @@ std::optional<ControlPlane::LoadedFile> ControlPlane::load_reload_file(std::vect
   track_supersedes(effective);
   const routing::RuntimeState runtime = runtime_state();
   state_ = before;
-  if (!routing::Snapshot::create(std::move(effective), errors, 0, &runtime)) return std::nullopt;
+  if (!routing::Snapshot::create(std::move(effective), errors, 0, &runtime, &resolved_)) return std::nullopt;
   // Certificate files are looked at before they are read: a file replaced
   // while it is read shows as a change and is read again.
   loaded.hash = content_hash(bytes_hash, *result.config);
@@ -421,6 +455,14 @@ bool ControlPlane::apply_reload(LoadedFile loaded, std::vector<std::string>& err
   if (!snapshot) {
     state_ = before;
     return false;
+  }
+  if (file.dns.servers != file_config_.dns.servers || file.dns.refresh != file_config_.dns.refresh) {
+    std::string dns_error;
+    if (!dns_.configure(file.dns, dns_error)) {
+      state_ = before;
+      errors.push_back(dns_error);
+      return false;
+    }
   }
   report_static_changes(file);
   if (server_) {
@@ -449,6 +491,7 @@ void ControlPlane::stop() {
   stopped_ = true;
   health_.stop();
   verifier_->stop();
+  dns_.stop();
   if (!started_) return;
   reports_.set_notifier(nullptr);
   persist();
@@ -507,7 +550,7 @@ std::shared_ptr<const routing::Snapshot> ControlPlane::make_snapshot(const conf:
                                                                      std::vector<std::string>& errors) {
   const routing::RuntimeState runtime = runtime_state();
   conf::Config copy = config;
-  return routing::Snapshot::create(std::move(copy), errors, generation_ + 1, &runtime);
+  return routing::Snapshot::create(std::move(copy), errors, generation_ + 1, &runtime, &resolved_);
 }
 
 void ControlPlane::install(conf::Config config, std::shared_ptr<const routing::Snapshot> snapshot) {
@@ -515,6 +558,7 @@ void ControlPlane::install(conf::Config config, std::shared_ptr<const routing::S
   config_ = std::move(config);
   snapshot_ = std::move(snapshot);
   publish();
+  track_names();
 }
 
 void ControlPlane::publish() {
@@ -618,6 +662,46 @@ void ControlPlane::on_health_change(const std::string& build_key, bool healthy) 
   rebuild(config_, errors);
 }
 
+void ControlPlane::track_names() {
+  std::set<std::string> names;
+  for (const auto& [name, users] : upstream_names(config_)) names.insert(name);
+  // Registered builds of an api app that has no current yet are not in the
+  // config: their names are kept fresh too, for the promote that follows.
+  for (const auto& [app, registry] : registry_)
+    for (const routing::RegisteredBuild& build : registry.builds)
+      if (build.state != conf::BuildState::retired) names.merge(names_in(build.upstreams));
+  dns_.track(names);
+  // Addresses of names no build uses any more are forgotten: if one comes
+  // back, it starts as never resolved rather than with a stale set.
+  std::erase_if(resolved_, [&names](const auto& entry) { return !names.contains(entry.first); });
+}
+
+void ControlPlane::on_dns_answer(const std::string& name, const DnsAnswer& answer) {
+  const NameUsers users = upstream_names(config_);
+  const auto used = users.find(name);
+  if (!answer.ok) {
+    if (used != users.end())
+      for (const std::string& key : used->second) ++dns_failures_[key];
+    if (dns_failing_.insert(name).second)
+      std::fprintf(stderr, "skewgate: warning: upstream name %s: lookup failed (%s); %s\n", name.c_str(),
+                   answer.error.c_str(),
+                   resolved_.contains(name) ? "keeping its last addresses" : "it has no addresses: its builds serve nothing");
+    return;
+  }
+  if (dns_failing_.erase(name) > 0)
+    std::fprintf(stderr, "skewgate: upstream name %s resolves again\n", name.c_str());
+  if (!answer_changes(resolved_, name, answer.addresses)) return;  // same set: same snapshot, warm pools kept
+  std::string list;
+  for (const conf::SocketAddress& a : answer.addresses) list += (list.empty() ? "" : ", ") + a.host;
+  std::fprintf(stderr, "skewgate: upstream name %s resolves to %s\n", name.c_str(), list.c_str());
+  resolved_[name] = answer.addresses;
+  // Before the first snapshot (start-up) or for a name no build uses yet
+  // (a registration being probed): nothing to rebuild.
+  if (!snapshot_ || used == users.end()) return;
+  std::vector<std::string> errors;
+  rebuild(config_, errors);
+}
+
 void ControlPlane::begin_handover() {
   apply_reports();
   persist();
@@ -688,10 +772,12 @@ json ControlPlane::build_json(const routing::App& app, const routing::Build& bui
   const auto it = state_.find(key);
   const std::int64_t last = it == state_.end() ? 0 : it->second.last_request_ms;
   const char* retired_by = retired_by_name(build.retired_by);
+  // As configured (names as written); the addresses they resolved to below.
+  const conf::BuildConfig* configured = config_build(app.name, build.id);
   json out = {{"id", build.id},
           {"state", conf::to_string(build.state)},
           {"healthy", build.healthy && (!health_.has_checks(key) || health_.has_passed(key))},
-          {"upstreams", addresses_json(build.upstreams)},
+          {"upstreams", addresses_json(configured ? configured->upstreams : build.upstreams)},
           {"superseded_at", iso_time(build.superseded_at_ms)},
           {"age_seconds", build.superseded_at_ms > 0 ? json((now_ms() - build.superseded_at_ms) / 1000) : json(nullptr)},
           {"last_request_at", iso_time(last)},
@@ -701,12 +787,24 @@ json ControlPlane::build_json(const routing::App& app, const routing::Build& bui
   // outDir and how many function ids it gave (null: the walk failed). Never
   // the ids themselves: there may be thousands, and newer releases make them
   // encrypted tokens.
+  if (configured && !names_in(configured->upstreams).empty()) {
+    out["addresses"] = addresses_json(build.upstreams);
+    out["unresolved_names"] = build.unresolved_names;
+  }
   if (const std::string dir = functions_from_of(app.name, build.id); !dir.empty()) {
     out["functions_from"] = dir;
     out["function_ids"] = build.ids_from == conf::ActionIdSource::react_server_chunks ? json(build.action_ids.size())
                                                                                        : json(nullptr);
   }
   return out;
+}
+
+const conf::BuildConfig* ControlPlane::config_build(std::string_view app, std::string_view build) const {
+  for (const conf::AppConfig& a : config_.apps)
+    if (a.name == app)
+      for (const conf::BuildConfig& b : a.builds)
+        if (b.id == build) return &b;
+  return nullptr;
 }
 
 std::string ControlPlane::functions_from_of(std::string_view app, std::string_view build) const {
@@ -810,9 +908,11 @@ void ControlPlane::verify_then_mutate(const std::string& app, RegistryOp op, std
     for (const auto& b : dry_app.builds)
       if (b.id == verify_build) build = &b;
     if (result.changed && build != nullptr) {
-      VerifyTarget target{app, build->id, build->upstreams, probe_host(*file_app(app))};
-      verifier_->verify({std::move(target)}, [this, app, op = std::move(op), answer = std::move(answer),
-                                              done = std::move(done)](VerifyOutcome outcome) {
+      // A name is probed at its addresses: a new one is looked up first (a
+      // bounded wait), so a promote never makes current a build that has none.
+      verify_resolved({VerifyTarget{app, build->id, build->upstreams, probe_host(*file_app(app))}}, {},
+                      [this, app, op = std::move(op), answer = std::move(answer),
+                       done = std::move(done)](VerifyOutcome outcome) {
         log_notes(outcome);
         if (!outcome.ok()) {
           std::fprintf(stderr, "skewgate: refused: %s\n", outcome.mismatches.front().message().c_str());
@@ -843,7 +943,7 @@ ControlPlane::ApiResult ControlPlane::mutate(std::string_view name, const Regist
   std::vector<std::string> errors;
   const routing::RuntimeState runtime = runtime_state();
   conf::Config copy = effective;
-  auto snapshot = routing::Snapshot::create(std::move(copy), errors, generation_ + 1, &runtime);
+  auto snapshot = routing::Snapshot::create(std::move(copy), errors, generation_ + 1, &runtime, &resolved_);
   if (!snapshot) {
     state_ = before;
     std::string message = "the change would make an invalid configuration";
@@ -862,6 +962,7 @@ ControlPlane::ApiResult ControlPlane::mutate(std::string_view name, const Regist
   config_ = std::move(effective);
   snapshot_ = std::move(snapshot);
   publish();
+  track_names();
   persist();
   return {result.status, answer()};
 }
@@ -889,9 +990,11 @@ void ControlPlane::register_build(std::string_view app, const json& body, Done d
   routing::RegisteredBuild build;
   build.id = body["id"].get<std::string>();
   for (const auto& u : body["upstreams"]) {
-    auto address = u.is_string() ? conf::SocketAddress::parse(u.get<std::string>()) : std::nullopt;
+    auto address = u.is_string() ? conf::SocketAddress::parse_upstream(u.get<std::string>()) : std::nullopt;
     if (!address)
-      return done({400, error_json("invalid_body", "upstreams: expected host:port, [v6]:port or unix:/path strings")});
+      return done({400, error_json("invalid_body",
+                                   "upstreams: expected host:port, name:port, [v6]:port or unix:/path strings "
+                                   "(a name: letters, digits, '-' and dots; no '_')")});
     build.upstreams.push_back(*address);
   }
   if (body.contains("manifest") && body.contains("functions_from"))
@@ -1019,6 +1122,12 @@ metrics::ControlFacts ControlPlane::metric_facts() const {
       for (const routing::Build& build : app.builds) {
         facts.builds.push_back(
             {app.name, build.id, conf::to_string(build.state), build.healthy, build.superseded_at_ms});
+        // Only builds with a host name among their upstreams have the series.
+        const conf::BuildConfig* configured = config_build(app.name, build.id);
+        if (configured && !names_in(configured->upstreams).empty()) {
+          const auto failures = dns_failures_.find(routing::runtime_key(app.name, build.id));
+          facts.builds.back().dns_failures = failures == dns_failures_.end() ? 0 : failures->second;
+        }
       }
     }
   }

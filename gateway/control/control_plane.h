@@ -20,6 +20,7 @@
 #include "conf/function_dir.h"
 #include "conf/manifest.h"
 #include "gateway/control/build_verifier.h"
+#include "gateway/control/dns_resolver.h"
 #include "gateway/control/health_checker.h"
 #include "gateway/proxy/runtime_reports.h"
 #include "gateway/control/state_store.h"
@@ -166,12 +167,23 @@ class ControlPlane {
   ApiResult change_current(std::string_view app, const RegistryOp& op);
   nlohmann::json build_json(const routing::App& app, const routing::Build& build) const;
   std::string functions_from_of(std::string_view app, std::string_view build) const;
+  const conf::BuildConfig* config_build(std::string_view app, std::string_view build) const;
   void collect_function_ids(const conf::AppConfig& app, conf::BuildConfig& build) const;
   const conf::AppConfig* file_app(std::string_view name) const;
   void track_supersedes(const conf::Config& config);
   void apply_reports();
   bool apply_retention();
   void on_health_change(const std::string& build_key, bool healthy);
+  // An answer for an upstream host name: a new address set is folded into a
+  // new snapshot; the same set changes nothing; a failure keeps the last
+  // good set and is counted per build (skewgate_dns_failures_total).
+  void on_dns_answer(const std::string& name, const DnsAnswer& answer);
+  // The names the running config uses are the ones kept fresh.
+  void track_names();
+  // Probes `targets` at their names' addresses once the targets' names and
+  // `names` have had a first answer (a file's names resolve before it is
+  // applied), then `done`.
+  void verify_resolved(std::vector<VerifyTarget> targets, std::set<std::string> names, BuildVerifier::Done done);
   void persist();
   void publish();
   routing::RuntimeState runtime_state() const;
@@ -197,6 +209,13 @@ class ControlPlane {
   const skew::PinKeyring* keyring_ = nullptr;
   RuntimeReports reports_;
   HealthChecker health_;
+  // Upstream host names: looked up on this (the control) loop, the last good
+  // addresses of each, and failed lookups by build key (never reset: a
+  // counter).
+  DnsResolver dns_;
+  routing::ResolvedNames resolved_;
+  std::map<std::string, std::uint64_t> dns_failures_;
+  std::set<std::string> dns_failing_;  // names whose last lookup failed (logged once per episode)
   std::unique_ptr<BuildVerifier> verifier_;
   bool reload_running_ = false;
   std::vector<ReloadDone> reload_waiters_;

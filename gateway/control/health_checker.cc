@@ -66,8 +66,9 @@ class HealthProbe {
       socket_.handle.data = this;
       socket_open_ = true;
       sockaddr_storage storage{};
-      to_sockaddr(address_, storage);
-      rc = uv_tcp_connect(&connect_, &socket_.tcp, reinterpret_cast<sockaddr*>(&storage), on_connect);
+      rc = to_sockaddr(address_, storage)
+               ? uv_tcp_connect(&connect_, &socket_.tcp, reinterpret_cast<sockaddr*>(&storage), on_connect)
+               : UV_EINVAL;
     }
     if (rc < 0) finish(false);
   }

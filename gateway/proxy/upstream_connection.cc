@@ -54,9 +54,11 @@ UpstreamConnection* UpstreamConnection::connect(Worker& worker, const conf::Sock
     c->handles_open_ = 2;
     uv_tcp_nodelay(&c->socket_.tcp, 1);
     sockaddr_storage storage{};
-    to_sockaddr(address, storage);
     c->connect_req_.data = c;
-    rc = uv_tcp_connect(&c->connect_req_, &c->socket_.tcp, reinterpret_cast<sockaddr*>(&storage), on_connect);
+    // Snapshots hold resolved addresses only; anything else fails as a connect.
+    rc = to_sockaddr(address, storage)
+             ? uv_tcp_connect(&c->connect_req_, &c->socket_.tcp, reinterpret_cast<sockaddr*>(&storage), on_connect)
+             : UV_EINVAL;
   }
   c->timer_mode_ = TimerMode::connect;
   c->timer_.set(connect_timeout_ms);

@@ -16,6 +16,7 @@ UpstreamPool::BuildPool& UpstreamPool::pool_for(const routing::Build& build) {
 
 std::size_t UpstreamPool::next_upstream(const routing::Build& build) {
   BuildPool& pool = pool_for(build);
+  if (build.upstreams.empty()) return 0;
   return pool.cursor++ % build.upstreams.size();
 }
 
@@ -37,6 +38,10 @@ void UpstreamPool::put_idle(const routing::Build& build, UpstreamConnection* con
     connection->close();
     return;
   }
+  if (have_live_keys_ && !live_keys_.contains(std::string_view(build.pool_key))) {
+    connection->close();  // its build or address left the running snapshot
+    return;
+  }
   BuildPool& pool = pool_for(build);
   pool.idle[connection->pool_slot()].push_back(connection);
   parked_[connection] = &pool;
@@ -49,6 +54,23 @@ void UpstreamPool::forget(UpstreamConnection* connection) {
   auto& idle = it->second->idle[connection->pool_slot()];
   idle.erase(std::remove(idle.begin(), idle.end(), connection), idle.end());
   parked_.erase(it);
+}
+
+void UpstreamPool::keep_only(const routing::Snapshot& snapshot) {
+  live_keys_.clear();
+  have_live_keys_ = true;
+  for (const routing::App& app : snapshot.apps())
+    for (const routing::Build& build : app.builds) live_keys_.insert(build.pool_key);
+  for (auto it = pools_.begin(); it != pools_.end();) {
+    if (live_keys_.contains(std::string_view(it->first))) {
+      ++it;
+      continue;
+    }
+    std::vector<UpstreamConnection*> idle;
+    for (const auto& slot : it->second.idle) idle.insert(idle.end(), slot.begin(), slot.end());
+    for (UpstreamConnection* c : idle) c->close();  // close() calls forget()
+    it = pools_.erase(it);
+  }
 }
 
 void UpstreamPool::close_all() {

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "routing/snapshot.h"
@@ -19,7 +20,8 @@ class UpstreamPool {
  public:
   explicit UpstreamPool(Worker& worker) : worker_(worker) {}
 
-  // The build's upstream to try first for a new request (round robin).
+  // The build's upstream to try first for a new request (round robin); 0
+  // for a build without upstreams (skew::decide never picks one: unhealthy).
   std::size_t next_upstream(const routing::Build& build);
 
   // An idle connection to build.upstreams[index], or nullptr.
@@ -29,6 +31,12 @@ class UpstreamPool {
   // A parked connection closed itself (idle timeout, EOF).
   void forget(UpstreamConnection* connection);
   void close_all();
+  // A new snapshot: pools whose key it no longer has (a build gone, or its
+  // upstreams changed: a re-resolve that lost an address) close their idle
+  // connections now rather than at upstream_idle, and a connection finishing
+  // a request of an older snapshot for such a key is closed, not parked.
+  // In-flight requests are untouched.
+  void keep_only(const routing::Snapshot& snapshot);
 
  private:
   struct BuildPool {
@@ -44,6 +52,8 @@ class UpstreamPool {
   Worker& worker_;
   std::unordered_map<std::string, BuildPool, Hash, std::equal_to<>> pools_;
   std::unordered_map<UpstreamConnection*, BuildPool*> parked_;
+  std::unordered_set<std::string, Hash, std::equal_to<>> live_keys_;
+  bool have_live_keys_ = false;
 };
 
 }  // namespace sg::gateway

@@ -204,6 +204,7 @@ void Worker::apply_posted() {
     snapshots_.push_front(std::make_unique<LocalSnapshot>(LocalSnapshot{std::move(snapshot), 0}));
     current_ = snapshots_.front().get();
     release_snapshot(previous);
+    pool_.keep_only(*current_->snapshot);
   }
   for (const std::string& name : remove) {
     for (auto it = listeners_.begin(); it != listeners_.end();) {

@@ -143,9 +143,21 @@ TEST_CASE("each mistake gets one exact message at the right place") {
        "t.yaml:9:31: trusted_proxies[1]: expected a CIDR like 10.0.0.0/8 or an IP address, got '10.0.0.0/40'"},
       {"bad listener address", "listeners: [{address: '8080'}]\n" + kApps,
        "t.yaml:1:23: listeners[0].address: expected host:port, [v6]:port or unix:/path, got '8080'"},
-      {"host name upstream", with("127.0.0.1:3001", "localhost:3001"),
-       "t.yaml:8:33: apps[0].builds[0].upstreams[0]: expected host:port, [v6]:port or unix:/path, got "
-       "'localhost:3001' (host names are not resolved; use an IP address)"},
+      {"bad host name upstream", with("127.0.0.1:3001", "shop_a:3001"),
+       "t.yaml:8:33: apps[0].builds[0].upstreams[0]: expected host:port, name:port, [v6]:port or unix:/path, got "
+       "'shop_a:3001' (a host name is letters, digits and '-' in dot-separated labels of at most 63 bytes, 253 in "
+       "all; no '_', no empty label; an internationalised name in its xn-- form)"},
+      {"host name upstream without port", with("127.0.0.1:3001", "shop-a"),
+       "t.yaml:8:33: apps[0].builds[0].upstreams[0]: expected host:port, name:port, [v6]:port or unix:/path, got "
+       "'shop-a' (the port is required)"},
+      {"host name listener", "listeners: [{address: 'localhost:8080'}]\n" + kApps,
+       "t.yaml:1:23: listeners[0].address: expected host:port, [v6]:port or unix:/path, got 'localhost:8080' "
+       "(a listener binds an IP address, not a host name)"},
+      {"dns refresh below 1s", std::string(kMinimal) + "dns: {refresh: 500ms}\n",
+       "t.yaml:9:16: dns.refresh: must be at least 1s"},
+      {"dns server by name", std::string(kMinimal) + "dns: {servers: [ns1.example.com]}\n",
+       "t.yaml:9:17: dns.servers[0]: expected a numeric name server: 10.0.0.2, 10.0.0.2:53, ::1 or [::1]:53, got "
+       "'ns1.example.com'"},
       {"no upstreams", std::string(kMinimal) + "      - {id: dpl-b, upstreams: []}\n",
        "t.yaml:9:32: apps[0].builds[1].upstreams: a build needs at least one upstream"},
       {"missing upstreams", std::string(kMinimal) + "      - {id: dpl-b}\n",
@@ -247,7 +259,8 @@ apps:
         "t.yaml:4:10: workers: expected 'auto' or a number of workers from 1 to 256, got 'many'\n"
         "t.yaml:5:25: timeouts.client_idle: expected a duration like 10s (units: ms, s, m, h, d), got '1x'\n"
         "t.yaml:8:14: apps[0].current: 'dpl-c' names no build of this app (builds: dpl-a, dpl-b)\n"
-        "t.yaml:11:47: apps[0].builds[1].upstreams[1]: expected host:port, [v6]:port or unix:/path, got 'nope'\n");
+        "t.yaml:11:47: apps[0].builds[1].upstreams[1]: expected host:port, name:port, [v6]:port or unix:/path, got "
+        "'nope' (the port is required)\n");
   const auto result = load_string(yaml, "t.yaml");
   CHECK_FALSE(result.config.has_value());
   CHECK(result.errors.at(0).line == 3);
@@ -344,17 +357,46 @@ TEST_CASE("an app certificate needs a TLS listener") {
   CHECK(lines_of(warned.warnings) == "t.yaml:8:10: apps[0].tls: the app has no hosts: SNI never selects this certificate\n");
 }
 
-TEST_CASE("design.md keys this version does not implement are refused, never ignored") {
-  // DNS re-resolution: in design.md section 8, not in this version.
-  // (assets.fallback_builds is, since issue 14; framework since issue 15;
-  // tls since issue 16.)
-  for (const std::string extra : {"dns: {refresh: 5s}\n"}) {
-    CAPTURE(extra);
-    const auto result = load_string(std::string(kMinimal) + extra, "t.yaml");
-    CHECK_FALSE(result.config.has_value());
-    REQUIRE(result.errors.size() == 1);
-    CHECK(result.errors[0].message.starts_with("unknown key"));
+TEST_CASE("dns: refresh (default 5s, at least 1s) and numeric servers (port 53 unless written); a typo gets a hint") {
+  // Every design.md section 8 key is implemented since issue 17 (dns:).
+  const auto defaults = load_string(kMinimal, "t.yaml");
+  REQUIRE(defaults.config.has_value());
+  CHECK(defaults.config->dns.refresh == std::chrono::seconds(5));
+  CHECK(defaults.config->dns.servers.empty());
+  const auto set = load_string(std::string(kMinimal) + "dns: {refresh: 2s, servers: [\"127.0.0.1:5353\", 10.0.0.2, \"::1\", \"[::1]:5300\"]}\n",
+                               "t.yaml");
+  REQUIRE(set.errors.empty());
+  REQUIRE(set.config.has_value());
+  CHECK(set.config->dns.refresh == std::chrono::seconds(2));
+  REQUIRE(set.config->dns.servers.size() == 4);
+  CHECK(set.config->dns.servers[0].to_string() == "127.0.0.1:5353");
+  CHECK(set.config->dns.servers[1].to_string() == "10.0.0.2:53");
+  CHECK(set.config->dns.servers[2].to_string() == "[::1]:53");
+  CHECK(set.config->dns.servers[3].to_string() == "[::1]:5300");
+  CHECK(errors_of(std::string(kMinimal) + "dns: {refesh: 5s}\n") ==
+        "t.yaml:9:7: dns.refesh: unknown key 'refesh'; did you mean 'refresh'?\n");
+  for (const char* bad : {"unix:/run/dns.sock", "127.0.0.1:0", "127.0.0.1:99999", "10.0.0.300"}) {
+    CAPTURE(bad);
+    CHECK(errors_of(std::string(kMinimal) + "dns: {servers: [\"" + bad + "\"]}\n").find("dns.servers[0]: expected a numeric name server") !=
+          std::string::npos);
   }
+}
+
+TEST_CASE("upstreams: name:port is read as written (lower case), beside numeric and unix ones; never resolved") {
+  const auto result = load_string(
+      with("upstreams: [127.0.0.1:3001]", "upstreams: [127.0.0.1:3001, Shop-A.Internal:3000, \"[::1]:3002\", shop-b.:80]"),
+      "t.yaml");
+  REQUIRE(result.errors.empty());
+  REQUIRE(result.config.has_value());
+  const auto& upstreams = result.config->apps.at(0).builds.at(0).upstreams;
+  REQUIRE(upstreams.size() == 4);
+  CHECK(upstreams[0].family == SocketAddress::Family::ipv4);
+  CHECK(upstreams[1].family == SocketAddress::Family::name);
+  CHECK(upstreams[1].to_string() == "shop-a.internal:3000");
+  CHECK(upstreams[2].family == SocketAddress::Family::ipv6);
+  CHECK(upstreams[3].to_string() == "shop-b:80");
+  // A name that cannot exist loads just as well: --check never asks a resolver.
+  CHECK(load_string(with("127.0.0.1:3001", "no-such-host.invalid:3001"), "t.yaml").config.has_value());
 }
 
 TEST_CASE("secrets never appear in diagnostics") {

@@ -156,8 +156,8 @@ apps:
                  "t.yaml:11:19: apps[0].builds[1].manifest: manifest " +
                      not_manifest +
                      " is not a server-reference-manifest.json: expected `node` and `edge` objects of action IDs\n"
-                     "t.yaml:13:33: apps[0].builds[3].upstreams[0]: expected host:port, [v6]:port or unix:/path, got "
-                     "'nowhere'\n");
+                     "t.yaml:13:33: apps[0].builds[3].upstreams[0]: expected host:port, name:port, [v6]:port or "
+                     "unix:/path, got 'nowhere' (the port is required)\n");
   check_no_key(lines);
 
   const std::string valid = R"(listeners:

@@ -580,7 +580,7 @@ TEST_CASE("registry: decode rejects corrupt documents with a precise error") {
       {"upstreams string", one_build(R"("id":"a","upstreams":"127.0.0.1:1","manifest":"","state":"current","registered_at_ms":5)"),
        ".upstreams: expected a non-empty array"},
       {"bad address",
-       one_build(R"("id":"a","upstreams":["127.0.0.1:1","localhost:80"],"manifest":"","state":"current","registered_at_ms":5)"),
+       one_build(R"("id":"a","upstreams":["127.0.0.1:1","local_host:80"],"manifest":"","state":"current","registered_at_ms":5)"),
        ".upstreams[1]: expected an address"},
       {"address number", one_build(R"("id":"a","upstreams":[3000],"manifest":"","state":"current","registered_at_ms":5)"),
        ".upstreams[0]: expected an address"},
@@ -617,3 +617,27 @@ TEST_CASE("registry: decode rejects corrupt documents with a precise error") {
     CHECK(error.find(c.error_contains) != std::string::npos);
   }
 }
+
+namespace sg::routing {
+namespace {
+
+TEST_CASE("registry: upstream host names round-trip as written, never as addresses") {
+  Registry registry;
+  RegisteredBuild build;
+  build.id = "a";
+  build.upstreams = {conf::SocketAddress::parse_upstream("shop-a.prod.svc.cluster.local:3000").value(),
+                     conf::SocketAddress::parse_upstream("127.0.0.1:3001").value()};
+  build.state = conf::BuildState::current;
+  registry["shop"].current = "a";
+  registry["shop"].builds.push_back(build);
+  const std::string text = encode_registry(registry);
+  CHECK(text.find("\"shop-a.prod.svc.cluster.local:3000\"") != std::string::npos);
+  std::string error;
+  const auto decoded = decode_registry(text, error);
+  REQUIRE(decoded.has_value());
+  CHECK(decoded->at("shop").builds.at(0).upstreams == build.upstreams);
+  CHECK(decoded->at("shop").builds.at(0).upstreams.at(0).is_name());
+}
+
+}  // namespace
+}  // namespace sg::routing

@@ -236,3 +236,71 @@ TEST_CASE("builds: runtime state folds in health, supersede time and retention")
   CHECK(a.builds[3].retired_by == sg::routing::RetiredBy::kill_switch);
   CHECK(a.current == &a.builds[1]);
 }
+
+namespace {
+
+SocketAddress named(const char* text) { return SocketAddress::parse_upstream(text).value(); }
+
+std::shared_ptr<const Snapshot> with_names(const sg::routing::ResolvedNames* resolved) {
+  AppConfig shop = app("shop", {"shop.example.com"});
+  // current: a name plus a numeric upstream; retained: a name only.
+  shop.builds[1].upstreams = {named("shop-b.internal:3000"), upstream("127.0.0.1:3002")};
+  shop.builds[0].upstreams = {named("shop-a.internal:3001")};
+  Config config;
+  config.source = "test.yaml";
+  config.apps = {shop};
+  std::vector<std::string> errors;
+  auto snapshot = Snapshot::create(std::move(config), errors, 1, nullptr, resolved);
+  REQUIRE(errors.empty());
+  return snapshot;
+}
+
+}  // namespace
+
+TEST_CASE("resolve_upstreams: each name becomes its addresses on its port, in order, each address once") {
+  sg::routing::ResolvedNames resolved;
+  resolved["shop-b.internal"] = {upstream("10.0.0.2:0"), upstream("10.0.0.3:0"), upstream("[fd00::2]:0")};
+  resolved["dup.internal"] = {upstream("127.0.0.1:0")};
+  std::size_t unresolved = 0;
+  const auto out = sg::routing::resolve_upstreams(
+      {upstream("127.0.0.1:3002"), named("shop-b.internal:3000"), named("never.internal:1"), named("dup.internal:3002")},
+      &resolved, &unresolved);
+  std::vector<std::string> texts;
+  for (const auto& a : out) texts.push_back(a.to_string());
+  CHECK(texts == std::vector<std::string>{"127.0.0.1:3002", "10.0.0.2:3000", "10.0.0.3:3000", "[fd00::2]:3000"});
+  CHECK(unresolved == 1);
+  // Without any resolved names, only the numeric upstreams remain.
+  CHECK(sg::routing::resolve_upstreams({named("shop-b.internal:3000")}, nullptr).empty());
+}
+
+TEST_CASE("a snapshot holds resolved addresses; a build whose names never resolved is unhealthy") {
+  const auto none = with_names(nullptr);
+  const App& app = none->apps()[0];
+  const auto& retained = app.builds[0];
+  const auto& current = app.builds[1];
+  CHECK(retained.upstreams.empty());
+  CHECK(retained.unresolved_names == 1);
+  CHECK_FALSE(retained.healthy);
+  CHECK_FALSE(retained.kept());  // its clients get the reload answer
+  REQUIRE(current.upstreams.size() == 1);  // the numeric one keeps it serving
+  CHECK(current.upstreams[0].to_string() == "127.0.0.1:3002");
+  CHECK(current.healthy);
+  // The configured names stay in the config.
+  CHECK(none->config().apps[0].builds[0].upstreams[0].to_string() == "shop-a.internal:3001");
+
+  sg::routing::ResolvedNames resolved;
+  resolved["shop-a.internal"] = {upstream("10.0.0.1:0"), upstream("10.0.0.9:0")};
+  resolved["shop-b.internal"] = {upstream("10.0.0.2:0")};
+  const auto some = with_names(&resolved);
+  const auto& a = some->apps()[0].builds[0];
+  CHECK(a.healthy);
+  CHECK(a.unresolved_names == 0);
+  REQUIRE(a.upstreams.size() == 2);
+  CHECK(a.upstreams[1].to_string() == "10.0.0.9:3001");
+  CHECK(a.pool_key == "shop/shop-a/10.0.0.1:3001,10.0.0.9:3001");
+
+  // The same set again: the same pool key (warm connections stay); a new set: another.
+  CHECK(with_names(&resolved)->apps()[0].builds[0].pool_key == a.pool_key);
+  resolved["shop-a.internal"] = {upstream("10.0.0.1:0")};
+  CHECK(with_names(&resolved)->apps()[0].builds[0].pool_key == "shop/shop-a/10.0.0.1:3001");
+}
