@@ -1,9 +1,12 @@
-// skewgate: the command line. Runs the gateway (-c FILE, or the embedded demo
+// skewgate: the command line. Runs the gateway (-c FILE, else the packaged
+// default path if the build has one and it exists, else the embedded demo
 // default), checks a config (--check), prints the version.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -38,11 +41,19 @@ struct Options {
   std::string error;
 };
 
-constexpr const char* kUsage =
-    "usage: skewgate [-c FILE] [--check] [--version]\n"
-    "  -c, --config FILE  configuration file (default: the embedded demo configuration)\n"
-    "  --check            validate the configuration and exit 0 (valid) or 1\n"
-    "  --version          print the version\n";
+// The configuration file of a packaged build (CMake SKEWGATE_DEFAULT_CONFIG;
+// the container image's /etc/skewgate/skewgate.yaml): used when -c is not
+// given and the path exists. Empty in a build from source: no -c, the
+// embedded default.
+constexpr const char* kDefaultConfig = SKEWGATE_DEFAULT_CONFIG;
+
+std::string usage() {
+  const std::string fallback = *kDefaultConfig ? std::string(kDefaultConfig) + " if it exists, else " : "";
+  return "usage: skewgate [-c FILE] [--check] [--version]\n"
+         "  -c, --config FILE  configuration file (default: " + fallback + "the embedded demo configuration)\n"
+         "  --check            validate the configuration and exit 0 (valid) or 1\n"
+         "  --version          print the version\n";
+}
 
 Options parse_options(int argc, char** argv) {
   Options o;
@@ -68,6 +79,21 @@ Options parse_options(int argc, char** argv) {
     }
   }
   return o;
+}
+
+// No -c: the packaged default path unless it is certainly absent (ENOENT);
+// a dangling symlink or an unreadable directory is used, so a broken mount
+// fails loudly instead of running the demo. Else the embedded default, said
+// on stderr so the demo is never mistaken for the user's configuration.
+void choose_default_config(Options& options) {
+  if (!options.config_path.empty() || *kDefaultConfig == '\0') return;
+  struct stat st;
+  if (::lstat(kDefaultConfig, &st) == 0 || errno != ENOENT) {
+    options.config_path = kDefaultConfig;
+    return;
+  }
+  std::fprintf(stderr, "skewgate: no configuration at %s (%s): running the embedded default\n", kDefaultConfig,
+               std::strerror(errno));
 }
 
 LoadResult load(const Options& options) {
@@ -181,19 +207,20 @@ void hold_for_test() {
 
 int main(int argc, char** argv) {
   if (argc > 1 && sg::gateway::is_cli_command(argv[1])) return sg::gateway::run_cli(argc, argv);
-  const Options options = parse_options(argc, argv);
+  Options options = parse_options(argc, argv);
   if (!options.error.empty()) {
-    std::fprintf(stderr, "skewgate: %s\n%s", options.error.c_str(), kUsage);
+    std::fprintf(stderr, "skewgate: %s\n%s", options.error.c_str(), usage().c_str());
     return 2;
   }
   if (options.help) {
-    std::fputs(kUsage, stdout);
+    std::fputs(usage().c_str(), stdout);
     return 0;
   }
   if (options.version) {
     std::printf("skewgate %s\n", SKEWGATE_VERSION);
     return 0;
   }
+  choose_default_config(options);
   if (options.check) {
     if (!check_config(options)) return 1;
     std::printf("%s: configuration is valid\n",

@@ -21,9 +21,14 @@ sg_install() {
   fi
 }
 
+# What building the skewgate binary needs: here and in the container image's
+# build stage (docker/Dockerfile sources this file), so the two never drift.
+SG_BUILD_PACKAGES=(build-essential cmake pkg-config libuv1-dev libyaml-cpp-dev prometheus-cpp-dev
+                   libssl-dev nlohmann-json3-dev node-llhttp libc-ares-dev)
+
 sg_setup() {
-  sg_install build-essential cmake pkg-config libuv1-dev libyaml-cpp-dev prometheus-cpp-dev \
-             doctest-dev libssl-dev nlohmann-json3-dev node-llhttp python3 curl libc-ares-dev
+  # and what the tests need on top (doctest, the python3 harness, curl)
+  sg_install "${SG_BUILD_PACKAGES[@]}" doctest-dev python3 curl
 
   cd "$SKEWGATE_ROOT"
   # Configure once; again only if an earlier configure left no build system behind.
@@ -49,6 +54,14 @@ sg_setup_asan() {
 # Fuzzing (tests/fuzz/run.sh): clang's libFuzzer and its sanitizer runtimes.
 sg_setup_fuzz() {
   sg_install clang libclang-rt-14-dev
+}
+
+# The container stage (tests/container/run.sh): Debian's podman with runc (crun is
+# refused in the sandbox this was made in), mmdebstrap for the local base image,
+# what podman needs when not run as root (uidmap, fuse-overlayfs, slirp4netns),
+# and docker-compose to validate docker/compose.yaml.
+sg_setup_container() {
+  sg_install podman runc mmdebstrap uidmap fuse-overlayfs slirp4netns docker-compose
 }
 
 # SG_SETUP_FUNCTIONS_ONLY=1: only define the functions above (tests/fuzz/run.sh).

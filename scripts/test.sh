@@ -3,7 +3,8 @@
 # through ctest, the same again built with ASan+UBSan (the sanitizer tier,
 # scripts/test_sanitizers.sh), then the Next.js end-to-end suite in Chromium (tests/e2e:
 # both pinned Next.js versions, builds cached by lockfile hash; about 8
-# minutes cold on 2 cores). Non-zero exit on any failure.
+# minutes cold on 2 cores), then the container stage (docker/Dockerfile built and
+# run with podman, docker/compose.yaml checked). Non-zero exit on any failure.
 set -euo pipefail
 
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/setup.sh"
@@ -21,3 +22,6 @@ if command -v node >/dev/null && (($(node -p 'process.versions.node.split(".")[0
 else
   echo "e2e: SKIPPED: the Next.js end-to-end suite needs Node.js >= 20 with npm (Debian 12 ships 18)" >&2
 fi
+# The container image built and run with podman, docker/compose.yaml validated
+# (tests/container/run.sh: it installs podman & co., says SKIPPED where podman cannot run).
+bash tests/container/run.sh

@@ -49,6 +49,8 @@ constexpr CommandSpec kCommands[] = {
      "stop routing to a build now (kill switch)"},
     {Command::preview, "preview", true, true, "preview  --app APP --build ID", "make a build a preview build"},
     {Command::reload, "reload", false, false, "reload", "re-read the configuration file"},
+    {Command::health, "health", false, false, "health   [--timeout 5s]",
+     "exit 0 when the admin /healthz answers 200, else 1 (a container HEALTHCHECK; no token sent)"},
 };
 
 constexpr std::string_view kCommonUsage =
@@ -60,6 +62,13 @@ constexpr std::string_view kCommonUsage =
     "  --no-verify         (deploy, promote) do not check that the build reports its own\n"
     "                      deployment ID (x-nextjs-deployment-id or <html data-dpl-id>)\n"
     "exit status: 0 ok, 1 refused by the server, 2 usage or connection error\n";
+
+constexpr std::string_view kHealthUsage =
+    "options:\n"
+    "  --admin URL         admin listener: http://IP[:PORT][/BASE] or http://localhost[:PORT]\n"
+    "                      (default: $SKEWGATE_ADMIN, else http://127.0.0.1:9901)\n"
+    "  --timeout DURATION  bound on the connect and on the answer, each (default 5s, at most 60s)\n"
+    "exit status: 0 healthy, 1 unhealthy or no answer (one line says why), 2 usage error\n";
 
 const CommandSpec* find_command(std::string_view word) {
   for (const auto& spec : kCommands)
@@ -115,9 +124,10 @@ std::string usage_for(std::string_view word) {
   if (const CommandSpec* spec = find_command(word)) {
     out += "usage: skewgate ";
     out += spec->synopsis;
-    out += " [--admin URL] [--token-file FILE] [--json]\n  ";
+    out += spec->command == Command::health ? " [--admin URL]\n  " : " [--admin URL] [--token-file FILE] [--json]\n  ";
     out += spec->summary;
     out += "\n";
+    if (spec->command == Command::health) return out + std::string(kHealthUsage);
   } else {
     out += "usage: skewgate COMMAND [--admin URL] [--token-file FILE] [--json] ...\ncommands:\n";
     for (const auto& spec : kCommands) {
@@ -148,7 +158,8 @@ bool parse_args(int argc, const char* const* argv, const Environment& env, Args&
 
   bool seen_admin = false, seen_app = false, seen_build = false, seen_manifest = false, seen_functions = false,
        seen_timeout = false,
-       seen_token = false;
+       seen_token = false, seen_io_timeout = false;
+  const bool health = spec->command == Command::health;
   for (int i = 2; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "-h" || arg == "--help") {
@@ -156,6 +167,10 @@ bool parse_args(int argc, const char* const* argv, const Environment& env, Args&
       continue;
     }
     if (arg == "--json") {
+      if (health) {
+        error = "option '--json' does not apply to 'health'";
+        return false;
+      }
       args.json = true;
       continue;
     }
@@ -189,13 +204,14 @@ bool parse_args(int argc, const char* const* argv, const Environment& env, Args&
     bool seen_upstream = false;
     const Flag flags[] = {
         {"--admin", true, false, &seen_admin},
-        {"--token-file", true, false, &seen_token},
+        {"--token-file", !health, false, &seen_token},
         {"--app", spec->app, false, &seen_app},
         {"--build", spec->build, false, &seen_build},
         {"--upstream", deploy, true, &seen_upstream},
         {"--manifest", deploy, false, &seen_manifest},
         {"--functions-from", deploy, false, &seen_functions},
         {"--health-timeout", deploy, false, &seen_timeout},
+        {"--timeout", health, false, &seen_io_timeout},
     };
     const Flag* flag = nullptr;
     for (const auto& f : flags)
@@ -246,6 +262,14 @@ bool parse_args(int argc, const char* const* argv, const Environment& env, Args&
         return false;
       }
       args.health_timeout = *duration;
+    } else if (name == "--timeout") {
+      // At most a minute: a health check that waits longer is no check.
+      const auto duration = sg::conf::parse_duration(value);
+      if (!duration || *duration < std::chrono::milliseconds(1) || *duration > std::chrono::minutes(1)) {
+        error = "--timeout: expected a duration from 1ms to 60s like 500ms, 2s; got '" + value + "'";
+        return false;
+      }
+      args.io_timeout = *duration;
     }
   }
   if (args.help) return true;
@@ -562,6 +586,7 @@ class Runner {
           return line;
         });
       case Command::reload: return reload();
+      case Command::health: return health();
     }
     return kExitUsage;
   }
@@ -646,6 +671,25 @@ class Runner {
 
   int promote() {
     return simple("POST", build_path() + "/promote", promote_body(), [&](const json& b) { return promote_line(b); });
+  }
+
+  // One line either way: Docker keeps a health check's output in
+  // `inspect`, and an operator reads why there.
+  int health() {
+    HttpResponse response;
+    std::string error;
+    if (!io_.exchange("GET", "/healthz", "", response, error)) {
+      fail("unhealthy: " + error);
+      return kExitRefused;
+    }
+    if (response.status != 200) {
+      std::string why = describe_refusal(response);
+      why = why.substr(0, why.find('\n'));
+      fail("unhealthy: /healthz: " + why);
+      return kExitRefused;
+    }
+    io_.out("healthy: /healthz answered 200\n");
+    return kExitOk;
   }
 
   int reload() {
@@ -889,9 +933,12 @@ int run_cli(int argc, char** argv) {
     std::fputs(usage_for(word).c_str(), stdout);
     return kExitOk;
   }
+  // health needs no token (/healthz is open) and sends none, so a broken
+  // token setting does not make a healthy gateway look unhealthy.
   AdminUrl url;
   std::string token;
-  if (!parse_admin_url(args.admin, url, error) || !resolve_token(args, env, token, error)) {
+  if (!parse_admin_url(args.admin, url, error) ||
+      (args.command != Command::health && !resolve_token(args, env, token, error))) {
     std::fprintf(stderr, "skewgate %s: %s\n", std::string(word).c_str(), error.c_str());
     return kExitUsage;
   }
@@ -899,7 +946,8 @@ int run_cli(int argc, char** argv) {
   Io io;
   io.exchange = [&](std::string_view method, std::string_view path, std::string_view body, HttpResponse& response,
                     std::string& exchange_error) {
-    return http_exchange(url, build_request(url, method, path, token, body), response, exchange_error);
+    return http_exchange(url, build_request(url, method, path, token, body), response, exchange_error,
+                         args.io_timeout);
   };
   io.out = [](std::string_view s) {
     std::fwrite(s.data(), 1, s.size(), stdout);

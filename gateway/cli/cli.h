@@ -1,9 +1,13 @@
 // skewgate as the client of its own admin API (design.md section 11):
-// `skewgate builds|deploy|promote|rollback|retire|preview|reload --admin URL`.
+// `skewgate builds|deploy|promote|rollback|retire|preview|reload --admin URL`,
+// and `skewgate health`, the container image's HEALTHCHECK.
 //
 // Exit status: 0 ok, 1 refused by the server (its `message` is printed),
-// 2 usage or connection error. The CLI never hangs: connect and read are
-// bounded (5 s each), and `deploy` waits for health at most --health-timeout.
+// 2 usage or connection error. `health` instead answers like a health check
+// (Docker reads 0 healthy, 1 unhealthy): 0 when /healthz answers 200, 1 for
+// anything else, no answer included; 2 only for usage errors. The CLI never
+// hangs: connect and read are bounded (5 s each, health's --timeout), and
+// `deploy` waits for health at most --health-timeout.
 //
 // Everything but the socket is pure and tested in tests/unit/cli_test.cc:
 // argument parsing, the admin URL, request bytes, response framing
@@ -41,7 +45,7 @@ constexpr std::string_view kDefaultAdmin = "http://127.0.0.1:9901";
 constexpr std::chrono::milliseconds kIoTimeout{5000};
 constexpr std::chrono::milliseconds kHealthPollInterval{250};
 
-enum class Command { builds, deploy, promote, rollback, retire, preview, reload };
+enum class Command { builds, deploy, promote, rollback, retire, preview, reload, health };
 
 struct Args {
   Command command = Command::builds;
@@ -52,6 +56,7 @@ struct Args {
   std::string manifest;    // a path on the gateway's host, sent as given
   std::string functions_from;  // react-server outDir on the gateway's host, sent as given
   std::chrono::milliseconds health_timeout{60000};
+  std::chrono::milliseconds io_timeout = kIoTimeout;  // connect and read, each (health: --timeout)
   std::string token_file;  // empty: $SKEWGATE_ADMIN_TOKEN
   bool json = false;
   bool verify = true;      // --no-verify (deploy, promote): "verify": false in the bodies

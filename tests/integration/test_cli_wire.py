@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from harness import SKEWGATE_BIN
+from harness import SKEWGATE_BIN, GatewayTestCase, free_port
 
 CLI_TIMEOUT = 20.0  # the CLI's own bound is 5 s; this only stops a hung test
 APP = {"name": "shop", "current": "dpl-a",
@@ -153,6 +153,75 @@ class CliWire(unittest.TestCase):
     def test_bare_lf_head_is_refused_without_waiting(self):
         rc, _, err, _ = self.run_cli([b"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}"], hold=True)
         self.assert_error(rc, err, "malformed response")
+
+
+class CliHealthWire(GatewayTestCase):
+    """`skewgate health` (the container image's HEALTHCHECK): 0 when /healthz answers 200,
+    1 with one line on stderr for anything else, no answer and a hung server included, within
+    its --timeout (connect and answer each)."""
+
+    env = CliWire.env
+
+    def health(self, port, *extra, timeout=CLI_TIMEOUT):
+        started = time.monotonic()
+        p = subprocess.run([SKEWGATE_BIN, "health", "--admin", f"http://127.0.0.1:{port}", *extra],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                           env=self.env, timeout=timeout)
+        return p.returncode, p.stdout.decode(), p.stderr.decode(), time.monotonic() - started
+
+    def scripted(self, script, hold=False):
+        server = ScriptedServer(script, hold=hold)
+        self.addCleanup(server.stop)
+        return server
+
+    def test_a_running_gateway_is_healthy_and_no_token_is_sent(self):
+        upstream = self.start_upstream("dpl-a")
+        gateway = self.start_gateway(apps=[{"name": "shop", "hosts": ["shop.test"], "current": "dpl-a",
+                                            "builds": [("dpl-a", [upstream.address])]}])
+        rc, out, err, _ = self.health(gateway.admin_port)
+        self.assertEqual((rc, out, err), (0, "healthy: /healthz answered 200\n", ""))
+        # What the CLI sent: a GET of /healthz, without the token of the environment.
+        server = self.scripted([b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"status\":\"ok\"}"])
+        p = subprocess.run([SKEWGATE_BIN, "health", "--admin", f"http://127.0.0.1:{server.port}"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                           env={**self.env, "SKEWGATE_ADMIN_TOKEN": "sekret-token"}, timeout=CLI_TIMEOUT)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(server.requests[0].startswith(b"GET /healthz HTTP/1.1\r\n"), server.requests)
+        self.assertNotIn(b"sekret-token", server.requests[0])
+        self.assertNotIn(b"authorization", server.requests[0].lower())
+
+    def test_nothing_listening_is_unhealthy_exit_1(self):
+        port = free_port()
+        rc, out, err, _ = self.health(port)
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(out, "")
+        self.assertEqual(err, f"skewgate: unhealthy: cannot connect to http://127.0.0.1:{port}: Connection refused\n")
+
+    def test_an_error_status_is_unhealthy_in_one_line(self):
+        server = self.scripted([b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 2\r\n\r\nno"])
+        rc, _, err, _ = self.health(server.port)
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(err, "skewgate: unhealthy: /healthz: the server answered HTTP 503 Service Unavailable: no\n")
+
+    def test_a_hung_server_is_unhealthy_within_the_timeout(self):
+        server = self.scripted([b"HTTP/1.1 200 OK\r\n"], hold=True)
+        rc, _, err, elapsed = self.health(server.port, "--timeout", "1s")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("no response within 1s", err)
+        self.assertLess(elapsed, 4.0)
+        self.assertEqual(err.count("\n"), 1, err)
+
+    def test_garbage_is_unhealthy_not_a_crash(self):
+        server = self.scripted([b"SSH-2.0-OpenSSH_9.2\r\n"], hold=True)
+        rc, _, err, elapsed = self.health(server.port, "--timeout", "2s")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("skewgate: unhealthy: invalid response from http://127.0.0.1:", err)
+        self.assertLess(elapsed, 2.0)
+
+    def test_usage_errors_exit_2(self):
+        rc, _, err, _ = self.health(free_port(), "--timeout", "forever")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("--timeout: expected a duration", err)
 
 
 if __name__ == "__main__":

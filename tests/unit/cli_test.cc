@@ -603,3 +603,85 @@ TEST_CASE("cli flow: exit codes for refusals, connection errors and non-JSON ans
     CHECK(s.run({"rollback", "--app", "shop"}) == 2);
   }
 }
+
+// ---- health: the container image's HEALTHCHECK (docker/Dockerfile) ----
+
+TEST_CASE("cli: health parses with --admin and --timeout only") {
+  CHECK(is_cli_command("health"));
+  const Parsed plain = parse({"health"});
+  REQUIRE_MESSAGE(plain.ok, plain.error);
+  CHECK(plain.args.command == Command::health);
+  CHECK(plain.args.admin == "http://127.0.0.1:9901");
+  CHECK(plain.args.io_timeout == kIoTimeout);
+  const Parsed p = parse({"health", "--timeout", "2s", "--admin", "http://[::1]:9902"}, {"http://10.0.0.1:1", "tok"});
+  REQUIRE_MESSAGE(p.ok, p.error);
+  CHECK(p.args.io_timeout == std::chrono::seconds(2));
+  CHECK(p.args.admin == "http://[::1]:9902");
+  CHECK(parse({"health"}, {"http://10.0.0.1:1", ""}).args.admin == "http://10.0.0.1:1");
+  CHECK(parse({"builds", "--app", "shop"}).args.io_timeout == kIoTimeout);
+
+  struct Row {
+    std::vector<const char*> argv;
+    const char* error;
+  };
+  const Row rows[] = {
+      {{"health", "--json"}, "option '--json' does not apply to 'health'"},
+      {{"health", "--token-file", "/t"}, "option '--token-file' does not apply to 'health'"},
+      {{"health", "--app", "shop"}, "option '--app' does not apply to 'health'"},
+      {{"health", "--timeout", "2"}, "--timeout: expected a duration from 1ms to 60s like 500ms, 2s; got '2'"},
+      {{"health", "--timeout", "0s"}, "--timeout: expected a duration from 1ms to 60s like 500ms, 2s; got '0s'"},
+      {{"health", "--timeout", "2m"}, "--timeout: expected a duration from 1ms to 60s like 500ms, 2s; got '2m'"},
+      {{"health", "--timeout", "1s", "--timeout", "2s"}, "option '--timeout' given twice"},
+      {{"builds", "--app", "shop", "--timeout", "2s"}, "option '--timeout' does not apply to 'builds'"},
+  };
+  for (const auto& row : rows) {
+    const Parsed bad = parse(row.argv);
+    CAPTURE(row.error);
+    CHECK_FALSE(bad.ok);
+    CHECK(bad.error == row.error);
+  }
+  const std::string usage = usage_for("health");
+  CHECK(usage.find("usage: skewgate health   [--timeout 5s] [--admin URL]\n") == 0);
+  CHECK(usage.find("exit status: 0 healthy, 1 unhealthy or no answer (one line says why), 2 usage error") !=
+        std::string::npos);
+  CHECK(usage.find("--token-file") == std::string::npos);
+  CHECK(usage_for("nope").find("\n  health") != std::string::npos);
+}
+
+TEST_CASE("cli flow: health is 0 on 200, 1 on anything else, one line each") {
+  {
+    Script s;
+    s.add(200, R"({"status":"ok"})");
+    CHECK(s.run({"health"}) == 0);
+    REQUIRE(s.seen.size() == 1);
+    CHECK(s.seen[0].method == "GET");
+    CHECK(s.seen[0].path == "/healthz");
+    CHECK(s.out == "healthy: /healthz answered 200\n");
+    CHECK(s.err.empty());
+  }
+  {
+    Script s;
+    s.add(0, "");
+    CHECK(s.run({"health"}) == 1);  // no answer is unhealthy, not a usage error
+    CHECK(s.err == "skewgate: unhealthy: cannot connect to http://127.0.0.1:9901: Connection refused\n");
+    CHECK(s.out.empty());
+  }
+  {
+    Script s;
+    s.add(503, R"({"error":"x","message":"not now","errors":["first","second"]})");
+    CHECK(s.run({"health"}) == 1);
+    CHECK(s.err == "skewgate: unhealthy: /healthz: not now (x, HTTP 503)\n");
+  }
+  {
+    Script s;
+    s.add(204, "");  // a 2xx that is not 200 is not what /healthz says when healthy
+    CHECK(s.run({"health"}) == 1);
+    CHECK(s.err == "skewgate: unhealthy: /healthz: the server answered HTTP 204\n");
+  }
+  {
+    Script s;
+    s.add(404, "<html>\nnot found\n</html>");
+    CHECK(s.run({"health"}) == 1);
+    CHECK(s.err == "skewgate: unhealthy: /healthz: the server answered HTTP 404: <html> not found </html>\n");
+  }
+}
