@@ -59,9 +59,10 @@ std::int64_t ControlPlane::now_ms() {
       .count();
 }
 
-ControlPlane::ControlPlane(uv_loop_t* loop, std::string config_path)
+ControlPlane::ControlPlane(uv_loop_t* loop, std::string config_path, conf::ProcessOverrides overrides)
     : loop_(loop),
       config_path_(std::move(config_path)),
+      overrides_(std::move(overrides)),
       health_(loop, [this](const std::string& key, bool healthy) { on_health_change(key, healthy); }),
       verifier_(std::make_unique<ProbingVerifier>(loop)) {}
 
@@ -71,6 +72,7 @@ bool ControlPlane::load_config(std::vector<std::string>& errors) {
   conf::LoadResult result = config_path_.empty()
                                 ? conf::load_string(conf::embedded_default_yaml(), "<embedded default>")
                                 : conf::load_file(config_path_);
+  conf::apply_overrides(overrides_, result);
   for (const auto& w : result.warnings) std::fprintf(stderr, "skewgate: warning: %s\n", w.to_string().c_str());
   if (!result.config) {
     errors = to_strings(result.errors);
@@ -389,6 +391,7 @@ std::optional<ControlPlane::LoadedFile> ControlPlane::load_reload_file(std::vect
   bytes << in.rdbuf();
   const std::size_t bytes_hash = std::hash<std::string>{}(bytes.str());
   conf::LoadResult result = conf::load_file(config_path_);
+  conf::apply_overrides(overrides_, result);
   for (const auto& w : result.warnings) std::fprintf(stderr, "skewgate: warning: %s\n", w.to_string().c_str());
   if (!result.config) {
     errors = to_strings(result.errors);
