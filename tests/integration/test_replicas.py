@@ -51,7 +51,7 @@ THREADS_PER_REPLICA = 2
 # workers get it through uv_async_send a moment later (control_plane.h). A request that
 # starts within this margin after the admin API showed the change may still be served
 # by the snapshot before it.
-HANDOFF_MARGIN = 0.1
+HANDOFF_MARGIN = 0.25
 RELOADED = "configuration reloaded (file changed)"
 
 
