@@ -12,7 +12,8 @@
 //      liveness on /healthz at the port the config's admin.address names; the Service
 //      targets the config's listener port; terminationGracePeriodSeconds covers the
 //      preStop sleep plus timeouts.drain; non-root, read-only root, no capabilities,
-//      seccomp RuntimeDefault, resources; the ConfigMap mounted as a directory (no
+//      seccomp RuntimeDefault, resources, no service-account token and no service links
+//      (SKEWGATE_* variables); the ConfigMap mounted as a directory (no
 //      subPath, so the kubelet's updates reach the pod) where -c reads it, with
 //      `registry: config` and `watch: true`; the pin secret and admin token files the
 //      config names come from the Secret; state_dir is a writable volume; the PDB covers
@@ -242,6 +243,8 @@ if (deployment) {
     expect(container.resources?.requests?.cpu && container.resources?.requests?.memory &&
       container.resources?.limits?.memory, "skewgate resources lack cpu/memory requests or a memory limit");
     expect(pod.automountServiceAccountToken === false, "skewgate needs no service account token: do not mount it");
+    expect(pod.enableServiceLinks === false,
+      "service links would put SKEWGATE_SERVICE_HOST, SKEWGATE_PORT... into skewgate's SKEWGATE_ environment");
 
     // Config mounted as a directory where -c reads it; secrets and state where the config says.
     const mountOf = (volume) => container.volumeMounts?.find((m) => m.name === volume);
