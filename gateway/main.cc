@@ -43,12 +43,12 @@ struct Options {
 constexpr const char* kUsage =
     "usage: skewgate [-c FILE] [--listen ADDR]... [--admin-listen ADDR] [--state-dir DIR] [--check] [--version]\n"
     "  -c, --config FILE     configuration file (default: the embedded demo configuration)\n"
-    "  --listen ADDR         this process's address for the file's next listener (the first\n"
-    "                        --listen replaces listeners[0], the second listeners[1], ...)\n"
-    "  --admin-listen ADDR   this process's admin.address\n"
-    "  --state-dir DIR       this process's state_dir\n"
-    "                        (the three keep replicas that share one file apart; they hold\n"
-    "                        across reloads)\n"
+    "  --listen ADDR         replaces the address of the file's listeners[0]; given again,\n"
+    "                        of listeners[1], and so on\n"
+    "  --admin-listen ADDR   replaces admin.address\n"
+    "  --state-dir DIR       replaces state_dir\n"
+    "                        (these three give processes that share one file their own sockets\n"
+    "                        and state; they hold across reloads)\n"
     "  --check               validate the configuration and exit 0 (valid) or 1\n"
     "  --version             print the version\n";
 
