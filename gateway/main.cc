@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "conf/load.h"
+#include "conf/overrides.h"
 #include "gateway/proxy/access_log.h"
 #include "gateway/cli/cli.h"
 #include "gateway/admin/admin_api.h"
@@ -35,6 +36,7 @@ using sg::conf::LoadResult;
 
 struct Options {
   std::string config_path;  // empty: embedded default
+  sg::conf::ProcessOverrides overrides;
   bool check = false;
   bool version = false;
   bool help = false;
@@ -49,10 +51,38 @@ constexpr const char* kDefaultConfig = SKEWGATE_DEFAULT_CONFIG;
 
 std::string usage() {
   const std::string fallback = *kDefaultConfig ? std::string(kDefaultConfig) + " if it exists, else " : "";
-  return "usage: skewgate [-c FILE] [--check] [--version]\n"
-         "  -c, --config FILE  configuration file (default: " + fallback + "the embedded demo configuration)\n"
-         "  --check            validate the configuration and exit 0 (valid) or 1\n"
-         "  --version          print the version\n";
+  return "usage: skewgate [-c FILE] [--listen ADDR]... [--admin-listen ADDR] [--state-dir DIR] [--check] [--version]\n"
+         "  -c, --config FILE     configuration file (default: " + fallback + "the embedded demo configuration)\n"
+         "  --listen ADDR         replaces the address of the file's listeners[0]; given again,\n"
+         "                        of listeners[1], and so on\n"
+         "  --admin-listen ADDR   replaces admin.address\n"
+         "  --state-dir DIR       replaces state_dir\n"
+         "                        (these three give processes that share one file their own sockets\n"
+         "                        and state; they hold across reloads)\n"
+         "  --check               validate the configuration and exit 0 (valid) or 1\n"
+         "  --version             print the version\n";
+}
+
+// "--flag VALUE" or "--flag=VALUE": the value, or nullopt when `arg` is not
+// this flag. A missing value sets `error`.
+std::optional<std::string> flag_value(const std::string& flag, int argc, char** argv, int& i, std::string& error) {
+  const std::string arg = argv[i];
+  if (arg.rfind(flag + "=", 0) == 0) return arg.substr(flag.size() + 1);
+  if (arg != flag) return std::nullopt;
+  if (i + 1 >= argc) {
+    error = flag + " needs a value";
+    return std::string();
+  }
+  return std::string(argv[++i]);
+}
+
+// Numeric only, as in the file (conf/address.h): a listener never waits on DNS.
+std::optional<sg::conf::SocketAddress> flag_address(const std::string& flag, const std::string& value,
+                                                    std::string& error) {
+  auto address = sg::conf::SocketAddress::parse(value);
+  if (!address)
+    error = flag + " '" + value + "': expected IP:PORT, [IPv6]:PORT or unix:/path";
+  return address;
 }
 
 Options parse_options(int argc, char** argv) {
@@ -67,6 +97,18 @@ Options parse_options(int argc, char** argv) {
       o.config_path = argv[++i];
     } else if (arg.rfind("--config=", 0) == 0) {
       o.config_path = arg.substr(9);
+    } else if (auto listen = flag_value("--listen", argc, argv, i, o.error)) {
+      if (!o.error.empty()) return o;
+      auto address = flag_address("--listen", *listen, o.error);
+      if (!address) return o;
+      o.overrides.listen.push_back(std::move(*address));
+    } else if (auto admin = flag_value("--admin-listen", argc, argv, i, o.error)) {
+      if (!o.error.empty()) return o;
+      o.overrides.admin = flag_address("--admin-listen", *admin, o.error);
+      if (!o.overrides.admin) return o;
+    } else if (auto state_dir = flag_value("--state-dir", argc, argv, i, o.error)) {
+      if (!o.error.empty()) return o;
+      o.overrides.state_dir = std::move(*state_dir);
     } else if (arg == "--check" || arg == "-t") {
       o.check = true;
     } else if (arg == "--version" || arg == "-v") {
@@ -97,9 +139,11 @@ void choose_default_config(Options& options) {
 }
 
 LoadResult load(const Options& options) {
-  if (options.config_path.empty())
-    return sg::conf::load_string(sg::conf::embedded_default_yaml(), "<embedded default>");
-  return sg::conf::load_file(options.config_path);
+  LoadResult result = options.config_path.empty()
+                          ? sg::conf::load_string(sg::conf::embedded_default_yaml(), "<embedded default>")
+                          : sg::conf::load_file(options.config_path);
+  sg::conf::apply_overrides(options.overrides, result);
+  return result;
 }
 
 // Config -> snapshot, printing every problem. nullptr when invalid.
@@ -244,7 +288,7 @@ int main(int argc, char** argv) {
       uv_loop_close(loop);
     }
   } loop_closer{&m.loop};
-  sg::gateway::ControlPlane control(&m.loop, options.config_path);
+  sg::gateway::ControlPlane control(&m.loop, options.config_path, options.overrides);
   std::vector<std::string> errors;
   if (!control.load_config(errors)) {
     for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up and build, then run every test tier: unit, loop and integration
 # through ctest, the same again built with ASan+UBSan (the sanitizer tier,
-# scripts/test_sanitizers.sh), then the Next.js end-to-end suite in Chromium (tests/e2e:
+# scripts/test_sanitizers.sh), the Kubernetes manifests (tests/kubernetes), then the
+# Next.js end-to-end suite in Chromium (tests/e2e:
 # both pinned Next.js versions, builds cached by lockfile hash; about 8
 # minutes cold on 2 cores), then the container stage (docker/Dockerfile built and
 # run with podman, docker/compose.yaml checked). Non-zero exit on any failure.
@@ -15,6 +16,13 @@ cd "$SKEWGATE_ROOT"
 sg_install prometheus testssl.sh dnsmasq
 ctest --test-dir build --output-on-failure -j2 --timeout 600
 bash scripts/test_sanitizers.sh
+# The Kubernetes manifests (docker/kubernetes/): the OpenAPI schema through the npm
+# package kubernetes-models, plus the product facts they must keep (tests/kubernetes).
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  bash tests/kubernetes/run.sh
+else
+  echo "kubernetes: SKIPPED: validating docker/kubernetes/ needs Node.js with npm (kubernetes-models is an npm package)" >&2
+fi
 # Next.js 16 needs Node.js >= 20.9, which Debian 12's own nodejs (18) is not:
 # the project's machines ship Node 20; elsewhere the stage says why it is skipped.
 if command -v node >/dev/null && (($(node -p 'process.versions.node.split(".")[0]') >= 20)); then

@@ -65,9 +65,10 @@ std::int64_t ControlPlane::now_ms() {
       .count();
 }
 
-ControlPlane::ControlPlane(uv_loop_t* loop, std::string config_path)
+ControlPlane::ControlPlane(uv_loop_t* loop, std::string config_path, conf::ProcessOverrides overrides)
     : loop_(loop),
       config_path_(std::move(config_path)),
+      overrides_(std::move(overrides)),
       health_(loop, [this](const std::string& key, bool healthy) { on_health_change(key, healthy); }),
       dns_(loop, [this](const std::string& name, const DnsAnswer& answer) { on_dns_answer(name, answer); }),
       verifier_(std::make_unique<ProbingVerifier>(loop)) {}
@@ -78,6 +79,7 @@ bool ControlPlane::load_config(std::vector<std::string>& errors) {
   conf::LoadResult result = config_path_.empty()
                                 ? conf::load_string(conf::embedded_default_yaml(), "<embedded default>")
                                 : conf::load_file(config_path_);
+  conf::apply_overrides(overrides_, result);
   for (const auto& w : result.warnings) std::fprintf(stderr, "skewgate: warning: %s\n", w.to_string().c_str());
   if (!result.config) {
     errors = to_strings(result.errors);
@@ -423,6 +425,7 @@ std::optional<ControlPlane::LoadedFile> ControlPlane::load_reload_file(std::vect
   bytes << in.rdbuf();
   const std::size_t bytes_hash = std::hash<std::string>{}(bytes.str());
   conf::LoadResult result = conf::load_file(config_path_);
+  conf::apply_overrides(overrides_, result);
   for (const auto& w : result.warnings) std::fprintf(stderr, "skewgate: warning: %s\n", w.to_string().c_str());
   if (!result.config) {
     errors = to_strings(result.errors);

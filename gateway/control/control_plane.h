@@ -19,6 +19,7 @@
 #include "conf/config.h"
 #include "conf/function_dir.h"
 #include "conf/manifest.h"
+#include "conf/overrides.h"
 #include "gateway/control/build_verifier.h"
 #include "gateway/control/dns_resolver.h"
 #include "gateway/control/health_checker.h"
@@ -39,7 +40,9 @@ class Server;
 class ControlPlane {
  public:
   // `config_path` empty: the embedded default (nothing to reload).
-  ControlPlane(uv_loop_t* loop, std::string config_path);
+  // `overrides` (the command line's --listen, --admin-listen, --state-dir)
+  // are laid over every load of the file, reloads included.
+  ControlPlane(uv_loop_t* loop, std::string config_path, conf::ProcessOverrides overrides = {});
   ~ControlPlane();
 
   // Start-up in two steps, so that a restart with socket hand-over reads
@@ -190,7 +193,8 @@ class ControlPlane {
 
   uv_loop_t* loop_;
   std::string config_path_;
-  conf::Config file_config_;  // as read from the YAML
+  conf::ProcessOverrides overrides_;
+  conf::Config file_config_;  // as read from the YAML, overrides laid over
   conf::Config config_;       // effective: file plus registry
   routing::Registry registry_;
   // Manifests of `registry: api` builds, read again only when their file
