@@ -7,7 +7,7 @@ rewrite (dnsmasq reads --addn-hosts again on SIGHUP); skewgate is pointed at it 
 process counted a request.
 
 Proves: a build reached by name serves; every address of a name gets traffic (round
-robin); a rewritten record moves traffic within the refresh (the vanished address gets
+robin), IPv4 and IPv6 alike (A and AAAA of one name); a rewritten record moves traffic within the refresh (the vanished address gets
 none); a resolver that stops answering keeps the last good set and counts
 skewgate_dns_failures_total; a name that never resolved makes its build unhealthy
 (current: 503 JSON, a stale client of a retained build: the reload answer), never a
@@ -107,7 +107,9 @@ class Dnsmasq:
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
         testcase.addCleanup(self.stop)
         first = next(iter(records))
-        if not wait_until(lambda: dns_query(self.port, first) == sorted(records[first]), START_TIMEOUT):
+        v4 = lambda addresses: sorted(a for a in addresses if ":" not in a)  # dns_query asks for A only
+        self.v4 = v4
+        if not wait_until(lambda: dns_query(self.port, first) == v4(records[first]), START_TIMEOUT):
             raise RuntimeError(f"dnsmasq did not answer on {self.port}: {self.log_text()[-2000:]}")
 
     def _write(self, records):
@@ -124,7 +126,7 @@ class Dnsmasq:
         self._write(records)
         os.kill(self.proc.pid, signal.SIGHUP)
         for name, addresses in records.items():
-            if not wait_until(lambda: dns_query(self.port, name) == sorted(addresses), 5.0):
+            if not wait_until(lambda: dns_query(self.port, name) == self.v4(addresses), 5.0):
                 raise RuntimeError(f"dnsmasq still answers the old records for {name}")
 
     def log_text(self):
@@ -267,6 +269,19 @@ class DnsUpstreamsTest(unittest.TestCase):
         self.assertGreater(counts[2], 0, counts)
         self.assertIn("lookup failed", sg.stderr_text())
         self.assertIn("keeping its last addresses", sg.stderr_text())
+
+    def test_a_name_with_a_and_aaaa_records_serves_from_both_families(self):
+        try:
+            v6 = self.upstream("dpl-a", "::1")
+        except (RuntimeError, OSError) as e:
+            self.skipTest(f"no IPv6 loopback here: {e}")
+        v4 = self.upstream("dpl-a", "127.0.0.2")
+        dns = Dnsmasq(self, {"shop-a.test": ["127.0.0.2", "::1"]})
+        sg = self.gateway(dns, [{"name": "shop", "hosts": ["shop.test"], "current": "dpl-a",
+                                 "builds": [{"id": "dpl-a", "upstreams": [f"shop-a.test:{self.port}"]}]}])
+        self.assertEqual(sg.app()["builds"][0]["addresses"], [f"127.0.0.2:{self.port}", f"[::1]:{self.port}"])
+        counts = self.spread(sg, [v4, v6], n=10)
+        self.assertEqual(counts, [5, 5])
 
     def test_a_removed_name_keeps_its_last_addresses(self):
         a2 = self.upstream("dpl-a", "127.0.0.2")
