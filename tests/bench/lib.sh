@@ -1,0 +1,283 @@
+# shellcheck shell=bash
+# Shared by run.sh and instructions.sh (sourced, never run): logging, process
+# tracking (every process started is tracked by PID and stopped by PID), port
+# checks, config templates, the test certificate, the upstream nginx and the
+# proxies under test. Uses the sourcing script's globals: HERE (tests/bench),
+# TMP, PORT (proxy -> port), TLS_PORT_OFFSET, UPSTREAM_PORT, PROXY_CPU, LOAD_CPU,
+# NOFILE, WORKER_CONNECTIONS, HAPROXY_MAXCONN, SKEWGATE_BIN.
+#
+# Hooks for running the proxies under a tool (instructions.sh: valgrind), all
+# empty or at run.sh's values by default:
+#   PROXY_WRAP        command prefix between taskset and the proxy
+#   NGINX_PROXY_ARGS  extra nginx arguments for the proxy nginx
+#   PROXY_START_TRIES tenths of a second to wait for the proxy's port (100)
+#   PROBE_MAX_TIME    curl --max-time of the probe requests, s (3)
+PROXY_WRAP=()
+NGINX_PROXY_ARGS=()
+PROXY_START_TRIES=100
+PROBE_MAX_TIME=3
+
+LOG_TAG=${LOG_TAG:-bench}
+log() { printf '[%s %(%H:%M:%S)T] %s\n' "$LOG_TAG" -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# --- processes: every one started here is tracked by PID and stopped by PID ---
+
+TRACKED=()
+LAST_PID=
+TMP=
+
+track() { TRACKED+=("$1"); }
+untrack() {
+  local pid=$1 keep=() p
+  for p in "${TRACKED[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+  TRACKED=("${keep[@]+"${keep[@]}"}")
+}
+
+# Prints the PID and its descendants (nginx master + worker, any forked
+# skewgate workers).
+tree_pids() {
+  ps -e -o pid=,ppid= | awk -v root="$1" '
+    { parent[$1] = $2 }
+    END {
+      if (!(root in parent)) exit
+      in_tree[root] = 1; grew = 1
+      while (grew) {
+        grew = 0
+        for (p in parent) if (!(p in in_tree) && (parent[p] in in_tree)) { in_tree[p] = 1; grew = 1 }
+      }
+      for (p in in_tree) print p
+    }'
+}
+
+comm_of() { cat "/proc/$1/comm" 2>/dev/null || true; }
+
+# SIGTERM, wait up to 5 s, then SIGKILL; descendants that outlive their parent
+# are killed by the PIDs recorded before (only if still the same program).
+stop_pid() {
+  local pid=$1 i d
+  [[ -n $pid ]] || return 0
+  local -a desc=() desc_comm=()
+  for d in $(tree_pids "$pid"); do
+    [[ $d == "$pid" ]] && continue
+    desc+=("$d"); desc_comm+=("$(comm_of "$d")")
+  done
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  for i in "${!desc[@]}"; do
+    d=${desc[$i]}
+    if [[ -e /proc/$d && "$(comm_of "$d")" == "${desc_comm[$i]}" ]]; then
+      kill -KILL "$d" 2>/dev/null || true
+    fi
+  done
+  untrack "$pid"
+}
+
+cleanup() {
+  local rc=$? pid
+  trap - EXIT
+  for pid in "${TRACKED[@]+"${TRACKED[@]}"}"; do stop_pid "$pid"; done
+  [[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
+  exit "$rc"
+}
+
+# Runs "$@" in the background with stdout/stderr to $1; sets LAST_PID.
+start_bg() {
+  local out=$1; shift
+  "$@" >"$out" 2>&1 &
+  LAST_PID=$!
+  track "$LAST_PID"
+}
+
+# --- environment ---
+
+ensure_packages() {
+  local missing=() pkg
+  for pkg in wrk haproxy nghttp2-client; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if ! dpkg -s nginx-light >/dev/null 2>&1 && ! dpkg -s nginx >/dev/null 2>&1 \
+     && ! dpkg -s nginx-core >/dev/null 2>&1; then
+    missing+=(nginx-light)
+  fi
+  ((${#missing[@]})) || return 0
+  log "installing ${missing[*]}"
+  local sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"; then
+    "${sudo[@]}" apt-get update -qq || true
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" \
+      || log "warning: could not install ${missing[*]}; those columns will be n/a"
+  fi
+}
+
+NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+HAPROXY_BIN=$(command -v haproxy || echo /usr/sbin/haproxy)
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Waits until something accepts on the port while $2 is alive, up to $3
+# tenths of a second (100).
+wait_port() {
+  local port=$1 pid=$2 tries=${3:-100} i
+  for ((i = 0; i < tries; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    port_busy "$port" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+render() { # template output key=value...
+  local tpl=$1 out=$2; shift 2
+  local args=() kv
+  for kv in "$@"; do args+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
+  sed "${args[@]}" "$tpl" >"$out"
+}
+
+# --- the TLS certificate every proxy serves ---
+
+TLS_DIR=
+
+# A test CA and an ECDSA P-256 leaf for localhost and 127.0.0.1 (openssl CLI);
+# chain.pem = leaf + CA, haproxy.pem = chain + key (HAProxy wants one file).
+make_certificate() {
+  TLS_DIR=$TMP/tls
+  mkdir -p "$TLS_DIR"
+  (
+    cd "$TLS_DIR"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+      -subj "/CN=skewgate bench CA" -keyout ca.key -out ca.pem
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+      -keyout key.pem -out leaf.csr
+    printf '%s\n' 'subjectAltName=DNS:localhost,IP:127.0.0.1' 'basicConstraints=CA:FALSE' \
+      'keyUsage=digitalSignature' 'extendedKeyUsage=serverAuth' >leaf.ext
+    openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+      -extfile leaf.ext -out leaf.pem
+    cat leaf.pem ca.pem >chain.pem
+    cat chain.pem key.pem >haproxy.pem
+    chmod a+r ./*.pem  # nginx reads them as root, but keep them readable for its workers too
+  ) >"$TMP/openssl.log" 2>&1 || die "openssl could not make the test certificate: $(tail -n 3 "$TMP/openssl.log")"
+}
+
+# Whether a second TLS connection to the port resumes the first one's session
+# (openssl s_client -sess_out, then -sess_in), and what was negotiated:
+# "resumed TLSv1.3 TLS_AES_256_GCM_SHA384" or "not resumed ...".
+tls_probe() {
+  local port=$1 sess=$TMP/probe-$1.sess req='GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' first second
+  # -ign_eof: read until the server closes, so a TLS 1.3 ticket sent after the handshake arrives
+  first=$(printf "$req" | timeout 5 openssl s_client -connect "127.0.0.1:$port" -servername localhost \
+          -sess_out "$sess" -ign_eof 2>/dev/null) || true
+  second=$(printf "$req" | timeout 5 openssl s_client -connect "127.0.0.1:$port" -servername localhost \
+           -sess_in "$sess" -ign_eof 2>/dev/null) || true
+  local line
+  line=$(grep -m1 -E '^(New|Reused), ' <<<"$second" || true)
+  [[ -n $line ]] || { echo "handshake failed"; return; }
+  local proto cipher
+  proto=$(sed -E 's/^[A-Za-z]+, ([^,]+), Cipher is (.*)$/\1/' <<<"$line")
+  cipher=$(sed -E 's/^[A-Za-z]+, ([^,]+), Cipher is (.*)$/\2/' <<<"$line")
+  if [[ $line == Reused,* ]]; then echo "resumed $proto $cipher"; else echo "not resumed $proto $cipher"; fi
+}
+
+# --- upstream and proxies ---
+
+UPSTREAM_PID=
+
+start_upstream() {
+  local dir=$TMP/upstream
+  mkdir -p "$dir/www"
+  head -c 16384 /dev/zero | tr '\0' 'x' >"$dir/www/16k"
+  chmod -R a+rX "$dir"
+  render "$HERE/conf/nginx-upstream.conf.in" "$dir/nginx.conf" \
+    DIR="$dir" PORT="$UPSTREAM_PORT" NOFILE="$NOFILE" WORKER_CONNECTIONS="$WORKER_CONNECTIONS"
+  start_bg "$dir/stdout.log" taskset -c "$LOAD_CPU" "$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log"
+  UPSTREAM_PID=$LAST_PID
+  wait_port "$UPSTREAM_PORT" "$UPSTREAM_PID" \
+    || die "upstream nginx did not start: $(tail -n 5 "$dir/error.log" "$dir/stdout.log" 2>/dev/null)"
+  [[ $(curl -s --max-time 2 "http://127.0.0.1:$UPSTREAM_PORT/") == "ok" ]] || die "upstream does not answer ok"
+}
+
+PROXY_PID=
+NA_REASON=
+
+# Starts proxy $1 on core PROXY_CPU; sets PROXY_PID or NA_REASON and returns 1.
+start_proxy() {
+  local name=$1 port=${PORT[$1]} dir=$TMP/$1-$RANDOM
+  local tls_port=$((PORT[$1] + TLS_PORT_OFFSET))
+  mkdir -p "$dir"
+  chmod a+rx "$dir"
+  PROXY_PID=
+  NA_REASON=
+  TLS_NA_REASON=
+  if port_busy "$port"; then
+    NA_REASON="port $port busy"
+    return 1
+  fi
+  if port_busy "$tls_port"; then
+    NA_REASON="port $tls_port busy"
+    return 1
+  fi
+  case $name in
+    nginx)
+      [[ -x $NGINX_BIN ]] || { NA_REASON="nginx not installed"; return 1; }
+      render "$HERE/conf/nginx-proxy.conf.in" "$dir/nginx.conf" DIR="$dir" PORT="$port" \
+        UPSTREAM_PORT="$UPSTREAM_PORT" NOFILE="$NOFILE" WORKER_CONNECTIONS="$WORKER_CONNECTIONS" \
+        TLS_PORT="$tls_port" TLS_CERT="$TLS_DIR/chain.pem" TLS_KEY="$TLS_DIR/key.pem"
+      start_bg "$dir/stdout.log" taskset -c "$PROXY_CPU" ${PROXY_WRAP[@]+"${PROXY_WRAP[@]}"} "$NGINX_BIN" \
+        -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" ${NGINX_PROXY_ARGS[@]+"${NGINX_PROXY_ARGS[@]}"}
+      ;;
+    haproxy)
+      [[ -x $HAPROXY_BIN ]] || { NA_REASON="haproxy not installed"; return 1; }
+      render "$HERE/conf/haproxy.cfg.in" "$dir/haproxy.cfg" PORT="$port" \
+        UPSTREAM_PORT="$UPSTREAM_PORT" MAXCONN="$HAPROXY_MAXCONN" \
+        TLS_PORT="$tls_port" TLS_PEM="$TLS_DIR/haproxy.pem"
+      # -db: foreground, a single process (no master-worker)
+      start_bg "$dir/stdout.log" taskset -c "$PROXY_CPU" ${PROXY_WRAP[@]+"${PROXY_WRAP[@]}"} "$HAPROXY_BIN" -db -f "$dir/haproxy.cfg"
+      ;;
+    skewgate|sg-nometrics)
+      [[ -x $SKEWGATE_BIN ]] || { NA_REASON="not built ($SKEWGATE_BIN)"; return 1; }
+      local metrics=true
+      [[ $name == sg-nometrics ]] && metrics=false
+      local tls_listener=", {address: 127.0.0.1:$tls_port, tls: {cert: $TLS_DIR/chain.pem, key: $TLS_DIR/key.pem}}"
+      render "$HERE/conf/skewgate.yaml.in" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT" \
+        METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) TLS_LISTENER="$tls_listener"
+      # A skewgate without TLS termination refuses the tls: listener: check the
+      # config first and run it plain, with the TLS rows n/a and the reason.
+      local why
+      if ! why=$(timeout 10 "$SKEWGATE_BIN" --check -c "$dir/skewgate.yaml" 2>&1); then
+        TLS_NA_REASON="skewgate refused the tls: listener: $(grep -m1 -iE 'tls|error' <<<"$why" | cut -c1-120)"
+        render "$HERE/conf/skewgate.yaml.in" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT" \
+          METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) TLS_LISTENER=""
+      fi
+      start_bg "$dir/stdout.log" taskset -c "$PROXY_CPU" ${PROXY_WRAP[@]+"${PROXY_WRAP[@]}"} "$SKEWGATE_BIN" -c "$dir/skewgate.yaml"
+      ;;
+    *) NA_REASON="unknown proxy"; return 1 ;;
+  esac
+  PROXY_PID=$LAST_PID
+  if ! wait_port "$port" "$PROXY_PID" "$PROXY_START_TRIES"; then
+    local why
+    why=$(grep -hE 'ALERT|emerg|rror' "$dir"/*.log 2>/dev/null | head -n 2) || true
+    [[ -n $why ]] || why=$(tail -qn 2 "$dir"/*.log 2>/dev/null) || true
+    NA_REASON="did not start: $(tr '\n' ' ' <<<"$why" | cut -c1-140)"
+    stop_pid "$PROXY_PID"; PROXY_PID=
+    return 1
+  fi
+  local small big
+  small=$(curl -s --max-time "$PROBE_MAX_TIME" -H 'Host: localhost' "http://127.0.0.1:$port/" || true)
+  big=$(curl -s --max-time "$PROBE_MAX_TIME" -H 'Host: localhost' "http://127.0.0.1:$port/16k" | wc -c || true)
+  if [[ $small != ok || $big -ne 16384 ]]; then
+    NA_REASON="probe failed (/ -> '${small:0:40}', /16k -> $big bytes)"
+    stop_pid "$PROXY_PID"; PROXY_PID=
+    return 1
+  fi
+  if [[ -z $TLS_NA_REASON ]]; then
+    small=$(curl -s --max-time "$PROBE_MAX_TIME" --cacert "$TLS_DIR/ca.pem" --resolve "localhost:$tls_port:127.0.0.1" \
+            "https://localhost:$tls_port/" 2>&1 || true)
+    [[ $small == ok ]] || TLS_NA_REASON="TLS probe failed (https / -> '${small:0:60}')"
+  fi
+}
