@@ -20,7 +20,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SG_SETUP_FUNCTIONS_ONLY=1 source "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 
-BASE=localhost/debian:bookworm-slim
+BASE=${SKEWGATE_BASE_IMAGE:-localhost/debian:bookworm-slim}
 IMAGE=${SKEWGATE_IMAGE:-localhost/skewgate:test}
 BASE_TIMEOUT=1200   # mmdebstrap: 1-3 min here
 BUILD_TIMEOUT=2700  # cold: apt + a Release build of skewgate on 2 cores (see the note at the end)
@@ -47,9 +47,9 @@ if podman image exists "$BASE"; then
 else
   # The host's apt sources, so the image's apt uses the same mirror and suites.
   sources=()
-  [[ -s /etc/apt/sources.list ]] && sources+=(/etc/apt/sources.list)
+  if [[ -s /etc/apt/sources.list ]]; then sources+=(/etc/apt/sources.list); fi
   for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-    [[ -f $f ]] && sources+=("$f")
+    if [[ -f $f ]]; then sources+=("$f"); fi
   done
   echo "container: making $BASE with mmdebstrap (sources: ${sources[*]:-the default of mmdebstrap})"
   start=$(date +%s)
@@ -75,7 +75,7 @@ old_id=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 start=$(date +%s)
 rc=0
 timeout "$BUILD_TIMEOUT" podman build "${RUN_ARGS[@]}" --network host --format docker --layers \
-  --build-arg JOBS=2 -f docker/Dockerfile -t "$IMAGE" . >"$work/build.log" 2>&1 || rc=$?
+  --build-arg BASE="$BASE" --build-arg JOBS=2 -f docker/Dockerfile -t "$IMAGE" . >"$work/build.log" 2>&1 || rc=$?
 if ((rc)); then
   tail -n 60 "$work/build.log" >&2
   why="exit $rc"
