@@ -22,7 +22,13 @@ int ticket_callback(SSL* ssl, unsigned char key_name[16], unsigned char iv[EVP_M
   // an SNI switch SSL_get_SSL_CTX is the app's, which points at the same ring.
   auto* ring = static_cast<TicketKeyRing*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ring_index()));
   if (ring == nullptr) return enc ? -1 : 0;
-  return ring->on_ticket(key_name, iv, cipher, mac, enc);
+  const int result = ring->on_ticket(key_name, iv, cipher, mac, enc);
+  // TLS 1.3 clients use a ticket once (RFC 8446 section C.4; OpenSSL's
+  // client marks a resumed session not resumable). Unless the callback
+  // asks for renewal (2), OpenSSL issues no ticket after a resumption, and
+  // every second connection of a client would be a full handshake.
+  if (!enc && result == 1 && SSL_version(ssl) == TLS1_3_VERSION) return 2;
+  return result;
 }
 
 }  // namespace

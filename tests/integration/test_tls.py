@@ -317,6 +317,21 @@ class TlsTest(GatewayTestCase):
                     self.assertIn("Reused,", out, out[-1500:])
                     self.assertIn('"build": "dpl-a"', out.replace('":"', '": "'))
 
+    def test_each_tls13_resumption_brings_a_fresh_ticket(self):
+        # A TLS 1.3 client uses each ticket once and resumes its next connection with the
+        # session of its last one (browsers, OpenSSL's own client). So every resumption must
+        # issue a new ticket, or every second connection is a full handshake.
+        gateway = self.start()
+        session, request = self.resume(gateway, "-tls1_3")
+        for i in range(4):
+            following = os.path.join(gateway.workdir, f"session-{i}.pem")
+            out, code = s_client(self.tls_port, "-tls1_3", "-sess_in", session, "-sess_out", following,
+                                 servername="shop.test", send=request)
+            self.assertEqual(code, 0, out[-1500:])
+            self.assertIn("Reused,", out, f"connection {i + 2}: " + out[-1500:])
+            self.assertTrue(os.path.exists(following), f"connection {i + 2} brought no ticket")
+            session = following
+
     def test_old_ticket_resumes_after_a_rotation(self):
         gateway = self.start(tls_settings="tls: {ticket_rotation: 3s}\n")
         session, request = self.resume(gateway)
