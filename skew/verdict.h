@@ -7,9 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include "metrics/reason.h"
 #include "routing/client_build.h"
 #include "routing/request_kind.h"
-#include "metrics/reason.h"
 #include "routing/snapshot.h"
 #include "skew/pin.h"
 

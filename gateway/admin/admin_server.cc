@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <memory>
 
+#include "gateway/http/error_body.h"
 #include "gateway/http1/http_head.h"
 #include "gateway/http1/http_parser.h"
-#include "gateway/net/listener_socket.h"
 #include "gateway/http1/local_reply.h"
-#include "gateway/http/error_body.h"
+#include "gateway/net/listener_socket.h"
 
 namespace sg::gateway {
 

@@ -7,8 +7,8 @@
 #include <thread>
 #include <vector>
 
-#include "gateway/proxy/access_log.h"
 #include "gateway/net/handover.h"
+#include "gateway/proxy/access_log.h"
 #include "gateway/proxy/worker.h"
 #include "routing/snapshot.h"
 

@@ -14,12 +14,12 @@
 #include <vector>
 
 #include "gateway/http/downstream_stream.h"
-#include "gateway/proxy/access_log.h"
 #include "gateway/net/listener_socket.h"
-#include "gateway/proxy/runtime_reports.h"
 #include "gateway/net/stream_io.h"
 #include "gateway/net/tcp_transport.h"
 #include "gateway/net/tls_transport.h"
+#include "gateway/proxy/access_log.h"
+#include "gateway/proxy/runtime_reports.h"
 #include "gateway/proxy/upstream_pool.h"
 #include "metrics/stats_board.h"
 #include "metrics/worker_stats.h"
