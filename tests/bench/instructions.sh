@@ -48,10 +48,6 @@ RESULTS_DIR=$HERE/results
 # Upper bound for one proxy's whole valgrind run (all workloads).
 VALGRIND_TIMEOUT=900
 
-UPSTREAM_PORT=$((PORT_BASE + 10))
-declare -A PORT=([skewgate]=$PORT_BASE [nginx]=$((PORT_BASE + 1)) [haproxy]=$((PORT_BASE + 2))
-                 [sg-nometrics]=$((PORT_BASE + 3)))
-TLS_PORT_OFFSET=40
 
 # name | load tool | connections | path | extra header | warm-up requests | requests | description
 # Counts are modest: under callgrind the proxies run ~50x slower. One connection

@@ -3,8 +3,8 @@
 # tracking (every process started is tracked by PID and stopped by PID), port
 # checks, config templates, the test certificate, the upstream nginx and the
 # proxies under test. Uses the sourcing script's globals: HERE (tests/bench),
-# TMP, PORT (proxy -> port), TLS_PORT_OFFSET, UPSTREAM_PORT, PROXY_CPU, LOAD_CPU,
-# NOFILE, WORKER_CONNECTIONS, HAPROXY_MAXCONN, SKEWGATE_BIN.
+# PORT_BASE, TMP, PROXY_CPU, LOAD_CPU, NOFILE, WORKER_CONNECTIONS,
+# HAPROXY_MAXCONN, SKEWGATE_BIN; sets the port layout below from PORT_BASE.
 #
 # Hooks for running the proxies under a tool (instructions.sh: valgrind), all
 # empty or at run.sh's values by default:
@@ -12,6 +12,15 @@
 #   NGINX_PROXY_ARGS  extra nginx arguments for the proxy nginx
 #   PROXY_START_TRIES tenths of a second to wait for the proxy's port (100)
 #   PROBE_MAX_TIME    curl --max-time of the probe requests, s (3)
+# Ports: each proxy's plain listener from PORT_BASE, its TLS listener
+# TLS_PORT_OFFSET above, the upstream nginx at +10. sg-nometrics: skewgate with
+# metrics.enabled: false, to measure what metrics cost
+# (BENCH_PROXIES="skewgate sg-nometrics").
+UPSTREAM_PORT=$((PORT_BASE + 10))
+declare -A PORT=([skewgate]=$PORT_BASE [nginx]=$((PORT_BASE + 1)) [haproxy]=$((PORT_BASE + 2))
+                 [sg-nometrics]=$((PORT_BASE + 3)))
+TLS_PORT_OFFSET=40
+
 PROXY_WRAP=()
 NGINX_PROXY_ARGS=()
 PROXY_START_TRIES=100

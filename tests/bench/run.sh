@@ -60,12 +60,6 @@ RESULTS_DIR=$HERE/results
 ONLY=${BENCH_ONLY:-}
 TLS_FULL_CONNS=${BENCH_TLS_FULL_CONNS:-$((DURATION * 300))}
 
-UPSTREAM_PORT=$((PORT_BASE + 10))
-# sg-nometrics: skewgate with metrics.enabled: false, to measure what metrics
-# cost (BENCH_PROXIES="skewgate sg-nometrics").
-declare -A PORT=([skewgate]=$PORT_BASE [nginx]=$((PORT_BASE + 1)) [haproxy]=$((PORT_BASE + 2))
-                 [sg-nometrics]=$((PORT_BASE + 3)))
-TLS_PORT_OFFSET=40
 
 # name | connections | path | extra wrk header | description
 WORKLOADS=(
