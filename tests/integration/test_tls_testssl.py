@@ -83,6 +83,30 @@ def tls_config(port, upstream_port, chain, key):
                                  f"tls: {{cert: {json.dumps(chain)}, key: {json.dumps(key)}}}}}]")
 
 
+def resumes_with_ticket(port, ca, protocol, directory):
+    """One `openssl s_client` connection that keeps stdin open until its session (with the
+    server's ticket) is saved, then a second that offers it: True when the second says
+    `Reused`."""
+    session = os.path.join(directory, f"session{protocol}")
+    if os.path.exists(session):
+        os.unlink(session)
+    common = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost",
+              "-CAfile", ca, "-verify_return_error", protocol]
+    first = subprocess.Popen(common + ["-sess_out", session], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (os.path.exists(session) and os.path.getsize(session) > 0):
+            time.sleep(0.05)
+    finally:
+        first.stdin.close()
+        first.wait(timeout=10)
+    if not os.path.exists(session):
+        return False
+    second = subprocess.run(common + ["-sess_in", session], input=b"", capture_output=True, timeout=20)
+    return second.returncode == 0 and b"\nReused," in second.stdout
+
+
 class TestTestssl(GatewayTestCase):
     @unittest.skipUnless(TESTSSL, "testssl.sh is not installed (Debian package testssl.sh; "
                                   "scripts/test.sh installs it)")
@@ -148,7 +172,21 @@ class TestTestssl(GatewayTestCase):
         for finding_id in OFFERED:
             # TLS1_3: "offered with final" (the RFC 8446 version, not a draft)
             self.assertTrue(finding(finding_id).startswith("offered"), f"{finding_id}: {finding(finding_id)}")
-        self.assertEqual(finding("sessionresumption_ticket"), "supported")
+        # testssl's TLS 1.3 resumption check races its own client: `s_client </dev/null` reads
+        # EOF on stdin and quits before the server's NewSessionTicket (sent after the client's
+        # Finished, RFC 8446 section 4.6.1) arrives, so no session is saved and the second
+        # connection fails: "check failed because of connect problem". It happens against
+        # nginx too (100 of 100 runs of that pair of commands here). When testssl says that,
+        # the same two connections are made without the race (stdin stays open until the
+        # session is saved) and must resume.
+        resumption = finding("sessionresumption_ticket")
+        if resumption != "supported" and "connect problem" in resumption:
+            sys.stderr.write(f"testssl's resumption check lost its race ({resumption}); "
+                             "checking it without the race\n")
+            for protocol in ("-tls1_3", "-tls1_2"):
+                self.assertTrue(resumes_with_ticket(gateway.port, ca, protocol, certs), protocol)
+        else:
+            self.assertEqual(resumption, "supported")
         # Server cipher order (issue 16: server cipher preference).
         self.assertIn("server", finding("cipher_order").lower())
         # The chain the listener sends verifies against the test CA.
