@@ -1,0 +1,355 @@
+"""HTTP/2 attacks against the real binary (issue 18): rapid reset (CVE-2023-44487),
+CONTINUATION flood (CVE-2024-27316), HPACK bomb, SETTINGS/PING/empty-frame floods,
+stream-ID games, a zero window held forever, the concurrent-stream limit.
+
+Each attack: the defence holds (the attacker's connection ends with a GOAWAY whose error is
+not NO_ERROR, or its stream is refused), skewgate_http2_connection_errors_total{reason} moves
+for the right reason, a bystander connection opened before the attack is still served after
+it, and the process lives and serves h1 and h2 afterwards.
+
+Frames the python3-h2 state machine would refuse to build are written with hyperframe and
+hpack (h2client.RawH2). Every socket wait is bounded (<= 10 s).
+"""
+
+import time
+import unittest
+
+from hyperframe.frame import ContinuationFrame, DataFrame, HeadersFrame, PingFrame, RstStreamFrame, SettingsFrame
+
+from h2client import (CANCEL, NO_ERROR, PROTOCOL_ERROR, REFUSED_STREAM, SETTINGS_INITIAL_WINDOW_SIZE,
+                      H2GatewayTestCase)
+from harness import wait_for
+from skew_support import exchange
+
+MAX_STREAM_ID = 2 ** 31 - 1
+# GET http shop.test /bomb from the static table and literals without indexing (RFC 7541
+# appendix A: 2 = :method GET, 6 = :scheme http, 4 = :path, 1 = :authority).
+STATIC_GET_BOMB = b"\x82\x86\x04\x05/bomb\x01\x09shop.test"
+
+
+def serialize(frames):
+    return b"".join(f.serialize() for f in frames)
+
+
+class Http2AttackTest(H2GatewayTestCase):
+
+    # --- helpers ---
+
+    def bystander(self, tls=False):
+        """A well-behaved connection opened before the attack."""
+        client = self.h2(tls=tls)
+        self.assertEqual(client.get("/bystander-before").status, 200)
+        return client
+
+    def assertUnaffected(self, bystander):
+        st = bystander.get("/bystander-after")
+        self.assertEqual(st.status, 200, st)
+        self.assertIsNone(bystander.goaway, "the bystander got a GOAWAY")
+        self.assertServes()
+
+    def assertServes(self):
+        """The process lives and serves an h1 and an h2 request on new connections."""
+        self.assertAlive()
+        resp = exchange(self.port, "GET", "/after-h1")
+        self.assertEqual(resp.status, 200, resp)
+        st = self.h2().get("/after-h2")
+        self.assertEqual((st.status, st.json()["build"]), (200, "dpl-a"), st)
+
+    def flood(self, raw, frames, batch=200, seconds=8.0, read_between=False):
+        """Writes `frames` (an iterable) in batches until they run out, the server closes, or
+        `seconds` pass. Returns how many were written."""
+        sent = 0
+        deadline = time.monotonic() + seconds
+        pending = []
+        for f in frames:
+            pending.append(f)
+            if len(pending) < batch:
+                continue
+            if not raw.send_bytes(serialize(pending)):
+                return sent
+            sent += len(pending)
+            pending = []
+            if read_between:
+                raw.read(0.01)
+                if raw.goaway() is not None or raw.closed:
+                    return sent
+            if time.monotonic() > deadline:
+                return sent
+        if pending and raw.send_bytes(serialize(pending)):
+            sent += len(pending)
+        return sent
+
+    def assertConnectionEnded(self, raw, what):
+        """GOAWAY with an error (when it could be read before the close) and the connection closed."""
+        goaway, closed = raw.wait_end(timeout=5.0)
+        self.assertTrue(closed or raw.reset_by_peer, f"{what}: connection still open; frames {raw.frames[-5:]}")
+        if goaway is not None:
+            self.assertNotEqual(goaway.error_code, NO_ERROR, f"{what}: GOAWAY {goaway}")
+        return goaway
+
+    # --- rapid reset (CVE-2023-44487) ---
+
+    def test_rapid_reset_ends_the_connection(self):
+        self.start_h2()
+        bystander = self.bystander()
+        raw = self.raw_h2()
+        headers = raw.request_headers("/delay?ms=3000")
+
+        def frames():
+            for i in range(5000):
+                sid = 2 * i + 1
+                yield raw.headers(sid, headers, end_stream=True)
+                yield RstStreamFrame(sid, error_code=CANCEL)
+
+        self.flood(raw, frames(), batch=200, read_between=True)
+        goaway = self.assertConnectionEnded(raw, "rapid reset")
+        self.wait_metric(1, "skewgate_http2_connection_errors_total", reason="rapid_reset")
+        self.assertUnaffected(bystander)
+        print(f"\nrapid reset: GOAWAY {goaway and (goaway.error_code, goaway.last_stream_id)}")
+
+    def test_a_few_cancels_are_not_punished(self):
+        self.start_h2()
+        client = self.h2()
+        for round_ in range(3):
+            sids = [client.request("GET", f"/delay?ms=2000&r={round_}&i={i}") for i in range(5)]
+            time.sleep(0.1)
+            for sid in sids[:3]:
+                client.reset(sid, CANCEL)
+            for sid in sids[3:]:
+                self.assertEqual(client.response(sid, timeout=8).status, 200)
+        self.assertEqual(client.get("/after-cancels").status, 200)
+        self.assertIsNone(client.goaway)
+        time.sleep(1.2)
+        self.assertEqual(self.h2_errors("rapid_reset"), 0)
+
+    # --- CONTINUATION flood (CVE-2024-27316) ---
+
+    def continuation_flood(self, payload):
+        self.start_h2()
+        bystander = self.bystander()
+        raw = self.raw_h2()
+        first = raw.headers(1, raw.block(raw.request_headers("/cont")), end_stream=True, end_headers=False)
+
+        def frames():
+            yield first
+            for i in range(20000):
+                f = ContinuationFrame(1)
+                f.data = payload(i)
+                yield f
+
+        sent = self.flood(raw, frames(), batch=100, read_between=True)
+        self.assertConnectionEnded(raw, "CONTINUATION flood")
+        self.assertTrue(wait_for(lambda: self.h2_errors("continuation_flood") + self.h2_errors("hpack_bomb") >= 1,
+                                 5.0, 0.2),
+                        f"continuation_flood {self.h2_errors('continuation_flood')}, "
+                        f"hpack_bomb {self.h2_errors('hpack_bomb')}")
+        print(f"\nCONTINUATION flood: {sent} frames written; continuation_flood "
+              f"{self.h2_errors('continuation_flood')}, hpack_bomb {self.h2_errors('hpack_bomb')}")
+        self.assertUnaffected(bystander)
+
+    def test_continuation_flood_of_empty_frames(self):
+        self.continuation_flood(lambda i: b"")
+
+    def test_continuation_flood_of_header_bytes(self):
+        # Each frame one literal field (never indexed, new name): 4 KiB of decoded header bytes.
+        def payload(i):
+            name = f"x-c{i}".encode()
+            value = b"v" * 4000
+            return b"\x10" + bytes([len(name)]) + name + b"\x7f" + _hpack_int(len(value) - 127) + value
+        self.continuation_flood(payload)
+
+    # --- HPACK bomb ---
+
+    def test_hpack_bomb_is_refused_and_memory_stays_bounded(self):
+        self.start_h2()
+        bystander = self.bystander()
+        served_before = self.up["dpl-a"].stats()["requests"]
+        rss_before = self.rss_kib()
+        ended_with_bomb = 0
+        refused_streams = 0
+        for conn_i in range(10):
+            raw = self.raw_h2()
+            # One 3 KiB field inserted into the dynamic table (literal with incremental indexing,
+            # RFC 7541 6.2.1), then referenced by index 62 (0xbe) 4000 times: 4 KiB on the wire,
+            # 12 MB decoded.
+            # The request's own fields from the static table only, so index 62 stays x-bomb.
+            value = b"b" * 3000
+            block = STATIC_GET_BOMB
+            bomb = b"\x40\x06x-bomb\x7f" + _hpack_int(len(value) - 127) + value + b"\xbe" * 4000
+            frames = [raw.headers(1, block + bomb, end_stream=True)]
+            for k in range(1, 10):
+                frames.append(raw.headers(2 * k + 1, block + b"\xbe" * 4000, end_stream=True))
+            raw.send(*frames)
+            raw.wait(lambda: raw.closed or raw.goaway() is not None or len(raw.frames_of(RstStreamFrame)) >= 10,
+                     timeout=5.0)
+            goaway = raw.goaway()
+            if goaway is not None:
+                self.assertNotEqual(goaway.error_code, NO_ERROR, goaway)
+                ended_with_bomb += 1
+            refused_streams += len(raw.frames_of(RstStreamFrame))
+            # An answer from skewgate (431/400) would do too; never DATA from the upstream.
+            refused_streams += len(raw.frames_of(HeadersFrame))
+            raw.close()
+        self.assertGreater(ended_with_bomb + refused_streams, 0, "the bomb was neither refused nor ended")
+        self.assertEqual(self.up["dpl-a"].stats()["requests"], served_before, "a bombed request reached the upstream")
+        grown_mb = (self.rss_kib() - rss_before) / 1024
+        self.assertLess(grown_mb, 50, f"RSS grew {grown_mb:.1f} MB")
+        if ended_with_bomb:
+            self.wait_metric(1, "skewgate_http2_connection_errors_total", reason="hpack_bomb")
+        print(f"\nHPACK bomb: {ended_with_bomb} connections ended, {refused_streams} streams reset, "
+              f"RSS +{grown_mb:.1f} MB")
+        self.assertUnaffected(bystander)
+
+    # --- control-frame floods ---
+
+    def control_flood(self, make_frame, reason, count=5000):
+        self.start_h2()
+        bystander = self.bystander()
+        raw = self.raw_h2()
+        # Without reading: the ACKs pile up on the gateway's side.
+        sent = self.flood(raw, (make_frame(i) for i in range(count)), batch=500, read_between=False)
+        self.assertConnectionEnded(raw, reason)
+        self.wait_metric(1, "skewgate_http2_connection_errors_total", reason=reason)
+        print(f"\n{reason}: {sent} frames written before the close")
+        self.assertUnaffected(bystander)
+
+    def test_settings_flood(self):
+        def settings(i):
+            f = SettingsFrame(0)
+            f.settings = {SETTINGS_INITIAL_WINDOW_SIZE: 65535 + (i % 2)}
+            return f
+        self.control_flood(settings, "settings_flood")
+
+    def test_ping_flood(self):
+        self.control_flood(lambda i: PingFrame(0, opaque_data=i.to_bytes(8, "big")), "ping_flood")
+
+    def test_empty_frame_flood(self):
+        self.start_h2()
+        bystander = self.bystander()
+        raw = self.raw_h2()
+        head = raw.headers(1, raw.request_headers("/upload", method="POST"), end_stream=False)
+
+        def frames():
+            yield head
+            for _ in range(5000):
+                yield DataFrame(1)  # length 0, no END_STREAM
+
+        self.flood(raw, frames(), batch=100, read_between=True)
+        self.assertConnectionEnded(raw, "empty-frame flood")
+        self.wait_metric(1, "skewgate_http2_connection_errors_total", reason="empty_frame_flood")
+        self.assertUnaffected(bystander)
+
+    # --- stream IDs ---
+
+    def test_max_requests_ends_with_a_graceful_goaway(self):
+        self.start_h2(http2={"max_requests": 5})
+        served_before = self.up["dpl-a"].stats()["requests"]
+        client = self.h2()
+        sids = []
+        for i in range(5):
+            sid = client.request("GET", f"/n{i}")
+            sids.append(sid)
+            self.assertEqual(client.response(sid).status, 200)
+        self.assertTrue(client.wait(lambda: client.goaways, 3.0), "no GOAWAY after max_requests streams")
+        code, last, _ = client.goaways[-1]
+        self.assertEqual(code, NO_ERROR, client.goaways)
+        self.assertEqual(last, sids[-1], client.goaways)
+        sixth = client.request("GET", "/n5")
+        client.wait(lambda: client.stream(sixth).done or client.closed, 2.0)
+        st = client.stream(sixth)
+        self.assertNotEqual(st.status, 200, f"the 6th stream was served: {st!r}")
+        self.assertEqual(self.up["dpl-a"].stats()["requests"] - served_before, 5)
+        self.assertTrue(client.wait_closed(5.0), "connection not closed after its last stream")
+        time.sleep(1.2)
+        self.assertEqual(self.h2_errors("stream_id_exhausted"), 0, "max_requests is not an error")
+        self.assertServes()
+
+    def test_highest_stream_id_works_and_a_lower_id_is_a_connection_error(self):
+        self.start_h2()
+        raw = self.raw_h2()
+        raw.send(raw.headers(MAX_STREAM_ID, raw.request_headers("/top"), end_stream=True))
+        self.assertTrue(raw.wait(lambda: any("END_STREAM" in f.flags for f in raw.frames
+                                             if f.stream_id == MAX_STREAM_ID), 5.0), raw.frames)
+        heads = raw.decode_all_headers()
+        self.assertIn((":status", "200"), [tuple(h) for h in heads[MAX_STREAM_ID][0]])
+        raw.close()
+        # A stream ID lower than one already used: connection error PROTOCOL_ERROR (RFC 9113 5.1.1).
+        raw = self.raw_h2()
+        raw.send(raw.headers(101, raw.request_headers("/first"), end_stream=True))
+        raw.wait(lambda: any(f.stream_id == 101 and "END_STREAM" in f.flags for f in raw.frames), 5.0)
+        raw.send(raw.headers(51, raw.request_headers("/lower"), end_stream=True))
+        goaway = self.assertConnectionEnded(raw, "lower stream ID")
+        self.assertIsNotNone(goaway, "no GOAWAY for a lower stream ID")
+        self.assertEqual(goaway.error_code, PROTOCOL_ERROR, goaway)
+        self.assertEqual(goaway.last_stream_id, 101, goaway)
+        self.wait_metric(1, "skewgate_http2_connection_errors_total", reason="h2_protocol_error")
+        self.assertServes()
+
+    # --- zero window held forever ---
+
+    def test_zero_window_held_forever(self):
+        self.start_h2(timeouts={"client_send": "1s", "upstream_response": "10s"})
+        bystander = self.bystander()
+        big = 10 << 20
+        with self.subTest("stream window 0: the stream is reset"):
+            client = self.h2(auto_ack=False, settings={SETTINGS_INITIAL_WINDOW_SIZE: 0})
+            sid = client.request("GET", f"/repeat?bytes={big}")
+            started = time.monotonic()
+            client.wait(lambda: client.stream(sid).done or client.closed or client.goaway, 6.0)
+            elapsed = time.monotonic() - started
+            st = client.stream(sid)
+            self.assertTrue(st.reset_code is not None or client.closed, f"still open after {elapsed:.1f}s: {st!r}")
+            self.assertGreater(elapsed, 0.8)
+            self.assertLess(elapsed, 5.0)
+            self.assertEqual(len(st.data), 0)
+            # The upstream connection is freed: the upstream sees its request end.
+            self.assertTrue(wait_for(lambda: self.up["dpl-a"].stats()["inflight"] == 0, 5.0),
+                            "the upstream request is still in flight")
+        with self.subTest("connection window 0: GOAWAY zero_window_timeout"):
+            client = self.h2(auto_ack=False, settings={SETTINGS_INITIAL_WINDOW_SIZE: 1 << 24})
+            sid = client.request("GET", f"/repeat?bytes={big}")
+            started = time.monotonic()
+            client.wait(lambda: client.closed, 8.0)
+            elapsed = time.monotonic() - started
+            self.assertTrue(client.closed, f"connection still open after {elapsed:.1f}s")
+            self.assertLess(elapsed, 6.0)
+            self.assertLessEqual(len(client.stream(sid).data), 65535)
+            if client.goaways:
+                self.assertNotEqual(client.goaways[-1][0], NO_ERROR, client.goaways)
+            self.wait_metric(1, "skewgate_http2_connection_errors_total", reason="zero_window_timeout")
+            self.assertTrue(wait_for(lambda: self.up["dpl-a"].stats()["inflight"] == 0, 5.0),
+                            "the upstream request is still in flight")
+        self.assertUnaffected(bystander)
+
+    # --- concurrent streams ---
+
+    def test_the_129th_concurrent_stream_is_refused(self):
+        self.start_h2(timeouts={"upstream_response": "10s"})
+        bystander = self.bystander()
+        raw = self.raw_h2()
+        frames = [raw.headers(2 * i + 1, raw.request_headers(f"/delay?ms=2500&i={i}"), end_stream=True)
+                  for i in range(129)]
+        raw.send(*frames)
+        last = 2 * 128 + 1
+        self.assertTrue(raw.wait(lambda: raw.rst(last) is not None, 5.0), f"no RST_STREAM on stream {last}")
+        self.assertEqual(raw.rst(last).error_code, REFUSED_STREAM)
+        self.assertEqual([f.stream_id for f in raw.frames_of(RstStreamFrame)], [last], "only the 129th is refused")
+        # The 128 others are served.
+        done = lambda: len({f.stream_id for f in raw.frames if "END_STREAM" in f.flags and f.stream_id != last})
+        self.assertTrue(raw.wait(lambda: done() >= 128, 10.0), f"{done()} of 128 streams ended")
+        self.assertIsNone(raw.goaway())
+        self.assertUnaffected(bystander)
+
+
+def _hpack_int(n):
+    """The continuation bytes of an HPACK integer whose prefix is all ones (RFC 7541 5.1)."""
+    out = bytearray()
+    while n >= 128:
+        out.append((n % 128) + 128)
+        n //= 128
+    out.append(n)
+    return bytes(out)
+
+
+if __name__ == "__main__":
+    unittest.main()
