@@ -453,7 +453,7 @@ class Http2Test(H2GatewayTestCase):
                    f"https://127.0.0.1:{self.tls_port}/by-nghttp"])
         text = out.stdout.decode("utf-8", "replace")
         self.assertEqual(out.returncode, 0, text[-3000:] + out.stderr.decode()[-1000:])
-        self.assertIn("h2 negotiated", text)
+        self.assertIn("The negotiated protocol: h2", text)
         self.assertIn(":status: 200", text)
         self.assertRegex(text, r'"build": ?"dpl-a"')
         self.assertRegex(text, r'"target": ?"/by-nghttp"')
