@@ -389,6 +389,7 @@ void Http2Connection::on_transport_written(int status) {
     close();
     return;
   }
+  queue_since_ = 0;  // progress: check_stalls() starts the deadline over if bytes still wait
   after_io();
 }
 
@@ -447,10 +448,14 @@ void Http2Connection::check_stalls() {
     if (s->stalled_since() == 0) s->set_stalled_since(now);
     any = true;
   }
-  if (any && !stall_timer_.armed()) stall_timer_.set(limit);
-  // While the transport's queue is not empty, its own progress counts.
-  if (!any && transport_->queued_bytes() == 0) stall_timer_.clear();
-  if (!any && transport_->queued_bytes() > 0) stall_timer_.set(limit);
+  // Bytes the kernel did not take: the client reads nothing at all. Its
+  // progress (on_transport_written) starts the deadline over.
+  if (transport_->queued_bytes() == 0) {
+    queue_since_ = 0;
+  } else if (queue_since_ == 0) {
+    queue_since_ = now;
+  }
+  if ((any || queue_since_ != 0) && !stall_timer_.armed()) stall_timer_.set(limit);
 }
 
 void Http2Connection::on_stall_timer(void* p) {
@@ -458,20 +463,28 @@ void Http2Connection::on_stall_timer(void* p) {
   if (c->closing_) return;
   const std::uint64_t limit = c->host_.config().timeouts.client_send.count();
   const std::uint64_t now = uv_now(c->host_.loop());
-  if (c->transport_->queued_bytes() > 0) {
-    // The client reads nothing at all: nothing can reach it (send_timeout).
+  if (c->queue_since_ != 0 && now - c->queue_since_ >= limit) {
+    // The client took none of our bytes: nothing can reach it (nginx's
+    // send_timeout).
     c->host_.count_rejection(Reason::client_send_timeout);
     c->close();
     return;
   }
+  std::uint64_t next = c->queue_since_ != 0 ? c->queue_since_ + limit - now : 0;
   ++c->depth_;
   for (auto& [id, s] : c->streams_) {
-    if (s->stalled_since() == 0 || now - s->stalled_since() < limit) continue;
+    if (s->stalled_since() == 0) continue;
+    if (now - s->stalled_since() < limit) {
+      const std::uint64_t left = s->stalled_since() + limit - now;
+      next = next == 0 ? left : std::min(next, left);
+      continue;
+    }
     c->host_.count_http2_error(Reason::zero_window_timeout);
     s->set_stalled_since(0);
     s->expire_send();
   }
   --c->depth_;
+  if (next != 0) c->stall_timer_.set(next);
   c->after_io();
 }
 

@@ -123,7 +123,8 @@ class Http2Connection final : public ServerConnection, private TransportObserver
   std::string out_;        // one send() pass, then one transport write
   std::int64_t* open_gauge_ = nullptr;
   std::uint64_t streams_begun_ = 0;
-  std::uint64_t header_block_bytes_ = 0;  // decoded bytes of the block being received
+  std::uint64_t header_block_bytes_ = 0;
+  std::uint64_t queue_since_ = 0;  // uv_now when the transport's queue last became non-empty without progress  // decoded bytes of the block being received
   // Budgets (token buckets) and counters of the defences.
   double reset_tokens_ = 0;
   std::uint64_t reset_refill_ms_ = 0;
