@@ -210,6 +210,38 @@ class Http2AttackTest(H2GatewayTestCase):
               f"RSS +{grown_mb:.1f} MB")
         self.assertUnaffected(bystander)
 
+    def test_header_list_over_header_bytes_is_refused_per_stream(self):
+        # A smaller bomb: 16 references to a 3000-byte field decode to ~48 KB, over
+        # limits.header_bytes (32 KiB by default, our SETTINGS_MAX_HEADER_LIST_SIZE) but far from
+        # a connection-ending bomb: this stream is refused (431, as h1), the connection goes on.
+        self.start_h2()
+        served_before = self.upstream_requests()
+        rejected_before = self.metric("skewgate_rejected_requests_total", reason="header_too_large")
+        raw = self.raw_h2()
+        self.assertTrue(raw.wait(lambda: raw.frames_of(SettingsFrame), 5.0))
+        self.assertEqual(raw.frames_of(SettingsFrame)[0].settings.get(0x6), 32768, "SETTINGS_MAX_HEADER_LIST_SIZE")
+        value = b"b" * 3000
+        block = STATIC_GET_BOMB + b"\x40\x06x-bomb\x7f" + _hpack_int(len(value) - 127) + value + b"\xbe" * 15
+        raw.send(raw.headers(1, block, end_stream=True))
+        self.assertTrue(raw.wait(lambda: any(f.stream_id == 1 and ("END_STREAM" in f.flags or
+                                                                   isinstance(f, RstStreamFrame))
+                                             for f in raw.frames), 5.0), raw.frames)
+        heads = raw.decode_all_headers().get(1)
+        if heads:
+            self.assertIn((":status", "431"), [tuple(h) for h in heads[0]])
+        else:
+            self.assertIsNotNone(raw.rst(1), raw.frames)
+        print(f"\nheader list over header_bytes: {'431' if heads else 'RST_STREAM ' + str(raw.rst(1).error_code)}")
+        self.assertIsNone(raw.goaway())
+        # The same connection serves the next stream (the dynamic table entry is still there: it
+        # is not referenced).
+        raw.send(raw.headers(3, b"\x82\x86\x04\x06/after\x01\x09shop.test", end_stream=True))
+        self.assertTrue(raw.wait(lambda: any(f.stream_id == 3 and "END_STREAM" in f.flags for f in raw.frames), 5.0))
+        self.assertIn((":status", "200"), [tuple(h) for h in raw.decode_all_headers()[3][0]])
+        self.assertEqual(self.upstream_requests() - served_before, 1, "only /after reached the upstream")
+        self.wait_metric(rejected_before + 1, "skewgate_rejected_requests_total", reason="header_too_large")
+        self.assertServes()
+
     # --- control-frame floods ---
 
     def control_flood(self, make_frame, reason, count=5000):
