@@ -315,7 +315,7 @@ class RawH2:
     """Frames by hand: hyperframe for frames, hpack for header blocks."""
 
     def __init__(self, port, ca=None, server_name="shop.test", settings=None, timeout=10.0, preface=True,
-                 auto_window=True):
+                 auto_window=True, handshake=True):
         self.sock = connect(port, ca, server_name, ("h2",), timeout)
         self.alpn = self.sock.selected_alpn_protocol() if ca else None
         self.timeout = timeout
@@ -329,6 +329,12 @@ class RawH2:
         self.auto_window = auto_window  # WINDOW_UPDATE for every DATA frame read
         if preface:
             self.send_bytes(PREFACE + self.settings_frame(settings or {}).serialize())
+            # The server's SETTINGS read and ACKed now: an ACK sent later could land in the
+            # middle of a header block the test is writing (a connection error). Without
+            # handshake the test writes before it has read them (nghttp2 applies our limits
+            # softly until they are ACKed).
+            if handshake:
+                self.wait(lambda: self.frames_of(SettingsFrame), timeout)
 
     @staticmethod
     def settings_frame(settings, ack=False):

@@ -80,8 +80,10 @@ class Http2AttackTest(H2GatewayTestCase):
             sent += len(pending)
             pending = []
             if read_between:
-                raw.read(0.01)
-                if raw.goaway() is not None or raw.closed:
+                # Long enough for the gateway's answer to a batch to arrive before the next
+                # batch does: writing into a closed connection turns its close into a reset
+                # that takes the GOAWAY with it.
+                if raw.wait(lambda: raw.goaway() is not None or raw.closed, 0.2):
                     return sent
             if time.monotonic() > deadline:
                 return sent
@@ -89,10 +91,14 @@ class Http2AttackTest(H2GatewayTestCase):
             sent += len(pending)
         return sent
 
-    def assertConnectionEnded(self, raw, what):
-        """GOAWAY with an error (when it could be read before the close) and the connection closed."""
+    def assertConnectionEnded(self, raw, what, require_goaway=True):
+        """The connection closed, after a GOAWAY with an error. require_goaway False: a flood
+        written without reading may have its GOAWAY lost in the reset of the close (the
+        gateway closes with our unread frames in its socket: RST)."""
         goaway, closed = raw.wait_end(timeout=5.0)
         self.assertTrue(closed or raw.reset_by_peer, f"{what}: connection still open; frames {raw.frames[-5:]}")
+        if require_goaway:
+            self.assertIsNotNone(goaway, f"{what}: closed without a GOAWAY; frames {raw.frames[-5:]}")
         if goaway is not None:
             self.assertNotEqual(goaway.error_code, NO_ERROR, f"{what}: GOAWAY {goaway}")
         return goaway
@@ -134,7 +140,7 @@ class Http2AttackTest(H2GatewayTestCase):
 
     # --- CONTINUATION flood (CVE-2024-27316) ---
 
-    def continuation_flood(self, payload):
+    def continuation_flood(self, payload, batch):
         self.start_h2()
         bystander = self.bystander()
         raw = self.raw_h2()
@@ -147,18 +153,20 @@ class Http2AttackTest(H2GatewayTestCase):
                 f.data = payload(i)
                 yield f
 
-        sent = self.flood(raw, frames(), batch=100, read_between=True)
-        self.assertConnectionEnded(raw, "CONTINUATION flood")
+        sent = self.flood(raw, frames(), batch=batch, read_between=True)
+        # nghttp2's own CONTINUATION limit (CVE-2024-28182 fix) is a fatal error: the session
+        # cannot write a GOAWAY any more, so the connection may just close.
+        goaway = self.assertConnectionEnded(raw, "CONTINUATION flood", require_goaway=False)
         self.assertTrue(wait_for(lambda: self.h2_errors("continuation_flood") + self.h2_errors("hpack_bomb") >= 1,
                                  5.0, 0.2),
                         f"continuation_flood {self.h2_errors('continuation_flood')}, "
                         f"hpack_bomb {self.h2_errors('hpack_bomb')}")
-        print(f"\nCONTINUATION flood: {sent} frames written; continuation_flood "
+        print(f"\nCONTINUATION flood: {sent} frames written, GOAWAY {goaway and goaway.error_code}; continuation_flood "
               f"{self.h2_errors('continuation_flood')}, hpack_bomb {self.h2_errors('hpack_bomb')}")
         self.assertUnaffected(bystander)
 
     def test_continuation_flood_of_empty_frames(self):
-        self.continuation_flood(lambda i: b"")
+        self.continuation_flood(lambda i: b"", batch=100)
 
     def test_continuation_flood_of_header_bytes(self):
         # Each frame one literal field (never indexed, new name): 4 KiB of decoded header bytes.
@@ -166,7 +174,7 @@ class Http2AttackTest(H2GatewayTestCase):
             name = f"x-c{i}".encode()
             value = b"v" * 4000
             return b"\x10" + bytes([len(name)]) + name + b"\x7f" + _hpack_int(len(value) - 127) + value
-        self.continuation_flood(payload)
+        self.continuation_flood(payload, batch=4)
 
     # --- HPACK bomb ---
 
@@ -250,9 +258,15 @@ class Http2AttackTest(H2GatewayTestCase):
         raw = self.raw_h2()
         # Without reading: the ACKs pile up on the gateway's side.
         sent = self.flood(raw, (make_frame(i) for i in range(count)), batch=500, read_between=False)
-        self.assertConnectionEnded(raw, reason)
+        lost = self.assertConnectionEnded(raw, reason, require_goaway=False) is None
         self.wait_metric(1, "skewgate_http2_connection_errors_total", reason=reason)
-        print(f"\n{reason}: {sent} frames written before the close")
+        # The same flood by a client that reads between its writes sees the GOAWAY's error.
+        reader = self.raw_h2()
+        self.flood(reader, (make_frame(i) for i in range(count)), batch=50, read_between=True)
+        goaway = self.assertConnectionEnded(reader, reason + " (reading)")
+        self.wait_metric(2, "skewgate_http2_connection_errors_total", reason=reason)
+        print(f"\n{reason}: {sent} frames written before the close (GOAWAY {'lost in the reset' if lost else 'read'}); "
+              f"a reading client got GOAWAY {goaway.error_code:#x}")
         self.assertUnaffected(bystander)
 
     def test_settings_flood(self):
@@ -375,18 +389,39 @@ class Http2AttackTest(H2GatewayTestCase):
     def test_the_129th_concurrent_stream_is_refused(self):
         self.start_h2(timeouts={"upstream_response": "10s"})
         bystander = self.bystander()
-        raw = self.raw_h2()
-        frames = [raw.headers(2 * i + 1, raw.request_headers(f"/delay?ms=2500&i={i}"), end_stream=True)
-                  for i in range(129)]
-        raw.send(*frames)
         last = 2 * 128 + 1
-        self.assertTrue(raw.wait(lambda: raw.rst(last) is not None, 5.0), f"no RST_STREAM on stream {last}")
-        self.assertEqual(raw.rst(last).error_code, REFUSED_STREAM)
-        self.assertEqual([f.stream_id for f in raw.frames_of(RstStreamFrame)], [last], "only the 129th is refused")
-        # The 128 others are served.
-        done = lambda: len({f.stream_id for f in raw.frames if "END_STREAM" in f.flags and f.stream_id != last})
-        self.assertTrue(raw.wait(lambda: done() >= 128, 10.0), f"{done()} of 128 streams ended")
-        self.assertIsNone(raw.goaway())
+        with self.subTest("129 streams right after the preface (our SETTINGS not yet ACKed)"):
+            raw = self.raw_h2(handshake=False)
+            frames = [raw.headers(2 * i + 1, raw.request_headers(f"/delay?ms=2500&i={i}"), end_stream=True)
+                      for i in range(129)]
+            raw.send(*frames)
+            self.assertTrue(raw.wait(lambda: raw.rst(last) is not None, 5.0), f"no RST_STREAM on stream {last}")
+            self.assertEqual(raw.rst(last).error_code, REFUSED_STREAM)
+            self.assertEqual([f.stream_id for f in raw.frames_of(RstStreamFrame)], [last], "only the 129th is refused")
+            # The 128 others are served.
+            done = lambda: len({f.stream_id for f in raw.frames if "END_STREAM" in f.flags and f.stream_id != last})
+            self.assertTrue(raw.wait(lambda: done() >= 128, 10.0), f"{done()} of 128 streams ended")
+            self.assertIsNone(raw.goaway())
+            raw.close()
+        with self.subTest("the 129th after our SETTINGS were ACKed"):
+            # RFC 9113 5.1.2 allows a stream error (PROTOCOL_ERROR or REFUSED_STREAM); nghttp2
+            # (session_on_request_headers_received) makes it a connection error PROTOCOL_ERROR
+            # once the client has acknowledged the limit.
+            raw = self.raw_h2()
+            frames = [raw.headers(2 * i + 1, raw.request_headers(f"/delay?ms=2500&j={i}"), end_stream=True)
+                      for i in range(129)]
+            raw.send(*frames)
+            raw.wait(lambda: raw.rst(last) is not None or raw.goaway() is not None, 5.0)
+            rst, goaway = raw.rst(last), raw.goaway()
+            if goaway is not None:
+                self.assertEqual((goaway.error_code, goaway.last_stream_id), (PROTOCOL_ERROR, last - 2), goaway)
+                self.wait_metric(1, "skewgate_http2_connection_errors_total", reason="h2_protocol_error")
+            else:
+                self.assertIsNotNone(rst, raw.frames)
+                self.assertIn(rst.error_code, (REFUSED_STREAM, PROTOCOL_ERROR))
+            print(f"\n129th stream after the SETTINGS ACK: "
+                  f"{'GOAWAY %#x last %d' % (goaway.error_code, goaway.last_stream_id) if goaway else rst}")
+            raw.close()
         self.assertUnaffected(bystander)
 
 
