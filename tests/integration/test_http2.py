@@ -387,12 +387,52 @@ class Http2Test(H2GatewayTestCase):
         self.assertEqual((echo["body_length"], echo["body_sha256"], echo["body_chunked"]),
                          (len(small), hashlib.sha256(small).hexdigest(), True))
 
+    def test_upload_to_an_upstream_that_does_not_read_is_held_by_flow_control(self):
+        # WINDOW_UPDATE only as the upstream takes the bytes: against /hold (reads the head,
+        # never the body) the client's window closes after what the sockets between can hold,
+        # not after the 64 MiB it wants to send; the gateway does not buffer the rest.
+        self.start_h2(timeouts={"upstream_response": "30s", "client_body": "30s"})
+        client = self.h2()
+        rss_before = self.rss_kib()
+        total = 64 << 20
+        sid = client.request("POST", "/hold", body=b"", end_stream=False, headers=[("content-length", str(total))])
+        chunk = b"h" * 65536
+        sent = 0
+        stalled_since = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and sent < total:
+            window = min(client.conn.local_flow_control_window(sid), client.conn.max_outbound_frame_size)
+            if window > 0:
+                client.send_body(sid, chunk[:window], end_stream=False)
+                sent += window
+                stalled_since = None
+                continue
+            stalled_since = stalled_since or time.monotonic()
+            if time.monotonic() - stalled_since > 1.5:
+                break
+            client.read_once(0.2)
+        self.assertLess(sent, 32 << 20, f"{sent} bytes accepted for an upstream that reads nothing")
+        self.assertIsNotNone(stalled_since, "the window never closed")
+        grown_mb = (self.rss_kib() - rss_before) / 1024
+        self.assertLess(grown_mb, 20, f"the gateway buffered {grown_mb:.1f} MB")
+        # The connection is still fine for other streams.
+        client.reset(sid, CANCEL)
+        self.assertEqual(client.get("/after-hold").status, 200)
+        print(f"\nupload to /hold: {sent / 1048576:.1f} MiB accepted before the window closed; RSS +{grown_mb:.1f} MB")
+
     def test_8mib_download_to_a_slow_reader_with_a_small_window(self):
         self.start_h2()
         n = 8 << 20
         client = self.h2(tls=True, auto_ack=False, settings={SETTINGS_INITIAL_WINDOW_SIZE: 65535})
+        rss_before = self.rss_kib()
         sid = client.request("GET", f"/big?bytes={n}")
         st = client.stream(sid)
+        # First a reader that takes nothing for a second: the gateway holds at most what one
+        # stream may queue (64 KiB) while the upstream's writes wait, it does not buffer 8 MiB.
+        client.wait(lambda: False, 1.0)
+        self.assertEqual(len(st.data), 65535, "the gateway sent beyond the initial window")
+        held_mb = (self.rss_kib() - rss_before) / 1024
+        self.assertLess(held_mb, 4, f"the gateway buffered {held_mb:.1f} MB for a reader that reads nothing")
         granted = 0
         step = 16384
         deadline = time.monotonic() + 60
