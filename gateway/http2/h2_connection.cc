@@ -53,6 +53,7 @@ void Http2Connection::start(ConnectionHost& host, Transport* transport, std::str
     return;
   }
   c->update_idle();
+  if (host.draining()) c->drain();  // accepted just before a drain began
   transport->read_start();
   if (!already_read.empty()) {
     c->on_transport_data(already_read);
@@ -364,6 +365,7 @@ void Http2Connection::send() {
   } while (send_again_ && !closing_ && transport_->queued_bytes() < kSendHighWater);
   sending_ = false;
   if (closing_) return;
+  if (streams_.empty() && out_.capacity() > 0) std::string().swap(out_);  // idle: no write buffer kept
   check_stalls();
   close_when_done();
 }
@@ -415,7 +417,12 @@ void Http2Connection::fail(Reason reason, std::uint32_t error_code) {
 void Http2Connection::update_idle() {
   if (closing_) return;
   if (streams_.empty()) {
-    const std::uint64_t ms = draining_ ? kDrainIdleGraceMs : host_.config().timeouts.client_idle.count();
+    // A connection that has not sent a request yet gets client_header, as
+    // an HTTP/1 connection that sent nothing does.
+    const conf::Timeouts& timeouts = host_.config().timeouts;
+    const std::uint64_t ms = draining_              ? kDrainIdleGraceMs
+                             : streams_begun_ == 0 ? timeouts.client_header.count()
+                                                   : timeouts.client_idle.count();
     idle_timer_.set(ms);
   } else {
     idle_timer_.clear();
