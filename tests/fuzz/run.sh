@@ -66,6 +66,9 @@ if [[ ! -f $build/CMakeCache.txt ]] || ! grep -q '^SKEWGATE_SANITIZE:BOOL=ON' "$
     -DSKEWGATE_FUZZ=ON -DSKEWGATE_SANITIZE=ON \
     -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link" >/dev/null
 fi
+# Regenerate an existing build dir: a target added since it was configured
+# (make only re-runs cmake for targets it already knows).
+cmake "$build" >/dev/null
 build_targets=()
 for t in "${targets[@]}"; do build_targets+=(--target "fuzz_$t"); done
 cmake --build "$build" -j2 "${build_targets[@]}"
