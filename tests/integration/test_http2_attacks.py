@@ -22,6 +22,7 @@ from harness import wait_for
 from skew_support import exchange
 
 MAX_STREAM_ID = 2 ** 31 - 1
+BUSY = "blog.test"  # app blog, build dpl-c: the target of the many-streams tests
 # GET http shop.test /bomb from the static table and literals without indexing (RFC 7541
 # appendix A: 2 = :method GET, 6 = :scheme http, 4 = :path, 1 = :authority).
 STATIC_GET_BOMB = b"\x82\x86\x04\x05/bomb\x01\x09shop.test"
@@ -109,7 +110,7 @@ class Http2AttackTest(H2GatewayTestCase):
         self.start_h2()
         bystander = self.bystander()
         raw = self.raw_h2()
-        headers = raw.request_headers("/delay?ms=3000")
+        headers = raw.request_headers("/delay?ms=3000", authority=BUSY)
 
         def frames():
             for i in range(5000):
@@ -387,13 +388,16 @@ class Http2AttackTest(H2GatewayTestCase):
     # --- concurrent streams ---
 
     def test_the_129th_concurrent_stream_is_refused(self):
+        # The 256 slow requests go to app blog (dpl-c): its one Python upstream process is
+        # slow to answer health checks under them (dpl-a would be marked unhealthy and the
+        # bystander on shop answered 503).
         self.start_h2(timeouts={"upstream_response": "10s"})
         bystander = self.bystander()
         last = 2 * 128 + 1
         with self.subTest("129 streams right after the preface (our SETTINGS not yet ACKed)"):
             raw = self.raw_h2(handshake=False)
-            frames = [raw.headers(2 * i + 1, raw.request_headers(f"/delay?ms=2500&i={i}"), end_stream=True)
-                      for i in range(129)]
+            frames = [raw.headers(2 * i + 1, raw.request_headers(f"/delay?ms=2500&i={i}", authority=BUSY),
+                                  end_stream=True) for i in range(129)]
             raw.send(*frames)
             self.assertTrue(raw.wait(lambda: raw.rst(last) is not None, 5.0), f"no RST_STREAM on stream {last}")
             self.assertEqual(raw.rst(last).error_code, REFUSED_STREAM)
@@ -408,8 +412,8 @@ class Http2AttackTest(H2GatewayTestCase):
             # (session_on_request_headers_received) makes it a connection error PROTOCOL_ERROR
             # once the client has acknowledged the limit.
             raw = self.raw_h2()
-            frames = [raw.headers(2 * i + 1, raw.request_headers(f"/delay?ms=2500&j={i}"), end_stream=True)
-                      for i in range(129)]
+            frames = [raw.headers(2 * i + 1, raw.request_headers(f"/delay?ms=2500&j={i}", authority=BUSY),
+                                  end_stream=True) for i in range(129)]
             raw.send(*frames)
             raw.wait(lambda: raw.rst(last) is not None or raw.goaway() is not None, 5.0)
             rst, goaway = raw.rst(last), raw.goaway()
