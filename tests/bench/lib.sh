@@ -193,6 +193,42 @@ tls_probe() {
   if [[ $line == Reused,* ]]; then echo "resumed $proto $cipher"; else echo "not resumed $proto $cipher"; fi
 }
 
+# The protocol the TLS listener on the port picks when a client offers
+# "h2,http/1.1" (RFC 7301), as `openssl s_client` prints it: "h2", "http/1.1",
+# or "none" (no ALPN in the answer, or no handshake). $2: s_client's timeout
+# in seconds (5).
+alpn_of() {
+  local out
+  out=$(timeout "${2:-5}" openssl s_client -connect "127.0.0.1:$1" -servername localhost \
+        -alpn h2,http/1.1 </dev/null 2>/dev/null) || true
+  out=$(sed -n 's/^ALPN protocol: //p' <<<"$out" | head -n1)
+  echo "${out:-none}"
+}
+
+# Sets H2_NA_REASON to why proxy $1 cannot run the HTTP/2 workloads on its
+# TLS port $2, or empty: its listener must pick h2 from "h2,http/1.1", and a
+# request over h2 (curl --http2) must come back "ok" as HTTP/2. $3: seconds
+# for each probe (5). A skewgate from before issue 18 picks http/1.1.
+h2_check() {
+  local proxy=$1 port=$2 secs=${3:-5} alpn got
+  H2_NA_REASON=
+  alpn=$(alpn_of "$port" "$secs")
+  if [[ $alpn != h2 ]]; then
+    if [[ $proxy == skewgate || $proxy == sg-nometrics ]]; then
+      H2_NA_REASON="skipped: this skewgate has no h2 (ALPN h2,http/1.1 -> $alpn)"
+    else
+      H2_NA_REASON="no h2 on the TLS listener (ALPN h2,http/1.1 -> $alpn)"
+    fi
+    return 1
+  fi
+  got=$(curl -s --http2 --max-time "$secs" --cacert "$TLS_DIR/ca.pem" --resolve "localhost:$port:127.0.0.1" \
+        -w ' HTTP/%{http_version}' "https://localhost:$port/" 2>&1 || true)
+  if [[ $got != $'ok\n HTTP/2' ]]; then
+    H2_NA_REASON="h2 probe failed (curl --http2 https / -> '$(tr '\n' ' ' <<<"${got:0:60}")')"
+    return 1
+  fi
+}
+
 # --- upstream and proxies ---
 
 UPSTREAM_PID=
