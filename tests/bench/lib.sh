@@ -289,15 +289,21 @@ start_proxy() {
       local metrics=true
       [[ $name == sg-nometrics ]] && metrics=false
       local tls_listener=", {address: 127.0.0.1:$tls_port, tls: {cert: $TLS_DIR/chain.pem, key: $TLS_DIR/key.pem}}"
+      local http2="http2: {max_requests: 100000000}"
       render "$HERE/conf/skewgate.yaml.in" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT" \
-        METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) TLS_LISTENER="$tls_listener"
-      # A skewgate without TLS termination refuses the tls: listener: check the
-      # config first and run it plain, with the TLS rows n/a and the reason.
+        METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) TLS_LISTENER="$tls_listener" HTTP2="$http2"
+      # A skewgate without HTTP/2 refuses the http2: settings, one without TLS
+      # termination the tls: listener: check the config first, then without
+      # http2:, then plain, with the TLS rows n/a and the reason.
       local why
+      if ! timeout 10 "$SKEWGATE_BIN" --check -c "$dir/skewgate.yaml" >/dev/null 2>&1; then
+        render "$HERE/conf/skewgate.yaml.in" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT" \
+          METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) TLS_LISTENER="$tls_listener" HTTP2=""
+      fi
       if ! why=$(timeout 10 "$SKEWGATE_BIN" --check -c "$dir/skewgate.yaml" 2>&1); then
         TLS_NA_REASON="skewgate refused the tls: listener: $(grep -m1 -iE 'tls|error' <<<"$why" | cut -c1-120)"
         render "$HERE/conf/skewgate.yaml.in" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT" \
-          METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) TLS_LISTENER=""
+          METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) TLS_LISTENER="" HTTP2=""
       fi
       start_bg "$dir/stdout.log" taskset -c "$PROXY_CPU" ${PROXY_WRAP[@]+"${PROXY_WRAP[@]}"} "$SKEWGATE_BIN" -c "$dir/skewgate.yaml"
       ;;
