@@ -481,8 +481,11 @@ report() {
         printf '%-9s %-8s %10s %10s %8s %10s  (%s)\n' "$p" "$mode" n/a n/a n/a n/a "${R[idle_$mode,$p,na]:-not run}"
         continue
       fi
-      local note=
+      local note= gone
       ((${R[idle_$mode,$p,failed]} > 0)) && note="  (${R[idle_$mode,$p,failed]} connections failed)"
+      # fewer fds than connections: the proxy closed some before the measurement
+      gone=$((${R[idle_$mode,$p,conns]} - ${R[idle_$mode,$p,held]}))
+      ((gone > ${R[idle_$mode,$p,conns]} / 100)) && note+="  (the proxy closed $gone connections before the measurement: not comparable)"
       printf '%-9s %-8s %10s %10s %8s %10s%s\n' "$p" "$mode" \
         "$(fmt_mib "${R[idle_$mode,$p,base_kb]}")" "$(fmt_mib "${R[idle_$mode,$p,rss_kb]}")" \
         "${R[idle_$mode,$p,held]}" "${R[idle_$mode,$p,bytes]}" "$note"
