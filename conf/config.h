@@ -56,6 +56,32 @@ struct ListenerConfig {
   // A plain listener answers every request with 308 to https://<host><target>
   // (refused with `tls`).
   bool redirect_https = false;
+  // ALPN offers h2 (then http/1.1) on a TLS listener; false: http/1.1 only.
+  bool http2 = true;
+  // A plain listener serves HTTP/2 to clients that start with its preface
+  // (prior knowledge, RFC 9113 section 3.3); never through `Upgrade: h2c`.
+  // Refused with `tls`.
+  bool h2c = false;
+};
+
+// A token bucket: `burst` events at once, refilled at `per_second`.
+struct EventBudget {
+  std::uint64_t burst = 100;
+  std::uint64_t per_second = 10;
+};
+
+// HTTP/2 to clients (`http2:` at the top level), in the spirit of nginx's
+// and Envoy's defaults. Header list limits are `limits` (as for HTTP/1).
+struct Http2Settings {
+  std::uint64_t max_concurrent_streams = 128;  // SETTINGS_MAX_CONCURRENT_STREAMS
+  std::uint64_t initial_window = 65535;        // SETTINGS_INITIAL_WINDOW_SIZE we advertise
+  std::uint64_t connection_window = 1024 * 1024;  // our connection receive window
+  std::uint64_t max_frame_size = 16384;           // SETTINGS_MAX_FRAME_SIZE we accept
+  std::uint64_t max_requests = 10000;  // streams per connection, then a graceful GOAWAY
+  // RST_STREAM of streams still in progress (CVE-2023-44487, rapid reset).
+  EventBudget reset_budget;
+  // PING and SETTINGS frames, each its own bucket (floods of either).
+  EventBudget control_budget;
 };
 
 // Process-wide TLS settings (`tls:` at the top level).
@@ -257,6 +283,7 @@ struct Config {
   std::vector<Cidr> trusted_proxies;
   PinsConfig pins;
   TlsSettings tls;
+  Http2Settings http2;
   DnsConfig dns;
   std::vector<AppConfig> apps;
 };

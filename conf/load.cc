@@ -456,6 +456,7 @@ class ConfigReader {
                 {"trusted_proxies", [&](auto& n, auto& s) { read_trusted_proxies(n, s, config.trusted_proxies); }},
                 {"pins", [&](auto& n, auto& s) { read_pins(n, s, config.pins); }},
                 {"tls", [&](auto& n, auto& s) { read_tls_settings(n, s, config.tls); }},
+                {"http2", [&](auto& n, auto& s) { read_http2(n, s, config.http2); }},
                 {"dns", [&](auto& n, auto& s) { read_dns(n, s, config.dns); }},
                 {"apps", [&](auto& n, auto& s) { read_apps(n, s, config.apps); }},
             });
@@ -477,6 +478,7 @@ class ConfigReader {
       ListenerConfig listener;
       std::optional<Site> address_site;
       std::optional<Site> redirect_site;
+      std::optional<Site> h2c_site;
       bool parsed = false;
       in_.map(item, item_site,
               {
@@ -495,7 +497,18 @@ class ConfigReader {
                      redirect_site = s;
                      in_.boolean(n, s, listener.redirect_https);
                    }},
+                  {"http2", [&](auto& n, auto& s) { in_.boolean(n, s, listener.http2); }},
+                  {"h2c",
+                   [&](auto& n, auto& s) {
+                     h2c_site = s;
+                     in_.boolean(n, s, listener.h2c);
+                   }},
               });
+      // h2c is HTTP/2 in the clear; over TLS, ALPN chooses (`http2`).
+      if (h2c_site && listener.h2c && listener.tls)
+        in_.error(*h2c_site, "h2c is for a plain listener; this one has tls (ALPN offers h2: see http2)");
+      if (h2c_site && listener.h2c && listener.redirect_https)
+        in_.error(*h2c_site, "h2c and redirect_https together: every request would be redirected");
       // A TLS listener that redirected to https would send the browser to
       // itself forever.
       if (redirect_site && listener.redirect_https && listener.tls)
@@ -572,6 +585,40 @@ class ConfigReader {
                 {"headers", [&](auto& n, auto& s) { in_.count(n, s, out.headers, 1); }},
                 {"uri_bytes", [&](auto& n, auto& s) { in_.size(n, s, out.uri_bytes); }},
                 {"body_bytes", [&](auto& n, auto& s) { in_.size(n, s, out.body_bytes); }},
+            });
+  }
+
+  void read_http2(const YAML::Node& node, const Site& site, Http2Settings& out) {
+    // RFC 9113 section 6.5.2: windows up to 2^31-1, frames 2^14..2^24-1.
+    const auto bounded = [&](const YAML::Node& n, const Site& s, std::uint64_t& value, std::uint64_t min,
+                             std::uint64_t max) {
+      std::uint64_t v = value;
+      in_.size(n, s, v);
+      if (v < min || v > max)
+        in_.error(s, "must be between " + std::to_string(min) + " and " + std::to_string(max) + " bytes");
+      else
+        value = v;
+    };
+    in_.map(node, site,
+            {
+                {"max_concurrent_streams",
+                 [&](auto& n, auto& s) { in_.count(n, s, out.max_concurrent_streams, 1); }},
+                {"initial_window", [&](auto& n, auto& s) { bounded(n, s, out.initial_window, 1, 0x7fffffff); }},
+                {"connection_window",
+                 [&](auto& n, auto& s) { bounded(n, s, out.connection_window, 65535, 0x7fffffff); }},
+                {"max_frame_size",
+                 [&](auto& n, auto& s) { bounded(n, s, out.max_frame_size, 16384, 16777215); }},
+                {"max_requests", [&](auto& n, auto& s) { in_.count(n, s, out.max_requests, 1); }},
+                {"reset_budget", [&](auto& n, auto& s) { read_budget(n, s, out.reset_budget); }},
+                {"control_budget", [&](auto& n, auto& s) { read_budget(n, s, out.control_budget); }},
+            });
+  }
+
+  void read_budget(const YAML::Node& node, const Site& site, EventBudget& out) {
+    in_.map(node, site,
+            {
+                {"burst", [&](auto& n, auto& s) { in_.count(n, s, out.burst, 1); }},
+                {"per_second", [&](auto& n, auto& s) { in_.count(n, s, out.per_second); }},
             });
   }
 

@@ -153,13 +153,18 @@ std::vector<MetricFamily> Collector::Collect() const {
   for (std::size_t r = 0; r < kTlsHandshakeErrors.size(); ++r)
     add_value(tls_errors, labels({{"reason", kTlsHandshakeErrors[r]}}),
               static_cast<double>(total.tls_handshake_errors[r]));
+  auto h2_errors = family("skewgate_http2_connection_errors_total",
+                          "HTTP/2 connections ended for an attack or a protocol error (zero_window_timeout: the stream), by reason.",
+                          MetricType::Counter);
+  for (std::size_t r = 0; r < kHttp2Errors.size(); ++r)
+    add_value(h2_errors, labels({{"reason", kHttp2Errors[r]}}), static_cast<double>(total.http2_errors[r]));
   auto reloads = family("skewgate_config_reloads_total", "Configuration reloads by result.", MetricType::Counter);
   for (std::size_t r = 0; r < kReloadResults.size(); ++r)
     add_value(reloads, labels({{"result", kReloadResults[r]}}), static_cast<double>(control.config_reloads[r]));
 
   std::vector<MetricFamily> out;
   for (MetricFamily* f : {&requests, &skewed, &reload, &frameworks, &age, &info, &superseded, &pins, &duration, &errors,
-                          &connections, &rejected, &tls_errors, &reloads})
+                          &connections, &rejected, &tls_errors, &h2_errors, &reloads})
     out.push_back(std::move(*f));
   // Only when some build has an upstream host name.
   if (!dns_failures.metric.empty()) out.push_back(std::move(dns_failures));

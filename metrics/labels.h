@@ -33,6 +33,7 @@ inline constexpr auto kUpstreamErrors = label_values<kUpstreamErrorLabels.size()
 inline constexpr auto kRejectReasons = label_values<kRejectLabels.size()>(kRejectLabels);
 inline constexpr std::array<std::string_view, 2> kReloadResults{"success", "failure"};
 inline constexpr auto kTlsHandshakeErrors = label_values<kTlsHandshakeLabels.size()>(kTlsHandshakeLabels);
+inline constexpr auto kHttp2Errors = label_values<kHttp2ErrorLabels.size()>(kHttp2ErrorLabels);
 
 // The label used when a request has no served build (skewgate answered it)
 // or matched no app.

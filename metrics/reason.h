@@ -93,6 +93,24 @@ enum class Reason : std::uint8_t {
   handshake_aborted,        // the client closed or reset during the handshake
   handshake_failed,         // any other handshake failure
 
+  // HTTP/2 connections ended by a GOAWAY for an error
+  // (skewgate_http2_connection_errors_total{reason}: kHttp2ErrorLabels;
+  // gateway/http2/h2_connection.h says which is which).
+  rapid_reset,          // RST_STREAM past http2.reset_budget (CVE-2023-44487)
+  continuation_flood,   // CONTINUATION frames past nghttp2's bound (CVE-2024-27316)
+  hpack_bomb,           // a header block past limits.header_bytes/headers, or HPACK that does not decode
+  settings_flood,       // SETTINGS past http2.control_budget
+  ping_flood,           // PING past http2.control_budget
+  empty_frame_flood,    // DATA frames without payload or END_STREAM, many in a row
+  zero_window_timeout,  // the client held our send window at 0 for timeouts.client_send
+  h2_protocol_error,    // any other connection error (a bad preface, a frame out of place)
+
+  // An HTTP/2 request refused on its stream (labelled bad_request): a host
+  // header other than :authority; a request nghttp2 found malformed (RFC 9113
+  // section 8.1.1: pseudo-headers, connection-specific fields, te).
+  authority_mismatch,
+  malformed_request,
+
   client_closed,  // the client closed or reset before its response was complete
 
   // The "error" of a JSON answer whose "reason" says more.
@@ -154,6 +172,16 @@ inline constexpr std::array<std::string_view, kReasonCount> kReasonNames{
     "certificate_rejected",
     "handshake_aborted",
     "handshake_failed",
+    "rapid_reset",
+    "continuation_flood",
+    "hpack_bomb",
+    "settings_flood",
+    "ping_flood",
+    "empty_frame_flood",
+    "zero_window_timeout",
+    "h2_protocol_error",
+    "authority_mismatch",
+    "malformed_request",
     "client_closed",
     "reload_required",
     "upstream_unavailable",
@@ -188,6 +216,7 @@ inline constexpr ReasonLabels kReloadLabels{Reason::build_retired, Reason::actio
 inline constexpr ReasonLabels kRejectLabels{Reason::bad_request, Reason::tunnel_idle_timeout};
 inline constexpr ReasonLabels kUpstreamErrorLabels{Reason::connect_refused, Reason::bad_response};
 inline constexpr ReasonLabels kTlsHandshakeLabels{Reason::handshake_timeout, Reason::handshake_failed};
+inline constexpr ReasonLabels kHttp2ErrorLabels{Reason::rapid_reset, Reason::h2_protocol_error};
 
 // The label value of a Reason: its name, but for the client-header timeout,
 // which skewgate_rejected_requests_total has always called `timeout` (the

@@ -64,6 +64,7 @@ void WorkerStats::add(const WorkerStats& other) {
   for (const auto& [name, series] : other.apps) app(name).add(series);
   add_row(rejected, other.rejected);
   add_row(tls_handshake_errors, other.tls_handshake_errors);
+  add_row(http2_errors, other.http2_errors);
   for (const auto& [listener, open] : other.downstream_connections) downstream_connections[listener] += open;
 }
 

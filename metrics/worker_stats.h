@@ -63,6 +63,7 @@ struct WorkerStats {
   std::map<std::string, AppSeries, std::less<>> apps;  // by app name
   std::array<std::uint64_t, kRejectReasons.size()> rejected{};
   std::array<std::uint64_t, kTlsHandshakeErrors.size()> tls_handshake_errors{};
+  std::array<std::uint64_t, kHttp2Errors.size()> http2_errors{};
   std::map<std::string, std::int64_t, std::less<>> downstream_connections;  // open now, by listener
 
   AppSeries& app(std::string_view name);

@@ -24,7 +24,7 @@ sg_install() {
 # What building the skewgate binary needs: here and in the container image's
 # build stage (docker/Dockerfile sources this file), so the two never drift.
 SG_BUILD_PACKAGES=(build-essential cmake pkg-config libuv1-dev libyaml-cpp-dev prometheus-cpp-dev
-                   libssl-dev nlohmann-json3-dev node-llhttp libc-ares-dev)
+                   libssl-dev nlohmann-json3-dev node-llhttp libc-ares-dev libnghttp2-dev)
 
 sg_setup() {
   # and what the tests need on top (doctest, the python3 harness, curl)

@@ -13,7 +13,8 @@ cd "$SKEWGATE_ROOT"
 # The metrics tests scrape with a real Prometheus and check the exposition with promtool;
 # test_tls_testssl runs Debian's testssl.sh against the TLS listener (issue 16).
 # test_dns_upstreams resolves upstream names against a dnsmasq on loopback (issue 17).
-sg_install prometheus testssl.sh dnsmasq
+# The HTTP/2 tests (issue 18) drive frames with python3-h2 and fetch with nghttp and h2load.
+sg_install prometheus testssl.sh dnsmasq python3-h2 nghttp2-client
 ctest --test-dir build --output-on-failure -j2 --timeout 600
 bash scripts/test_sanitizers.sh
 # The Kubernetes manifests (docker/kubernetes/): the OpenAPI schema through the npm

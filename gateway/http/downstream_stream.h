@@ -135,6 +135,9 @@ class ConnectionHost {
   // ... and its access-log line, when no request (handler) can write it.
   virtual void log_connection_error(std::string_view peer, metrics::Reason code, int status,
                                     std::uint64_t bytes_sent) = 0;
+  // An HTTP/2 connection or stream ended by a defence or a protocol error
+  // (skewgate_http2_connection_errors_total{reason}).
+  virtual void count_http2_error(metrics::Reason code) = 0;
 
  protected:
   ~ConnectionHost() = default;

@@ -26,6 +26,19 @@ DownstreamConnection::DownstreamConnection(ConnectionHost& host, Transport* tran
     : host_(host), transport_(transport), parser_(HttpParser::Mode::request, *this) {}
 
 void DownstreamConnection::start(ConnectionHost& host, Transport* transport, std::string_view listener_name) {
+  transport->start(*create(host, transport, listener_name));
+}
+
+void DownstreamConnection::adopt(ConnectionHost& host, Transport* transport, std::string_view listener_name,
+                                 std::string_view already_read) {
+  DownstreamConnection* c = create(host, transport, listener_name);
+  transport->set_observer(*c);
+  c->on_transport_ready();
+  if (!already_read.empty()) c->on_transport_data(already_read);
+}
+
+DownstreamConnection* DownstreamConnection::create(ConnectionHost& host, Transport* transport,
+                                                   std::string_view listener_name) {
   const conf::Config& config = host.config();
   auto* c = new DownstreamConnection(host, transport);
   c->timer_.init(host.loop(), c, [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_timer(); });
@@ -37,7 +50,7 @@ void DownstreamConnection::start(ConnectionHost& host, Transport* transport, std
   ++*c->open_gauge_;
   c->parser_.set_limits(&config.limits);  // copied: the connection may outlive this snapshot
   c->parser_.set_request_checks(true);
-  transport->start(*c);
+  return c;
 }
 
 void DownstreamConnection::on_transport_ready() {

@@ -58,6 +58,11 @@ class DownstreamConnection final : public ServerConnection,
   // A client connected on `listener_name`; `transport` (TCP, or TLS over it)
   // was accepted by the host, and is owned by the connection from now on.
   static void start(ConnectionHost& host, Transport* transport, std::string_view listener_name);
+  // The same for a transport that is ready already and was read by someone
+  // else first (gateway/proxy/codec_selector.h): `already_read` is parsed
+  // as the first bytes of the connection.
+  static void adopt(ConnectionHost& host, Transport* transport, std::string_view listener_name,
+                    std::string_view already_read);
 
   // ServerConnection
   // Drain: close an idle connection now, a busy one after its response.
@@ -68,6 +73,7 @@ class DownstreamConnection final : public ServerConnection,
  private:
   DownstreamConnection(ConnectionHost& host, Transport* transport);
   ~DownstreamConnection() = default;
+  static DownstreamConnection* create(ConnectionHost& host, Transport* transport, std::string_view listener_name);
 
   // DownstreamStream (the request being served)
   const ConnectionInfo& connection() const override { return transport_->info(); }

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/http/routing_headers.h"
+
 namespace sg::gateway {
 namespace {
 
@@ -39,12 +41,6 @@ void for_each_token(std::string_view list, F&& f) {
     list.remove_prefix(comma + 1);
   }
 }
-
-// Headers routing or classification reads one value of. A second field or a
-// list would be one value to us and another to a server that joins repeated
-// fields with ", " (Node does): refuse instead of choosing.
-constexpr std::array<std::string_view, 5> kRoutingHeaders{"x-deployment-id", "next-action", "react-server-action",
-                                                          "rsc", "next-router-prefetch"};
 
 // Connection may not nominate these (RFC 9110 section 7.6.1: a sender must
 // not nominate a field meant for all recipients). Honouring it would change
@@ -114,7 +110,7 @@ std::optional<ParseRejection> vet_request_head(RequestHead& head) {
 
   // One pass: names, Host, routing headers, and whether a rewrite is needed.
   const HeaderField* host = nullptr;
-  std::array<int, kRoutingHeaders.size()> routing_count{};
+  RoutingHeaderCheck routing_headers;
   bool has_connection = false;
   bool has_upgrade_fields = false;
   for (const HeaderField& field : head.headers) {
@@ -127,11 +123,8 @@ std::optional<ParseRejection> vet_request_head(RequestHead& head) {
       host = &field;
       continue;
     }
-    for (std::size_t i = 0; i < kRoutingHeaders.size(); ++i) {
-      if (!iequals(field.name, kRoutingHeaders[i])) continue;
-      if (++routing_count[i] > 1 || field.value.find(',') != std::string::npos)
-        return bad(Reason::duplicate_routing_header, "routing header repeated or holding a list");
-    }
+    if (!routing_headers.add(field.name, field.value))
+      return bad(Reason::duplicate_routing_header, "routing header repeated or holding a list");
     if (iequals(field.name, "connection")) has_connection = true;
     if (iequals(field.name, "upgrade") || iequals(field.name, "http2-settings")) has_upgrade_fields = true;
   }

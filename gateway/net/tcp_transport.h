@@ -21,6 +21,7 @@ class TcpTransport final : public Transport, private WriteObserver {
                               const std::vector<conf::Cidr>& trusted);
 
   void start(TransportObserver& observer) override;
+  void set_observer(TransportObserver& observer) override { observer_ = &observer; }
   void read_start() override;
   void read_stop() override;
   int write(std::string_view data) override;

@@ -57,16 +57,25 @@ std::string asn1_time_text(const ASN1_TIME* time) {
   return text;
 }
 
-// RFC 7301 section 3.2: http/1.1 if the client offers it, else
-// no_application_protocol (h2 arrives with HTTP/2). A client without ALPN
-// is served HTTP/1.1 as before ALPN existed.
-int select_alpn(SSL*, const unsigned char** out, unsigned char* out_size, const unsigned char* offered,
+// The ex_data slot that says "this connection may speak h2" (offer_h2).
+int h2_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// RFC 7301 section 3.2: h2 when the listener serves it and the client offers
+// it (RFC 9113 section 3.2), else http/1.1 if offered, else
+// no_application_protocol. The server's order wins: SSL_select_next_proto
+// walks our list first. A client without ALPN is served HTTP/1.1.
+int select_alpn(SSL* ssl, const unsigned char** out, unsigned char* out_size, const unsigned char* offered,
                 unsigned int offered_size, void*) {
   static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  static const unsigned char kH2Http11[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  const bool h2 = SSL_get_ex_data(ssl, h2_index()) != nullptr;
   unsigned char* chosen = nullptr;
-  if (SSL_select_next_proto(&chosen, out_size, kHttp11, sizeof kHttp11, offered, offered_size) !=
-      OPENSSL_NPN_NEGOTIATED)
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  const int rc = h2 ? SSL_select_next_proto(&chosen, out_size, kH2Http11, sizeof kH2Http11, offered, offered_size)
+                    : SSL_select_next_proto(&chosen, out_size, kHttp11, sizeof kHttp11, offered, offered_size);
+  if (rc != OPENSSL_NPN_NEGOTIATED) return SSL_TLSEXT_ERR_ALERT_FATAL;
   *out = chosen;
   return SSL_TLSEXT_ERR_OK;
 }
@@ -86,6 +95,11 @@ std::string lower(std::string_view text) {
 }
 
 }  // namespace
+
+void offer_h2(SSL* ssl) {
+  static int marker = 1;
+  SSL_set_ex_data(ssl, h2_index(), &marker);
+}
 
 // One certificate's context; nullptr with `errors` filled.
 static SSL_CTX* make_context(const conf::TlsConfig& tls, const conf::TlsSettings& settings, TicketKeyRing& ring,
@@ -201,8 +215,12 @@ std::shared_ptr<const TlsContexts> TlsContexts::build(const conf::Config& config
   for (const conf::ListenerConfig& listener : config.listeners) {
     ListenerTls entry;
     entry.redirect_https = listener.redirect_https;
-    if (listener.tls) entry.ctx = context_for(*listener.tls);
-    if (entry.ctx || entry.redirect_https) set->listeners_.emplace(listener.address.to_string(), entry);
+    entry.h2c = listener.h2c && !listener.tls;
+    if (listener.tls) {
+      entry.ctx = context_for(*listener.tls);
+      entry.http2 = listener.http2;
+    }
+    if (entry.ctx || entry.redirect_https || entry.h2c) set->listeners_.emplace(listener.address.to_string(), entry);
   }
   for (const conf::AppConfig& app : config.apps) {
     if (!app.tls) continue;

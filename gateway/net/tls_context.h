@@ -7,7 +7,8 @@
 //
 // Every context: TLS 1.2 and 1.3 only, the server's cipher order, the
 // configured TLS 1.2 list (tls.ciphers; Mozilla "intermediate" by default)
-// and TLS 1.3 suites (tls.ciphersuites; OpenSSL's defaults), ALPN http/1.1
+// and TLS 1.3 suites (tls.ciphersuites; OpenSSL's defaults), ALPN h2 (on a
+// listener with http2; see offer_h2) and http/1.1
 // only (RFC 7301 section 3.2: a client that offers neither gets
 // no_application_protocol), no compression (CRIME), no renegotiation,
 // stateless session tickets from the process's TicketKeyRing and no session
@@ -41,7 +42,16 @@ struct ListenerTls {
   // (listeners[].redirect_https): carried here because it changes with the
   // listener's TLS settings on a reload.
   bool redirect_https = false;
+  // ALPN offers h2 before http/1.1 (listeners[].http2, TLS only).
+  bool http2 = false;
+  // Plain HTTP/2 by prior knowledge (listeners[].h2c).
+  bool h2c = false;
 };
+
+// Marks a connection's SSL before its handshake: ALPN may choose h2 on it
+// (the choice is per listener, while SNI may move the SSL to an app's
+// context that several listeners share).
+void offer_h2(SSL* ssl);
 
 class TlsContexts {
  public:
@@ -56,7 +66,7 @@ class TlsContexts {
   TlsContexts& operator=(const TlsContexts&) = delete;
 
   // The listener written as `address` in the config (conf::SocketAddress::
-  // to_string()); nullptr when it is neither TLS nor redirecting.
+  // to_string()); nullptr when it is neither TLS nor redirecting nor h2c.
   const ListenerTls* listener(std::string_view address) const;
   // The app context for an SNI name (any case, a trailing dot ignored);
   // nullptr: keep the listener's.

@@ -59,7 +59,8 @@ void clear_errors() {
 }  // namespace
 
 TlsTransport* TlsTransport::create(uv_loop_t* loop, Transport* inner, std::shared_ptr<const TlsContexts> contexts,
-                                   SSL_CTX* listener_ctx, std::uint64_t handshake_timeout_ms, TlsEvents* events) {
+                                   SSL_CTX* listener_ctx, std::uint64_t handshake_timeout_ms, TlsEvents* events,
+                                   bool h2) {
   SSL* ssl = SSL_new(listener_ctx);
   BIO* read_bio = BIO_new(BIO_s_mem());
   BIO* write_bio = BIO_new(BIO_s_mem());
@@ -76,6 +77,7 @@ TlsTransport* TlsTransport::create(uv_loop_t* loop, Transport* inner, std::share
   BIO_set_mem_eof_return(write_bio, -1);
   SSL_set_bio(ssl, read_bio, write_bio);
   SSL_set_accept_state(ssl);
+  if (h2) offer_h2(ssl);
   auto* t = new TlsTransport;
   t->inner_ = inner;
   t->contexts_ = std::move(contexts);

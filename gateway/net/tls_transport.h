@@ -61,9 +61,11 @@ class TlsTransport final : public Transport, private TransportObserver {
   // nullptr when OpenSSL cannot make the connection's state (then `inner`
   // is closed).
   static TlsTransport* create(uv_loop_t* loop, Transport* inner, std::shared_ptr<const TlsContexts> contexts,
-                              SSL_CTX* listener_ctx, std::uint64_t handshake_timeout_ms, TlsEvents* events);
+                              SSL_CTX* listener_ctx, std::uint64_t handshake_timeout_ms, TlsEvents* events,
+                              bool offer_h2 = false);
 
   void start(TransportObserver& observer) override;
+  void set_observer(TransportObserver& observer) override { observer_ = &observer; }
   void read_start() override;
   void read_stop() override;
   int write(std::string_view data) override;

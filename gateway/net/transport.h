@@ -59,6 +59,9 @@ class Transport {
   // Begins the connection (TLS: the handshake). Reading starts paused: call
   // read_start() once ready to take data.
   virtual void start(TransportObserver& observer) = 0;
+  // Another observer from now on (a codec chosen after the handshake, by
+  // ALPN or the first bytes, takes the connection over).
+  virtual void set_observer(TransportObserver& observer) = 0;
   virtual void read_start() = 0;
   virtual void read_stop() = 0;
   // Writes in order; what the kernel does not take at once is copied and

@@ -7,6 +7,7 @@
 
 #include "gateway/http1/downstream_connection.h"
 #include "gateway/net/tcp_transport.h"
+#include "gateway/proxy/codec_selector.h"
 #include "gateway/proxy/exchange.h"
 
 namespace sg::gateway {
@@ -127,8 +128,16 @@ void Worker::on_connection(uv_stream_t* server, int status) {
   TcpTransport* tcp = TcpTransport::accept(worker.loop(), &listener->socket.stream, listener->is_unix,
                                            worker.snapshot().config().trusted_proxies);
   // TLS over the socket when the listener has a certificate.
-  if (Transport* transport = worker.listener_transport(*listener, tcp))
-    DownstreamConnection::start(worker, transport, listener->name);
+  const ListenerTls* tls = worker.tls_ ? worker.tls_->listener(listener->config_name) : nullptr;
+  Transport* transport = worker.listener_transport(*listener, tcp);
+  if (transport == nullptr) return;
+  // HTTP/2 possible (ALPN offers h2, or h2c): the codec is chosen once the
+  // handshake or the first bytes tell.
+  if (tls && (tls->h2c || (tls->ctx && tls->http2))) {
+    CodecSelector::start(worker, transport, listener->name, tls->h2c);
+    return;
+  }
+  DownstreamConnection::start(worker, transport, listener->name);
 }
 
 // ---- messages from the main thread ----
@@ -172,7 +181,13 @@ Transport* Worker::listener_transport(const ListenerHandle& listener, TcpTranspo
     return tcp;
   }
   const auto timeout = static_cast<std::uint64_t>(snapshot().config().timeouts.tls_handshake.count());
-  return TlsTransport::create(&loop_, tcp, tls_, entry->ctx, timeout, this);
+  return TlsTransport::create(&loop_, tcp, tls_, entry->ctx, timeout, this, entry->http2);
+}
+
+void Worker::count_http2_error(metrics::Reason reason) {
+  metrics::WorkerStats* s = stats();
+  const auto index = metrics::kHttp2ErrorLabels.index(reason);
+  if (s && index) ++s->http2_errors[*index];
 }
 
 void Worker::on_tls_handshake_error(metrics::Reason reason) {

@@ -116,6 +116,7 @@ class Worker final : public ConnectionHost, private TlsEvents {
   void count_rejection(metrics::Reason code) override;
   void log_connection_error(std::string_view peer, metrics::Reason code, int status,
                             std::uint64_t bytes_sent) override;
+  void count_http2_error(metrics::Reason code) override;
   void release_snapshot(LocalSnapshot* local);
 
   // This worker's counters; nullptr while the running snapshot has

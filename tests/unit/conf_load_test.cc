@@ -760,5 +760,60 @@ TEST_CASE("no input makes load_string throw") {
   }
 }
 
+
+TEST_CASE("http2: listener switches and the process-wide settings, with their defaults") {
+  const std::string yaml =
+      "listeners:\n  - {address: 127.0.0.1:8080, h2c: true}\n"
+      "  - {address: 127.0.0.1:8443, tls: {cert: /c.pem, key: /k.pem}, http2: false}\n"
+      "  - {address: 127.0.0.1:8444, tls: {cert: /c.pem, key: /k.pem}}\n" +
+      std::string(kApps) +
+      "http2: {max_concurrent_streams: 64, initial_window: 1MiB, connection_window: 4MiB, max_frame_size: 32KiB,"
+      " max_requests: 5, reset_budget: {burst: 10, per_second: 2}, control_budget: {burst: 20}}\n";
+  const auto result = load_string(yaml, "t.yaml");
+  REQUIRE(lines_of(result.errors).empty());
+  const Config& c = *result.config;
+  CHECK(c.listeners[0].h2c);
+  CHECK_FALSE(c.listeners[1].http2);
+  CHECK(c.listeners[2].http2);
+  CHECK_FALSE(c.listeners[2].h2c);
+  CHECK(c.http2.max_concurrent_streams == 64);
+  CHECK(c.http2.initial_window == 1024 * 1024);
+  CHECK(c.http2.connection_window == 4 * 1024 * 1024);
+  CHECK(c.http2.max_frame_size == 32 * 1024);
+  CHECK(c.http2.max_requests == 5);
+  CHECK(c.http2.reset_budget.burst == 10);
+  CHECK(c.http2.reset_budget.per_second == 2);
+  CHECK(c.http2.control_budget.burst == 20);
+  CHECK(c.http2.control_budget.per_second == 10);
+  const Http2Settings defaults;
+  CHECK(defaults.max_concurrent_streams == 128);
+  CHECK(defaults.initial_window == 65535);
+  CHECK(defaults.max_frame_size == 16384);
+}
+
+TEST_CASE("http2 shapes that are refused, each named where it is written") {
+  const struct {
+    const char* text;
+    const char* errors;
+  } cases[] = {
+      {"listeners:\n  - {address: 127.0.0.1:8443, tls: {cert: /c.pem, key: /k.pem}, h2c: true}\n",
+       "t.yaml:2:70: listeners[0].h2c: h2c is for a plain listener; this one has tls (ALPN offers h2: see http2)\n"},
+      {"listeners:\n  - {address: 127.0.0.1:8080, h2c: yes}\n",
+       "t.yaml:2:36: listeners[0].h2c: expected true or false, got 'yes'\n"},
+      {"listeners:\n  - {address: 127.0.0.1:8080}\nhttp2: {max_frame_size: 1KiB}\n",
+       "t.yaml:3:25: http2.max_frame_size: must be between 16384 and 16777215 bytes\n"},
+      {"listeners:\n  - {address: 127.0.0.1:8080}\nhttp2: {max_concurrent_streams: 0}\n",
+       "t.yaml:3:33: http2.max_concurrent_streams: expected a whole number of at least 1, got '0'\n"},
+      {"listeners:\n  - {address: 127.0.0.1:8080}\nhttp2: {reset_budget: {burst: 10, rate: 1}}\n",
+       "t.yaml:3:35: http2.reset_budget.rate: unknown key 'rate'; expected one of: burst, per_second\n"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.text);
+    const auto result = load_string(std::string(c.text) + kApps, "t.yaml");
+    CHECK_FALSE(result.config.has_value());
+    CHECK(lines_of(result.errors) == c.errors);
+  }
+}
+
 }  // namespace
 }  // namespace sg::conf

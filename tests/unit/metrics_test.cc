@@ -139,7 +139,7 @@ TEST_CASE("the exposition: every family of design.md section 10, zero series for
         "skewgate_pins_total counter", "skewgate_upstream_request_duration_seconds histogram",
         "skewgate_upstream_errors_total counter", "skewgate_downstream_connections gauge",
         "skewgate_rejected_requests_total counter", "skewgate_tls_handshake_errors_total counter",
-        "skewgate_config_reloads_total counter"}) {
+        "skewgate_http2_connection_errors_total counter", "skewgate_config_reloads_total counter"}) {
     CAPTURE(family);
     CHECK(text.find(std::string("# TYPE ") + family + "\n") != std::string::npos);
   }
@@ -180,6 +180,8 @@ TEST_CASE("the exposition: every family of design.md section 10, zero series for
   // Every reason is a series from the start, at 0.
   CHECK(has_line(text, R"(skewgate_tls_handshake_errors_total{reason="handshake_timeout"} 0)"));
   CHECK(has_line(text, R"(skewgate_tls_handshake_errors_total{reason="not_tls"} 0)"));
+  CHECK(has_line(text, R"(skewgate_http2_connection_errors_total{reason="rapid_reset"} 0)"));
+  CHECK(has_line(text, R"(skewgate_http2_connection_errors_total{reason="h2_protocol_error"} 0)"));
 }
 
 TEST_CASE("the series set depends on the registry, not on traffic") {

@@ -1,0 +1,74 @@
+#include "gateway/proxy/codec_selector.h"
+
+#include "gateway/http1/downstream_connection.h"
+#include "gateway/http2/h2_connection.h"
+
+namespace sg::gateway {
+namespace {
+
+constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+}  // namespace
+
+void CodecSelector::start(ConnectionHost& host, Transport* transport, std::string listener_name, bool h2c) {
+  auto* s = new CodecSelector(host, transport, std::move(listener_name), h2c);
+  s->timer_.init(host.loop(), s, on_timer);
+  transport->start(*s);
+}
+
+void CodecSelector::on_transport_ready() {
+  if (transport_->info().alpn == "h2") {
+    hand_to_http2();
+    return;
+  }
+  if (!h2c_ || transport_->info().secure) {
+    hand_to_http1();
+    return;
+  }
+  timer_.set(host_.config().timeouts.client_header.count());
+  transport_->read_start();
+}
+
+void CodecSelector::on_transport_data(std::string_view data) {
+  if (done_) return;
+  read_.append(data);
+  const std::size_t n = std::min(read_.size(), kPreface.size());
+  if (read_.compare(0, n, kPreface.substr(0, n)) != 0) {
+    hand_to_http1();
+  } else if (n == kPreface.size()) {
+    hand_to_http2();
+  }
+}
+
+void CodecSelector::on_transport_end(int) {
+  if (done_) return;
+  transport_->close();
+  finish();
+}
+
+void CodecSelector::on_timer(void* self) {
+  auto* s = static_cast<CodecSelector*>(self);
+  if (s->done_) return;
+  // Part of a preface, then nothing: HTTP/1 answers it (a 408 or a close).
+  s->hand_to_http1();
+}
+
+void CodecSelector::hand_to_http1() {
+  DownstreamConnection::adopt(host_, transport_, listener_, read_);
+  finish();
+}
+
+void CodecSelector::hand_to_http2() {
+  Http2Connection::start(host_, transport_, listener_, read_);
+  finish();
+}
+
+void CodecSelector::finish() {
+  done_ = true;
+  timer_.clear();
+  uv_close(timer_.handle(), [](uv_handle_t* handle) {
+    delete static_cast<CodecSelector*>(LazyTimer::of(handle)->owner());
+  });
+}
+
+}  // namespace sg::gateway
