@@ -199,9 +199,10 @@ tls_probe() {
 # in seconds (5).
 alpn_of() {
   local out
+  # s_client also prints what the server sends after the handshake: an h2
+  # server's SETTINGS frame, binary (NUL bytes), hence LC_ALL=C sed -n here
   out=$(timeout "${2:-5}" openssl s_client -connect "127.0.0.1:$1" -servername localhost \
-        -alpn h2,http/1.1 </dev/null 2>/dev/null) || true
-  out=$(sed -n 's/^ALPN protocol: //p' <<<"$out" | head -n1)
+        -alpn h2,http/1.1 </dev/null 2>/dev/null | LC_ALL=C sed -n 's/^ALPN protocol: //p' | head -n1) || true
   echo "${out:-none}"
 }
 
