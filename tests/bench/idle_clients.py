@@ -280,6 +280,10 @@ def main():
                 elif hello.done():
                     become_idle(s)
 
+    # --timeout: connections still connecting or handshaking are closed, so
+    # that the proxy holds only the idle ones the line below counts
+    for key in list(sel.get_map().values()):
+        fail(key.fileobj)
     elapsed = time.monotonic() - t0
     print(f"READY ok={len(idle)} failed={failed + (args.conns - len(idle) - failed)} "
           f"elapsed_s={elapsed:.2f}", flush=True)

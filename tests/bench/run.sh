@@ -341,10 +341,14 @@ measure_idle() {
   base_rss=$(rss_kb "$PROXY_PID")
   base_fds=$(fd_count "$PROXY_PID")
   log "$proxy: $IDLE_CONNS idle connections ($mode)"
+  # TLS handshakes from Python: ~30 s for 10,000 on an idle machine, several
+  # times that on a loaded one; every proxy's idle timeouts are 300 s.
+  local secs=60
+  ((${#tls_args[@]})) && secs=150
   start_bg "$out" taskset -c "$LOAD_CPU" python3 "$HERE/idle_clients.py" \
-    --addr "127.0.0.1:$port" --conns "$IDLE_CONNS" --mode "$mode" --timeout 60 ${tls_args[@]+"${tls_args[@]}"}
+    --addr "127.0.0.1:$port" --conns "$IDLE_CONNS" --mode "$mode" --timeout "$secs" ${tls_args[@]+"${tls_args[@]}"}
   local client=$LAST_PID
-  for ((i = 0; i < 700; i++)); do
+  for ((i = 0; i < (secs + 10) * 10; i++)); do
     grep -q '^READY' "$out" 2>/dev/null && break
     kill -0 "$client" 2>/dev/null || break
     sleep 0.1
