@@ -2,8 +2,8 @@
 # skewgate side-by-side benchmark: skewgate, nginx and HAProxy (Debian packages)
 # run the same workloads on this machine, taking turns on each workload.
 #
-#   bash tests/bench/run.sh                   # from the repo root, ~3 min
-#   BENCH_DURATION=3 bash tests/bench/run.sh  # quick run, ~1 min
+#   bash tests/bench/run.sh                   # from the repo root, ~9 min
+#   BENCH_DURATION=3 bash tests/bench/run.sh  # quick run, ~6 min
 #
 # Layout: the proxy under test is pinned to BENCH_PROXY_CPU (0) with one
 # worker/process/thread; wrk and the upstream (a separate nginx serving "ok\n"
