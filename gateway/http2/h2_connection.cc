@@ -53,6 +53,7 @@ void Http2Connection::start(ConnectionHost& host, Transport* transport, std::str
     return;
   }
   c->update_idle();
+  if (host.draining()) c->drain();  // accepted just before a drain began
   transport->read_start();
   if (!already_read.empty()) {
     c->on_transport_data(already_read);
@@ -125,6 +126,11 @@ void Http2Connection::receive(std::string_view data) {
   const ssize_t rc =
       nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
   if (rc >= 0) return;
+  if (rc == NGHTTP2_ERR_CALLBACK_FAILURE && failure_ != Reason::none) {
+    // One of our defences (defend()): GOAWAY ENHANCE_YOUR_CALM, then close.
+    fail(failure_, NGHTTP2_ENHANCE_YOUR_CALM);
+    return;
+  }
   Reason reason = Reason::h2_protocol_error;
   std::uint32_t code = NGHTTP2_PROTOCOL_ERROR;
   switch (rc) {
@@ -160,12 +166,12 @@ void Http2Connection::count_failure() {
   host_.count_http2_error(failure_ != Reason::none ? failure_ : Reason::h2_protocol_error);
 }
 
-// A defence tripped inside a callback: GOAWAY ENHANCE_YOUR_CALM, and nothing
-// more is read (callbacks check failure_).
+// A defence tripped inside a callback: nghttp2 stops reading this input
+// (a terminate_session inside its callbacks leaves its reader in a state it
+// then asserts on, with nghttp2 1.52), and receive() sends the GOAWAY.
 int Http2Connection::defend(Reason reason) {
   if (failure_ == Reason::none) failure_ = reason;
-  nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
-  return 0;
+  return NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
 int Http2Connection::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* p) {
@@ -192,10 +198,7 @@ int Http2Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, con
   if (c->failure_ != Reason::none) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   c->header_block_bytes_ += namelen + valuelen;
   const conf::Limits& limits = c->host_.config().limits;
-  if (c->header_block_bytes_ > kBombFactor * limits.header_bytes + 64 * 1024) {
-    c->defend(Reason::hpack_bomb);
-    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // no more fields of this block
-  }
+  if (c->header_block_bytes_ > kBombFactor * limits.header_bytes + 64 * 1024) return c->defend(Reason::hpack_bomb);
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers
   Http2Stream* s = c->stream(frame->hd.stream_id);
   if (s == nullptr) return 0;
@@ -335,37 +338,48 @@ void Http2Connection::send() {
     return;
   }
   sending_ = true;
+  // Passes until nghttp2 has nothing more or the socket's queue is long: a
+  // write the kernel takes whole reports no on_transport_written, so
+  // stopping earlier would leave frames waiting for the client's next one.
+  bool wrote = true;
   do {
     send_again_ = false;
+    wrote = false;
     while (transport_->queued_bytes() < kSendHighWater) {
       const std::uint8_t* data = nullptr;
       const ssize_t n = nghttp2_session_mem_send(session_, &data);
       if (n < 0) {
         sending_ = false;
-        fail(Reason::h2_protocol_error, NGHTTP2_INTERNAL_ERROR);
+        count_failure();
         close();
         return;
       }
       if (n == 0) break;
       out_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-      if (out_.size() >= kSendHighWater) break;
+      if (out_.size() >= kSendHighWater && !write_out()) return;
+      wrote = true;
     }
-    if (!out_.empty()) {
-      const int rc = transport_->write(out_);
-      out_.clear();
-      if (rc < 0) {
-        sending_ = false;
-        close();
-        return;
-      }
-    }
-    // Room again: streams whose exchange paused its upstream hear it.
+    if (!out_.empty() && !write_out()) return;
+    // Room again: streams whose exchange paused its upstream hear it (and
+    // may hand over more bytes: send_again_).
     for (auto& [id, s] : streams_) s->notify_drained();
-  } while (send_again_ && !closing_ && transport_->queued_bytes() < kSendHighWater);
+  } while ((send_again_ || wrote) && !closing_ && transport_->queued_bytes() < kSendHighWater);
   sending_ = false;
   if (closing_) return;
+  if (streams_.empty() && out_.capacity() > 0) std::string().swap(out_);  // idle: no write buffer kept
   check_stalls();
   close_when_done();
+}
+
+// One transport write of what send() gathered; false when the connection
+// closed (the write failed).
+bool Http2Connection::write_out() {
+  const int rc = transport_->write(out_);
+  out_.clear();
+  if (rc >= 0) return true;
+  sending_ = false;
+  close();
+  return false;
 }
 
 void Http2Connection::after_io() {
@@ -415,7 +429,12 @@ void Http2Connection::fail(Reason reason, std::uint32_t error_code) {
 void Http2Connection::update_idle() {
   if (closing_) return;
   if (streams_.empty()) {
-    const std::uint64_t ms = draining_ ? kDrainIdleGraceMs : host_.config().timeouts.client_idle.count();
+    // A connection that has not sent a request yet gets client_header, as
+    // an HTTP/1 connection that sent nothing does.
+    const conf::Timeouts& timeouts = host_.config().timeouts;
+    const std::uint64_t ms = draining_              ? kDrainIdleGraceMs
+                             : streams_begun_ == 0 ? timeouts.client_header.count()
+                                                   : timeouts.client_idle.count();
     idle_timer_.set(ms);
   } else {
     idle_timer_.clear();

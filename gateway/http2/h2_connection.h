@@ -88,6 +88,7 @@ class Http2Connection final : public ServerConnection, private TransportObserver
   // Ends the connection for an error (`reason`, counted): GOAWAY with
   // `error_code`, then close once it is out.
   void fail(metrics::Reason reason, std::uint32_t error_code);
+  bool write_out();
   void after_io();
   void close_when_done();
   void update_idle();

@@ -7,12 +7,15 @@ namespace sg::gateway {
 namespace {
 
 constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+// What HTTP/1's drain gives an idle connection.
+constexpr std::uint64_t kDrainGraceMs = 1000;
 
 }  // namespace
 
 void CodecSelector::start(ConnectionHost& host, Transport* transport, std::string listener_name, bool h2c) {
   auto* s = new CodecSelector(host, transport, std::move(listener_name), h2c);
   s->timer_.init(host.loop(), s, on_timer);
+  host.add_connection(s);
   transport->start(*s);
 }
 
@@ -46,9 +49,25 @@ void CodecSelector::on_transport_end(int) {
   finish();
 }
 
+void CodecSelector::drain() {
+  if (done_ || draining_) return;
+  draining_ = true;
+  timer_.set(kDrainGraceMs);
+}
+
+void CodecSelector::close() {
+  if (done_) return;
+  transport_->close();
+  finish();
+}
+
 void CodecSelector::on_timer(void* self) {
   auto* s = static_cast<CodecSelector*>(self);
   if (s->done_) return;
+  if (s->draining_) {
+    s->close();
+    return;
+  }
   // Part of a preface, then nothing: HTTP/1 answers it (a 408 or a close).
   s->hand_to_http1();
 }
@@ -63,8 +82,11 @@ void CodecSelector::hand_to_http2() {
   finish();
 }
 
+// After the codec took the transport (and registered itself): the worker's
+// drain never sees an empty set in between.
 void CodecSelector::finish() {
   done_ = true;
+  host_.remove_connection(this);
   timer_.clear();
   uv_close(timer_.handle(), [](uv_handle_t* handle) {
     delete static_cast<CodecSelector*>(LazyTimer::of(handle)->owner());

@@ -5,7 +5,8 @@
 // HTTP/1 request can, so 24 bytes at most decide and go to the codec
 // chosen. Never `Upgrade: h2c` (RFC 9113 removed it). The selector watches
 // the transport only until then; a client that sends a partial preface and
-// stalls gets timeouts.client_header, as a partial HTTP/1 head would.
+// stalls gets timeouts.client_header, as a partial HTTP/1 head would. A
+// drain gives a connection still choosing a moment to finish, then closes it.
 #pragma once
 
 #include <string>
@@ -17,11 +18,16 @@
 
 namespace sg::gateway {
 
-class CodecSelector final : private TransportObserver {
+class CodecSelector final : public ServerConnection, private TransportObserver {
  public:
   // `h2c`: the listener serves HTTP/2 by prior knowledge. Connections that
   // need no choice (plain without h2c) go straight to HTTP/1.
   static void start(ConnectionHost& host, Transport* transport, std::string listener_name, bool h2c);
+
+  // ServerConnection: a connection still in its TLS handshake (or before
+  // its first bytes) is one the worker drains and closes like the others.
+  void drain() override;
+  void close() override;
 
  private:
   CodecSelector(ConnectionHost& host, Transport* transport, std::string listener_name, bool h2c)
@@ -45,6 +51,7 @@ class CodecSelector final : private TransportObserver {
   LazyTimer timer_;
   bool h2c_;
   bool done_ = false;
+  bool draining_ = false;
 };
 
 }  // namespace sg::gateway

@@ -13,7 +13,8 @@
 //             retained and after retire, with manifests and with none (zero-config).
 //   https     once (next16, else the last version named): skewgate terminating TLS with a test
 //             certificate that Chromium trusts by its SPKI hash; pins carry Secure, an old tab
-//             is served by A after B's deploy and reloads onto B after A's retire.
+//             is served by A after B's deploy and reloads onto B after A's retire; every
+//             response from skewgate came over h2 (Chromium's network log, protocol.mjs).
 //             E2E_ONLY=multitab (comma list) runs only the named scenarios.
 // Every check asserts on the DOM and saves a screenshot under tests/e2e/results/<version>/.
 // Ends with results/summary.md (the table) and a closing line "N passed, N failed".
@@ -24,6 +25,7 @@ import { chromium } from 'playwright-core';
 import { buildVersion, VERSIONS, variantDir } from './build.mjs';
 import { spawnSync } from 'node:child_process';
 import { CHROMIUM, CHROMIUM_ARGS, SKEWGATE_BIN, Skewgate, freePort, here, makeTestCertificate, sleep, startNext, stopAllSync, stopProcess, waitFor } from './lib.mjs';
+import { ProtocolLog } from './protocol.mjs';
 
 const RESULTS = path.join(here, 'results');
 const RUN_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS || 20 * 60_000);
@@ -42,9 +44,11 @@ function log(...args) {
 
 // A tab: a page plus what it saw on the wire. js=false: scripts are off in this tab only
 // (the emulation Playwright itself uses for javaScriptEnabled: false), so a no-JS tab can
-// share a JS context's cookie jar, as two tabs of one browser do.
-async function openTab(context, url, name, { js = true, old = true } = {}) {
+// share a JS context's cookie jar, as two tabs of one browser do. onPage(page) runs before
+// the first navigation (the HTTPS scenario attaches its protocol log there).
+async function openTab(context, url, name, { js = true, old = true, onPage = null } = {}) {
   const page = await context.newPage();
+  if (onPage) await onPage(page);
   if (!js) await (await context.newCDPSession(page)).send('Emulation.setScriptExecutionDisabled', { value: true });
   const tab = { page, name, js, net: [], errors: [] };
   page.on('response', async (resp) => {
@@ -664,8 +668,11 @@ async function multiTabScenario(version, browser, dir, { manifests, builds }) {
 // --ignore-certificate-errors-spki-list (the leaf's SPKI hash), so nothing else is relaxed.
 // Asserted: the page is served over TLS; the pin's Set-Cookie header carries Secure and the
 // jar holds it as secure; the skew scenario's stale-tab steps hold over HTTPS: after B's
-// deploy a new tab gets B and an old tab's action is served by A; after A's retire another
-// old tab's action reloads the page onto B, with no error.
+// deploy a new tab gets B and an old tab's action and <Link> (an RSC request) are served by A;
+// after A's retire another old tab's action reloads the page onto B, with no error.
+// Issue 18: the listener offers h2 by ALPN, and every response Chromium got from skewgate in
+// this scenario (documents, server actions, RSC requests, assets) must have come over h2, as
+// Chromium's own network log says (protocol.mjs); the log line counts them.
 async function httpsScenario(version, _browser, dir) {
   const t0 = Date.now();
   const cert = makeTestCertificate(path.join(dir, 'tls'));
@@ -692,6 +699,8 @@ async function httpsScenario(version, _browser, dir) {
   const sg = new Skewgate({ dir: sgDir, port: await freePort(), adminPort: await freePort(), policy: 'reload',
     message: ERROR_MESSAGE, tls: { cert: cert.chain, key: cert.key } });
   const ctx = await browser.newContext();
+  const protocols = new ProtocolLog(sg.url);
+  const onPage = (page) => protocols.attach(ctx, page);
   // Every Set-Cookie of skewgate's pin the browser received (allHeaders: set-cookie included).
   const pinHeaders = [];
   ctx.on('response', async (resp) => {
@@ -706,8 +715,8 @@ async function httpsScenario(version, _browser, dir) {
     sg.deploy('dpl-a', builds.ports['dpl-a']);
     timings[`${version} https setup (certificate, browser, builds, skewgate)`] = (Date.now() - t0) / 1000;
     const tabs = {};
-    for (const k of ['deploy-button', 'retire-button']) {
-      tabs[k] = await openTab(ctx, `${sg.url}/`, `https ${k}`);
+    for (const k of ['deploy-button', 'deploy-link', 'retire-button']) {
+      tabs[k] = await openTab(ctx, `${sg.url}/`, `https ${k}`, { onPage });
       const s = await snapshot(tabs[k]);
       if (s.renderedBy !== 'A') throw new Error(`https tab ${k} says ${s.renderedBy}, not A`);
     }
@@ -730,7 +739,7 @@ async function httpsScenario(version, _browser, dir) {
     log(`${(tlsRow.ok ? 'PASS' : 'FAIL').padEnd(14)} ${version} https/${tlsRow.phase} pin cookie: ${tlsRow.saw}${tlsRow.ok ? '' : `\n    problems: ${problems.join('; ')}`}`);
 
     sg.deploy('dpl-b', builds.ports['dpl-b']);
-    const fresh = await openTab(ctx, `${sg.url}/`, 'https fresh tab after deploy', { old: false });
+    const fresh = await openTab(ctx, `${sg.url}/`, 'https fresh tab after deploy', { old: false, onPage });
     fresh.fresh = true;
     await check({
       version, scenario, phase: 'deploy (A retained), over TLS', kind: 'new tab (document)', tab: fresh, sg,
@@ -742,6 +751,12 @@ async function httpsScenario(version, _browser, dir) {
       version, scenario, phase: 'deploy (A retained), over TLS', kind: 'action (button)', tab: tabs['deploy-button'], sg,
       act: clickButton, done: (s) => s.oldTab === false || s.actionCalls > 0,
       expected: 'served by A, page still A, no error', expect: expectServedByA('actionResult', 'action served by build A'),
+    });
+    await check({
+      version, scenario, phase: 'deploy (A retained), over TLS', kind: 'Link navigation', tab: tabs['deploy-link'], sg,
+      act: clickLink, done: (s) => s.secondPage, expected: 'client navigation (RSC request) served by A: second page says A, no reload',
+      expect: (s) => [...want(s, s.secondPage && s.renderedBy === 'A', 'the second page should be rendered by A'),
+        ...want(s, s.oldTab === true, 'a soft navigation (no reload)')],
     });
     sg.retire('dpl-a');
     await check({
@@ -755,6 +770,16 @@ async function httpsScenario(version, _browser, dir) {
       rows.push({ version, scenario, phase: 'whole scenario', kind: 'pin cookie', assert: true, ok: false, screenshot: '-',
         expected: 'every pin Set-Cookie over TLS has Secure', saw: insecure.join(' | '), problems: ['a pin without Secure'] });
     }
+    // Every response from skewgate in this scenario came over h2 (ALPN), as Chromium logged it.
+    const h2Problems = protocols.problems();
+    const c = protocols.counts();
+    if (!c.byKind.rsc?.total) h2Problems.push('no RSC response was seen (the <Link> navigation makes one)');
+    const h2Row = { version, scenario, phase: 'whole scenario, over TLS', kind: 'protocol', assert: true, screenshot: '-',
+      expected: 'every response from skewgate (documents, actions, RSC, assets) over h2', saw: protocols.summary(),
+      ok: h2Problems.length === 0, ...(h2Problems.length ? { problems: h2Problems } : {}) };
+    rows.push(h2Row);
+    log(`${(h2Row.ok ? 'PASS' : 'FAIL').padEnd(14)} ${version} https/${h2Row.phase} ${protocols.summary()}` +
+      `${h2Row.ok ? '' : `\n    problems: ${h2Problems.join('; ')}`}`);
   } finally {
     await ctx.close();
     await browser.close();

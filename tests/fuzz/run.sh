@@ -13,8 +13,9 @@
 #             loader), pin_cookie (Cookie parse, pin open/seal), admin (the
 #             admin API handler), deployment_id (a build's reported ID:
 #             header and <html data-dpl-id>), function_ids (react-server
-#             function ids of a client chunk); default: all six, one after
-#             the other
+#             function ids of a client chunk), h2_session (a client's bytes
+#             through the HTTP/2 connection, its streams answered locally);
+#             default: all seven, one after the other
 #   -runs N   stop each target after N executions (e.g. 10000000)
 #   -seconds S  stop each target after S seconds (default 60 without -runs)
 #   -j 2      two processes: two targets at once, or, with one target, two
@@ -28,7 +29,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-all_targets=(request config pin_cookie admin deployment_id function_ids)
+all_targets=(request config pin_cookie admin deployment_id function_ids h2_session)
 runs=""
 seconds=""
 jobs=1
@@ -38,7 +39,7 @@ while (($#)); do
     -runs) runs="$2"; shift 2 ;;
     -seconds) seconds="$2"; shift 2 ;;
     -j) jobs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}"; exit 0 ;;
     -*) echo "fuzz: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -65,6 +66,9 @@ if [[ ! -f $build/CMakeCache.txt ]] || ! grep -q '^SKEWGATE_SANITIZE:BOOL=ON' "$
     -DSKEWGATE_FUZZ=ON -DSKEWGATE_SANITIZE=ON \
     -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link" >/dev/null
 fi
+# Regenerate an existing build dir: a target added since it was configured
+# (make only re-runs cmake for targets it already knows).
+cmake "$build" >/dev/null
 build_targets=()
 for t in "${targets[@]}"; do build_targets+=(--target "fuzz_$t"); done
 cmake --build "$build" -j2 "${build_targets[@]}"

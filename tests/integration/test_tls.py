@@ -286,12 +286,16 @@ class TlsTest(GatewayTestCase):
                 self.assertIn("Verify return code: 0 (ok)", out)
                 self.assertRegex(out, r"ALPN protocol|No ALPN negotiated")
 
-    def test_alpn_is_http_1_1(self):
+    def test_alpn_prefers_h2_then_http_1_1(self):
         gateway = self.start()
-        out, code = s_client(self.tls_port, "-alpn", "h2,http/1.1", servername="shop.test")
+        # The server's order (RFC 7301 section 3.2): h2 when offered (http2 is on by default).
+        out, code = s_client(self.tls_port, "-alpn", "http/1.1,h2", servername="shop.test")
+        self.assertIn("ALPN protocol: h2", out)
+        # An HTTP/1.1-only client is unaffected.
+        out, code = s_client(self.tls_port, "-alpn", "http/1.1", servername="shop.test")
         self.assertIn("ALPN protocol: http/1.1", out)
         # RFC 7301 section 3.2: nothing in common is a no_application_protocol alert.
-        out, code = s_client(self.tls_port, "-alpn", "h2", servername="shop.test")
+        out, code = s_client(self.tls_port, "-alpn", "spdy/3.1", servername="shop.test")
         self.assertNotEqual(code, 0, out[-1500:])
         self.assertIn("no application protocol", out)
         self.wait_errors(gateway, "no_application_protocol", 1)
