@@ -19,16 +19,21 @@
 # requests the load tool completed. User space only (callgrind does not see the
 # kernel), the proxy's whole process (every thread).
 #
-# TLS keep-alive reports two figures: all, and without the inclusive cost of
-# SSL_do_handshake (all three proxies call it), because wrk opens its
-# connections, and so handshakes, inside the measured window.
+# TLS keep-alive and HTTP/2 report two figures: all, and without the
+# inclusive cost of SSL_do_handshake (all three proxies call it), because wrk
+# and h2load open their connections, and so handshakes, inside the measured
+# window.
+#
+# HTTP/2 (issue 18): h2load over TLS with ALPN h2, 10 connections x 10
+# concurrent streams, a fixed count (-n); a proxy whose TLS listener does not
+# pick h2 has those rows n/a ("skipped: this skewgate has no h2").
 #
 # Environment: BENCH_PROXIES ("skewgate nginx haproxy"), BENCH_ONLY (comma list
 # of workload names; default all), BENCH_PORT_BASE (18180: skewgate +0, nginx
 # +1, haproxy +2, upstream +10, TLS +40; not run.sh's 18080, so both can run at
 # once), BENCH_INSTR_SCALE (percent of the request counts below, 100),
 # BENCH_PROXY_CPU (0), BENCH_LOAD_CPU (1), SKEWGATE_BIN (build/skewgate).
-# Needs valgrind, wrk, h2load (tls_full), nginx (the upstream), haproxy; a
+# Needs valgrind, wrk, h2load (tls_full, h2_*), nginx (the upstream), haproxy; a
 # missing one makes its column or rows n/a. The table also goes to
 # tests/bench/results/instructions-latest.txt, each measured profile to
 # tests/bench/results/callgrind/<proxy>-<workload>.out. Numbers only, never asserts.
@@ -47,6 +52,8 @@ ONLY=${BENCH_ONLY:-}
 RESULTS_DIR=$HERE/results
 # Upper bound for one proxy's whole valgrind run (all workloads).
 VALGRIND_TIMEOUT=900
+# Concurrent streams per connection of the h2 workloads (h2load -m).
+H2_STREAMS=10
 
 
 # name | load tool | connections | path | extra header | warm-up requests | requests | description
@@ -59,6 +66,8 @@ WORKLOADS=(
   "tls_ka50|wrk|10|/||300|3000|TLS keep-alive, small response"
   "tls_resume|wrk|1|/|Connection: close|20|200|TLS, a resumed handshake (session ticket) per request"
   "tls_full|h2load|1|/||10|100|TLS, a full handshake per request (h2load --h1, one request per connection)"
+  "h2_small|h2|10|/||300|3000|HTTP/2 over TLS (h2load), 10 connections x $H2_STREAMS streams, small response"
+  "h2_16k|h2|10|/16k||200|2000|HTTP/2 over TLS (h2load), 10 connections x $H2_STREAMS streams, 16 KiB response"
 )
 wanted() { [[ -z $ONLY || ",$ONLY," == *",$1,"* ]]; }
 scaled() { local n=$(($1 * SCALE / 100)); echo $((n > 0 ? n : 1)); }
@@ -101,6 +110,24 @@ run_h2load() {
   wait "$pid" || true
   untrack "$pid"
   COUNTS=$(awk '/^requests:/ { d = $6; f = $10; e = $12 + $14 } END { printf "%d %d %d\n", d, f, e }' "$out")
+}
+
+# run_h2 out_file connections port path requests: HTTP/2 over TLS (h2load
+# negotiates h2 by ALPN), H2_STREAMS concurrent streams per connection,
+# exactly `requests` requests spread over the connections. Sets COUNTS as
+# run_h2load; "stopped" (connections the proxy ended early, h2load's "Process
+# Request Failure") count as errored.
+run_h2() {
+  local out=$1 conns=$2 port=$3 path=$4 n=$5
+  ((conns <= n)) || conns=$n
+  start_bg "$out" taskset -c "$LOAD_CPU" timeout 300 h2load -t 1 -c "$conns" -m "$H2_STREAMS" -n "$n" \
+    -H ':authority: localhost' --connect-to="127.0.0.1:$port" "https://localhost:$port$path"
+  local pid=$LAST_PID
+  wait "$pid" || true
+  untrack "$pid"
+  COUNTS=$(awk '/^requests:/ { d = $6; f = $10; e = $12 + $14 } /^Process Request Failure/ { s++ }
+                /^Application protocol:/ { app = $3 }
+                END { if (app != "h2") d = 0; printf "%d %d %d\n", d, f, e + s }' "$out")
 }
 
 # --- callgrind ---
@@ -146,11 +173,15 @@ measure() {
   local wl tool conns path header warm n desc port=${PORT[$1]} scheme=http out
   IFS='|' read -r wl tool conns path header warm n desc <<<"$spec"
   warm=$(scaled "$warm"); n=$(scaled "$n")
-  if [[ $wl == tls_* ]]; then port=$((port + TLS_PORT_OFFSET)); scheme=https; fi
+  if [[ $wl == tls_* || $wl == h2_* ]]; then port=$((port + TLS_PORT_OFFSET)); scheme=https; fi
   out=$TMP/$tool-$proxy-$wl
   log "$proxy $wl: $warm warm-up + $n measured requests ($desc)"
   local reqs bad errs
-  if [[ $tool == h2load ]]; then
+  if [[ $tool == h2 ]]; then
+    run_h2 "$out.warmup" "$conns" "$port" "$path" "$warm"
+    cg_zero || { R[$wl,$proxy,na]="callgrind_control -z failed"; return; }
+    run_h2 "$out" "$conns" "$port" "$path" "$n"
+  elif [[ $tool == h2load ]]; then
     run_h2load "$out.warmup" "$port" "$path" "$warm"
     cg_zero || { R[$wl,$proxy,na]="callgrind_control -z failed"; return; }
     run_h2load "$out" "$port" "$path" "$n"
@@ -208,11 +239,19 @@ run_proxy() {
   fi
   log "$p under callgrind on 127.0.0.1:${PORT[$p]} (cpu $PROXY_CPU), valgrind pid $VG_PID"
   [[ -n $TLS_NA_REASON ]] && log "$p: TLS n/a ($TLS_NA_REASON)"
-  local wl tool
+  local wl tool h2_checked=
   for spec in "${WORKLOADS[@]}"; do
     IFS='|' read -r wl tool _ <<<"$spec"
-    if [[ $wl == tls_* && -n $TLS_NA_REASON ]]; then R[$wl,$p,na]=$TLS_NA_REASON; continue; fi
+    if [[ ($wl == tls_* || $wl == h2_*) && -n $TLS_NA_REASON ]]; then R[$wl,$p,na]=$TLS_NA_REASON; continue; fi
+    [[ $tool == h2 ]] && tool=h2load
     if [[ -z $(command -v "$tool") ]]; then R[$wl,$p,na]="$tool missing"; continue; fi
+    if [[ $wl == h2_* ]]; then
+      if [[ -z $h2_checked ]]; then
+        h2_checked=1
+        h2_check "$p" $((PORT[$p] + TLS_PORT_OFFSET)) 60 || log "$p: h2 n/a ($H2_NA_REASON)"
+      fi
+      if [[ -n $H2_NA_REASON ]]; then R[$wl,$p,na]=$H2_NA_REASON; continue; fi
+    fi
     if ! kill -0 "$VG_PID" 2>/dev/null; then R[$wl,$p,na]="proxy exited before"; continue; fi
     measure "$p" "$spec"
   done
@@ -237,7 +276,8 @@ report() {
   echo "versions: $("$NGINX_BIN" -v 2>&1 | sed 's/.*version: //'), $("$HAPROXY_BIN" -v 2>/dev/null | head -n1 | awk '{ print "HAProxy " $3 }'), skewgate $([[ -x $SKEWGATE_BIN ]] && echo "$SKEWGATE_BIN" || echo 'not built'), $(valgrind --version 2>/dev/null || echo 'no valgrind')"
   echo "k instr/req = user-space instructions of the proxy's process (callgrind, every thread) / requests completed, in thousands;"
   echo "one worker/process/thread each, run.sh's configs; wrk: 10 keep-alive connections, 1 for Connection: close; a fixed request count after a warm-up on as many connections"
-  echo "tls_ka50 -hs = tls_ka50 without the inclusive cost of SSL_do_handshake (wrk's 10 connections handshake in the window)"
+  echo "tls_ka50 -hs = tls_ka50 without the inclusive cost of SSL_do_handshake (wrk's 10 connections handshake in the window); h2_* -hs alike (h2load's 10)"
+  echo "h2_*: h2load over TLS, ALPN h2, 10 connections x $H2_STREAMS concurrent streams, -n requests"
   echo
   printf '%-14s' workload
   for p in $PROXIES; do printf ' %10s' "$p"; done
@@ -246,7 +286,7 @@ report() {
     IFS='|' read -r wl _ <<<"$spec"
     for row in "$wl" "$wl -hs"; do
       field=k
-      if [[ $row == *-hs ]]; then [[ $wl == tls_ka50 ]] || continue; field=k_nohs; fi
+      if [[ $row == *-hs ]]; then [[ $wl == tls_ka50 || $wl == h2_* ]] || continue; field=k_nohs; fi
       printf '%-14s' "$row"
       local reqs=()
       for p in $PROXIES; do
@@ -261,7 +301,7 @@ report() {
   local hs_said=0
   for spec in "${WORKLOADS[@]}"; do
     IFS='|' read -r wl _ <<<"$spec"
-    [[ $wl == tls_* ]] || continue
+    [[ $wl == tls_* || $wl == h2_* ]] || continue
     ((hs_said++)) || printf '\nSSL_do_handshake, k instr/req (inclusive):\n'
     printf '  %-12s' "$wl"
     for p in $PROXIES; do printf ' %s %s' "$p" "${R[$wl,$p,hs]:-n/a}"; done
@@ -303,8 +343,8 @@ main() {
   else
     log "valgrind missing (apt-get install valgrind): every column n/a"
   fi
-  command -v wrk >/dev/null || log "wrk missing: every workload but tls_full n/a"
-  command -v h2load >/dev/null || log "h2load (nghttp2-client) missing: tls_full n/a"
+  command -v wrk >/dev/null || log "wrk missing: every workload but tls_full and h2_* n/a"
+  command -v h2load >/dev/null || log "h2load (nghttp2-client) missing: tls_full and h2_* n/a"
   local keep=() spec p
   for spec in "${WORKLOADS[@]}"; do wanted "${spec%%|*}" && keep+=("$spec"); done
   WORKLOADS=("${keep[@]+"${keep[@]}"}")

@@ -193,6 +193,43 @@ tls_probe() {
   if [[ $line == Reused,* ]]; then echo "resumed $proto $cipher"; else echo "not resumed $proto $cipher"; fi
 }
 
+# The protocol the TLS listener on the port picks when a client offers
+# "h2,http/1.1" (RFC 7301), as `openssl s_client` prints it: "h2", "http/1.1",
+# or "none" (no ALPN in the answer, or no handshake). $2: s_client's timeout
+# in seconds (5).
+alpn_of() {
+  local out
+  # s_client also prints what the server sends after the handshake: an h2
+  # server's SETTINGS frame, binary (NUL bytes), hence LC_ALL=C sed -n here
+  out=$(timeout "${2:-5}" openssl s_client -connect "127.0.0.1:$1" -servername localhost \
+        -alpn h2,http/1.1 </dev/null 2>/dev/null | LC_ALL=C sed -n 's/^ALPN protocol: //p' | head -n1) || true
+  echo "${out:-none}"
+}
+
+# Sets H2_NA_REASON to why proxy $1 cannot run the HTTP/2 workloads on its
+# TLS port $2, or empty: its listener must pick h2 from "h2,http/1.1", and a
+# request over h2 (curl --http2) must come back "ok" as HTTP/2. $3: seconds
+# for each probe (5). A skewgate from before issue 18 picks http/1.1.
+h2_check() {
+  local proxy=$1 port=$2 secs=${3:-5} alpn got
+  H2_NA_REASON=
+  alpn=$(alpn_of "$port" "$secs")
+  if [[ $alpn != h2 ]]; then
+    if [[ $proxy == skewgate || $proxy == sg-nometrics ]]; then
+      H2_NA_REASON="skipped: this skewgate has no h2 (ALPN h2,http/1.1 -> $alpn)"
+    else
+      H2_NA_REASON="no h2 on the TLS listener (ALPN h2,http/1.1 -> $alpn)"
+    fi
+    return 1
+  fi
+  got=$(curl -s --http2 --max-time "$secs" --cacert "$TLS_DIR/ca.pem" --resolve "localhost:$port:127.0.0.1" \
+        -w ' HTTP/%{http_version}' "https://localhost:$port/" 2>&1 || true)
+  if [[ $got != $'ok\n HTTP/2' ]]; then
+    H2_NA_REASON="h2 probe failed (curl --http2 https / -> '$(tr '\n' ' ' <<<"${got:0:60}")')"
+    return 1
+  fi
+}
+
 # --- upstream and proxies ---
 
 UPSTREAM_PID=
@@ -253,15 +290,21 @@ start_proxy() {
       local metrics=true
       [[ $name == sg-nometrics ]] && metrics=false
       local tls_listener=", {address: 127.0.0.1:$tls_port, tls: {cert: $TLS_DIR/chain.pem, key: $TLS_DIR/key.pem}}"
+      local http2="http2: {max_requests: 100000000}"
       render "$HERE/conf/skewgate.yaml.in" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT" \
-        METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) TLS_LISTENER="$tls_listener"
-      # A skewgate without TLS termination refuses the tls: listener: check the
-      # config first and run it plain, with the TLS rows n/a and the reason.
+        METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) TLS_LISTENER="$tls_listener" HTTP2="$http2"
+      # A skewgate without HTTP/2 refuses the http2: settings, one without TLS
+      # termination the tls: listener: check the config first, then without
+      # http2:, then plain, with the TLS rows n/a and the reason.
       local why
+      if ! timeout 10 "$SKEWGATE_BIN" --check -c "$dir/skewgate.yaml" >/dev/null 2>&1; then
+        render "$HERE/conf/skewgate.yaml.in" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT" \
+          METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) TLS_LISTENER="$tls_listener" HTTP2=""
+      fi
       if ! why=$(timeout 10 "$SKEWGATE_BIN" --check -c "$dir/skewgate.yaml" 2>&1); then
         TLS_NA_REASON="skewgate refused the tls: listener: $(grep -m1 -iE 'tls|error' <<<"$why" | cut -c1-120)"
         render "$HERE/conf/skewgate.yaml.in" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT" \
-          METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) TLS_LISTENER=""
+          METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) TLS_LISTENER="" HTTP2=""
       fi
       start_bg "$dir/stdout.log" taskset -c "$PROXY_CPU" ${PROXY_WRAP[@]+"${PROXY_WRAP[@]}"} "$SKEWGATE_BIN" -c "$dir/skewgate.yaml"
       ;;

@@ -2,8 +2,8 @@
 # skewgate side-by-side benchmark: skewgate, nginx and HAProxy (Debian packages)
 # run the same workloads on this machine, taking turns on each workload.
 #
-#   bash tests/bench/run.sh                   # from the repo root, ~3 min
-#   BENCH_DURATION=3 bash tests/bench/run.sh  # quick run, ~1 min
+#   bash tests/bench/run.sh                   # from the repo root, ~9 min
+#   BENCH_DURATION=3 bash tests/bench/run.sh  # quick run, ~6 min
 #
 # Layout: the proxy under test is pinned to BENCH_PROXY_CPU (0) with one
 # worker/process/thread; wrk and the upstream (a separate nginx serving "ok\n"
@@ -29,6 +29,15 @@
 # (h2load in rate mode: every connection a fresh client, one request each).
 # A skewgate that refuses a `tls:` listener runs plain only (TLS rows n/a).
 #
+# HTTP/2 workloads (issue 18): the same TLS listeners offer h2 by ALPN
+# (nginx `listen ... ssl http2`, HAProxy `alpn h2,http/1.1`, skewgate's
+# default); h2load over TLS with ALPN h2, BENCH_H2_CONNS (50) connections x
+# BENCH_H2_STREAMS (10) concurrent streams, small and 16 KiB responses, from
+# the same HTTP/1.1 upstream. A proxy whose listener does not pick h2 has
+# those rows n/a ("skipped: this skewgate has no h2"). The idle table gets
+# an h2 row: connections that finished the TLS handshake (ALPN h2), the
+# connection preface and the SETTINGS exchange, then stay idle.
+#
 # Instructions per request (perf stat on the proxy's processes, user + kernel) are
 # printed beside CPU time when perf can count here: they hold on a loaded machine.
 #
@@ -39,6 +48,8 @@
 # each proxy's TLS listener +40), BENCH_ONLY (comma list of workload names,
 # "idle" for the idle-connection table; default all),
 # BENCH_TLS_FULL_CONNS (full handshakes per tls_full run; BENCH_DURATION * 300),
+# BENCH_H2_CONNS (50), BENCH_H2_STREAMS (10), BENCH_IDLE_MODES ("connect
+# request tls h2"),
 # BENCH_PROXY_CPU (0), BENCH_LOAD_CPU (1), BENCH_WRK_THREADS (1),
 # SKEWGATE_BIN (build/skewgate).
 set -euo pipefail
@@ -59,6 +70,9 @@ SKEWGATE_BIN=${SKEWGATE_BIN:-$ROOT/build/skewgate}
 RESULTS_DIR=$HERE/results
 ONLY=${BENCH_ONLY:-}
 TLS_FULL_CONNS=${BENCH_TLS_FULL_CONNS:-$((DURATION * 300))}
+H2_CONNS=${BENCH_H2_CONNS:-50}
+H2_STREAMS=${BENCH_H2_STREAMS:-10}
+IDLE_MODES=${BENCH_IDLE_MODES:-"connect request tls h2"}
 
 
 # name | connections | path | extra wrk header | description
@@ -70,6 +84,8 @@ WORKLOADS=(
   "tls_ka50|50|/||TLS keep-alive, 50 connections, small response"
   "tls_resume|50|/|Connection: close|TLS, a resumed handshake (session ticket) per request, 50 concurrent"
   "tls_full|50|/||TLS, a full handshake per request (h2load, one request per connection)"
+  "h2_small|$H2_CONNS|/||HTTP/2 over TLS (h2load), $H2_CONNS connections x $H2_STREAMS streams, small response"
+  "h2_16k|$H2_CONNS|/16k||HTTP/2 over TLS (h2load), $H2_CONNS connections x $H2_STREAMS streams, 16 KiB response"
 )
 # BENCH_ONLY=tls_ka50,tls_full: only those workloads (and the idle table only when "idle" is named).
 wanted() { [[ -z $ONLY || ",$ONLY," == *",$1,"* ]]; }
@@ -144,7 +160,33 @@ run_h2load() {
   local pid=$LAST_PID
   wait "$pid" || true
   untrack "$pid"
-  local p50 p99
+  h2load_summary "$out"
+}
+
+# run_h2 out_file connections port path seconds: HTTP/2 over TLS (h2load
+# negotiates h2 by ALPN), H2_STREAMS concurrent streams on each connection,
+# for `seconds` (h2load -D: the connections are set up first, then the
+# requests of that many seconds are counted). Same BENCH line as run_h2load.
+run_h2() {
+  local out=$1 conns=$2 port=$3 path=$4 secs=$5
+  start_bg "$out.h2load" taskset -c "$LOAD_CPU" timeout $((secs + 60)) h2load -t 1 -c "$conns" -m "$H2_STREAMS" \
+    -D "$secs" -H ':authority: localhost' --log-file="$out.requests" \
+    --connect-to="127.0.0.1:$port" "https://localhost:$port$path"
+  local pid=$LAST_PID
+  wait "$pid" || true
+  untrack "$pid"
+  h2load_summary "$out"
+}
+
+# h2load_summary out_file: $out.h2load (h2load's output) and $out.requests
+# (its --log-file: one line per request, the third field its time in us) ->
+# the BENCH line of report.lua in $out, or h2load's last lines when it failed;
+# then a TLS line (protocol, cipher, application protocol h2load negotiated).
+# err_stopped: clients that stopped before the end ("Process Request
+# Failure": the proxy closed the connection, e.g. a GOAWAY after a
+# per-connection request cap; h2load does not reconnect).
+h2load_summary() {
+  local out=$1 p50 p99
   read -r p50 p99 < <(cut -f3 "$out.requests" 2>/dev/null | sort -n |
     awk '{ v[NR] = $1 } END { if (NR) printf "%d %d\n", v[int((NR - 1) * 0.50) + 1], v[int((NR - 1) * 0.99) + 1]; else print "0 0" }')
   awk -v p50="$p50" -v p99="$p99" '
@@ -152,12 +194,15 @@ run_h2load() {
                      if (d ~ /ms$/) us *= 1e3; else if (d ~ /us$/) us *= 1; else us *= 1e6 }
     /^requests:/ { total = $2; done = $6; ok = $8; failed = $10; errored = $12; timeouts = $14 }
     /^time to 1st byte:/ { ttfb = $0 }
+    /^Process Request Failure/ { stopped++ }
+    /^TLS Protocol:/ { tls = $3 } /^Cipher:/ { cipher = $2 } /^Application protocol:/ { app = $3 }
     END {
       if (!done) exit
       # h2load counts a non-2xx answer as failed
-      printf "BENCH requests=%d duration_us=%.0f p50_us=%d p99_us=%d err_failed=%d err_errored=%d err_timeout=%d\n",
-        done, us, p50, p99, failed, errored, timeouts
+      printf "BENCH requests=%d duration_us=%.0f p50_us=%d p99_us=%d err_failed=%d err_errored=%d err_timeout=%d err_stopped=%d\n",
+        done, us, p50, p99, failed, errored, timeouts, stopped
       if (ttfb != "") print "TTFB " ttfb
+      if (tls != "") printf "TLS %s %s, %s\n", tls, cipher, app
     }' "$out.h2load" >"$out"
   [[ -s $out ]] || tail -n 5 "$out.h2load" >"$out"
 }
@@ -195,9 +240,23 @@ run_one() {
   local proxy=$1 spec=$2 round=$3 port=${PORT[$1]} pid=${PID_OF[$1]}
   local wl conns path header desc out t0 t1 reqs dur scheme=http instr=
   IFS='|' read -r wl conns path header desc <<<"$spec"
-  if [[ $wl == tls_* ]]; then port=$((port + TLS_PORT_OFFSET)); scheme=https; fi
+  if [[ $wl == tls_* || $wl == h2_* ]]; then port=$((port + TLS_PORT_OFFSET)); scheme=https; fi
   out=$TMP/wrk-$proxy-$wl-$round.txt
-  if [[ $wl == tls_full ]]; then
+  if [[ $wl == h2_* ]]; then
+    log "round $round/$ROUNDS $proxy: $desc (${DURATION}s)"
+    if ((WARMUP > 0)); then run_h2 "$out.warmup" "$conns" "$port" "$path" "$WARMUP"; fi
+    perf_start "$out.perf" "$pid"
+    t0=$(cpu_ticks "$pid")
+    run_h2 "$out" "$conns" "$port" "$path" "$DURATION"
+    t1=$(cpu_ticks "$pid")
+    instr=$(perf_stop "$out.perf")
+    R[$wl,$proxy,tls]=$(sed -n 's/^TLS //p' "$out")
+    if [[ -n ${R[$wl,$proxy,tls]} && ${R[$wl,$proxy,tls]} != *", h2" ]]; then
+      R[$wl,$proxy,na]="h2load did not get h2: ${R[$wl,$proxy,tls]}"
+      return
+    fi
+    R[$wl,$proxy,stopped]=$((${R[$wl,$proxy,stopped]:-0} + $(bench_field "$out" err_stopped)))
+  elif [[ $wl == tls_full ]]; then
     log "round $round/$ROUNDS $proxy: $desc ($TLS_FULL_CONNS connections)"
     if ((WARMUP > 0)); then run_h2load "$out.warmup" 100 "$port" "$path"; fi
     perf_start "$out.perf" "$pid"
@@ -255,22 +314,41 @@ run_one() {
   R[$wl,$proxy,p99_us]=$((${R[$wl,$proxy,p99_sum]} / r))
 }
 
-# measure_idle proxy mode: fresh proxy, IDLE_CONNS idle connections.
+# measure_idle proxy mode: fresh proxy, IDLE_CONNS idle connections. Modes
+# (idle_clients.py): connect, request on the plain port; tls, h2 on the TLS port.
 measure_idle() {
-  local proxy=$1 mode=$2 port=${PORT[$1]}
+  local proxy=$1 mode=$2 port=${PORT[$1]} tls_args=()
   if ! start_proxy "$proxy"; then
     R[idle_$mode,$proxy,na]=$NA_REASON
     return
+  fi
+  if [[ $mode == tls || $mode == h2 ]]; then
+    port=$((port + TLS_PORT_OFFSET))
+    tls_args=(--tls)
+    if [[ -n $TLS_NA_REASON ]]; then
+      R[idle_$mode,$proxy,na]=$TLS_NA_REASON
+    elif [[ $mode == h2 ]] && ! h2_check "$proxy" "$port"; then
+      R[idle_$mode,$proxy,na]=$H2_NA_REASON
+    fi
+    if [[ -n ${R[idle_$mode,$proxy,na]:-} ]]; then
+      stop_pid "$PROXY_PID"
+      PROXY_PID=
+      return
+    fi
   fi
   sleep 0.5
   local base_rss base_fds out=$TMP/idle-$proxy-$mode.txt i ok failed
   base_rss=$(rss_kb "$PROXY_PID")
   base_fds=$(fd_count "$PROXY_PID")
   log "$proxy: $IDLE_CONNS idle connections ($mode)"
+  # TLS handshakes from Python: ~30 s for 10,000 on an idle machine, several
+  # times that on a loaded one; every proxy's idle timeouts are 300 s.
+  local secs=60
+  ((${#tls_args[@]})) && secs=150
   start_bg "$out" taskset -c "$LOAD_CPU" python3 "$HERE/idle_clients.py" \
-    --addr "127.0.0.1:$port" --conns "$IDLE_CONNS" --mode "$mode" --timeout 60
+    --addr "127.0.0.1:$port" --conns "$IDLE_CONNS" --mode "$mode" --timeout "$secs" ${tls_args[@]+"${tls_args[@]}"}
   local client=$LAST_PID
-  for ((i = 0; i < 700; i++)); do
+  for ((i = 0; i < (secs + 10) * 10; i++)); do
     grep -q '^READY' "$out" 2>/dev/null && break
     kill -0 "$client" 2>/dev/null || break
     sleep 0.1
@@ -319,8 +397,14 @@ ratio() { # a b -> a/b as "0.87x" or n/a
   fi
 }
 
+# better_of a b: the smaller of two figures, either of which may be empty.
+better_of() {
+  awk -v a="${1:-}" -v b="${2:-}" \
+    'BEGIN { if (a == "" && b == "") exit; if (a == "" || (b != "" && b + 0 < a + 0)) print b; else print a }'
+}
+
 report() {
-  local spec wl conns path header desc p tls_said=0
+  local spec wl conns path header desc p tls_said=0 h2_said=0 best
   echo "skewgate bench  $(date -u '+%Y-%m-%d %H:%M:%SZ')  git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo "host: $(nproc) cpus, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r)"
   echo "proxy on cpu $PROXY_CPU (1 worker); wrk ($WRK_THREADS thread) + upstream nginx on cpu $LOAD_CPU;" \
@@ -343,6 +427,13 @@ report() {
       fi
       [[ $wl == tls_full ]] && echo "   p50/p99: request sent -> response (h2load's log), without the handshake; time to 1st byte from connect below"
     fi
+    if [[ $wl == h2_* ]] && ((!h2_said)); then
+      h2_said=1
+      for p in $PROXIES; do
+        [[ -n ${R[h2,$p,probe]:-} ]] && echo "   $p h2: ${R[h2,$p,probe]}"
+      done
+      echo "   h2load: $H2_STREAMS concurrent streams per connection; p50/p99: h2load's time per request (stream opened -> response complete)"
+    fi
     printf '%-12s %10s %11s %9s %9s %9s %7s %13s\n' proxy 'req/s' 'CPU us/req' 'p50 ms' 'p99 ms' 'RSS MiB' errors 'k instr/req'
     for p in $PROXIES; do
       if [[ -n ${R[$wl,$p,na]:-} || -z ${R[$wl,$p,rps]:-} ]]; then
@@ -354,6 +445,10 @@ report() {
         "$(fmt_mib "${R[$wl,$p,rss_kb]}")" "${R[$wl,$p,errors]}" \
         "${R[$wl,$p,kinstr]:+${R[$wl,$p,kinstr]} (${R[$wl,$p,kinstr_u]} user)}"
       [[ -n ${R[$wl,$p,ttfb]:-} ]] && echo "   $p: h2load time to 1st byte (from connect): ${R[$wl,$p,ttfb]}"
+      [[ -n ${R[$wl,$p,tls]:-} ]] && echo "   $p: h2load negotiated ${R[$wl,$p,tls]}"
+      if ((${R[$wl,$p,stopped]:-0} > 0)); then
+        echo "   $p: ${R[$wl,$p,stopped]} h2load connections ended before the run did (the proxy closed them; req/s too low)"
+      fi
     done
     printf 'skewgate/nginx:   CPU/req %s  req/s %s\n' \
       "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "${R[$wl,nginx,cpu_us]:-}")" \
@@ -361,6 +456,10 @@ report() {
     printf 'skewgate/haproxy: CPU/req %s  req/s %s\n' \
       "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "${R[$wl,haproxy,cpu_us]:-}")" \
       "$(ratio "${R[$wl,skewgate,rps]:-}" "${R[$wl,haproxy,rps]:-}")"
+    if [[ $wl == tls_* || $wl == h2_* ]]; then
+      best=$(better_of "${R[$wl,nginx,cpu_us]:-}" "${R[$wl,haproxy,cpu_us]:-}")
+      printf 'skewgate/better of nginx and haproxy: CPU/req %s\n' "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "$best")"
+    fi
     if [[ -n ${R[$wl,skewgate,kinstr]:-} ]]; then
       printf 'skewgate instructions/req: /nginx %s  /haproxy %s\n' \
         "$(ratio "${R[$wl,skewgate,kinstr]:-}" "${R[$wl,nginx,kinstr]:-}")" \
@@ -379,25 +478,32 @@ report() {
   wanted idle || { report_targets; return; }
   echo "== idle: $IDLE_CONNS idle downstream connections, fresh proxy each; bytes/conn = VmRSS delta / connections"
   printf '%-9s %-8s %10s %10s %8s %10s\n' proxy mode 'base MiB' 'idle MiB' held 'B/conn'
-  local mode
-  for mode in connect request; do
+  local mode best
+  for mode in $IDLE_MODES; do
     for p in $PROXIES; do
       if [[ -n ${R[idle_$mode,$p,na]:-} || -z ${R[idle_$mode,$p,bytes]:-} ]]; then
         printf '%-9s %-8s %10s %10s %8s %10s  (%s)\n' "$p" "$mode" n/a n/a n/a n/a "${R[idle_$mode,$p,na]:-not run}"
         continue
       fi
-      local note=
+      local note= gone
       ((${R[idle_$mode,$p,failed]} > 0)) && note="  (${R[idle_$mode,$p,failed]} connections failed)"
+      # fewer fds than connections: the proxy closed some before the measurement
+      gone=$((${R[idle_$mode,$p,conns]} - ${R[idle_$mode,$p,held]}))
+      ((gone > ${R[idle_$mode,$p,conns]} / 100)) && note+="  (the proxy closed $gone connections before the measurement: not comparable)"
       printf '%-9s %-8s %10s %10s %8s %10s%s\n' "$p" "$mode" \
         "$(fmt_mib "${R[idle_$mode,$p,base_kb]}")" "$(fmt_mib "${R[idle_$mode,$p,rss_kb]}")" \
         "${R[idle_$mode,$p,held]}" "${R[idle_$mode,$p,bytes]}" "$note"
     done
   done
-  echo "(connect = connect only, no byte sent; request = after one completed keep-alive GET; held = fds the proxy gained)"
-  for mode in connect request; do
-    printf 'skewgate/nginx %-8s B/conn %s   skewgate/haproxy %s\n' "$mode" \
+  echo "(connect = connect only, no byte sent; request = after one completed keep-alive GET; tls = TLS handshake"
+  echo " (ALPN http/1.1), no byte after it; h2 = TLS handshake (ALPN h2), connection preface, SETTINGS both ways and"
+  echo " both ACKed, no stream; held = fds the proxy gained)"
+  for mode in $IDLE_MODES; do
+    best=$(better_of "${R[idle_$mode,nginx,bytes]:-}" "${R[idle_$mode,haproxy,bytes]:-}")
+    printf 'skewgate/nginx %-8s B/conn %s   skewgate/haproxy %s   skewgate/better of the two %s\n' "$mode" \
       "$(ratio "${R[idle_$mode,skewgate,bytes]:-}" "${R[idle_$mode,nginx,bytes]:-}")" \
-      "$(ratio "${R[idle_$mode,skewgate,bytes]:-}" "${R[idle_$mode,haproxy,bytes]:-}")"
+      "$(ratio "${R[idle_$mode,skewgate,bytes]:-}" "${R[idle_$mode,haproxy,bytes]:-}")" \
+      "$(ratio "${R[idle_$mode,skewgate,bytes]:-}" "$best")"
   done
 
   report_targets
@@ -409,7 +515,7 @@ report_targets() {
   local verdict=n/a worse=() ok_all=1 any=0
   for spec in "${WORKLOADS[@]}"; do
     IFS='|' read -r wl _ <<<"$spec"
-    [[ $wl == tls_* ]] && continue
+    [[ $wl == tls_* || $wl == h2_* ]] && continue
     if [[ -n ${R[$wl,skewgate,cpu_us]:-} && -n ${R[$wl,nginx,cpu_us]:-} ]]; then
       any=1
       awk -v a="${R[$wl,skewgate,cpu_us]}" -v b="${R[$wl,nginx,cpu_us]}" 'BEGIN { exit !(a <= b) }' \
@@ -422,26 +528,27 @@ report_targets() {
     if ((ok_all)); then verdict=met; else verdict="not met${worse[*]:+ (above nginx: ${worse[*]})}"; fi
   fi
   echo "target: skewgate CPU/req <= nginx on every plain workload: $verdict"
-  # Issue 16: over TLS, at or below the better of nginx and HAProxy.
-  verdict=n/a worse=() ok_all=1 any=0
-  local best
-  for spec in "${WORKLOADS[@]}"; do
-    IFS='|' read -r wl _ <<<"$spec"
-    [[ $wl == tls_* ]] || continue
-    best=$(awk -v a="${R[$wl,nginx,cpu_us]:-}" -v b="${R[$wl,haproxy,cpu_us]:-}" \
-      'BEGIN { if (a == "" && b == "") exit; if (a == "" || (b != "" && b + 0 < a + 0)) print b; else print a }')
-    if [[ -n ${R[$wl,skewgate,cpu_us]:-} && -n $best ]]; then
-      any=1
-      awk -v a="${R[$wl,skewgate,cpu_us]}" -v b="$best" 'BEGIN { exit !(a <= b) }' \
-        || { ok_all=0; worse+=("$wl"); }
-    else
-      ok_all=0
+  # Issue 16 over TLS, issue 18 over h2: at or below the better of nginx and HAProxy.
+  local best prefix
+  for prefix in tls h2; do
+    verdict=n/a worse=() ok_all=1 any=0
+    for spec in "${WORKLOADS[@]}"; do
+      IFS='|' read -r wl _ <<<"$spec"
+      [[ $wl == "${prefix}"_* ]] || continue
+      best=$(better_of "${R[$wl,nginx,cpu_us]:-}" "${R[$wl,haproxy,cpu_us]:-}")
+      if [[ -n ${R[$wl,skewgate,cpu_us]:-} && -n $best ]]; then
+        any=1
+        awk -v a="${R[$wl,skewgate,cpu_us]}" -v b="$best" 'BEGIN { exit !(a <= b) }' \
+          || { ok_all=0; worse+=("$wl"); }
+      else
+        ok_all=0
+      fi
+    done
+    if ((any)); then
+      if ((ok_all)); then verdict=met; else verdict="not met${worse[*]:+ (above the better of nginx and HAProxy: ${worse[*]})}"; fi
     fi
+    echo "target: skewgate CPU/req <= min(nginx, haproxy) on every ${prefix^^} workload: $verdict"
   done
-  if ((any)); then
-    if ((ok_all)); then verdict=met; else verdict="not met${worse[*]:+ (above the better of nginx and HAProxy: ${worse[*]})}"; fi
-  fi
-  echo "target: skewgate CPU/req <= min(nginx, haproxy) on every TLS workload: $verdict"
   verdict=n/a
   if [[ -n ${R[idle_connect,skewgate,bytes]:-} && -n ${R[idle_request,skewgate,bytes]:-} ]]; then
     if ((${R[idle_connect,skewgate,bytes]} <= 2048 && ${R[idle_request,skewgate,bytes]} <= 2048)); then
@@ -451,6 +558,13 @@ report_targets() {
     fi
   fi
   echo "target: skewgate memory per idle connection <= 2048 B: $verdict"
+  # Issue 18: per idle h2 connection at or below the better of nginx and HAProxy.
+  verdict=n/a
+  best=$(better_of "${R[idle_h2,nginx,bytes]:-}" "${R[idle_h2,haproxy,bytes]:-}")
+  if [[ -n ${R[idle_h2,skewgate,bytes]:-} && -n $best ]]; then
+    if ((${R[idle_h2,skewgate,bytes]} <= best)); then verdict=met; else verdict="not met"; fi
+  fi
+  echo "target: skewgate memory per idle h2 connection <= min(nginx, haproxy): $verdict"
 }
 
 # --- main ---
@@ -485,6 +599,10 @@ main() {
 
   local p
   for p in $PROXIES; do [[ -n ${PORT[$p]:-} ]] || die "unknown proxy '$p' in BENCH_PROXIES"; done
+  local mode
+  for mode in $IDLE_MODES; do
+    [[ " connect request tls h2 " == *" $mode "* ]] || die "unknown idle mode '$mode' in BENCH_IDLE_MODES"
+  done
   port_busy "$UPSTREAM_PORT" && die "port $UPSTREAM_PORT busy; set BENCH_PORT_BASE"
 
   LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -518,11 +636,24 @@ main() {
       running+=("$p")
       if [[ -n $TLS_NA_REASON ]]; then
         log "$p: TLS n/a ($TLS_NA_REASON)"
-        for spec in "${WORKLOADS[@]}"; do [[ $spec == tls_* ]] && R[${spec%%|*},$p,na]=$TLS_NA_REASON; done
+        for spec in "${WORKLOADS[@]}"; do
+          [[ $spec == tls_* || $spec == h2_* ]] && R[${spec%%|*},$p,na]=$TLS_NA_REASON
+        done
       else
         R[tls,$p,probe]=$(tls_probe $((PORT[$p] + TLS_PORT_OFFSET)))
         command -v h2load >/dev/null || R[tls_full,$p,na]="h2load (nghttp2-client) missing"
         log "$p TLS on 127.0.0.1:$((PORT[$p] + TLS_PORT_OFFSET)): ${R[tls,$p,probe]}"
+        if ! command -v h2load >/dev/null; then
+          H2_NA_REASON="h2load (nghttp2-client) missing"
+        else
+          h2_check "$p" $((PORT[$p] + TLS_PORT_OFFSET)) || true
+        fi
+        if [[ -n $H2_NA_REASON ]]; then
+          log "$p: h2 n/a ($H2_NA_REASON)"
+          for spec in "${WORKLOADS[@]}"; do [[ $spec == h2_* ]] && R[${spec%%|*},$p,na]=$H2_NA_REASON; done
+        else
+          R[h2,$p,probe]="ALPN h2,http/1.1 -> h2, curl --http2 / -> ok over HTTP/2"
+        fi
       fi
     else
       log "$p: n/a ($NA_REASON)"
@@ -555,9 +686,9 @@ main() {
 
   # Memory per idle connection: a fresh proxy each time.
   if wanted idle; then
+    local mode
     for p in $PROXIES; do
-      measure_idle "$p" connect
-      measure_idle "$p" request
+      for mode in $IDLE_MODES; do measure_idle "$p" "$mode"; done
     done
   fi
 
