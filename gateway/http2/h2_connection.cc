@@ -314,7 +314,8 @@ int Http2Connection::on_invalid_frame(nghttp2_session*, const nghttp2_frame* fra
   Http2Connection* c = self_of(p);
   // A malformed request (RFC 9113 section 8.1.1): nghttp2 resets the stream;
   // it is counted and logged as a refusal.
-  if (frame->hd.type == NGHTTP2_HEADERS && lib_error_code == NGHTTP2_ERR_HTTP_HEADER) {
+  if (frame->hd.type == NGHTTP2_HEADERS &&
+      (lib_error_code == NGHTTP2_ERR_HTTP_HEADER || lib_error_code == NGHTTP2_ERR_HTTP_MESSAGING)) {
     c->host_.count_rejection(Reason::malformed_request);
     c->host_.log_connection_error(c->transport_->info().peer_ip, Reason::malformed_request, 0, 0);
   }
