@@ -523,9 +523,11 @@ class H2GatewayTestCase(GatewayTestCase):
         """The gateway; self.port (h2c or plain), self.tls_port, self.plain_port (never h2c)."""
         if not getattr(self, "up", None):
             self.upstreams()
-        self.port = free_port()
-        self.tls_port = free_port()
-        self.plain_port = free_port()
+        # Three different ports: free_port() may hand out a port it handed out a moment ago.
+        ports = set()
+        while len(ports) < 3:
+            ports.add(free_port())
+        self.port, self.tls_port, self.plain_port = sorted(ports)
         self.gw = self.start_gateway(self.config(self.port, **kw), port=self.port)
         for p in (self.tls_port, self.plain_port):
             self.assertTrue(wait_for(lambda p=p: _accepts(p), 10.0), f"port {p}: {self.gw.stderr_text()[-2000:]}")
