@@ -23,7 +23,7 @@ import unittest
 from h2client import (CANCEL, PREFACE, PROTOCOL_ERROR, SETTINGS_ENABLE_CONNECT_PROTOCOL, SETTINGS_INITIAL_WINDOW_SIZE,
                       H2GatewayTestCase, tls_context)
 from harness import free_port, header_values, wait_for
-from skew_support import ID_NONE, action_headers, exchange, rsc_headers
+from skew_support import ID_NONE, action_headers, exchange, pattern, rsc_headers
 
 CURL = shutil.which("curl")
 NGHTTP = shutil.which("nghttp")
@@ -36,15 +36,6 @@ FRAMING = {":status", "content-length", "date", "server", "connection", "keep-al
 
 def run(args, timeout=20):
     return subprocess.run(args, capture_output=True, timeout=timeout)
-
-
-def pattern(n, seed=7):
-    out = bytearray()
-    counter = seed
-    while len(out) < n:
-        out += hashlib.sha256(counter.to_bytes(8, "big")).digest()
-        counter += 1
-    return bytes(out[:n])
 
 
 def answer_of_h2(st):
@@ -370,7 +361,7 @@ class Http2Test(H2GatewayTestCase):
 
     def test_8mib_upload_reaches_the_upstream_intact(self):
         self.start_h2()
-        body = pattern(8 << 20)
+        body = pattern(8 << 20, seed=7)
         client = self.h2(tls=True, timeout=10)
         sid = client.request("POST", "/upload", body=b"", end_stream=False,
                              headers=[("content-length", str(len(body)))])
