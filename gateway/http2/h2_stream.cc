@@ -60,6 +60,32 @@ bool nominated(const std::vector<HeaderField>& headers, std::string_view name) {
   return false;
 }
 
+// A response head as nghttp2 takes it: :status, then the fields that may go
+// out in h2, names lower-cased (RFC 9113 section 8.2.1). nva points into
+// this object (status text, lower-cased names): it is filled in place and
+// never moved.
+struct ResponseFields {
+  ResponseFields(int status, const std::vector<HeaderField>& headers, bool drop_websocket_accept) {
+    const auto r = std::to_chars(status_text, status_text + sizeof status_text, status);
+    names.reserve(headers.size());
+    nva.reserve(headers.size() + 1);
+    nva.push_back(nv(":status", std::string_view(status_text, static_cast<std::size_t>(r.ptr - status_text))));
+    for (const HeaderField& field : headers) {
+      if (hop_by_hop(field.name) || nominated(headers, field.name)) continue;
+      // A WebSocket's HTTP/1 handshake answer (RFC 8441 section 5: unused in h2).
+      if (drop_websocket_accept && iequals(field.name, "sec-websocket-accept")) continue;
+      names.push_back(lower(field.name));
+      nva.push_back(nv(names.back(), field.value));
+    }
+  }
+  ResponseFields(const ResponseFields&) = delete;
+  ResponseFields& operator=(const ResponseFields&) = delete;
+
+  char status_text[4];
+  std::vector<std::string> names;
+  std::vector<nghttp2_nv> nva;
+};
+
 ssize_t read_callback(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length, std::uint32_t* flags,
                       nghttp2_data_source* source, void*) {
   return static_cast<Http2Stream*>(source->ptr)->read_body(buf, length, flags);
@@ -123,12 +149,19 @@ void Http2Stream::on_data(std::string_view data) {
     held_.append(data);
     return;
   }
-  if (tunnel_) {
-    handler_->on_tunnel_data(data);
-  } else {
-    handler_->on_request_body(data);
+  hand_over(data);
+}
+
+// Request (or tunnel) bytes to the handler; their window goes back to the
+// client: the upstream took them (or queued them, and pauses us past its mark).
+void Http2Stream::hand_over(std::string_view data) {
+  if (handler_) {
+    if (tunnel_) {
+      handler_->on_tunnel_data(data);
+    } else {
+      handler_->on_request_body(data);
+    }
   }
-  // The upstream took it (or queued it, and pauses us past its mark).
   nghttp2_session_consume(connection_.session(), id_, data.size());
 }
 
@@ -163,14 +196,7 @@ void Http2Stream::deliver_held() {
   if (held_.empty() || paused_ || closed_) return;
   const std::string data = std::move(held_);
   held_.clear();
-  if (handler_) {
-    if (tunnel_) {
-      handler_->on_tunnel_data(data);
-    } else {
-      handler_->on_request_body(data);
-    }
-  }
-  nghttp2_session_consume(connection_.session(), id_, data.size());
+  hand_over(data);
   if (end_pending_ && held_.empty()) {
     end_pending_ = false;
     on_end_stream();
@@ -188,35 +214,14 @@ bool Http2Stream::send_continue() {
 void Http2Stream::send_interim_head(const ResponseHead& head) {
   if (closed_ || response_submitted_) return;
   // RFC 9113 section 8.1: interim responses are HEADERS frames without END_STREAM.
-  char status[4];
-  const auto r = std::to_chars(status, status + sizeof status, head.status);
-  std::vector<nghttp2_nv> nva;
-  std::vector<std::string> names;
-  names.reserve(head.headers.size());
-  nva.push_back(nv(":status", std::string_view(status, static_cast<std::size_t>(r.ptr - status))));
-  for (const HeaderField& field : head.headers) {
-    if (hop_by_hop(field.name) || nominated(head.headers, field.name)) continue;
-    names.push_back(lower(field.name));
-    nva.push_back(nv(names.back(), field.value));
-  }
-  nghttp2_submit_headers(connection_.session(), NGHTTP2_FLAG_NONE, id_, nullptr, nva.data(), nva.size(), nullptr);
+  const ResponseFields fields(head.status, head.headers, false);
+  nghttp2_submit_headers(connection_.session(), NGHTTP2_FLAG_NONE, id_, nullptr, fields.nva.data(), fields.nva.size(),
+                         nullptr);
 }
 
 void Http2Stream::submit(int status, const std::vector<HeaderField>& headers, bool with_body) {
-  char text[4];
-  const auto r = std::to_chars(text, text + sizeof text, status);
-  std::vector<nghttp2_nv> nva;
-  std::vector<std::string> names;
-  names.reserve(headers.size());
-  nva.reserve(headers.size() + 1);
-  nva.push_back(nv(":status", std::string_view(text, static_cast<std::size_t>(r.ptr - text))));
-  for (const HeaderField& field : headers) {
-    if (hop_by_hop(field.name) || nominated(headers, field.name)) continue;
-    // A WebSocket's HTTP/1 handshake answer (RFC 8441 section 5: unused in h2).
-    if (websocket_ && iequals(field.name, "sec-websocket-accept")) continue;
-    names.push_back(lower(field.name));
-    nva.push_back(nv(names.back(), field.value));
-  }
+  const ResponseFields fields(status, headers, websocket_);
+  const std::vector<nghttp2_nv>& nva = fields.nva;
   response_submitted_ = true;
   if (!with_body) {
     eof_ = true;

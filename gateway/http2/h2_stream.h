@@ -93,6 +93,7 @@ class Http2Stream final : public DownstreamStream {
   void submit(int status, const std::vector<HeaderField>& headers, bool with_body);
   void release_handler();
   void deliver_held();
+  void hand_over(std::string_view data);
 
   Http2Connection& connection_;
   const std::int32_t id_;
