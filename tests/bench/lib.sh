@@ -12,11 +12,19 @@
 #   NGINX_PROXY_ARGS  extra nginx arguments for the proxy nginx
 #   PROXY_START_TRIES tenths of a second to wait for the proxy's port (100)
 #   PROBE_MAX_TIME    curl --max-time of the probe requests, s (3)
+#   PROXY_WORKERS     workers/processes/threads of each proxy (1; run.sh's
+#                     worker-spread rows: 2)
+#   PROXY_CPUS        taskset -c list of the proxy (PROXY_CPU; spread rows: both)
+#   ACCESS_LOG        1: every proxy logs each request to a file in its temp
+#                     dir (BENCH_ACCESS_LOG); empty: no access log
 # Ports: each proxy's plain listener from PORT_BASE, its TLS listener
-# TLS_PORT_OFFSET above, the upstream nginx at +10. sg-nometrics: skewgate with
+# TLS_PORT_OFFSET above, the upstream nginx at +10 (build dpl-b of the
+# page-load mixes, the one every proxy sends to) and +11 (build dpl-a, which
+# only skewgate reaches). sg-nometrics: skewgate with
 # metrics.enabled: false, to measure what metrics cost
 # (BENCH_PROXIES="skewgate sg-nometrics").
 UPSTREAM_PORT=$((PORT_BASE + 10))
+UPSTREAM_PORT_A=$((PORT_BASE + 11))
 declare -A PORT=([skewgate]=$PORT_BASE [nginx]=$((PORT_BASE + 1)) [haproxy]=$((PORT_BASE + 2))
                  [sg-nometrics]=$((PORT_BASE + 3)))
 TLS_PORT_OFFSET=40
@@ -25,6 +33,9 @@ PROXY_WRAP=()
 NGINX_PROXY_ARGS=()
 PROXY_START_TRIES=100
 PROBE_MAX_TIME=3
+PROXY_WORKERS=1
+PROXY_CPUS=
+ACCESS_LOG=
 
 LOG_TAG=${LOG_TAG:-bench}
 log() { printf '[%s %(%H:%M:%S)T] %s\n' "$LOG_TAG" -1 "$*" >&2; }
@@ -239,25 +250,44 @@ start_upstream() {
   mkdir -p "$dir/www"
   head -c 16384 /dev/zero | tr '\0' 'x' >"$dir/www/16k"
   chmod -R a+rX "$dir"
-  render "$HERE/conf/nginx-upstream.conf.in" "$dir/nginx.conf" \
-    DIR="$dir" PORT="$UPSTREAM_PORT" NOFILE="$NOFILE" WORKER_CONNECTIONS="$WORKER_CONNECTIONS"
+  render "$HERE/conf/nginx-upstream.conf.in" "$dir/nginx.conf" DIR="$dir" PORT="$UPSTREAM_PORT" \
+    PORT_A="$UPSTREAM_PORT_A" NOFILE="$NOFILE" WORKER_CONNECTIONS="$WORKER_CONNECTIONS"
+  write_manifests
   start_bg "$dir/stdout.log" taskset -c "$LOAD_CPU" "$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log"
   UPSTREAM_PID=$LAST_PID
-  wait_port "$UPSTREAM_PORT" "$UPSTREAM_PID" \
+  wait_port "$UPSTREAM_PORT" "$UPSTREAM_PID" && wait_port "$UPSTREAM_PORT_A" "$UPSTREAM_PID" \
     || die "upstream nginx did not start: $(tail -n 5 "$dir/error.log" "$dir/stdout.log" 2>/dev/null)"
   [[ $(curl -s --max-time 2 "http://127.0.0.1:$UPSTREAM_PORT/") == "ok" ]] || die "upstream does not answer ok"
 }
 
+# The server-reference-manifest.json of each build of the mixes' app
+# (design.md section 2; its encryptionKey is made up): the action IDs of
+# mix_requests.lua. dpl-b (current) has ACTION_CURRENT only, dpl-a both.
+MANIFEST_DIR=
+write_manifests() {
+  MANIFEST_DIR=$TMP/manifests
+  mkdir -p "$MANIFEST_DIR"
+  local current=842e48e9326f96c01e504bd8415961c674f0ff0984 old=28308176abe93927d250602e3372778ede5f7bac89
+  local entry='{"workers": {"app/cart/page": {"moduleId": 8123, "async": false}}, "layer": {"app/cart/page": "action-browser"}}'
+  printf '{"node": {"%s": %s}, "edge": {}, "encryptionKey": "bench-not-a-key-b"}\n' "$current" "$entry" \
+    >"$MANIFEST_DIR/manifest-b.json"
+  printf '{"node": {"%s": %s, "%s": %s}, "edge": {}, "encryptionKey": "bench-not-a-key-a"}\n' \
+    "$current" "$entry" "$old" "$entry" >"$MANIFEST_DIR/manifest-a.json"
+  chmod -R a+rX "$MANIFEST_DIR"
+}
+
 PROXY_PID=
+PROXY_DIR=
 NA_REASON=
 
 # Starts proxy $1 on core PROXY_CPU; sets PROXY_PID or NA_REASON and returns 1.
 start_proxy() {
   local name=$1 port=${PORT[$1]} dir=$TMP/$1-$RANDOM
-  local tls_port=$((PORT[$1] + TLS_PORT_OFFSET))
+  local tls_port=$((PORT[$1] + TLS_PORT_OFFSET)) cpus=${PROXY_CPUS:-$PROXY_CPU}
   mkdir -p "$dir"
   chmod a+rx "$dir"
   PROXY_PID=
+  PROXY_DIR=$dir
   NA_REASON=
   TLS_NA_REASON=
   if port_busy "$port"; then
@@ -271,19 +301,32 @@ start_proxy() {
   case $name in
     nginx)
       [[ -x $NGINX_BIN ]] || { NA_REASON="nginx not installed"; return 1; }
+      # BENCH_ACCESS_LOG=1: nginx's default, the combined format, unbuffered
+      local nginx_log=off
+      [[ -n $ACCESS_LOG ]] && nginx_log="$dir/access.log combined"
       render "$HERE/conf/nginx-proxy.conf.in" "$dir/nginx.conf" DIR="$dir" PORT="$port" \
         UPSTREAM_PORT="$UPSTREAM_PORT" NOFILE="$NOFILE" WORKER_CONNECTIONS="$WORKER_CONNECTIONS" \
-        TLS_PORT="$tls_port" TLS_CERT="$TLS_DIR/chain.pem" TLS_KEY="$TLS_DIR/key.pem"
-      start_bg "$dir/stdout.log" taskset -c "$PROXY_CPU" ${PROXY_WRAP[@]+"${PROXY_WRAP[@]}"} "$NGINX_BIN" \
+        TLS_PORT="$tls_port" TLS_CERT="$TLS_DIR/chain.pem" TLS_KEY="$TLS_DIR/key.pem" \
+        WORKERS="$PROXY_WORKERS" ACCESS_LOG="$nginx_log"
+      start_bg "$dir/stdout.log" taskset -c "$cpus" ${PROXY_WRAP[@]+"${PROXY_WRAP[@]}"} "$NGINX_BIN" \
         -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" ${NGINX_PROXY_ARGS[@]+"${NGINX_PROXY_ARGS[@]}"}
       ;;
     haproxy)
       [[ -x $HAPROXY_BIN ]] || { NA_REASON="haproxy not installed"; return 1; }
+      # BENCH_ACCESS_LOG=1: HAProxy's HTTP log line to stdout (no syslog
+      # service needed), stdout being $dir/access.log
+      local log_global= log_defaults= out=$dir/stdout.log
+      if [[ -n $ACCESS_LOG ]]; then
+        log_global="log stdout format raw local0"
+        log_defaults="log global\n    option httplog"
+        out=$dir/access.log
+      fi
       render "$HERE/conf/haproxy.cfg.in" "$dir/haproxy.cfg" PORT="$port" \
         UPSTREAM_PORT="$UPSTREAM_PORT" MAXCONN="$HAPROXY_MAXCONN" \
-        TLS_PORT="$tls_port" TLS_PEM="$TLS_DIR/haproxy.pem"
+        TLS_PORT="$tls_port" TLS_PEM="$TLS_DIR/haproxy.pem" WORKERS="$PROXY_WORKERS" \
+        LOG_GLOBAL="$log_global" LOG_DEFAULTS="$log_defaults"
       # -db: foreground, a single process (no master-worker)
-      start_bg "$dir/stdout.log" taskset -c "$PROXY_CPU" ${PROXY_WRAP[@]+"${PROXY_WRAP[@]}"} "$HAPROXY_BIN" -db -f "$dir/haproxy.cfg"
+      start_bg "$out" taskset -c "$cpus" ${PROXY_WRAP[@]+"${PROXY_WRAP[@]}"} "$HAPROXY_BIN" -db -f "$dir/haproxy.cfg"
       ;;
     skewgate|sg-nometrics)
       [[ -x $SKEWGATE_BIN ]] || { NA_REASON="not built ($SKEWGATE_BIN)"; return 1; }
@@ -291,22 +334,28 @@ start_proxy() {
       [[ $name == sg-nometrics ]] && metrics=false
       local tls_listener=", {address: 127.0.0.1:$tls_port, tls: {cert: $TLS_DIR/chain.pem, key: $TLS_DIR/key.pem}}"
       local http2="http2: {max_requests: 100000000}"
-      render "$HERE/conf/skewgate.yaml.in" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT" \
-        METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) TLS_LISTENER="$tls_listener" HTTP2="$http2"
+      # BENCH_ACCESS_LOG=1: skewgate's default format to a file
+      local sg_log=off
+      [[ -n $ACCESS_LOG ]] && sg_log=$dir/access.log
+      render_sg() { # tls_listener http2
+        render "$HERE/conf/skewgate.yaml.in" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT" \
+          UPSTREAM_PORT_A="$UPSTREAM_PORT_A" MANIFEST_DIR="$MANIFEST_DIR" WORKERS="$PROXY_WORKERS" \
+          ACCESS_LOG="$sg_log" METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) \
+          TLS_LISTENER="$1" HTTP2="$2"
+      }
+      render_sg "$tls_listener" "$http2"
       # A skewgate without HTTP/2 refuses the http2: settings, one without TLS
       # termination the tls: listener: check the config first, then without
       # http2:, then plain, with the TLS rows n/a and the reason.
       local why
       if ! timeout 10 "$SKEWGATE_BIN" --check -c "$dir/skewgate.yaml" >/dev/null 2>&1; then
-        render "$HERE/conf/skewgate.yaml.in" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT" \
-          METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) TLS_LISTENER="$tls_listener" HTTP2=""
+        render_sg "$tls_listener" ""
       fi
       if ! why=$(timeout 10 "$SKEWGATE_BIN" --check -c "$dir/skewgate.yaml" 2>&1); then
         TLS_NA_REASON="skewgate refused the tls: listener: $(grep -m1 -iE 'tls|error' <<<"$why" | cut -c1-120)"
-        render "$HERE/conf/skewgate.yaml.in" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT" \
-          METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) TLS_LISTENER="" HTTP2=""
+        render_sg "" ""
       fi
-      start_bg "$dir/stdout.log" taskset -c "$PROXY_CPU" ${PROXY_WRAP[@]+"${PROXY_WRAP[@]}"} "$SKEWGATE_BIN" -c "$dir/skewgate.yaml"
+      start_bg "$dir/stdout.log" taskset -c "$cpus" ${PROXY_WRAP[@]+"${PROXY_WRAP[@]}"} "$SKEWGATE_BIN" -c "$dir/skewgate.yaml"
       ;;
     *) NA_REASON="unknown proxy"; return 1 ;;
   esac

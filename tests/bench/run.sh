@@ -38,6 +38,23 @@
 # an h2 row: connections that finished the TLS handshake (ALPN h2), the
 # connection preface and the SETTINGS exchange, then stay idle.
 #
+# Page-load mixes (issue 19): what one page load of a Next.js app sends
+# (mix_requests.lua: a document that gets a new pin, 10 assets with ?dpl=, 3
+# RSC prefetches, an action checked against its build's manifest and an
+# action replayed on the build that has it), all together (mix_page) and per
+# kind (mix_document, mix_assets, mix_rsc, mix_action, mix_replay); reported
+# against ka50pin, the plain proxied request of a returning browser.
+#
+# Access log (issue 19): BENCH_ACCESS_LOG=1 runs every row with every proxy
+# logging each request to a file in its temp dir (nginx: combined, unbuffered;
+# HAProxy: log stdout format raw + option httplog, stdout to a file; skewgate:
+# access_log path, its default format); default off for all three.
+#
+# Worker spread (issue 19, "spread" in BENCH_ONLY): a fresh proxy with two
+# workers (skewgate workers: 2, nginx worker_processes 2, HAProxy nbthread 2)
+# on both cores; per worker its share of the proxy's CPU time on keep-alive
+# 50 and 256 and new-connection-per-request (SO_REUSEPORT's spread).
+#
 # Instructions per request (perf stat on the proxy's processes, user + kernel) are
 # printed beside CPU time when perf can count here: they hold on a loaded machine.
 #
@@ -51,6 +68,7 @@
 # BENCH_H2_CONNS (50), BENCH_H2_STREAMS (10), BENCH_IDLE_MODES ("connect
 # request tls h2"),
 # BENCH_PROXY_CPU (0), BENCH_LOAD_CPU (1), BENCH_WRK_THREADS (1),
+# BENCH_ACCESS_LOG (empty; 1: every proxy logs to a file),
 # SKEWGATE_BIN (build/skewgate).
 set -euo pipefail
 
@@ -73,6 +91,8 @@ TLS_FULL_CONNS=${BENCH_TLS_FULL_CONNS:-$((DURATION * 300))}
 H2_CONNS=${BENCH_H2_CONNS:-50}
 H2_STREAMS=${BENCH_H2_STREAMS:-10}
 IDLE_MODES=${BENCH_IDLE_MODES:-"connect request tls h2"}
+ACCESS_LOG_ON=${BENCH_ACCESS_LOG:-}
+[[ $ACCESS_LOG_ON == 0 ]] && ACCESS_LOG_ON=
 
 
 # name | connections | path | extra wrk header | description
@@ -87,8 +107,25 @@ WORKLOADS=(
   "h2_small|$H2_CONNS|/||HTTP/2 over TLS (h2load), $H2_CONNS connections x $H2_STREAMS streams, small response"
   "h2_16k|$H2_CONNS|/16k||HTTP/2 over TLS (h2load), $H2_CONNS connections x $H2_STREAMS streams, 16 KiB response"
 )
-# BENCH_ONLY=tls_ka50,tls_full: only those workloads (and the idle table only when "idle" is named).
-wanted() { [[ -z $ONLY || ",$ONLY," == *",$1,"* ]]; }
+# The page-load mixes (mix.lua, mix_requests.lua): added with ka50pin once
+# skewgate has sealed the pins they carry; their baseline is ka50pin.
+MIXES=(
+  "mix_page|50|/cart||page loads: 1 document (new pin), 10 assets (?dpl=), 3 RSC prefetches, 1 action (manifest), 1 replayed action"
+  "mix_document|50|/cart||documents without a pin (skewgate seals a new one)"
+  "mix_assets|50|/cart||assets /_next/static/... with ?dpl=dpl-b and the pin"
+  "mix_rsc|50|/cart||RSC prefetches (RSC: 1, Next-Router-Prefetch, Next-Router-State-Tree, x-deployment-id, ?_rsc=, the pin)"
+  "mix_action|50|/cart||server actions (POST, Next-Action of the current build, x-deployment-id, the pin: manifest check)"
+  "mix_replay|50|/cart||stale actions (zero-config app: current answers 409 + x-nextjs-action-not-found, skewgate replays on dpl-a)"
+)
+# The worker-spread rows: two workers, proxy on both cores.
+SPREADS=(
+  "spread_ka50|50|/||keep-alive, 50 connections"
+  "spread_ka256|256|/||keep-alive, 256 connections"
+  "spread_close|50|/|Connection: close|new connection per request, 50 concurrent"
+)
+# BENCH_ONLY=tls_ka50,tls_full: only those workloads (and the idle table only
+# when "idle" is named; the worker spread when "spread" is; every mix when "mix" is).
+wanted() { [[ -z $ONLY || ",$ONLY," == *",$1,"* || ($1 == mix_* && ",$ONLY," == *",mix,"*) ]]; }
 
 # logging, PID tracking, ports, templates, certificate, upstream, start_proxy
 # shellcheck source=tests/bench/lib.sh
@@ -134,13 +171,19 @@ fd_count() {
 
 declare -A R  # R[workload,proxy,field]
 
-# run_wrk out_file connections port path header seconds [scheme]
+# run_wrk out_file connections port path header seconds [scheme]: report.lua,
+# or for a page-load mix (WRK_MIX set: its kind) mix.lua with the pins.
+WRK_MIX=
+PIN_COOKIE=skewgate_pin=none
+REPLAY_PIN_COOKIE=skewgate_pin=none
 run_wrk() {
   local out=$1 conns=$2 port=$3 path=$4 header=${5:-} secs=$6 scheme=${7:-http}
-  local args=(-t "$WRK_THREADS" -c "$conns" -d "${secs}s" --timeout 5s
-              -H 'Host: localhost' -s "$HERE/report.lua")
+  local args=(-t "$WRK_THREADS" -c "$conns" -d "${secs}s" --timeout 5s -H 'Host: localhost')
+  local script=(-s "$HERE/report.lua") tail=()
+  [[ -n $WRK_MIX ]] && { script=(-s "$HERE/mix.lua"); tail=(-- "$WRK_MIX" "$PIN_COOKIE" "$REPLAY_PIN_COOKIE"); }
   [[ -n $header ]] && args+=(-H "$header")
-  start_bg "$out" taskset -c "$LOAD_CPU" wrk "${args[@]}" "$scheme://127.0.0.1:$port$path"
+  start_bg "$out" taskset -c "$LOAD_CPU" wrk "${args[@]}" "${script[@]}" "$scheme://127.0.0.1:$port$path" \
+    ${tail[@]+"${tail[@]}"}
   local pid=$LAST_PID
   wait "$pid" || true
   untrack "$pid"
@@ -267,12 +310,18 @@ run_one() {
     R[$wl,$proxy,ttfb]=$(sed -n 's/^TTFB time to 1st byte: *\([^ ]*\) *\([^ ]*\) *\([^ ]*\).*/mean \3, max \2/p' "$out")
   else
     log "round $round/$ROUNDS $proxy: $desc (${DURATION}s)"
+    WRK_MIX=
+    [[ $wl == mix_* ]] && WRK_MIX=$wl
     if ((WARMUP > 0)); then run_wrk "$out.warmup" "$conns" "$port" "$path" "$header" "$WARMUP" "$scheme"; fi
     perf_start "$out.perf" "$pid"
     t0=$(cpu_ticks "$pid")
     run_wrk "$out" "$conns" "$port" "$path" "$header" "$DURATION" "$scheme"
     t1=$(cpu_ticks "$pid")
     instr=$(perf_stop "$out.perf")
+    WRK_MIX=
+    local err_status
+    err_status=$(bench_field "$out" err_status)
+    R[$wl,$proxy,err_status]=$((${R[$wl,$proxy,err_status]:-0} + ${err_status:-0}))
   fi
   reqs=$(bench_field "$out" requests)
   dur=$(bench_field "$out" duration_us)
@@ -385,6 +434,112 @@ measure_idle() {
   PROXY_PID=
 }
 
+# --- page-load mixes ---
+
+# mix_probe port: one request of each kind of the mixes, as mix_requests.lua
+# sends it, through the proxy on `port`: "document 200 dpl-b pin, asset 200
+# dpl-b, ..." (status, the build that answered (x-build), "pin" when the
+# answer set a pin cookie). Shows that skewgate routes and replays them.
+mix_probe() {
+  local port=$1 st='%5B%22%22%2C%7B%7D%5D' out=() line
+  local -a common=(-s -o /dev/null --max-time 5 -w '%{http_code} %header{x-build} %header{set-cookie}')
+  local base=http://127.0.0.1:$port
+  line=$(curl "${common[@]}" -H 'Host: localhost' -H 'Accept: text/html' -H 'Sec-Fetch-Dest: document' \
+         -H 'Sec-Fetch-Mode: navigate' "$base/cart" || true)
+  out+=("document $(mix_probe_word "$line")")
+  line=$(curl "${common[@]}" -H 'Host: localhost' -H "Cookie: $PIN_COOKIE" \
+         "$base/_next/static/chunks/main-app-9e8d7c6b5a4f3e2d.js?dpl=dpl-b" || true)
+  out+=("asset $(mix_probe_word "$line")")
+  line=$(curl "${common[@]}" -H 'Host: localhost' -H 'RSC: 1' -H 'Next-Router-Prefetch: 1' \
+         -H "Next-Router-State-Tree: $st" -H 'x-deployment-id: dpl-b' -H "Cookie: $PIN_COOKIE" \
+         "$base/cart/checkout?_rsc=1b2c1" || true)
+  out+=("rsc $(mix_probe_word "$line")")
+  line=$(curl "${common[@]}" -H 'Host: localhost' -H 'Accept: text/x-component' -H 'Origin: http://localhost' \
+         -H 'Next-Action: 842e48e9326f96c01e504bd8415961c674f0ff0984' -H 'x-deployment-id: dpl-b' \
+         -H "Cookie: $PIN_COOKIE" -H 'Content-Type: text/plain;charset=UTF-8' --data-binary '["$K1"]' "$base/cart" || true)
+  out+=("action $(mix_probe_word "$line")")
+  line=$(curl "${common[@]}" -H 'Host: replay.localhost' -H 'Accept: text/x-component' \
+         -H 'Origin: http://replay.localhost' -H 'Next-Action: 28308176abe93927d250602e3372778ede5f7bac89' \
+         -H "Cookie: $REPLAY_PIN_COOKIE" -H 'Content-Type: text/plain;charset=UTF-8' --data-binary '["$K1"]' \
+         "$base/cart" || true)
+  out+=("replay $(mix_probe_word "$line")")
+  local IFS=,
+  echo "${out[*]}" | sed 's/,/, /g'
+}
+mix_probe_word() { # "status build set-cookie" -> "status build[ pin]"
+  local status build cookie
+  read -r status build cookie <<<"$1"
+  printf '%s %s%s' "${status:-none}" "${build:-?}" "$([[ $cookie == skewgate_pin=* ]] && echo ' pin')"
+}
+
+# pin_of host: the pin cookie skewgate seals for a document of `host`'s app
+# ("skewgate_pin=<value>"), or nothing.
+pin_of() {
+  curl -s -D - -o /dev/null --max-time 5 -H "Host: $1" -H 'Accept: text/html' -H 'Sec-Fetch-Mode: navigate' \
+    "http://127.0.0.1:${PORT[skewgate]}/cart" | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | tr -d '\r' | head -n1
+}
+
+# --- worker spread (SO_REUSEPORT) ---
+
+# unit_ticks proxy pid: "unit ticks" per worker of the proxy: nginx's worker
+# processes (the master's children), HAProxy's threads, skewgate's threads
+# but its main thread (the control loop: it accepts nothing). CPU time
+# (utime+stime, /proc/<pid>/task/<tid>/stat), a worker's share of the
+# proxy's work; skewgate exposes no per-worker connection count.
+unit_ticks() {
+  local proxy=$1 pid=$2 p t
+  if [[ $proxy == nginx ]]; then
+    for p in $(tree_pids "$pid"); do
+      [[ $p == "$pid" ]] && continue
+      echo "$p $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null || echo 0)"
+    done
+  else
+    for t in /proc/"$pid"/task/*; do
+      t=${t##*/}
+      [[ $proxy != haproxy && $t == "$pid" ]] && continue
+      echo "$t $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/task/$t/stat" 2>/dev/null || echo 0)"
+    done
+  fi
+}
+
+# spread_one proxy spec: a fresh two-worker proxy on both cores, one wrk run;
+# R[wl,proxy,shares] = the two busiest workers' shares of their CPU time
+# ("52/48"), R[wl,proxy,spread] = max/min of them.
+spread_one() {
+  local proxy=$1 spec=$2 wl conns path header desc out
+  IFS='|' read -r wl conns path header desc <<<"$spec"
+  if ! PROXY_WORKERS=2 PROXY_CPUS="$PROXY_CPU,$LOAD_CPU" start_proxy "$proxy"; then
+    R[$wl,$proxy,na]=$NA_REASON
+    return
+  fi
+  local pid=$PROXY_PID
+  out=$TMP/spread-$proxy-$wl.txt
+  log "spread $proxy: two workers, $desc (${DURATION}s)"
+  ((WARMUP > 0)) && run_wrk "$out.warmup" "$conns" "${PORT[$proxy]}" "$path" "$header" "$WARMUP"
+  declare -A before=()
+  local u t
+  while read -r u t; do before[$u]=$t; done < <(unit_ticks "$proxy" "$pid")
+  run_wrk "$out" "$conns" "${PORT[$proxy]}" "$path" "$header" "$DURATION"
+  local deltas
+  deltas=$(unit_ticks "$proxy" "$pid" | while read -r u t; do echo "$((t - ${before[$u]:-0}))"; done | sort -rn | head -n 2)
+  stop_pid "$pid"
+  PROXY_PID=
+  local reqs
+  reqs=$(bench_field "$out" requests)
+  if [[ -z $reqs || $reqs -eq 0 ]]; then
+    R[$wl,$proxy,na]="load generator failed: $(tail -n 2 "$out" | tr '\n' ' ' | cut -c1-100)"
+    return
+  fi
+  R[$wl,$proxy,rps]=$(awk -v r="$reqs" -v d="$(bench_field "$out" duration_us)" 'BEGIN { printf "%.0f", r / (d / 1e6) }')
+  read -r R[$wl,$proxy,shares] R[$wl,$proxy,spread] < <(awk '{ v[NR] = $1; s += $1 }
+    END {
+      if (NR < 2 || s == 0) { print "n/a n/a"; exit }
+      mn = v[1] < v[2] ? v[1] : v[2]; mx = v[1] < v[2] ? v[2] : v[1]
+      printf "%.0f/%.0f %s\n", mx * 100 / s, mn * 100 / s, mn > 0 ? sprintf("%.2f", mx / mn) : "inf"
+    }' <<<"$deltas")
+  R[$wl,$proxy,ticks]=$(awk '{ s += $1 } END { print s + 0 }' <<<"$deltas")
+}
+
 # --- report ---
 
 fmt_ms() { [[ -n ${1:-} ]] && awk -v u="$1" 'BEGIN { printf "%.3f", u / 1000 }' || echo n/a; }
@@ -404,7 +559,7 @@ better_of() {
 }
 
 report() {
-  local spec wl conns path header desc p tls_said=0 h2_said=0 best
+  local spec wl conns path header desc p tls_said=0 h2_said=0 mix_said=0 best
   echo "skewgate bench  $(date -u '+%Y-%m-%d %H:%M:%SZ')  git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo "host: $(nproc) cpus, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r)"
   echo "proxy on cpu $PROXY_CPU (1 worker); wrk ($WRK_THREADS thread) + upstream nginx on cpu $LOAD_CPU;" \
@@ -414,6 +569,15 @@ report() {
        "(anything else running on these cores skews req/s and latency more than CPU us/req)"
   echo "CPU us/req = proxy utime+stime / requests; RSS = VmRSS summed over the proxy's processes after the run"
   echo "k instr/req = instructions the proxy retired (perf stat, user + kernel) / requests, in thousands: independent of other load"
+  if [[ -n $ACCESS_LOG ]]; then
+    local lines=()
+    for p in $PROXIES; do lines+=("$p ${R[log,$p,lines]:-n/a}"); done
+    echo "access log: ON for all three, each to a file in its temp dir (nginx: access_log combined, unbuffered;" \
+         "HAProxy: log stdout format raw + option httplog, stdout to the file; skewgate: access_log path, default format);" \
+         "lines written: $(IFS=,; echo "${lines[*]}" | sed 's/,/, /g')"
+  else
+    echo "access log: off for all three (BENCH_ACCESS_LOG=1: every proxy logs each request to a file)"
+  fi
   for spec in "${WORKLOADS[@]}"; do
     IFS='|' read -r wl conns path header desc <<<"$spec"
     echo
@@ -433,6 +597,16 @@ report() {
         [[ -n ${R[h2,$p,probe]:-} ]] && echo "   $p h2: ${R[h2,$p,probe]}"
       done
       echo "   h2load: $H2_STREAMS concurrent streams per connection; p50/p99: h2load's time per request (stream opened -> response complete)"
+    fi
+    if [[ $wl == mix_* ]] && ((!mix_said)); then
+      mix_said=1
+      echo "   one of each request kind through each proxy (status, x-build of the build that answered, pin = the answer set one):"
+      for p in $PROXIES; do
+        [[ -n ${R[mix,$p,probe]:-} ]] && echo "   $p: ${R[mix,$p,probe]}"
+      done
+      echo "   nginx and HAProxy send everything to dpl-b and pass its 409 for the stale action on (errors); skewgate replays it."
+      echo "   baseline: ka50pin (a returning browser's plain proxied request: pin opened once per worker, then remembered),"
+      echo "   not ka50 (no pin: a new pin sealed per request, which is mix_document's path)"
     fi
     printf '%-12s %10s %11s %9s %9s %9s %7s %13s\n' proxy 'req/s' 'CPU us/req' 'p50 ms' 'p99 ms' 'RSS MiB' errors 'k instr/req'
     for p in $PROXIES; do
@@ -456,9 +630,15 @@ report() {
     printf 'skewgate/haproxy: CPU/req %s  req/s %s\n' \
       "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "${R[$wl,haproxy,cpu_us]:-}")" \
       "$(ratio "${R[$wl,skewgate,rps]:-}" "${R[$wl,haproxy,rps]:-}")"
-    if [[ $wl == tls_* || $wl == h2_* ]]; then
+    if [[ $wl == tls_* || $wl == h2_* || $wl == ka50 || $wl == ka256 || $wl == body16k || $wl == close ]]; then
       best=$(better_of "${R[$wl,nginx,cpu_us]:-}" "${R[$wl,haproxy,cpu_us]:-}")
       printf 'skewgate/better of nginx and haproxy: CPU/req %s\n' "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "$best")"
+    fi
+    if [[ $wl == mix_* ]]; then
+      printf '%s / own ka50pin, CPU/req:  skewgate %s  (reference: nginx %s  haproxy %s)\n' "$wl" \
+        "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "${R[ka50pin,skewgate,cpu_us]:-}")" \
+        "$(ratio "${R[$wl,nginx,cpu_us]:-}" "${R[ka50pin,nginx,cpu_us]:-}")" \
+        "$(ratio "${R[$wl,haproxy,cpu_us]:-}" "${R[ka50pin,haproxy,cpu_us]:-}")"
     fi
     if [[ -n ${R[$wl,skewgate,kinstr]:-} ]]; then
       printf 'skewgate instructions/req: /nginx %s  /haproxy %s\n' \
@@ -475,6 +655,25 @@ report() {
       "$(ratio "${R[$wl,haproxy,rps]:-}" "${R[$wl,nginx,rps]:-}")"
   done
   echo
+  if wanted spread; then
+    echo "== spread: two workers per proxy (skewgate workers: 2, nginx worker_processes 2, HAProxy nbthread 2),"
+    echo "   proxy on cpus $PROXY_CPU,$LOAD_CPU with wrk and the upstream on $LOAD_CPU: req/s is not comparable, the spread is."
+    echo "   share = a worker's part of the CPU time of the two busiest workers (/proc/<pid>/task/<tid>/stat; nginx: its"
+    echo "   worker processes; skewgate: its threads but the main one); spread = max/min (1.00 = even)"
+    printf '%-12s %-12s %10s %12s %8s\n' workload proxy 'req/s' 'shares %' spread
+    for spec in "${SPREADS[@]}"; do
+      IFS='|' read -r wl _ <<<"$spec"
+      for p in $PROXIES; do
+        if [[ -n ${R[$wl,$p,na]:-} || -z ${R[$wl,$p,shares]:-} ]]; then
+          printf '%-12s %-12s %10s %12s %8s  (%s)\n' "$wl" "$p" n/a n/a n/a "${R[$wl,$p,na]:-not run}"
+          continue
+        fi
+        printf '%-12s %-12s %10s %12s %8s\n' "$wl" "$p" "${R[$wl,$p,rps]}" "${R[$wl,$p,shares]}" "${R[$wl,$p,spread]}"
+      done
+    done
+    echo "(skewgate exposes no per-worker count of accepted connections: CPU share stands in for it)"
+    echo
+  fi
   wanted idle || { report_targets; return; }
   echo "== idle: $IDLE_CONNS idle downstream connections, fresh proxy each; bytes/conn = VmRSS delta / connections"
   printf '%-9s %-8s %10s %10s %8s %10s\n' proxy mode 'base MiB' 'idle MiB' held 'B/conn'
@@ -509,62 +708,71 @@ report() {
   report_targets
 }
 
+# target_ratio label a b limit: "target: <label>: <a/b> (<= limit): met|not met|n/a"
+target_ratio() {
+  local label=$1 a=${2:-} b=${3:-} limit=$4 r verdict=n/a
+  r=$(ratio "$a" "$b")
+  if [[ $r != n/a ]]; then
+    if awk -v r="${r%x}" -v l="$limit" 'BEGIN { exit !(r <= l + 1e-9) }'; then verdict=met; else verdict="not met"; fi
+  fi
+  printf 'target: %-58s %7s (<= %sx)  %s\n' "$label" "$r" "$limit" "$verdict"
+}
+
+# Issue 19's targets (tests/bench can measure all but the scaling note),
+# from this run; printed, never failed on. "better" = the lower CPU/req (or
+# p99, or bytes) of nginx and HAProxy, the higher req/s.
 report_targets() {
-  local spec wl
+  local wl best
   echo
-  local verdict=n/a worse=() ok_all=1 any=0
-  for spec in "${WORKLOADS[@]}"; do
-    IFS='|' read -r wl _ <<<"$spec"
-    [[ $wl == tls_* || $wl == h2_* ]] && continue
-    if [[ -n ${R[$wl,skewgate,cpu_us]:-} && -n ${R[$wl,nginx,cpu_us]:-} ]]; then
-      any=1
-      awk -v a="${R[$wl,skewgate,cpu_us]}" -v b="${R[$wl,nginx,cpu_us]}" 'BEGIN { exit !(a <= b) }' \
-        || { ok_all=0; worse+=("$wl"); }
+  echo "targets (issue 19; ratios from this run, never asserted):"
+  for wl in ka50 ka256 body16k; do
+    best=$(better_of "${R[$wl,nginx,cpu_us]:-}" "${R[$wl,haproxy,cpu_us]:-}")
+    target_ratio "CPU/req $wl / better of nginx, haproxy" "${R[$wl,skewgate,cpu_us]:-}" "$best" 0.8
+  done
+  best=$(better_of "${R[close,nginx,cpu_us]:-}" "${R[close,haproxy,cpu_us]:-}")
+  target_ratio "CPU/req close / better of nginx, haproxy" "${R[close,skewgate,cpu_us]:-}" "$best" 0.9
+  for wl in tls_ka50 tls_full tls_resume h2_small h2_16k; do
+    best=$(better_of "${R[$wl,nginx,cpu_us]:-}" "${R[$wl,haproxy,cpu_us]:-}")
+    target_ratio "CPU/req $wl / better of nginx, haproxy" "${R[$wl,skewgate,cpu_us]:-}" "$best" 1.0
+  done
+  # req/s: the higher is better, so better / skewgate <= 1
+  best=$(awk -v a="${R[body16k,nginx,rps]:-}" -v b="${R[body16k,haproxy,rps]:-}" \
+    'BEGIN { if (a == "" && b == "") exit; print (a + 0 > b + 0 ? a : b) }')
+  target_ratio "req/s body16k: better of nginx, haproxy / skewgate" "$best" "${R[body16k,skewgate,rps]:-}" 1.0
+  best=$(better_of "${R[ka256,nginx,p99_us]:-}" "${R[ka256,haproxy,p99_us]:-}")
+  target_ratio "p99 ka256 / better of nginx, haproxy" "${R[ka256,skewgate,p99_us]:-}" "$best" 1.0
+  local mode limit
+  for mode in connect request h2; do
+    limit=512
+    [[ $mode == h2 ]] && limit=5000
+    if [[ -n ${R[idle_$mode,skewgate,bytes]:-} ]]; then
+      target_ratio "idle $mode B/conn ${R[idle_$mode,skewgate,bytes]} / $limit B" "${R[idle_$mode,skewgate,bytes]}" "$limit" 1.0
     else
-      ok_all=0
+      target_ratio "idle $mode B/conn / $limit B" "" "" 1.0
     fi
   done
-  if ((any)); then
-    if ((ok_all)); then verdict=met; else verdict="not met${worse[*]:+ (above nginx: ${worse[*]})}"; fi
+  # The issue does not say whether 5 kB per idle h2 connection includes TLS
+  # (TLS alone costs nginx ~15 kB): h2 minus the tls row too.
+  if [[ -n ${R[idle_h2,skewgate,bytes]:-} && -n ${R[idle_tls,skewgate,bytes]:-} ]]; then
+    local over=$((R[idle_h2,skewgate,bytes] - R[idle_tls,skewgate,bytes]))
+    target_ratio "idle h2 minus tls B/conn $over / 5000 B" "$over" 5000 1.0
+  else
+    target_ratio "idle h2 minus tls B/conn / 5000 B" "" "" 1.0
   fi
-  echo "target: skewgate CPU/req <= nginx on every plain workload: $verdict"
-  # Issue 16 over TLS, issue 18 over h2: at or below the better of nginx and HAProxy.
-  local best prefix
-  for prefix in tls h2; do
-    verdict=n/a worse=() ok_all=1 any=0
-    for spec in "${WORKLOADS[@]}"; do
-      IFS='|' read -r wl _ <<<"$spec"
-      [[ $wl == "${prefix}"_* ]] || continue
-      best=$(better_of "${R[$wl,nginx,cpu_us]:-}" "${R[$wl,haproxy,cpu_us]:-}")
-      if [[ -n ${R[$wl,skewgate,cpu_us]:-} && -n $best ]]; then
-        any=1
-        awk -v a="${R[$wl,skewgate,cpu_us]}" -v b="$best" 'BEGIN { exit !(a <= b) }' \
-          || { ok_all=0; worse+=("$wl"); }
-      else
-        ok_all=0
-      fi
-    done
-    if ((any)); then
-      if ((ok_all)); then verdict=met; else verdict="not met${worse[*]:+ (above the better of nginx and HAProxy: ${worse[*]})}"; fi
-    fi
-    echo "target: skewgate CPU/req <= min(nginx, haproxy) on every ${prefix^^} workload: $verdict"
-  done
-  verdict=n/a
-  if [[ -n ${R[idle_connect,skewgate,bytes]:-} && -n ${R[idle_request,skewgate,bytes]:-} ]]; then
-    if ((${R[idle_connect,skewgate,bytes]} <= 2048 && ${R[idle_request,skewgate,bytes]} <= 2048)); then
-      verdict=met
-    else
-      verdict="not met"
-    fi
-  fi
-  echo "target: skewgate memory per idle connection <= 2048 B: $verdict"
-  # Issue 18: per idle h2 connection at or below the better of nginx and HAProxy.
-  verdict=n/a
+  # issue 18, still telling: per idle h2 connection at or below the better of the two
   best=$(better_of "${R[idle_h2,nginx,bytes]:-}" "${R[idle_h2,haproxy,bytes]:-}")
-  if [[ -n ${R[idle_h2,skewgate,bytes]:-} && -n $best ]]; then
-    if ((${R[idle_h2,skewgate,bytes]} <= best)); then verdict=met; else verdict="not met"; fi
+  target_ratio "idle h2 B/conn / better of nginx, haproxy (issue 18)" "${R[idle_h2,skewgate,bytes]:-}" "$best" 1.0
+  # The product path: each page-load mix against the plain proxied request
+  # of a returning browser (ka50pin), skewgate's own CPU/req.
+  local spec
+  for spec in "${MIXES[@]}"; do
+    wl=${spec%%|*}
+    target_ratio "CPU/req $wl / skewgate ka50pin" "${R[$wl,skewgate,cpu_us]:-}" "${R[ka50pin,skewgate,cpu_us]:-}" 1.10
+  done
+  if ((${#MIXES[@]})); then
+    echo "(mix_replay: every request costs skewgate two upstream exchanges, the miss and the replay;"
+    echo " mix_document: every request seals a new pin; mix_page has one of each per 16 requests)"
   fi
-  echo "target: skewgate memory per idle h2 connection <= min(nginx, haproxy): $verdict"
 }
 
 # --- main ---
@@ -579,6 +787,10 @@ main() {
   local keep=() spec
   for spec in "${WORKLOADS[@]}"; do wanted "${spec%%|*}" && keep+=("$spec"); done
   WORKLOADS=("${keep[@]+"${keep[@]}"}")
+  keep=()
+  for spec in "${MIXES[@]}"; do wanted "${spec%%|*}" && keep+=("$spec"); done
+  MIXES=("${keep[@]+"${keep[@]}"}")
+  ACCESS_LOG=$ACCESS_LOG_ON
   (($(nproc) >= 2)) || log "warning: fewer than 2 cpus; proxy and load share a core"
 
   # 10k idle client connections + as many proxy fds (+ upstream) need a high
@@ -627,12 +839,13 @@ main() {
   # All proxies run at once (idle ones cost nothing) and take turns on each
   # workload, in an order rotated every round, so drifting background load
   # hits them alike.
-  declare -gA PID_OF=()
+  declare -gA PID_OF=() DIR_OF=()
   local running=() spec wl round i n
   for p in $PROXIES; do
     if start_proxy "$p"; then
       log "$p on 127.0.0.1:${PORT[$p]} (cpu $PROXY_CPU), pid $PROXY_PID"
       PID_OF[$p]=$PROXY_PID
+      DIR_OF[$p]=$PROXY_DIR
       running+=("$p")
       if [[ -n $TLS_NA_REASON ]]; then
         log "$p: TLS n/a ($TLS_NA_REASON)"
@@ -663,15 +876,32 @@ main() {
   # A returning browser sends its pin back: one more workload whose requests
   # carry a pin skewgate sealed (both skewgate variants share the bench's pin
   # secret; nginx and HAProxy get the same bytes and ignore the cookie).
-  if [[ -n ${PID_OF[skewgate]:-} ]] && wanted ka50pin; then
+  # The page-load mixes need ka50pin: their baseline.
+  if [[ -n ${PID_OF[skewgate]:-} ]] && { wanted ka50pin || ((${#MIXES[@]})); }; then
+    # skewgate pins HTML documents only (design.md section 6): the mixes' /cart
     local pin
-    pin=$(curl -s -D - -o /dev/null -H 'Host: localhost' "http://127.0.0.1:${PORT[skewgate]}/" |
-          sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | tr -d '\r')
+    pin=$(pin_of localhost)
     if [[ -n $pin ]]; then
       WORKLOADS+=("ka50pin|50|/|Cookie: $pin|keep-alive, 50 connections, each request carries its pin")
     else
       log "warning: skewgate set no pin cookie; the ka50pin workload is skipped"
     fi
+  fi
+  # The mixes carry the pins skewgate seals for a document of each app (the
+  # same bytes for every proxy); without a skewgate they carry a dummy.
+  if ((${#MIXES[@]})); then
+    if [[ -n ${PID_OF[skewgate]:-} ]]; then
+      PIN_COOKIE=$(pin_of localhost)
+      REPLAY_PIN_COOKIE=$(pin_of replay.localhost)
+      [[ -n $PIN_COOKIE && -n $REPLAY_PIN_COOKIE ]] || log "warning: skewgate set no pin on /cart; the mixes carry none"
+      PIN_COOKIE=${PIN_COOKIE:-skewgate_pin=none}
+      REPLAY_PIN_COOKIE=${REPLAY_PIN_COOKIE:-skewgate_pin=none}
+    fi
+    for p in "${running[@]+"${running[@]}"}"; do
+      R[mix,$p,probe]=$(mix_probe "${PORT[$p]}")
+      log "$p mix probe: ${R[mix,$p,probe]}"
+    done
+    WORKLOADS+=("${MIXES[@]}")
   fi
   n=${#running[@]}
   for ((round = 1; round <= ROUNDS; round++)); do
@@ -682,7 +912,20 @@ main() {
       done
     done
   done
+  # BENCH_ACCESS_LOG=1: the lines each proxy wrote (they did log).
+  if [[ -n $ACCESS_LOG ]]; then
+    for p in "${running[@]+"${running[@]}"}"; do
+      R[log,$p,lines]=$(wc -l <"${DIR_OF[$p]}/access.log" 2>/dev/null || echo 0)
+    done
+  fi
   for p in "${running[@]+"${running[@]}"}"; do stop_pid "${PID_OF[$p]}"; done
+
+  # Worker spread: a fresh two-worker proxy per row.
+  if wanted spread; then
+    for spec in "${SPREADS[@]}"; do
+      for p in $PROXIES; do spread_one "$p" "$spec"; done
+    done
+  fi
 
   # Memory per idle connection: a fresh proxy each time.
   if wanted idle; then
