@@ -28,6 +28,11 @@
 # concurrent streams, a fixed count (-n); a proxy whose TLS listener does not
 # pick h2 has those rows n/a ("skipped: this skewgate has no h2").
 #
+# Page-load mixes (issue 19): run.sh's mixes (mix_requests.lua) with
+# mix_count.lua, against ka50pin (keep-alive with the pin, the plain request
+# of a returning browser). The pins come from a skewgate started (without
+# valgrind) before the measured ones; every proxy gets the same bytes.
+#
 # Environment: BENCH_PROXIES ("skewgate nginx haproxy"), BENCH_ONLY (comma list
 # of workload names; default all), BENCH_PORT_BASE (18180: skewgate +0, nginx
 # +1, haproxy +2, upstream +10, TLS +40; not run.sh's 18080, so both can run at
@@ -68,8 +73,15 @@ WORKLOADS=(
   "tls_full|h2load|1|/||10|100|TLS, a full handshake per request (h2load --h1, one request per connection)"
   "h2_small|h2|10|/||300|3000|HTTP/2 over TLS (h2load), 10 connections x $H2_STREAMS streams, small response"
   "h2_16k|h2|10|/16k||200|2000|HTTP/2 over TLS (h2load), 10 connections x $H2_STREAMS streams, 16 KiB response"
+  "ka50pin|wrk|10|/|@PIN@|300|3000|plain keep-alive, each request carries its pin (the mixes' baseline)"
+  "mix_page|mix|10|/cart||320|3200|page loads (16 requests: document, 10 assets, 3 RSC prefetches, action, replayed action)"
+  "mix_document|mix|10|/cart||300|3000|documents without a pin (skewgate seals one)"
+  "mix_assets|mix|10|/cart||300|3000|assets with ?dpl= and the pin"
+  "mix_rsc|mix|10|/cart||300|3000|RSC prefetches with x-deployment-id and the pin"
+  "mix_action|mix|10|/cart||300|3000|server actions of the current build (manifest check)"
+  "mix_replay|mix|10|/cart||200|2000|stale actions replayed on dpl-a (zero-config app; nginx/HAProxy pass the 409 on)"
 )
-wanted() { [[ -z $ONLY || ",$ONLY," == *",$1,"* ]]; }
+wanted() { [[ -z $ONLY || ",$ONLY," == *",$1,"* || ($1 == mix_* && ",$ONLY," == *",mix,"*) ]]; }
 scaled() { local n=$(($1 * SCALE / 100)); echo $((n > 0 ? n : 1)); }
 
 LOG_TAG=instr
@@ -84,17 +96,29 @@ declare -A R  # R[workload,proxy,field]
 
 # --- load ---
 
-# run_wrk out_file connections port path header requests scheme: exactly
-# `requests` requests (count.lua); sets COUNTS="requests non_2xx 0".
+# run_wrk out_file connections port path header requests scheme [mix kind]:
+# exactly `requests` requests (count.lua, or mix_count.lua for a page-load
+# mix); sets COUNTS="requests non_2xx 0 miss" (miss: 409 answers of a mix,
+# the stale action's miss passed on).
+PIN_COOKIE=skewgate_pin=none
+REPLAY_PIN_COOKIE=skewgate_pin=none
 run_wrk() {
-  local out=$1 conns=$2 port=$3 path=$4 header=$5 n=$6 scheme=$7
-  local args=(-t 1 -c "$conns" -d 120s --timeout 30s -H 'Host: localhost' -s "$HERE/count.lua")
+  local out=$1 conns=$2 port=$3 path=$4 header=$5 n=$6 scheme=$7 mix=${8:-}
+  local args=(-t 1 -c "$conns" -d 120s --timeout 30s -H 'Host: localhost')
+  local tail=(-- "$n")
+  if [[ -n $mix ]]; then
+    args+=(-s "$HERE/mix_count.lua")
+    tail=(-- "$mix" "$PIN_COOKIE" "$REPLAY_PIN_COOKIE" "$n")
+  else
+    args+=(-s "$HERE/count.lua")
+  fi
+  [[ $header == @PIN@ ]] && header="Cookie: $PIN_COOKIE"
   [[ -n $header ]] && args+=(-H "$header")
-  start_bg "$out" taskset -c "$LOAD_CPU" timeout 150 wrk "${args[@]}" "$scheme://127.0.0.1:$port$path" -- "$n"
+  start_bg "$out" taskset -c "$LOAD_CPU" timeout 150 wrk "${args[@]}" "$scheme://127.0.0.1:$port$path" "${tail[@]}"
   local pid=$LAST_PID
   wait "$pid" || true
   untrack "$pid"
-  COUNTS=$(sed -n 's/^COUNT requests=\([0-9]*\) non_2xx=\([0-9]*\)$/\1 \2 0/p' "$out")
+  COUNTS=$(sed -n 's/^COUNT requests=\([0-9]*\) non_2xx=\([0-9]*\)\( miss=\([0-9]*\)\)\{0,1\}$/\1 \2 0 \4/p' "$out")
   [[ -n $COUNTS ]] || COUNTS="0 0 0"
 }
 
@@ -176,7 +200,7 @@ measure() {
   if [[ $wl == tls_* || $wl == h2_* ]]; then port=$((port + TLS_PORT_OFFSET)); scheme=https; fi
   out=$TMP/$tool-$proxy-$wl
   log "$proxy $wl: $warm warm-up + $n measured requests ($desc)"
-  local reqs bad errs
+  local reqs bad errs miss
   if [[ $tool == h2 ]]; then
     run_h2 "$out.warmup" "$conns" "$port" "$path" "$warm"
     cg_zero || { R[$wl,$proxy,na]="callgrind_control -z failed"; return; }
@@ -186,11 +210,17 @@ measure() {
     cg_zero || { R[$wl,$proxy,na]="callgrind_control -z failed"; return; }
     run_h2load "$out" "$port" "$path" "$n"
   else
-    run_wrk "$out.warmup" "$conns" "$port" "$path" "$header" "$warm" "$scheme"
+    local mix=
+    [[ $tool == mix ]] && mix=$wl
+    run_wrk "$out.warmup" "$conns" "$port" "$path" "$header" "$warm" "$scheme" "$mix"
     cg_zero || { R[$wl,$proxy,na]="callgrind_control -z failed"; return; }
-    run_wrk "$out" "$conns" "$port" "$path" "$header" "$n" "$scheme"
+    run_wrk "$out" "$conns" "$port" "$path" "$header" "$n" "$scheme" "$mix"
   fi
-  read -r reqs bad errs <<<"$COUNTS"
+  read -r reqs bad errs miss <<<"$COUNTS"
+  miss=${miss:-0}
+  # the stale action's 409: skewgate must have replayed it; nginx and
+  # HAProxy pass it on (noted under the table, not an error)
+  if [[ $proxy == skewgate || $proxy == sg-nometrics ]]; then bad=$((bad + miss)); else R[$wl,$proxy,miss]=$miss; fi
   cg_dump "$proxy"
   if ! kill -0 "$VG_PID" 2>/dev/null; then
     R[$wl,$proxy,na]="proxy exited during the run"
@@ -244,6 +274,7 @@ run_proxy() {
     IFS='|' read -r wl tool _ <<<"$spec"
     if [[ ($wl == tls_* || $wl == h2_*) && -n $TLS_NA_REASON ]]; then R[$wl,$p,na]=$TLS_NA_REASON; continue; fi
     [[ $tool == h2 ]] && tool=h2load
+    [[ $tool == mix ]] && tool=wrk
     if [[ -z $(command -v "$tool") ]]; then R[$wl,$p,na]="$tool missing"; continue; fi
     if [[ $wl == h2_* ]]; then
       if [[ -z $h2_checked ]]; then
@@ -307,6 +338,21 @@ report() {
     for p in $PROXIES; do printf ' %s %s' "$p" "${R[$wl,$p,hs]:-n/a}"; done
     echo
   done
+  local mix_said=0
+  for spec in "${WORKLOADS[@]}"; do
+    IFS='|' read -r wl _ <<<"$spec"
+    [[ $wl == mix_* ]] || continue
+    ((mix_said++)) || printf '\nmixes / ka50pin (k instr/req; the product path against the plain request of a returning browser, target <= 1.10x for skewgate):\n'
+    printf '  %-12s' "$wl"
+    for p in $PROXIES; do printf ' %s %s' "$p" "$(ratio "${R[$wl,$p,k]:-}" "${R[ka50pin,$p,k]:-}")"; done
+    echo
+  done
+  for spec in "${WORKLOADS[@]}"; do
+    IFS='|' read -r wl _ <<<"$spec"
+    for p in $PROXIES; do
+      ((${R[$wl,$p,miss]:-0} > 0)) && echo "  ($wl $p: ${R[$wl,$p,miss]} answers 409: the stale action's miss passed on, no replay)"
+    done
+  done
   local said=0
   for spec in "${WORKLOADS[@]}"; do
     IFS='|' read -r wl _ _ _ _ _ _ desc <<<"$spec"
@@ -368,6 +414,25 @@ main() {
   make_certificate
   start_upstream
   log "upstream nginx on 127.0.0.1:$UPSTREAM_PORT (cpu $LOAD_CPU), pid $UPSTREAM_PID"
+
+  # The pins of the mixes and ka50pin: sealed by a skewgate outside valgrind
+  # (the bench's fixed secret), so every proxy gets the same bytes.
+  local need_pin=
+  for spec in "${WORKLOADS[@]}"; do [[ $spec == mix_* || $spec == ka50pin* ]] && need_pin=1; done
+  if [[ -n $need_pin && -x $SKEWGATE_BIN ]]; then
+    local saved_tries=$PROXY_START_TRIES
+    PROXY_START_TRIES=100
+    if start_proxy skewgate; then
+      PIN_COOKIE=$(pin_of localhost "${PORT[skewgate]}")
+      REPLAY_PIN_COOKIE=$(pin_of replay.localhost "${PORT[skewgate]}")
+      stop_pid "$PROXY_PID"
+      PROXY_PID=
+    fi
+    PROXY_START_TRIES=$saved_tries
+    PIN_COOKIE=${PIN_COOKIE:-skewgate_pin=none}
+    REPLAY_PIN_COOKIE=${REPLAY_PIN_COOKIE:-skewgate_pin=none}
+    log "pins for ka50pin and the mixes: ${PIN_COOKIE:0:24}..., ${REPLAY_PIN_COOKIE:0:24}..."
+  fi
 
   for p in $PROXIES; do run_proxy "$p"; done
 

@@ -241,6 +241,14 @@ h2_check() {
   fi
 }
 
+# pin_of host port [seconds]: the pin cookie ("skewgate_pin=<value>") the
+# skewgate on `port` seals for a document of `host`'s app (the page-load
+# mixes' /cart: skewgate pins text/html answers only), or nothing.
+pin_of() {
+  curl -s -D - -o /dev/null --max-time "${3:-5}" -H "Host: $1" -H 'Accept: text/html' -H 'Sec-Fetch-Mode: navigate' \
+    "http://127.0.0.1:$2/cart" | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | tr -d '\r' | head -n1 || true
+}
+
 # --- upstream and proxies ---
 
 UPSTREAM_PID=

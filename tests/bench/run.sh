@@ -472,13 +472,6 @@ mix_probe_word() { # "status build set-cookie" -> "status build[ pin]"
   printf '%s %s%s' "${status:-none}" "${build:-?}" "$([[ $cookie == skewgate_pin=* ]] && echo ' pin')"
 }
 
-# pin_of host: the pin cookie skewgate seals for a document of `host`'s app
-# ("skewgate_pin=<value>"), or nothing.
-pin_of() {
-  curl -s -D - -o /dev/null --max-time 5 -H "Host: $1" -H 'Accept: text/html' -H 'Sec-Fetch-Mode: navigate' \
-    "http://127.0.0.1:${PORT[skewgate]}/cart" | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | tr -d '\r' | head -n1
-}
-
 # --- worker spread (SO_REUSEPORT) ---
 
 # unit_ticks proxy pid: "unit ticks" per worker of the proxy: nginx's worker
@@ -521,7 +514,7 @@ spread_one() {
   while read -r u t; do before[$u]=$t; done < <(unit_ticks "$proxy" "$pid")
   run_wrk "$out" "$conns" "${PORT[$proxy]}" "$path" "$header" "$DURATION"
   local deltas
-  deltas=$(unit_ticks "$proxy" "$pid" | while read -r u t; do echo "$((t - ${before[$u]:-0}))"; done | sort -rn | head -n 2)
+  deltas=$(unit_ticks "$proxy" "$pid" | while read -r u t; do echo "$((t - ${before[$u]:-0}))"; done | sort -rn | awk 'NR <= 2')
   stop_pid "$pid"
   PROXY_PID=
   local reqs
@@ -535,7 +528,7 @@ spread_one() {
     END {
       if (NR < 2 || s == 0) { print "n/a n/a"; exit }
       mn = v[1] < v[2] ? v[1] : v[2]; mx = v[1] < v[2] ? v[2] : v[1]
-      printf "%.0f/%.0f %s\n", mx * 100 / s, mn * 100 / s, mn > 0 ? sprintf("%.2f", mx / mn) : "inf"
+      printf "%.0f/%.0f %s\n", mx * 100 / s, mn * 100 / s, (mn > 0 ? sprintf("%.2f", mx / mn) : "inf")
     }' <<<"$deltas")
   R[$wl,$proxy,ticks]=$(awk '{ s += $1 } END { print s + 0 }' <<<"$deltas")
 }
@@ -771,7 +764,14 @@ report_targets() {
   done
   if ((${#MIXES[@]})); then
     echo "(mix_replay: every request costs skewgate two upstream exchanges, the miss and the replay;"
-    echo " mix_document: every request seals a new pin; mix_page has one of each per 16 requests)"
+    echo " mix_document: every request seals a new pin; mix_page has one of each per 16 requests;"
+    echo " the mixes' requests are larger than ka50pin's, so the same bytes cost nginx and HAProxy more too:"
+    for spec in "${MIXES[@]}"; do
+      wl=${spec%%|*}
+      printf '  %-12s / own ka50pin: nginx %s  haproxy %s)\n' "$wl" \
+        "$(ratio "${R[$wl,nginx,cpu_us]:-}" "${R[ka50pin,nginx,cpu_us]:-}")" \
+        "$(ratio "${R[$wl,haproxy,cpu_us]:-}" "${R[ka50pin,haproxy,cpu_us]:-}")"
+    done
   fi
 }
 
@@ -880,7 +880,7 @@ main() {
   if [[ -n ${PID_OF[skewgate]:-} ]] && { wanted ka50pin || ((${#MIXES[@]})); }; then
     # skewgate pins HTML documents only (design.md section 6): the mixes' /cart
     local pin
-    pin=$(pin_of localhost)
+    pin=$(pin_of localhost "${PORT[skewgate]}")
     if [[ -n $pin ]]; then
       WORKLOADS+=("ka50pin|50|/|Cookie: $pin|keep-alive, 50 connections, each request carries its pin")
     else
@@ -891,8 +891,8 @@ main() {
   # same bytes for every proxy); without a skewgate they carry a dummy.
   if ((${#MIXES[@]})); then
     if [[ -n ${PID_OF[skewgate]:-} ]]; then
-      PIN_COOKIE=$(pin_of localhost)
-      REPLAY_PIN_COOKIE=$(pin_of replay.localhost)
+      PIN_COOKIE=$(pin_of localhost "${PORT[skewgate]}")
+      REPLAY_PIN_COOKIE=$(pin_of replay.localhost "${PORT[skewgate]}")
       [[ -n $PIN_COOKIE && -n $REPLAY_PIN_COOKIE ]] || log "warning: skewgate set no pin on /cart; the mixes carry none"
       PIN_COOKIE=${PIN_COOKIE:-skewgate_pin=none}
       REPLAY_PIN_COOKIE=${REPLAY_PIN_COOKIE:-skewgate_pin=none}
