@@ -323,7 +323,7 @@ start_proxy() {
       [[ -x $HAPROXY_BIN ]] || { NA_REASON="haproxy not installed"; return 1; }
       # BENCH_ACCESS_LOG=1: HAProxy's HTTP log line to stdout (no syslog
       # service needed), stdout being $dir/access.log
-      local log_global= log_defaults= out=$dir/stdout.log
+      local log_global='' log_defaults='' out=$dir/stdout.log
       if [[ -n $ACCESS_LOG ]]; then
         log_global="log stdout format raw local0"
         log_defaults="log global\n    option httplog"
