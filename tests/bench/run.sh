@@ -765,10 +765,10 @@ report_targets() {
   if ((${#MIXES[@]})); then
     echo "(mix_replay: every request costs skewgate two upstream exchanges, the miss and the replay;"
     echo " mix_document: every request seals a new pin; mix_page has one of each per 16 requests;"
-    echo " the mixes' requests are larger than ka50pin's, so the same bytes cost nginx and HAProxy more too:"
+    echo " the mixes' requests are larger than ka50pin's, so the same bytes may cost nginx and HAProxy more too)"
     for spec in "${MIXES[@]}"; do
       wl=${spec%%|*}
-      printf '  %-12s / own ka50pin: nginx %s  haproxy %s)\n' "$wl" \
+      printf '  reference: %-12s / own ka50pin: nginx %s  haproxy %s\n' "$wl" \
         "$(ratio "${R[$wl,nginx,cpu_us]:-}" "${R[ka50pin,nginx,cpu_us]:-}")" \
         "$(ratio "${R[$wl,haproxy,cpu_us]:-}" "${R[ka50pin,haproxy,cpu_us]:-}")"
     done
