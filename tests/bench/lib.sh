@@ -249,6 +249,26 @@ pin_of() {
     "http://127.0.0.1:$2/cart" | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | tr -d '\r' | head -n1 || true
 }
 
+# excess sg_mix sg_base [ref_mix ref_base]...: skewgate's growth from its
+# base to a mix (sg_mix / sg_base) over the smallest growth of the reference
+# proxies with both figures, as "1.22x", or n/a. The page-load mixes' requests
+# are larger than ka50pin's, which costs every proxy more; what skewgate adds
+# beyond that is what its product path costs.
+excess() {
+  awk -v args="$*" 'BEGIN {
+    n = split(args, v, " ")
+    if (n < 4 || v[1] + 0 <= 0 || v[2] + 0 <= 0) { print "n/a"; exit }
+    best = ""
+    for (i = 3; i + 1 <= n; i += 2)
+      if (v[i] ~ /^[0-9.]+$/ && v[i + 1] ~ /^[0-9.]+$/ && v[i + 1] + 0 > 0) {
+        g = v[i] / v[i + 1]
+        if (best == "" || g < best) best = g
+      }
+    if (best == "" || best <= 0) { print "n/a"; exit }
+    printf "%.2fx\n", (v[1] / v[2]) / best
+  }'
+}
+
 # --- upstream and proxies ---
 
 UPSTREAM_PID=

@@ -2,8 +2,8 @@
 # skewgate side-by-side benchmark: skewgate, nginx and HAProxy (Debian packages)
 # run the same workloads on this machine, taking turns on each workload.
 #
-#   bash tests/bench/run.sh                   # from the repo root, ~9 min
-#   BENCH_DURATION=3 bash tests/bench/run.sh  # quick run, ~6 min
+#   bash tests/bench/run.sh                   # from the repo root, ~18 min
+#   BENCH_DURATION=3 bash tests/bench/run.sh  # quick run, ~11 min
 #
 # Layout: the proxy under test is pinned to BENCH_PROXY_CPU (0) with one
 # worker/process/thread; wrk and the upstream (a separate nginx serving "ok\n"
@@ -771,6 +771,9 @@ report_targets() {
       printf '  reference: %-12s / own ka50pin: nginx %s  haproxy %s\n' "$wl" \
         "$(ratio "${R[$wl,nginx,cpu_us]:-}" "${R[ka50pin,nginx,cpu_us]:-}")" \
         "$(ratio "${R[$wl,haproxy,cpu_us]:-}" "${R[ka50pin,haproxy,cpu_us]:-}")"
+      printf '  %-12s skewgate growth / the smaller growth of nginx and haproxy: %s\n' "$wl" \
+        "$(excess "${R[$wl,skewgate,cpu_us]:-x}" "${R[ka50pin,skewgate,cpu_us]:-x}" "${R[$wl,nginx,cpu_us]:-x}" \
+           "${R[ka50pin,nginx,cpu_us]:-x}" "${R[$wl,haproxy,cpu_us]:-x}" "${R[ka50pin,haproxy,cpu_us]:-x}")"
     done
   fi
 }
