@@ -37,7 +37,9 @@
 # of workload names; default all), BENCH_PORT_BASE (18180: skewgate +0, nginx
 # +1, haproxy +2, upstream +10, TLS +40; not run.sh's 18080, so both can run at
 # once), BENCH_INSTR_SCALE (percent of the request counts below, 100),
-# BENCH_PROXY_CPU (0), BENCH_LOAD_CPU (1), SKEWGATE_BIN (build/skewgate).
+# BENCH_PROXY_CPU (0), BENCH_LOAD_CPU (1), SKEWGATE_BIN (build/skewgate),
+# BENCH_ACCESS_LOG (1: every proxy logs each request to a file, as in run.sh;
+# callgrind counts the formatting, not the kernel's write).
 # Needs valgrind, wrk, h2load (tls_full, h2_*), nginx (the upstream), haproxy; a
 # missing one makes its column or rows n/a. The table also goes to
 # tests/bench/results/instructions-latest.txt, each measured profile to
@@ -309,6 +311,11 @@ report() {
   echo "one worker/process/thread each, run.sh's configs; wrk: 10 keep-alive connections, 1 for Connection: close; a fixed request count after a warm-up on as many connections"
   echo "tls_ka50 -hs = tls_ka50 without the inclusive cost of SSL_do_handshake (wrk's 10 connections handshake in the window); h2_* -hs alike (h2load's 10)"
   echo "h2_*: h2load over TLS, ALPN h2, 10 connections x $H2_STREAMS concurrent streams, -n requests"
+  if [[ -n $ACCESS_LOG ]]; then
+    echo "access log: ON for all three, to a file (nginx combined unbuffered; HAProxy log stdout format raw + httplog; skewgate its default format)"
+  else
+    echo "access log: off for all three (BENCH_ACCESS_LOG=1: each logs every request to a file)"
+  fi
   echo
   printf '%-14s' workload
   for p in $PROXIES; do printf ' %10s' "$p"; done
@@ -407,6 +414,8 @@ main() {
   HAPROXY_MAXCONN=1024
   # nginx: one process, no master (the worker is what valgrind would not follow)
   NGINX_PROXY_ARGS=(-g 'master_process off;')
+  ACCESS_LOG=${BENCH_ACCESS_LOG:-}
+  [[ $ACCESS_LOG == 0 ]] && ACCESS_LOG=
   PROXY_START_TRIES=900  # 90 s: start-up under valgrind is slow
   PROBE_MAX_TIME=60
   port_busy "$UPSTREAM_PORT" && die "port $UPSTREAM_PORT busy; set BENCH_PORT_BASE"
