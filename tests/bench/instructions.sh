@@ -2,7 +2,7 @@
 # Instructions per request of skewgate, nginx and HAProxy under callgrind, for
 # the main workloads of run.sh, so that a regression shows up in review.
 #
-#   bash tests/bench/instructions.sh             # from the repo root, ~5 min
+#   bash tests/bench/instructions.sh             # from the repo root, ~7 min
 #   BENCH_ONLY=ka50,tls_ka50 bash tests/bench/instructions.sh
 #
 # Why callgrind: this VM gives no hardware counters (perf stat says
