@@ -6,48 +6,83 @@
 #include <charconv>
 #include <cstddef>
 #include <cstdio>
-#include <initializer_list>
 #include <optional>
 #include <string_view>
+
+#include "gateway/http/connection_tokens.h"
 
 namespace sg::gateway {
 
 namespace {
 
 using routing::iequals;
+using namespace std::string_view_literals;  // literals whose length is known at compile time
+
+// The fields the forwarding rules name, told apart once per field: a switch
+// on the length, then at most three case-insensitive compares, instead of
+// a dozen compares for every field of every message.
+enum class Field {
+  other,
+  host,
+  origin,
+  upgrade,
+  content_length,
+  hop_by_hop,  // besides Upgrade
+  x_middleware_subrequest,
+  x_forwarded_for,
+  x_forwarded_proto,
+  x_forwarded_host,
+  client_claim,  // X-Real-IP, Forwarded, X-Forwarded-Port
+};
 
 // Hop-by-hop headers (RFC 9110 section 7.6.1, plus the legacy Keep-Alive and
 // Proxy-Connection, and HTTP2-Settings, which RFC 7540 section 3.2.1 makes
-// connection-specific). Transfer-Encoding is rewritten from the framing.
-bool is_hop_by_hop(std::string_view name) {
-  for (std::string_view hop : {"connection", "keep-alive", "proxy-connection", "te", "trailer",
-                               "transfer-encoding", "upgrade", "http2-settings"}) {
-    if (iequals(name, hop)) return true;
+// connection-specific): connection, keep-alive, proxy-connection, te,
+// trailer, transfer-encoding, upgrade, http2-settings. Transfer-Encoding is
+// rewritten from the framing.
+Field classify(std::string_view name) {
+  switch (name.size()) {
+    case 2:
+      if (iequals(name, "te"sv)) return Field::hop_by_hop;
+      break;
+    case 4:
+      if (iequals(name, "host"sv)) return Field::host;
+      break;
+    case 6:
+      if (iequals(name, "origin"sv)) return Field::origin;
+      break;
+    case 7:
+      if (iequals(name, "upgrade"sv)) return Field::upgrade;
+      if (iequals(name, "trailer"sv)) return Field::hop_by_hop;
+      break;
+    case 9:
+      if (iequals(name, "x-real-ip"sv) || iequals(name, "forwarded"sv)) return Field::client_claim;
+      break;
+    case 10:
+      if (iequals(name, "connection"sv) || iequals(name, "keep-alive"sv)) return Field::hop_by_hop;
+      break;
+    case 14:
+      if (iequals(name, "content-length"sv)) return Field::content_length;
+      if (iequals(name, "http2-settings"sv)) return Field::hop_by_hop;
+      break;
+    case 15:
+      if (iequals(name, "x-forwarded-for"sv)) return Field::x_forwarded_for;
+      break;
+    case 16:
+      if (iequals(name, "proxy-connection"sv)) return Field::hop_by_hop;
+      if (iequals(name, "x-forwarded-host"sv)) return Field::x_forwarded_host;
+      if (iequals(name, "x-forwarded-port"sv)) return Field::client_claim;
+      break;
+    case 17:
+      if (iequals(name, "transfer-encoding"sv)) return Field::hop_by_hop;
+      if (iequals(name, "x-forwarded-proto"sv)) return Field::x_forwarded_proto;
+      break;
+    case 23:
+      if (iequals(name, "x-middleware-subrequest"sv)) return Field::x_middleware_subrequest;
+      break;
+    default: break;
   }
-  return false;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-// True when any Connection header lists `name` among its comma-separated
-// options (every Connection header counts, any case). Scans instead of
-// collecting so nothing is allocated; heads are bounded by limits.headers.
-bool named_in_connection(const std::vector<HeaderField>& headers, std::string_view name) {
-  for (const HeaderField& field : headers) {
-    if (!iequals(field.name, "connection")) continue;
-    std::string_view rest = field.value;
-    while (!rest.empty()) {
-      std::size_t comma = rest.find(',');
-      if (iequals(trim(rest.substr(0, comma)), name)) return true;
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
-  }
-  return false;
+  return Field::other;
 }
 
 void append_header(std::string& out, std::string_view name, std::string_view value) {
@@ -129,14 +164,14 @@ std::string_view reason_phrase(int status) {
 
 namespace {
 
-// Whether `field` is forwarded at all: hop-by-hop and Connection-nominated
-// headers stop here, except Host and Origin which are end-to-end whatever
-// Connection says (Next.js compares them for Server Actions). Framing headers
-// are rewritten by the caller.
-bool forwardable(const std::vector<HeaderField>& headers, std::string_view name) {
-  if (iequals(name, "host") || iequals(name, "origin")) return true;
-  if (is_hop_by_hop(name) || iequals(name, "content-length")) return false;
-  return !named_in_connection(headers, name);
+// Whether a field of kind `kind` named `name` is forwarded at all:
+// hop-by-hop and Connection-nominated headers stop here, except Host and
+// Origin which are end-to-end whatever Connection says (Next.js compares them
+// for Server Actions). Framing headers are rewritten by the caller.
+bool forwardable(Field kind, std::string_view name, const ConnectionTokens& connection) {
+  if (kind == Field::host || kind == Field::origin) return true;
+  if (kind == Field::hop_by_hop || kind == Field::upgrade || kind == Field::content_length) return false;
+  return !connection.names(name);
 }
 
 void append_framing(std::string& out, bool chunked, const std::optional<std::uint64_t>& content_length) {
@@ -155,33 +190,38 @@ void append_upstream_request_head(std::string& out, const RequestHead& head, con
   out.reserve(out.size() + estimated_size(head.headers) + head.method.size() + head.target.size());
   out.append(head.method).append(" ").append(head.target).append(" HTTP/1.1\r\n");
 
+  const ConnectionTokens connection(head.headers);
   std::string_view host;
   bool host_seen = false;
   for (const HeaderField& field : head.headers) {
     const std::string_view name = field.name;
-    if (iequals(name, "upgrade")) {
+    const Field kind = classify(name);
+    if (kind == Field::upgrade) {
       // Upgrade is hop-by-hop, but a tunnel needs the next hop to see it.
       if (head.upgrade) append_header(out, name, field.value);
       continue;
     }
-    if (!forwardable(head.headers, name)) continue;
-    // CVE-2025-29927: this header makes Next.js skip its middleware (auth).
-    if (iequals(name, "x-middleware-subrequest")) continue;
-    // Written below from the context.
-    if (iequals(name, "x-forwarded-for") || iequals(name, "x-forwarded-proto") ||
-        iequals(name, "x-forwarded-host")) {
-      continue;
-    }
-    // Other claims about the client that apps and frameworks read (Next.js
-    // and Express read X-Real-IP and Forwarded for the client address and
-    // scheme): believed only from a trusted proxy, never forged by a client.
-    if (!context.peer_trusted && (iequals(name, "x-real-ip") || iequals(name, "forwarded") ||
-                                  iequals(name, "x-forwarded-port"))) {
-      continue;
-    }
-    if (iequals(name, "host") && !host_seen) {
-      host = field.value;
-      host_seen = true;
+    if (!forwardable(kind, name, connection)) continue;
+    switch (kind) {
+      // CVE-2025-29927: this header makes Next.js skip its middleware (auth).
+      case Field::x_middleware_subrequest: continue;
+      // Written below from the context.
+      case Field::x_forwarded_for:
+      case Field::x_forwarded_proto:
+      case Field::x_forwarded_host: continue;
+      // Other claims about the client that apps and frameworks read (Next.js
+      // and Express read X-Real-IP and Forwarded for the client address and
+      // scheme): believed only from a trusted proxy, never forged by a client.
+      case Field::client_claim:
+        if (!context.peer_trusted) continue;
+        break;
+      case Field::host:
+        if (!host_seen) {
+          host = field.value;
+          host_seen = true;
+        }
+        break;
+      default: break;
     }
     append_header(out, name, field.value);
   }
@@ -193,14 +233,15 @@ void append_upstream_request_head(std::string& out, const RequestHead& head, con
   std::string_view forwarded_host;
   if (context.peer_trusted) {
     for (const HeaderField& field : head.headers) {
-      if (iequals(field.name, "x-forwarded-for")) {
-        if (field.value.empty() || named_in_connection(head.headers, field.name)) continue;
+      const Field kind = classify(field.name);
+      if (kind == Field::x_forwarded_for) {
+        if (field.value.empty() || connection.names(field.name)) continue;
         out.append(forwarded_for_open ? ", " : "X-Forwarded-For: ").append(field.value);
         forwarded_for_open = true;
-      } else if (forwarded_proto.empty() && iequals(field.name, "x-forwarded-proto")) {
-        if (!named_in_connection(head.headers, field.name)) forwarded_proto = field.value;
-      } else if (forwarded_host.empty() && iequals(field.name, "x-forwarded-host")) {
-        if (!named_in_connection(head.headers, field.name)) forwarded_host = field.value;
+      } else if (forwarded_proto.empty() && kind == Field::x_forwarded_proto) {
+        if (!connection.names(field.name)) forwarded_proto = field.value;
+      } else if (forwarded_host.empty() && kind == Field::x_forwarded_host) {
+        if (!connection.names(field.name)) forwarded_host = field.value;
       }
     }
   }
@@ -228,12 +269,14 @@ void append_downstream_response_head(std::string& out, const ResponseHead& head,
   out.append("\r\n");
 
   const bool switching = head.status == 101;
+  const ConnectionTokens connection(head.headers);
   for (const HeaderField& field : head.headers) {
-    if (iequals(field.name, "upgrade")) {
+    const Field kind = classify(field.name);
+    if (kind == Field::upgrade) {
       if (switching) append_header(out, field.name, field.value);
       continue;
     }
-    if (!forwardable(head.headers, field.name)) continue;
+    if (!forwardable(kind, field.name, connection)) continue;
     append_header(out, field.name, field.value);
   }
 
