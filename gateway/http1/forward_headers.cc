@@ -3,9 +3,11 @@
 // caller's buffer, no per-header allocation, names compared with iequals.
 #include "gateway/http1/http_head.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string_view>
 
@@ -85,15 +87,61 @@ Field classify(std::string_view name) {
   return Field::other;
 }
 
-void append_header(std::string& out, std::string_view name, std::string_view value) {
-  out.append(name).append(": ").append(value).append("\r\n");
-}
+// Writes a head into `out` through a cursor: one resize of `out` to the
+// expected size up front, a bounds check and memcpy per piece, one resize
+// down at the end. A head costs a few hundred bytes of zero fill instead of
+// a capacity check, a length update and a call per piece through
+// std::string::append (four per header). A larger head grows `out`.
+class HeadWriter {
+ public:
+  HeadWriter(std::string& out, std::size_t expected) : out_(out) {
+    const std::size_t used = out_.size();
+    out_.resize(used + expected);
+    at(used);
+  }
+  HeadWriter(const HeadWriter&) = delete;
+  HeadWriter& operator=(const HeadWriter&) = delete;
+  ~HeadWriter() { out_.resize(static_cast<std::size_t>(p_ - out_.data())); }
 
-void append_number(std::string& out, std::uint64_t value) {
-  char digits[24];
-  auto result = std::to_chars(digits, digits + sizeof digits, value);
-  out.append(digits, result.ptr);
-}
+  // Inlined on purpose: a call per piece is what this class saves, and GCC
+  // at -O2 kept put() out of line (callgrind: 0.5k instructions per request).
+  [[gnu::always_inline]] void put(std::string_view text) {
+    room(text.size());
+    std::memcpy(p_, text.data(), text.size());
+    p_ += text.size();
+  }
+  [[gnu::always_inline]] void header(std::string_view name, std::string_view value) {
+    room(name.size() + value.size() + 4);
+    std::memcpy(p_, name.data(), name.size());
+    p_ += name.size();
+    *p_++ = ':';
+    *p_++ = ' ';
+    std::memcpy(p_, value.data(), value.size());
+    p_ += value.size();
+    *p_++ = '\r';
+    *p_++ = '\n';
+  }
+  void number(std::uint64_t value) {
+    room(24);
+    p_ = std::to_chars(p_, p_ + 24, value).ptr;
+  }
+
+ private:
+  void room(std::size_t n) {
+    if (static_cast<std::size_t>(end_ - p_) >= n) return;
+    const std::size_t used = static_cast<std::size_t>(p_ - out_.data());
+    out_.resize(std::max(out_.size() * 2, used + n));
+    at(used);
+  }
+  void at(std::size_t used) {
+    p_ = out_.data() + used;
+    end_ = out_.data() + out_.size();
+  }
+
+  std::string& out_;
+  char* p_ = nullptr;
+  char* end_ = nullptr;
+};
 
 std::size_t estimated_size(const std::vector<HeaderField>& headers) {
   std::size_t size = 256;  // start line, framing and added headers
@@ -174,21 +222,25 @@ bool forwardable(Field kind, std::string_view name, const ConnectionTokens& conn
   return !connection.names(name);
 }
 
-void append_framing(std::string& out, bool chunked, const std::optional<std::uint64_t>& content_length) {
+void append_framing(HeadWriter& w, bool chunked, const std::optional<std::uint64_t>& content_length) {
   if (chunked) {
-    out.append("Transfer-Encoding: chunked\r\n");
+    w.put("Transfer-Encoding: chunked\r\n");
   } else if (content_length) {
-    out.append("Content-Length: ");
-    append_number(out, *content_length);
-    out.append("\r\n");
+    w.put("Content-Length: ");
+    w.number(*content_length);
+    w.put("\r\n");
   }
 }
 
 }  // namespace
 
 void append_upstream_request_head(std::string& out, const RequestHead& head, const ForwardContext& context) {
-  out.reserve(out.size() + estimated_size(head.headers) + head.method.size() + head.target.size());
-  out.append(head.method).append(" ").append(head.target).append(" HTTP/1.1\r\n");
+  HeadWriter w(out, estimated_size(head.headers) + head.method.size() + head.target.size() +
+                        context.peer_ip.size());
+  w.put(head.method);
+  w.put(" ");
+  w.put(head.target);
+  w.put(" HTTP/1.1\r\n");
 
   const ConnectionTokens connection(head.headers);
   std::string_view host;
@@ -198,7 +250,7 @@ void append_upstream_request_head(std::string& out, const RequestHead& head, con
     const Field kind = classify(name);
     if (kind == Field::upgrade) {
       // Upgrade is hop-by-hop, but a tunnel needs the next hop to see it.
-      if (head.upgrade) append_header(out, name, field.value);
+      if (head.upgrade) w.header(name, field.value);
       continue;
     }
     if (!forwardable(kind, name, connection)) continue;
@@ -223,7 +275,7 @@ void append_upstream_request_head(std::string& out, const RequestHead& head, con
         break;
       default: break;
     }
-    append_header(out, name, field.value);
+    w.header(name, field.value);
   }
 
   // X-Forwarded-*: received values count only from a trusted peer. Several
@@ -236,7 +288,8 @@ void append_upstream_request_head(std::string& out, const RequestHead& head, con
       const Field kind = classify(field.name);
       if (kind == Field::x_forwarded_for) {
         if (field.value.empty() || connection.names(field.name)) continue;
-        out.append(forwarded_for_open ? ", " : "X-Forwarded-For: ").append(field.value);
+        w.put(forwarded_for_open ? ", " : "X-Forwarded-For: ");
+        w.put(field.value);
         forwarded_for_open = true;
       } else if (forwarded_proto.empty() && kind == Field::x_forwarded_proto) {
         if (!connection.names(field.name)) forwarded_proto = field.value;
@@ -246,59 +299,61 @@ void append_upstream_request_head(std::string& out, const RequestHead& head, con
     }
   }
   if (!context.peer_ip.empty()) {
-    out.append(forwarded_for_open ? ", " : "X-Forwarded-For: ").append(context.peer_ip);
+    w.put(forwarded_for_open ? ", " : "X-Forwarded-For: ");
+    w.put(context.peer_ip);
     forwarded_for_open = true;
   }
-  if (forwarded_for_open) out.append("\r\n");
+  if (forwarded_for_open) w.put("\r\n");
   if (forwarded_proto.empty()) forwarded_proto = context.downstream_tls ? "https" : "http";
-  append_header(out, "X-Forwarded-Proto", forwarded_proto);
+  w.header("X-Forwarded-Proto", forwarded_proto);
   if (forwarded_host.empty()) forwarded_host = host;
-  if (!forwarded_host.empty()) append_header(out, "X-Forwarded-Host", forwarded_host);
+  if (!forwarded_host.empty()) w.header("X-Forwarded-Host", forwarded_host);
 
-  if (head.upgrade) out.append("Connection: upgrade\r\n");
-  append_framing(out, head.chunked, head.content_length);
-  out.append("\r\n");
+  if (head.upgrade) w.put("Connection: upgrade\r\n");
+  append_framing(w, head.chunked, head.content_length);
+  w.put("\r\n");
 }
 
 void append_downstream_response_head(std::string& out, const ResponseHead& head, BodyFraming framing,
                                      bool keep_alive) {
-  out.reserve(out.size() + estimated_size(head.headers) + head.reason.size());
-  out.append("HTTP/1.1 ");
-  append_number(out, static_cast<std::uint64_t>(head.status < 0 ? 0 : head.status));
-  out.append(" ").append(head.reason.empty() ? reason_phrase(head.status) : std::string_view(head.reason));
-  out.append("\r\n");
+  HeadWriter w(out, estimated_size(head.headers) + head.reason.size());
+  w.put("HTTP/1.1 ");
+  w.number(static_cast<std::uint64_t>(head.status < 0 ? 0 : head.status));
+  w.put(" ");
+  w.put(head.reason.empty() ? reason_phrase(head.status) : std::string_view(head.reason));
+  w.put("\r\n");
 
   const bool switching = head.status == 101;
   const ConnectionTokens connection(head.headers);
   for (const HeaderField& field : head.headers) {
     const Field kind = classify(field.name);
     if (kind == Field::upgrade) {
-      if (switching) append_header(out, field.name, field.value);
+      if (switching) w.header(field.name, field.value);
       continue;
     }
     if (!forwardable(kind, field.name, connection)) continue;
-    append_header(out, field.name, field.value);
+    w.header(field.name, field.value);
   }
 
   if (switching) {
     // The connection becomes a tunnel: no body framing, no close.
-    out.append("Connection: upgrade\r\n\r\n");
+    w.put("Connection: upgrade\r\n\r\n");
     return;
   }
   if (head.status >= 100 && head.status < 200) {
     // Interim responses (100, 103) have no body and the final one follows.
-    out.append("\r\n");
+    w.put("\r\n");
     return;
   }
   switch (framing) {
-    case BodyFraming::content_length: append_framing(out, false, head.content_length); break;
-    case BodyFraming::chunked: append_framing(out, true, std::nullopt); break;
+    case BodyFraming::content_length: append_framing(w, false, head.content_length); break;
+    case BodyFraming::chunked: append_framing(w, true, std::nullopt); break;
     case BodyFraming::none:
     case BodyFraming::until_close: break;
   }
   // A body delimited by the close of the connection cannot keep it open.
-  if (!keep_alive || framing == BodyFraming::until_close) out.append("Connection: close\r\n");
-  out.append("\r\n");
+  if (!keep_alive || framing == BodyFraming::until_close) w.put("Connection: close\r\n");
+  w.put("\r\n");
 }
 
 void append_chunk(std::string& out, std::string_view data) {
