@@ -127,8 +127,10 @@ class HeadWriter {
   }
 
  private:
-  void room(std::size_t n) {
-    if (static_cast<std::size_t>(end_ - p_) >= n) return;
+  [[gnu::always_inline]] void room(std::size_t n) {
+    if (static_cast<std::size_t>(end_ - p_) < n) grow(n);
+  }
+  void grow(std::size_t n) {
     const std::size_t used = static_cast<std::size_t>(p_ - out_.data());
     out_.resize(std::max(out_.size() * 2, used + n));
     at(used);
