@@ -10,9 +10,12 @@
 #include <span>
 #include <string_view>
 
+#include "gateway/http/field_name.h"
 #include "routing/request_view.h"
 
 namespace sg::gateway {
+
+inline constexpr FieldName kConnection{"connection"};
 
 class ConnectionTokens {
  public:
@@ -21,7 +24,7 @@ class ConnectionTokens {
   // trimmed of spaces and tabs, and an empty one (", ,") names the empty name.
   explicit ConnectionTokens(std::span<const routing::HeaderField> headers) : headers_(headers) {
     for (const routing::HeaderField& field : headers) {
-      if (!routing::iequals(field.name, "connection")) continue;
+      if (!is_field(field.name, kConnection)) continue;
       any_ = true;
       for_each(field.value, [&](std::string_view token) {
         if (count_ < names_.size()) {
@@ -44,7 +47,7 @@ class ConnectionTokens {
     if (!overflow_) return false;
     // More options than kept (a browser sends one): scan again, as exact.
     for (const routing::HeaderField& field : headers_) {
-      if (!routing::iequals(field.name, "connection")) continue;
+      if (!is_field(field.name, kConnection)) continue;
       if (for_each(field.value, [&](std::string_view token) { return routing::iequals(token, name); })) return true;
     }
     return false;

@@ -1,6 +1,7 @@
 // Request and response head rewriting at the proxy boundary (RFC 9110
 // section 7.6.1, RFC 9112 section 9.6). Hot path: one append pass into the
-// caller's buffer, no per-header allocation, names compared with iequals.
+// caller's buffer, no per-header allocation, names compared with is_field
+// (gateway/http/field_name.h).
 #include "gateway/http1/http_head.h"
 
 #include <algorithm>
@@ -12,13 +13,13 @@
 #include <string_view>
 
 #include "gateway/http/connection_tokens.h"
+#include "gateway/http/field_name.h"
 
 namespace sg::gateway {
 
 namespace {
 
 using routing::iequals;
-using namespace std::string_view_literals;  // literals whose length is known at compile time
 
 // The fields the forwarding rules name, told apart once per field: a switch
 // on the length, then at most three case-insensitive compares, instead of
@@ -37,6 +38,26 @@ enum class Field {
   client_claim,  // X-Real-IP, Forwarded, X-Forwarded-Port
 };
 
+// The names classify() knows, packed for is_field (gateway/http/field_name.h).
+constexpr FieldName kTe{"te"};
+constexpr FieldName kHost{"host"};
+constexpr FieldName kOrigin{"origin"};
+constexpr FieldName kUpgrade{"upgrade"};
+constexpr FieldName kTrailer{"trailer"};
+constexpr FieldName kXRealIp{"x-real-ip"};
+constexpr FieldName kForwarded{"forwarded"};
+constexpr FieldName kKeepAlive{"keep-alive"};
+constexpr FieldName kContentLength{"content-length"};
+constexpr FieldName kHttp2Settings{"http2-settings"};
+constexpr FieldName kXForwardedFor{"x-forwarded-for"};
+constexpr FieldName kProxyConnection{"proxy-connection"};
+constexpr FieldName kXForwardedHost{"x-forwarded-host"};
+constexpr FieldName kXForwardedPort{"x-forwarded-port"};
+constexpr FieldName kTransferEncoding{"transfer-encoding"};
+constexpr FieldName kXForwardedProto{"x-forwarded-proto"};
+constexpr FieldName kXMiddlewareSubrequest{"x-middleware-subrequest"};
+// kConnection: gateway/http/connection_tokens.h
+
 // Hop-by-hop headers (RFC 9110 section 7.6.1, plus the legacy Keep-Alive and
 // Proxy-Connection, and HTTP2-Settings, which RFC 7540 section 3.2.1 makes
 // connection-specific): connection, keep-alive, proxy-connection, te,
@@ -45,42 +66,42 @@ enum class Field {
 Field classify(std::string_view name) {
   switch (name.size()) {
     case 2:
-      if (iequals(name, "te"sv)) return Field::hop_by_hop;
+      if (is_field(name, kTe)) return Field::hop_by_hop;
       break;
     case 4:
-      if (iequals(name, "host"sv)) return Field::host;
+      if (is_field(name, kHost)) return Field::host;
       break;
     case 6:
-      if (iequals(name, "origin"sv)) return Field::origin;
+      if (is_field(name, kOrigin)) return Field::origin;
       break;
     case 7:
-      if (iequals(name, "upgrade"sv)) return Field::upgrade;
-      if (iequals(name, "trailer"sv)) return Field::hop_by_hop;
+      if (is_field(name, kUpgrade)) return Field::upgrade;
+      if (is_field(name, kTrailer)) return Field::hop_by_hop;
       break;
     case 9:
-      if (iequals(name, "x-real-ip"sv) || iequals(name, "forwarded"sv)) return Field::client_claim;
+      if (is_field(name, kXRealIp) || is_field(name, kForwarded)) return Field::client_claim;
       break;
     case 10:
-      if (iequals(name, "connection"sv) || iequals(name, "keep-alive"sv)) return Field::hop_by_hop;
+      if (is_field(name, kConnection) || is_field(name, kKeepAlive)) return Field::hop_by_hop;
       break;
     case 14:
-      if (iequals(name, "content-length"sv)) return Field::content_length;
-      if (iequals(name, "http2-settings"sv)) return Field::hop_by_hop;
+      if (is_field(name, kContentLength)) return Field::content_length;
+      if (is_field(name, kHttp2Settings)) return Field::hop_by_hop;
       break;
     case 15:
-      if (iequals(name, "x-forwarded-for"sv)) return Field::x_forwarded_for;
+      if (is_field(name, kXForwardedFor)) return Field::x_forwarded_for;
       break;
     case 16:
-      if (iequals(name, "proxy-connection"sv)) return Field::hop_by_hop;
-      if (iequals(name, "x-forwarded-host"sv)) return Field::x_forwarded_host;
-      if (iequals(name, "x-forwarded-port"sv)) return Field::client_claim;
+      if (is_field(name, kProxyConnection)) return Field::hop_by_hop;
+      if (is_field(name, kXForwardedHost)) return Field::x_forwarded_host;
+      if (is_field(name, kXForwardedPort)) return Field::client_claim;
       break;
     case 17:
-      if (iequals(name, "transfer-encoding"sv)) return Field::hop_by_hop;
-      if (iequals(name, "x-forwarded-proto"sv)) return Field::x_forwarded_proto;
+      if (is_field(name, kTransferEncoding)) return Field::hop_by_hop;
+      if (is_field(name, kXForwardedProto)) return Field::x_forwarded_proto;
       break;
     case 23:
-      if (iequals(name, "x-middleware-subrequest"sv)) return Field::x_middleware_subrequest;
+      if (is_field(name, kXMiddlewareSubrequest)) return Field::x_middleware_subrequest;
       break;
     default: break;
   }
