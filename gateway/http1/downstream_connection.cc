@@ -19,6 +19,10 @@ constexpr std::size_t kLowWatermark = 64 * 1024;
 // out_ holds one upstream read, re-framed; a larger one is not kept for the
 // connection's next responses.
 constexpr std::size_t kKeepOutCapacity = 256 * 1024;
+// A body piece this large is written from the upstream's read buffer rather
+// than copied after the head. A smaller one is copied: under TLS the head
+// and a small body then stay one record (two SSL_write calls would make two).
+constexpr std::size_t kBodyByReference = 4096;
 
 }  // namespace
 
@@ -185,10 +189,12 @@ void DownstreamConnection::send_response_body(std::string_view data) {
   if (!send_body_) return;
   if (framing_ == BodyFraming::chunked) {
     append_chunk(out_, data);
-  } else if (body_.empty()) {
+  } else if (body_.empty() && data.size() >= kBodyByReference) {
     // Sent as it is, from the upstream's read buffer, after out_ (the head):
     // one writev and no copy of the body (a 16 KiB body was copied here).
     body_ = data;
+  } else if (body_.empty()) {
+    out_.append(data);
   } else {
     // A second piece in one read: the first is copied after all, in order.
     out_.append(body_).append(data);
