@@ -10,6 +10,8 @@ namespace sg::gateway {
 UpstreamPool::BuildPool& UpstreamPool::pool_for(const routing::Build& build) {
   auto it = pools_.find(key_of(build));
   if (it == pools_.end()) it = pools_.emplace(Key{build.pool_key, build.pool_hash}, BuildPool{}).first;
+  // Sized once: pool_key names every upstream address, so a key's count never
+  // changes, and the lists never move under a parked connection's idle_list().
   if (it->second.idle.size() < build.upstreams.size()) it->second.idle.resize(build.upstreams.size());
   return it->second;
 }
