@@ -158,6 +158,7 @@ std::shared_ptr<const Snapshot> Snapshot::create(conf::Config config, std::vecto
       build.action_ids.insert(build_config.action_ids.begin(), build_config.action_ids.end());
       build.upstreams = resolve_upstreams(build_config.upstreams, resolved, &build.unresolved_names);
       build.pool_key = pool_key_for(app.name, build);
+      build.pool_hash = std::hash<std::string_view>{}(build.pool_key);
       if (runtime != nullptr) {
         if (auto found = runtime->find(runtime_key(app.name, build.id)); found != runtime->end()) {
           const BuildRuntime& state = found->second;

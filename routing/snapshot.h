@@ -76,6 +76,9 @@ struct Build {
   // gateway keys its upstream pools by it so a reload, or a re-resolve that
   // finds the same addresses, keeps warm connections.
   std::string pool_key;
+  // std::hash<std::string_view> of pool_key, computed once with it: the
+  // gateway looks its pools up by key several times per request.
+  std::size_t pool_hash = 0;
 
   // A build that may serve the requests of its clients: current, or
   // retained and healthy (design.md section 7). Never preview (reachable

@@ -19,6 +19,10 @@ constexpr std::size_t kLowWatermark = 64 * 1024;
 // out_ holds one upstream read, re-framed; a larger one is not kept for the
 // connection's next responses.
 constexpr std::size_t kKeepOutCapacity = 256 * 1024;
+// A body piece this large is written from the upstream's read buffer rather
+// than copied after the head. A smaller one is copied: under TLS the head
+// and a small body then stay one record (two SSL_write calls would make two).
+constexpr std::size_t kBodyByReference = 4096;
 
 }  // namespace
 
@@ -122,6 +126,7 @@ int DownstreamConnection::on_head_complete() {
   keep_alive_ = true;
   bytes_sent_ = 0;
   out_.clear();  // what an aborted response left unflushed never goes out
+  body_ = {};
   if (request_has_body_) set_timer(host_.config().timeouts.client_body.count(), kBodyTimer);
   // Kept before the head goes in: the handler may finish at once.
   handler_ = host_.new_stream(*this);
@@ -184,8 +189,16 @@ void DownstreamConnection::send_response_body(std::string_view data) {
   if (!send_body_) return;
   if (framing_ == BodyFraming::chunked) {
     append_chunk(out_, data);
-  } else {
+  } else if (body_.empty() && data.size() >= kBodyByReference) {
+    // Sent as it is, from the upstream's read buffer, after out_ (the head):
+    // one writev and no copy of the body (a 16 KiB body was copied here).
+    body_ = data;
+  } else if (body_.empty()) {
     out_.append(data);
+  } else {
+    // A second piece in one read: the first is copied after all, in order.
+    out_.append(body_).append(data);
+    body_ = {};
   }
 }
 
@@ -194,9 +207,22 @@ void DownstreamConnection::end_response() {
 }
 
 void DownstreamConnection::flush() {
-  if (out_.empty()) return;
-  bytes_sent_ += out_.size();
-  write(out_);
+  if (body_.empty()) {
+    if (out_.empty()) return;
+    bytes_sent_ += out_.size();
+    write(out_);
+  } else if (!closing_) {
+    // As write(), for two pieces: what the kernel does not take now is
+    // copied into the transport's queue, so body_ is not needed after this.
+    bytes_sent_ += out_.size() + body_.size();
+    if (transport_->write2(out_, body_) < 0) {
+      body_ = {};
+      close();
+      return;
+    }
+    if (!send_timer_.armed() && queued_bytes() > 0) arm_send_timer();
+  }
+  body_ = {};
   out_.clear();
   if (out_.capacity() > kKeepOutCapacity) out_.shrink_to_fit();
 }

@@ -140,6 +140,10 @@ class DownstreamConnection final : public ServerConnection,
   std::unique_ptr<StreamHandler> handler_;  // the request being served
   std::string buffered_;  // bytes read past a complete request (pipelining) or tunnel data
   std::string out_;       // response bytes of one upstream read, until flush(); reused
+  // Unframed body bytes of that read, written after out_ by flush(); a view
+  // into the upstream's read buffer, which the exchange flushes before
+  // returning from the read (Exchange::flush_downstream).
+  std::string_view body_;
   std::uint64_t bytes_sent_ = 0;  // of the current request's response
   std::int64_t* open_gauge_ = nullptr;  // the listener's skewgate_downstream_connections
   int timer_mode_ = 0;

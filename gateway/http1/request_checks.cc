@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/http/connection_tokens.h"
 #include "gateway/http/routing_headers.h"
 
 namespace sg::gateway {
@@ -48,44 +49,6 @@ void for_each_token(std::string_view list, F&& f) {
 // that ignores the nomination, as nginx and HAProxy do); ignoring it would
 // forward a message two hops read differently. So: 400.
 constexpr std::array<std::string_view, 3> kNotNominable{"host", "content-length", "transfer-encoding"};
-
-// The options of every Connection field, collected once into the stack.
-// Views into the fields' values: valid while those fields are not moved. A
-// head with more options than fit (a browser sends one) is answered by
-// scanning the fields again, which is slower but as exact.
-class ConnectionOptions {
- public:
-  explicit ConnectionOptions(const std::vector<HeaderField>& headers) : headers_(headers) {
-    for (const HeaderField& field : headers) {
-      if (!iequals(field.name, "connection")) continue;
-      for_each_token(field.value, [&](std::string_view token) {
-        if (count_ < names_.size()) {
-          names_[count_++] = token;
-        } else {
-          overflow_ = true;
-        }
-      });
-    }
-  }
-  bool names(std::string_view name) const {
-    for (std::size_t i = 0; i < count_; ++i)
-      if (iequals(names_[i], name)) return true;
-    if (!overflow_) return false;
-    for (const HeaderField& field : headers_) {
-      if (!iequals(field.name, "connection")) continue;
-      bool found = false;
-      for_each_token(field.value, [&](std::string_view token) { found = found || iequals(token, name); });
-      if (found) return true;
-    }
-    return false;
-  }
-
- private:
-  const std::vector<HeaderField>& headers_;
-  std::array<std::string_view, 8> names_{};
-  std::size_t count_ = 0;
-  bool overflow_ = false;
-};
 
 ParseRejection bad(Reason code, std::string_view detail) { return {400, code, detail}; }
 
@@ -139,7 +102,7 @@ std::optional<ParseRejection> vet_request_head(RequestHead& head) {
   // nominated x-deployment-id, rsc or next-action must not route or classify
   // when the next hop will never see it.
   if (has_connection) {
-    const ConnectionOptions connection(head.headers);
+    const ConnectionTokens connection(head.headers);
     for (std::string_view name : kNotNominable)
       if (connection.names(name))
         return bad(Reason::invalid_connection_header, "Connection names host, content-length or transfer-encoding");

@@ -32,7 +32,11 @@ bool is_idempotent(std::string_view method) {
 }  // namespace
 
 Exchange::Exchange(Worker& worker, DownstreamStream& downstream)
-    : worker_(worker), downstream_(downstream), started_ns_(uv_hrtime()) {}
+    : worker_(worker), downstream_(downstream) {
+  // The access log's times are the only use of these clock reads; whether
+  // it is enabled is fixed for the process (AccessLogSink opens at start).
+  if (worker_.access_log().enabled()) started_ns_ = uv_hrtime();
+}
 
 Exchange::~Exchange() { release_upstream(false); }
 
@@ -136,7 +140,7 @@ void Exchange::on_upstream_connected(UpstreamConnection&) { send_request_head();
 
 void Exchange::send_request_head() {
   upstream_ready_ = true;
-  response_parser_ = std::make_unique<HttpParser>(HttpParser::Mode::response, static_cast<HttpParserListener&>(*this));
+  response_parser_.emplace(HttpParser::Mode::response, static_cast<HttpParserListener&>(*this));
   response_parser_->expect_no_body(head_->method == "HEAD");
   upstream_->set_io_timeout(snapshot_->config().timeouts.upstream_response.count());
   upstream_->write2(upstream_head_, request_buffer_);
@@ -255,7 +259,7 @@ void Exchange::on_upstream_data(UpstreamConnection&, std::string_view data) {
 int Exchange::on_head_complete() {
   response_head_ = response_parser_->take_response();
   const ResponseHead& response = *response_head_;
-  upstream_head_ns_ = uv_hrtime();
+  if (started_ns_) upstream_head_ns_ = uv_hrtime();
   if (response.status == 101) {
     if (!head_->upgrade) return -1;
     tunnel_ = true;

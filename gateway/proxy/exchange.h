@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -96,8 +97,8 @@ class Exchange final : public StreamHandler, private UpstreamConnection::Owner, 
   std::unique_ptr<RequestHead> head_;
   SnapshotLease snapshot_;
   skew::Verdict verdict_;
-  std::uint64_t started_ns_;
-  std::uint64_t upstream_head_ns_ = 0;
+  std::uint64_t started_ns_ = 0;        // access log only: taken when it is enabled
+  std::uint64_t upstream_head_ns_ = 0;  // likewise
   std::uint64_t upstream_start_ns_ = 0;  // an upstream was chosen
   std::uint64_t upstream_end_ns_ = 0;    // its response ended
 
@@ -115,7 +116,7 @@ class Exchange final : public StreamHandler, private UpstreamConnection::Owner, 
   bool downstream_paused_ = false;  // by us, for upstream back-pressure
 
   // Response side.
-  std::unique_ptr<HttpParser> response_parser_;
+  std::optional<HttpParser> response_parser_;  // in place: no allocation per request
   std::unique_ptr<ResponseHead> response_head_;
   bool interim_ = false;             // the response being parsed is a 1xx
   bool response_started_ = false;    // some response bytes went downstream

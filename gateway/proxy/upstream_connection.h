@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "conf/address.h"
 #include "gateway/net/lazy_timer.h"
@@ -79,6 +80,11 @@ class UpstreamConnection final : private WriteObserver {
   void park(std::uint64_t idle_timeout_ms);
   void close();
   bool closing() const { return closing_; }
+  // The pool's list of idle connections this one is parked in; nullptr while
+  // it serves an exchange. UpstreamPool's bookkeeping: no map from
+  // connection to list, so parking allocates nothing.
+  std::vector<UpstreamConnection*>* idle_list() const { return idle_list_; }
+  void set_idle_list(std::vector<UpstreamConnection*>* list) { idle_list_ = list; }
 
  private:
   UpstreamConnection(Worker& worker, const conf::SocketAddress& address, std::size_t pool_slot);
@@ -101,6 +107,7 @@ class UpstreamConnection final : private WriteObserver {
   LazyTimer timer_;
   uv_connect_t connect_req_;
   Owner* owner_ = nullptr;
+  std::vector<UpstreamConnection*>* idle_list_ = nullptr;
   TimerMode timer_mode_ = TimerMode::none;
   std::uint64_t io_timeout_ms_ = 0;
   bool response_wanted_ = false;

@@ -8,8 +8,10 @@
 namespace sg::gateway {
 
 UpstreamPool::BuildPool& UpstreamPool::pool_for(const routing::Build& build) {
-  auto it = pools_.find(std::string_view(build.pool_key));
-  if (it == pools_.end()) it = pools_.emplace(build.pool_key, BuildPool{}).first;
+  auto it = pools_.find(key_of(build));
+  if (it == pools_.end()) it = pools_.emplace(Key{build.pool_key, build.pool_hash}, BuildPool{}).first;
+  // Sized once: pool_key names every upstream address, so a key's count never
+  // changes, and the lists never move under a parked connection's idle_list().
   if (it->second.idle.size() < build.upstreams.size()) it->second.idle.resize(build.upstreams.size());
   return it->second;
 }
@@ -26,7 +28,7 @@ UpstreamConnection* UpstreamPool::take_idle(const routing::Build& build, std::si
   while (!idle.empty()) {
     UpstreamConnection* c = idle.back();  // most recently used: warmest, least likely closed
     idle.pop_back();
-    parked_.erase(c);
+    c->set_idle_list(nullptr);
     if (!c->closing()) return c;
   }
   return nullptr;
@@ -38,31 +40,31 @@ void UpstreamPool::put_idle(const routing::Build& build, UpstreamConnection* con
     connection->close();
     return;
   }
-  if (have_live_keys_ && !live_keys_.contains(std::string_view(build.pool_key))) {
+  if (have_live_keys_ && !live_keys_.contains(key_of(build))) {
     connection->close();  // its build or address left the running snapshot
     return;
   }
   BuildPool& pool = pool_for(build);
-  pool.idle[connection->pool_slot()].push_back(connection);
-  parked_[connection] = &pool;
+  auto& idle = pool.idle[connection->pool_slot()];
+  idle.push_back(connection);
+  connection->set_idle_list(&idle);
   connection->park(idle_timeout_ms);
 }
 
 void UpstreamPool::forget(UpstreamConnection* connection) {
-  auto it = parked_.find(connection);
-  if (it == parked_.end()) return;
-  auto& idle = it->second->idle[connection->pool_slot()];
-  idle.erase(std::remove(idle.begin(), idle.end(), connection), idle.end());
-  parked_.erase(it);
+  std::vector<UpstreamConnection*>* idle = connection->idle_list();
+  if (idle == nullptr) return;
+  idle->erase(std::remove(idle->begin(), idle->end(), connection), idle->end());
+  connection->set_idle_list(nullptr);
 }
 
 void UpstreamPool::keep_only(const routing::Snapshot& snapshot) {
   live_keys_.clear();
   have_live_keys_ = true;
   for (const routing::App& app : snapshot.apps())
-    for (const routing::Build& build : app.builds) live_keys_.insert(build.pool_key);
+    for (const routing::Build& build : app.builds) live_keys_.insert(Key{build.pool_key, build.pool_hash});
   for (auto it = pools_.begin(); it != pools_.end();) {
-    if (live_keys_.contains(std::string_view(it->first))) {
+    if (live_keys_.contains(it->first)) {
       ++it;
       continue;
     }
@@ -74,7 +76,10 @@ void UpstreamPool::keep_only(const routing::Snapshot& snapshot) {
 }
 
 void UpstreamPool::close_all() {
-  while (!parked_.empty()) parked_.begin()->first->close();  // close() calls forget()
+  std::vector<UpstreamConnection*> idle;
+  for (const auto& [key, pool] : pools_)
+    for (const auto& slot : pool.idle) idle.insert(idle.end(), slot.begin(), slot.end());
+  for (UpstreamConnection* c : idle) c->close();  // close() calls forget()
 }
 
 }  // namespace sg::gateway
