@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
+#include <system_error>
 
 #include <nlohmann/json.hpp>
 
@@ -17,16 +20,18 @@ namespace {
 
 constexpr std::size_t kFlushAt = 16 * 1024;
 
-std::string utc_timestamp() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
+template <typename Number>
+void append_number(std::string& out, Number value) {
+  char buf[32];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, ec == std::errc() ? end : buf);
+}
+
+// %.3f, exactly as printf rounds (to_chars is specified as printf's).
+void append_millis(std::string& out, double value) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed, 3);
+  out.append(buf, ec == std::errc() ? end : buf);
 }
 
 // A field of the plain format: "-" when empty, else escaped.
@@ -109,12 +114,36 @@ void AccessLogSink::write_lines(std::string_view lines) {
   }
 }
 
+void LogTimestamp::append(std::string& out) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const auto ms_total = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
+  const std::int64_t secs = ms_total / 1000;
+  if (secs != second_) {
+    const std::time_t t = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::snprintf(prefix_, sizeof prefix_, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    second_ = secs;
+  }
+  const int ms = static_cast<int>(ms_total % 1000);
+  const char digits[4] = {static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                          static_cast<char>('0' + ms % 10), 'Z'};
+  out.append(prefix_).append(digits, sizeof digits);
+}
+
+std::string LogTimestamp::text() {
+  std::string out;
+  append(out);
+  return out;
+}
+
 void AccessLog::record(const AccessLogEntry& e) {
   if (!enabled()) return;
   const std::string_view detail = e.detail == metrics::Reason::none ? std::string_view() : metrics::to_string(e.detail);
   if (sink_->format() == conf::LogFormat::json) {
     nlohmann::json j = {
-        {"time", utc_timestamp()},      {"peer", e.peer},
+        {"time", timestamps_.text()},      {"peer", e.peer},
         {"method", e.method},           {"path", e.target.substr(0, e.target.find('?'))},
         {"target", e.target},
         {"app", e.app},                 {"client_build", e.client_build},
@@ -131,19 +160,21 @@ void AccessLog::record(const AccessLogEntry& e) {
     buffer_ += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     buffer_ += '\n';
   } else {
-    char numbers[128];
-    std::snprintf(numbers, sizeof numbers, " %d %llu %llu %.3f", e.status,
-                  static_cast<unsigned long long>(e.bytes_received), static_cast<unsigned long long>(e.bytes_sent),
-                  e.duration_ms);
-    buffer_ += utc_timestamp();
+    timestamps_.append(buffer_);
     buffer_ += ' ';
     append_field(buffer_, e.peer);
     buffer_ += " \"";
     append_field(buffer_, e.method);
     buffer_ += ' ';
     append_field(buffer_, e.target);
-    buffer_ += '"';
-    buffer_ += numbers;
+    buffer_ += "\" ";
+    append_number(buffer_, e.status);
+    buffer_ += ' ';
+    append_number(buffer_, e.bytes_received);
+    buffer_ += ' ';
+    append_number(buffer_, e.bytes_sent);
+    buffer_ += ' ';
+    append_millis(buffer_, e.duration_ms);
     append_pair(buffer_, " app=", e.app);
     append_pair(buffer_, " client_build=", e.client_build);
     append_pair(buffer_, " build=", e.build);

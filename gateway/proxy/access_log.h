@@ -69,6 +69,20 @@ struct AccessLogEntry {
   double upstream_ms = -1;       // time to the upstream's response head; -1 when none
 };
 
+// "2026-12-05T23:45:41.123Z", the time a line starts with. The date's digits
+// change once a second, so they are kept and only the milliseconds are written
+// per line: snprintf'ing the whole stamp cost about 4,000 instructions per
+// logged request (callgrind), a third of the line's cost. One per worker.
+class LogTimestamp {
+ public:
+  void append(std::string& out);
+  std::string text();
+
+ private:
+  std::int64_t second_ = -1;  // unix seconds prefix_ was written for
+  char prefix_[64] = {};      // "2026-12-05T23:45:41."
+};
+
 class AccessLog {
  public:
   explicit AccessLog(AccessLogSink* sink) : sink_(sink) {}
@@ -79,6 +93,7 @@ class AccessLog {
  private:
   AccessLogSink* sink_;
   std::string buffer_;
+  LogTimestamp timestamps_;
 };
 
 }  // namespace sg::gateway

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -121,4 +122,39 @@ TEST_CASE("access log: the request's framework, only for requests of one") {
   entry.framework = {};
   CHECK(logged(entry, sg::conf::LogFormat::plain).find("framework=") == std::string::npos);
   CHECK_FALSE(nlohmann::json::parse(logged(entry, sg::conf::LogFormat::json)).contains("framework"));
+}
+
+// Issue 19: the line's time and numbers are written without snprintf per
+// request; the text is what it was: an ISO 8601 UTC stamp with milliseconds,
+// then status, bytes in, bytes out and the duration as printf's %.3f.
+TEST_CASE("access log: the plain line's time stamp and numbers") {
+  sg::gateway::AccessLogEntry entry;
+  entry.peer = "127.0.0.1";
+  entry.method = "GET";
+  entry.target = "/a";
+  entry.status = 204;
+  entry.bytes_received = 18446744073709551615ULL;
+  entry.bytes_sent = 0;
+  for (const double ms : {0.0, 0.0005, 0.0015, 1.2345, 2.5, 999.9995, 123456.78901, 1e12}) {
+    entry.duration_ms = ms;
+    const std::string line = logged(entry, sg::conf::LogFormat::plain);
+    char expected[128];
+    std::snprintf(expected, sizeof expected, " 127.0.0.1 \"GET /a\" 204 18446744073709551615 0 %.3f app=", ms);
+    CHECK_MESSAGE(line.find(expected) == 24, line);
+    REQUIRE(line.size() > 24);
+    for (std::size_t i = 0; i < 24; ++i) {
+      const char c = line[i];
+      const bool digit = c >= '0' && c <= '9';
+      switch (i) {
+        case 4: case 7: CHECK(c == '-'); break;
+        case 10: CHECK(c == 'T'); break;
+        case 13: case 16: CHECK(c == ':'); break;
+        case 19: CHECK(c == '.'); break;
+        case 23: CHECK(c == 'Z'); break;
+        default: CHECK_MESSAGE(digit, line);
+      }
+    }
+  }
+  const nlohmann::json json = nlohmann::json::parse(logged(entry, sg::conf::LogFormat::json));
+  CHECK(json.at("time").get<std::string>().size() == 24);
 }
