@@ -51,15 +51,21 @@ void append_pair(std::string& out, std::string_view name, std::string_view value
 
 void append_log_escaped(std::string& out, std::string_view value) {
   static constexpr char kHex[] = "0123456789ABCDEF";
-  for (const char ch : value) {
+  const auto needs_escape = [](char ch) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c >= 0x7F || c == '"' || c == '\\') {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    } else {
-      out += ch;
-    }
+    return c <= 0x20 || c >= 0x7F || c == '"' || c == '\\';
+  };
+  // Runs of plain bytes are appended whole: a byte at a time, escaping was
+  // most of a logged request's cost (callgrind, ka50 with the log on).
+  while (!value.empty()) {
+    std::size_t plain = 0;
+    while (plain < value.size() && !needs_escape(value[plain])) ++plain;
+    out.append(value.data(), plain);
+    if (plain == value.size()) return;
+    const auto c = static_cast<unsigned char>(value[plain]);
+    const char escaped[4] = {'\\', 'x', kHex[c >> 4], kHex[c & 0xF]};
+    out.append(escaped, sizeof escaped);
+    value.remove_prefix(plain + 1);
   }
 }
 
