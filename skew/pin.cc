@@ -303,28 +303,26 @@ OpenResult PinKeyring::open_authentic(std::string_view value, Pin::Kind expected
 }
 
 std::string base64url_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const std::uint32_t n = (static_cast<unsigned char>(bytes[i]) << 16) |
-                            (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(kAlphabet[(n >> 6) & 63]);
-    out.push_back(kAlphabet[n & 63]);
+  // Unpadded: 4 characters per 3 bytes, 2 or 3 for a last 1 or 2. Written
+  // through a pointer into a string sized once (push_back per character was
+  // 1,600 instructions per sealed pin, callgrind).
+  const std::size_t rest = bytes.size() % 3;
+  std::string out(bytes.size() / 3 * 4 + (rest == 0 ? 0 : rest + 1), '\0');
+  char* to = out.data();
+  const auto* from = reinterpret_cast<const unsigned char*>(bytes.data());
+  const auto* const whole_end = from + (bytes.size() - rest);
+  for (; from != whole_end; from += 3) {
+    const std::uint32_t n = (std::uint32_t{from[0]} << 16) | (std::uint32_t{from[1]} << 8) | from[2];
+    *to++ = kAlphabet[(n >> 18) & 63];
+    *to++ = kAlphabet[(n >> 12) & 63];
+    *to++ = kAlphabet[(n >> 6) & 63];
+    *to++ = kAlphabet[n & 63];
   }
-  const std::size_t rest = bytes.size() - i;
-  if (rest == 1) {
-    const std::uint32_t n = static_cast<unsigned char>(bytes[i]) << 16;
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-  } else if (rest == 2) {
-    const std::uint32_t n =
-        (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8);
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(kAlphabet[(n >> 6) & 63]);
+  if (rest != 0) {
+    const std::uint32_t n = (std::uint32_t{from[0]} << 16) | (rest == 2 ? std::uint32_t{from[1]} << 8 : 0);
+    *to++ = kAlphabet[(n >> 18) & 63];
+    *to++ = kAlphabet[(n >> 12) & 63];
+    if (rest == 2) *to++ = kAlphabet[(n >> 6) & 63];
   }
   return out;
 }

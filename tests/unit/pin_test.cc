@@ -371,3 +371,20 @@ TEST_CASE("pin: a remembered value is judged again on every use") {
   flipped[flipped.size() - 2] = flipped[flipped.size() - 2] == 'A' ? 'B' : 'A';
   CHECK(keys.open(flipped, "shop", kNow, Pin::Kind::pin, &scratch).result != PinResult::valid);
 }
+
+// RFC 4648 section 10's vectors without padding, the URL alphabet's two
+// characters, and a round trip for every length up to 64.
+TEST_CASE("base64url: RFC 4648 vectors, unpadded, URL alphabet") {
+  const std::pair<std::string_view, std::string_view> vectors[] = {
+      {"", ""}, {"f", "Zg"}, {"fo", "Zm8"}, {"foo", "Zm9v"}, {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"},
+      {"foobar", "Zm9vYmFy"}, {"\xfb\xff", "-_8"}, {"\xff\xff\xff", "____"}};
+  for (const auto& [bytes, text] : vectors) {
+    CHECK(base64url_encode(bytes) == text);
+    CHECK(base64url_decode(text) == std::string(bytes));
+  }
+  std::string bytes;
+  for (int n = 0; n <= 64; ++n) {
+    CHECK(base64url_decode(base64url_encode(bytes)) == bytes);
+    bytes.push_back(static_cast<char>(n * 37 + 11));
+  }
+}
