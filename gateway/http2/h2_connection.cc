@@ -20,6 +20,13 @@ constexpr unsigned kMaxEmptyFrames = 10;
 // 1x; far beyond it the client keeps sending what it was told is too much.
 constexpr std::uint64_t kBombFactor = 4;
 constexpr std::uint64_t kDrainIdleGraceMs = 1000;
+// RFC 9113 section 4.1.
+constexpr std::size_t kFrameHeaderBytes = 9;
+// A DATA payload below this joins the frames gathered for the pass (a copy);
+// from it on, it is written from the stream's bytes with what was gathered
+// before it. A write of its own costs a TLS record and a system call, about
+// what copying 4 KiB costs; small responses of many streams leave in one.
+constexpr std::size_t kWriteDirectFrom = 4096;
 
 Http2Connection* self_of(void* p) { return static_cast<Http2Connection*>(p); }
 
@@ -72,6 +79,7 @@ bool Http2Connection::init_session() {
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, on_frame_send);
   nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(callbacks, on_invalid_frame);
+  nghttp2_session_callbacks_set_send_data_callback(callbacks, on_send_data);
 
   nghttp2_option* option = nullptr;
   if (nghttp2_option_new(&option) != 0) {
@@ -351,7 +359,7 @@ void Http2Connection::send() {
       const ssize_t n = nghttp2_session_mem_send(session_, &data);
       if (n < 0) {
         sending_ = false;
-        count_failure();
+        if (!write_failed_) count_failure();  // a failed write is the client's going, not an h2 error
         close();
         return;
       }
@@ -370,6 +378,32 @@ void Http2Connection::send() {
   if (streams_.empty() && out_.capacity() > 0) std::string().swap(out_);  // idle: no write buffer kept
   check_stalls();
   close_when_done();
+}
+
+// A DATA frame whose payload the stream did not copy to nghttp2
+// (NGHTTP2_DATA_FLAG_NO_COPY): its 9-byte header joins the frames gathered
+// so far; a small payload too, a large one is written with them from the
+// stream's bytes in one transport write. No padding is ever asked for (no
+// select_padding_callback), so the header is all that precedes the payload.
+int Http2Connection::on_send_data(nghttp2_session*, nghttp2_frame*, const std::uint8_t* framehd,
+                                  std::size_t length, nghttp2_data_source* source, void* p) {
+  Http2Connection* c = self_of(p);
+  auto* s = static_cast<Http2Stream*>(source->ptr);
+  c->out_.append(reinterpret_cast<const char*>(framehd), kFrameHeaderBytes);
+  const std::string_view payload = s->body_bytes(length);
+  if (length < kWriteDirectFrom) {
+    c->out_.append(payload);
+    s->body_sent(length);
+    return 0;
+  }
+  const int rc = c->transport_->write2(c->out_, payload);
+  c->out_.clear();
+  if (rc < 0) {
+    c->write_failed_ = true;
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
+  s->body_sent(length);
+  return 0;
 }
 
 // One transport write of what send() gathered; false when the connection

@@ -20,6 +20,9 @@
 //   send()             nghttp2_session_mem_send -> one transport write per
 //                      pass, while the transport's queue is short; streams
 //                      with room are told (on_downstream_drained)
+//     send_data          a DATA frame: its header and the frames gathered
+//                        before it, then its payload straight from the
+//                        stream's bytes (no copy into nghttp2's buffer)
 //   drain()            GOAWAY with the last stream ID: streams in flight
 //                      finish, then the connection closes
 // Defences, each counted (skewgate_http2_connection_errors_total{reason}), each a
@@ -111,6 +114,8 @@ class Http2Connection final : public ServerConnection, private TransportObserver
   static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code, void* self);
   static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* self);
   static int on_invalid_frame(nghttp2_session*, const nghttp2_frame* frame, int lib_error_code, void* self);
+  static int on_send_data(nghttp2_session*, nghttp2_frame* frame, const std::uint8_t* framehd, std::size_t length,
+                          nghttp2_data_source* source, void* self);
 
   Http2Stream* stream(std::int32_t id);
 
@@ -140,6 +145,7 @@ class Http2Connection final : public ServerConnection, private TransportObserver
   int handles_open_ = 0;
   int depth_ = 0;  // inside receive()/send(): sends are batched, streams kept
   bool send_again_ = false;
+  bool write_failed_ = false;  // a transport write inside on_send_data failed
   bool sending_ = false;
   bool closing_ = false;
   bool shutting_down_ = false;

@@ -86,9 +86,9 @@ struct ResponseFields {
   std::vector<nghttp2_nv> nva;
 };
 
-ssize_t read_callback(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length, std::uint32_t* flags,
+ssize_t read_callback(nghttp2_session*, std::int32_t, std::uint8_t*, std::size_t length, std::uint32_t* flags,
                       nghttp2_data_source* source, void*) {
-  return static_cast<Http2Stream*>(source->ptr)->read_body(buf, length, flags);
+  return static_cast<Http2Stream*>(source->ptr)->read_body(length, flags);
 }
 
 }  // namespace
@@ -272,18 +272,12 @@ void Http2Stream::end_response() {
 
 void Http2Stream::flush() { connection_.send(); }
 
-ssize_t Http2Stream::read_body(std::uint8_t* buf, std::size_t length, std::uint32_t* flags) {
-  const std::size_t n = std::min(length, pending_.size() - pending_off_);
-  if (n > 0) {
-    std::memcpy(buf, pending_.data() + pending_off_, n);
-    pending_off_ += n;
-    bytes_sent_ += n;
-    if (pending_off_ == pending_.size()) {
-      pending_.clear();
-      pending_off_ = 0;
-    }
-  }
-  if (pending_off_ == pending_.size() && eof_) {
+ssize_t Http2Stream::read_body(std::size_t length, std::uint32_t* flags) {
+  const std::size_t available = pending_.size() - pending_off_;
+  const std::size_t n = std::min(length, available);
+  // The bytes stay in pending_ until on_send_data wrote them (body_sent).
+  if (n > 0) *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (n == available && eof_) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
     return static_cast<ssize_t>(n);
   }
@@ -292,6 +286,15 @@ ssize_t Http2Stream::read_body(std::uint8_t* buf, std::size_t length, std::uint3
     return NGHTTP2_ERR_DEFERRED;
   }
   return static_cast<ssize_t>(n);
+}
+
+void Http2Stream::body_sent(std::size_t n) {
+  pending_off_ += n;
+  bytes_sent_ += n;
+  if (pending_off_ == pending_.size()) {
+    pending_.clear();
+    pending_off_ = 0;
+  }
 }
 
 void Http2Stream::notify_drained() {
