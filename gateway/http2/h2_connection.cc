@@ -20,6 +20,9 @@ constexpr unsigned kMaxEmptyFrames = 10;
 // 1x; far beyond it the client keeps sending what it was told is too much.
 constexpr std::uint64_t kBombFactor = 4;
 constexpr std::uint64_t kDrainIdleGraceMs = 1000;
+// Quiet time after which an idle connection's frame buffer goes back to the
+// kernel (as TlsTransport's record buffers).
+constexpr std::uint64_t kQuietMs = 250;
 // RFC 9113 section 4.1.
 constexpr std::size_t kFrameHeaderBytes = 9;
 // A DATA payload below this joins the frames gathered for the pass (a copy);
@@ -45,7 +48,8 @@ void Http2Connection::start(ConnectionHost& host, Transport* transport, std::str
   auto* c = new Http2Connection(host, transport);
   c->idle_timer_.init(host.loop(), c, on_idle_timer);
   c->stall_timer_.init(host.loop(), c, on_stall_timer);
-  c->handles_open_ = 2;
+  c->quiet_timer_.init(host.loop(), c, on_quiet_timer);
+  c->handles_open_ = 3;
   host.add_connection(c);
   c->open_gauge_ = host.connection_gauge(listener_name);
   ++*c->open_gauge_;
@@ -60,6 +64,7 @@ void Http2Connection::start(ConnectionHost& host, Transport* transport, std::str
     return;
   }
   c->update_idle();
+  c->quiet_timer_.set(kQuietMs);
   if (host.draining()) c->drain();  // accepted just before a drain began
   transport->read_start();
   if (!already_read.empty()) {
@@ -92,7 +97,9 @@ bool Http2Connection::init_session() {
   // nghttp2's own bounds stay as backstops: CONTINUATION frames per block
   // (8, CVE-2024-27316), SETTINGS entries (32), queued ACKs (1000).
   nghttp2_option_set_max_continuations(option, 8);
-  const int rc = nghttp2_session_server_new2(&session_, callbacks, this, option);
+  memory_.begin_session();
+  const int rc = nghttp2_session_server_new3(&session_, callbacks, this, option, memory_.mem());
+  memory_.end_session();
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
   if (rc != 0) return false;
@@ -421,6 +428,17 @@ void Http2Connection::after_io() {
   if (closing_) return;
   send();
   retired_.clear();
+  quiet_timer_.set(kQuietMs);
+}
+
+void Http2Connection::on_quiet_timer(void* p) {
+  Http2Connection* c = self_of(p);
+  if (c->closing_) return;
+  // Nothing queued nor half-sent (aob.item is null), and not terminated
+  // (want_write is 0 after a terminating GOAWAY even with a frame queued;
+  // want_read is 0 then too): the frame buffer's bytes are dead.
+  if (nghttp2_session_want_write(c->session_) == 0 && nghttp2_session_want_read(c->session_) != 0)
+    c->memory_.release_idle();
 }
 
 // Nothing more to read or write (GOAWAY sent both ways, or the last stream
@@ -563,9 +581,11 @@ void Http2Connection::close() {
   host_.remove_connection(this);
   idle_timer_.clear();
   stall_timer_.clear();
+  quiet_timer_.clear();
   transport_->close();
   uv_close(idle_timer_.handle(), on_timer_closed);
   uv_close(stall_timer_.handle(), on_timer_closed);
+  uv_close(quiet_timer_.handle(), on_timer_closed);
 }
 
 void Http2Connection::on_timer_closed(uv_handle_t* handle) {

@@ -35,6 +35,8 @@
 // zero_window_timeout (the client keeps a stream's window at zero for
 // timeouts.client_send while we have bytes for it: that stream is reset),
 // h2_protocol_error (anything else nghttp2 ends the connection for).
+// Memory: an idle connection gives nghttp2's 16 KiB output frame buffer
+// back to the kernel after kQuietMs without I/O (h2_memory.h).
 // Freed only in its timers' close callbacks.
 #pragma once
 
@@ -48,6 +50,7 @@
 #include <vector>
 
 #include "gateway/http/downstream_stream.h"
+#include "gateway/http2/h2_memory.h"
 #include "gateway/http2/h2_stream.h"
 #include "gateway/net/lazy_timer.h"
 #include "gateway/net/transport.h"
@@ -102,6 +105,7 @@ class Http2Connection final : public ServerConnection, private TransportObserver
 
   static void on_idle_timer(void* self);
   static void on_stall_timer(void* self);
+  static void on_quiet_timer(void* self);
   static void on_timer_closed(uv_handle_t* handle);
 
   // nghttp2 callbacks
@@ -126,6 +130,8 @@ class Http2Connection final : public ServerConnection, private TransportObserver
   std::vector<std::unique_ptr<Http2Stream>> retired_;  // freed in after_io()
   LazyTimer idle_timer_;   // client_idle while no stream is open; the drain grace
   LazyTimer stall_timer_;  // client_send for streams the client's window holds up
+  LazyTimer quiet_timer_;  // kQuietMs without I/O: nghttp2's frame buffer goes back to the kernel
+  H2Memory memory_;        // session_'s allocator (session_ is deleted in the destructor's body)
   std::string out_;        // one send() pass, then one transport write
   std::int64_t* open_gauge_ = nullptr;
   std::uint64_t streams_begun_ = 0;
