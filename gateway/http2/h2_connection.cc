@@ -49,7 +49,9 @@ void Http2Connection::start(ConnectionHost& host, Transport* transport, std::str
   c->idle_timer_.init(host.loop(), c, on_idle_timer);
   c->stall_timer_.init(host.loop(), c, on_stall_timer);
   c->quiet_timer_.init(host.loop(), c, on_quiet_timer);
-  c->handles_open_ = 3;
+  uv_idle_init(host.loop(), &c->send_idle_);
+  c->send_idle_.data = c;
+  c->handles_open_ = 4;
   host.add_connection(c);
   c->open_gauge_ = host.connection_gauge(listener_name);
   ++*c->open_gauge_;
@@ -413,6 +415,19 @@ int Http2Connection::on_send_data(nghttp2_session*, nghttp2_frame*, const std::u
   return 0;
 }
 
+void Http2Connection::send_soon() {
+  if (closing_) return;
+  // An active idle handle also makes the loop poll without waiting, so the
+  // send is never held up by I/O that does not come.
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&send_idle_)) == 0) uv_idle_start(&send_idle_, on_send_idle);
+}
+
+void Http2Connection::on_send_idle(uv_idle_t* idle) {
+  uv_idle_stop(idle);
+  auto* c = static_cast<Http2Connection*>(idle->data);
+  c->after_io();
+}
+
 // One transport write of what send() gathered; false when the connection
 // closed (the write failed).
 bool Http2Connection::write_out() {
@@ -586,6 +601,11 @@ void Http2Connection::close() {
   uv_close(idle_timer_.handle(), on_timer_closed);
   uv_close(stall_timer_.handle(), on_timer_closed);
   uv_close(quiet_timer_.handle(), on_timer_closed);
+  uv_idle_stop(&send_idle_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&send_idle_), [](uv_handle_t* handle) {
+    auto* c = static_cast<Http2Connection*>(handle->data);
+    if (--c->handles_open_ == 0) delete c;
+  });
 }
 
 void Http2Connection::on_timer_closed(uv_handle_t* handle) {

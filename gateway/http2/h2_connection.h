@@ -75,6 +75,10 @@ class Http2Connection final : public ServerConnection, private TransportObserver
   const ConnectionInfo& info() const { return transport_->info(); }
   // Hands what nghttp2 has to the transport (soon, when inside a callback).
   void send();
+  // The same at the start of the loop's next turn (before it waits for I/O):
+  // the responses of several streams finished by upstream reads of one turn
+  // leave in one write (one TLS record, one system call) instead of one each.
+  void send_soon();
   // A stream is done with (closed by nghttp2): freed once off the stack.
   void retire(std::int32_t id);
 
@@ -107,6 +111,7 @@ class Http2Connection final : public ServerConnection, private TransportObserver
   static void on_stall_timer(void* self);
   static void on_quiet_timer(void* self);
   static void on_timer_closed(uv_handle_t* handle);
+  static void on_send_idle(uv_idle_t* idle);
 
   // nghttp2 callbacks
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* self);
@@ -131,6 +136,7 @@ class Http2Connection final : public ServerConnection, private TransportObserver
   LazyTimer idle_timer_;   // client_idle while no stream is open; the drain grace
   LazyTimer stall_timer_;  // client_send for streams the client's window holds up
   LazyTimer quiet_timer_;  // kQuietMs without I/O: nghttp2's frame buffer goes back to the kernel
+  uv_idle_t send_idle_;    // active while a send_soon() waits
   H2Memory memory_;        // session_'s allocator (session_ is deleted in the destructor's body)
   std::string out_;        // one send() pass, then one transport write
   std::int64_t* open_gauge_ = nullptr;

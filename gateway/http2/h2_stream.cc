@@ -314,7 +314,7 @@ void Http2Stream::end_response() {
   }
 }
 
-void Http2Stream::flush() { connection_.send(); }
+void Http2Stream::flush() { connection_.send_soon(); }
 
 ssize_t Http2Stream::read_body(std::size_t length, std::uint32_t* flags) {
   const std::size_t available = pending_.size() - pending_off_;
@@ -412,7 +412,7 @@ void Http2Stream::finished(bool) {
   release_handler();
   // The response is whole; a request body still arriving is not wanted
   // (RFC 9113 section 8.1: RST_STREAM NO_ERROR after the response).
-  connection_.send();
+  connection_.send_soon();
 }
 
 void Http2Stream::on_closed(std::uint32_t error_code) {
