@@ -108,13 +108,23 @@ int TlsTransport::bio_read(BIO* bio, char* data, int size) {
   return -1;
 }
 
-// Records for the peer: gathered until flush() hands them to the inner
-// transport, so a response's records leave in one write.
+// Records for the peer: small ones gather until flush() hands them to the
+// inner transport, so a small response's records leave in one write; a
+// large one (a full record of a body) goes out at once with what gathered
+// before it, from OpenSSL's buffer, without a copy (as nginx and HAProxy
+// write each record to the socket). A failed write is reported by flush().
 int TlsTransport::bio_write(BIO* bio, const char* data, int size) {
   auto* t = static_cast<TlsTransport*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
   if (size <= 0) return 0;
-  t->out_.append(data, static_cast<std::size_t>(size));
+  const std::string_view record(data, static_cast<std::size_t>(size));
+  if (record.size() < kDirectRecordBytes || t->write_error_ != 0) {
+    t->out_.append(record);
+    return size;
+  }
+  const int rc = t->out_.empty() ? t->inner_->write(record) : t->inner_->write2(t->out_, record);
+  t->out_.clear();
+  if (rc != 0) t->write_error_ = rc;
   return size;
 }
 
@@ -379,6 +389,7 @@ int TlsTransport::encrypt(std::string_view data) {
 // The records OpenSSL wrote to the inner transport, which copies what the
 // kernel does not take at once; out_ keeps its capacity while busy.
 int TlsTransport::flush() {
+  if (write_error_ != 0) return write_error_;
   if (out_.empty()) return 0;
   const int rc = inner_->write(out_);
   out_.clear();

@@ -85,6 +85,9 @@ class TlsTransport final : public Transport, private TransportObserver {
   // Plaintext per SSL_write before out_ is handed to the inner
   // transport: four full records.
   static constexpr std::size_t kWriteSlice = 64 * 1024;
+  // A record of this size or more is written at once from OpenSSL's buffer
+  // (bio_write); smaller ones gather in out_.
+  static constexpr std::size_t kDirectRecordBytes = 8 * 1024;
   // Quiet time after which the record buffers are freed.
   static constexpr std::uint64_t kBuffersHeldMs = 250;
 
@@ -126,6 +129,7 @@ class TlsTransport final : public Transport, private TransportObserver {
   std::string stash_;          // ciphertext OpenSSL has not read yet, from stash_off_ (before in_)
   std::size_t stash_off_ = 0;
   std::string out_;            // records OpenSSL wrote, for the inner transport's next write
+  int write_error_ = 0;        // an inner write from bio_write failed: flush() says so
   uv_timer_t timer_;          // the handshake deadline; then a zero delay for deliver()
   LazyTimer buffers_timer_;   // after the handshake: frees the record buffers when quiet
   int open_handles_ = 0;      // closed in close(); the last close callback deletes
