@@ -20,6 +20,16 @@ constexpr unsigned kMaxEmptyFrames = 10;
 // 1x; far beyond it the client keeps sending what it was told is too much.
 constexpr std::uint64_t kBombFactor = 4;
 constexpr std::uint64_t kDrainIdleGraceMs = 1000;
+// Quiet time after which an idle connection's frame buffer goes back to the
+// kernel (as TlsTransport's record buffers).
+constexpr std::uint64_t kQuietMs = 250;
+// RFC 9113 section 4.1.
+constexpr std::size_t kFrameHeaderBytes = 9;
+// A DATA payload below this joins the frames gathered for the pass (a copy);
+// from it on, it is written from the stream's bytes with what was gathered
+// before it. A write of its own costs a TLS record and a system call, about
+// what copying 4 KiB costs; small responses of many streams leave in one.
+constexpr std::size_t kWriteDirectFrom = 4096;
 
 Http2Connection* self_of(void* p) { return static_cast<Http2Connection*>(p); }
 
@@ -38,7 +48,10 @@ void Http2Connection::start(ConnectionHost& host, Transport* transport, std::str
   auto* c = new Http2Connection(host, transport);
   c->idle_timer_.init(host.loop(), c, on_idle_timer);
   c->stall_timer_.init(host.loop(), c, on_stall_timer);
-  c->handles_open_ = 2;
+  c->quiet_timer_.init(host.loop(), c, on_quiet_timer);
+  uv_idle_init(host.loop(), &c->send_idle_);
+  c->send_idle_.data = c;
+  c->handles_open_ = 4;
   host.add_connection(c);
   c->open_gauge_ = host.connection_gauge(listener_name);
   ++*c->open_gauge_;
@@ -53,6 +66,7 @@ void Http2Connection::start(ConnectionHost& host, Transport* transport, std::str
     return;
   }
   c->update_idle();
+  c->quiet_timer_.set(kQuietMs);
   if (host.draining()) c->drain();  // accepted just before a drain began
   transport->read_start();
   if (!already_read.empty()) {
@@ -72,6 +86,7 @@ bool Http2Connection::init_session() {
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, on_frame_send);
   nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(callbacks, on_invalid_frame);
+  nghttp2_session_callbacks_set_send_data_callback(callbacks, on_send_data);
 
   nghttp2_option* option = nullptr;
   if (nghttp2_option_new(&option) != 0) {
@@ -84,7 +99,9 @@ bool Http2Connection::init_session() {
   // nghttp2's own bounds stay as backstops: CONTINUATION frames per block
   // (8, CVE-2024-27316), SETTINGS entries (32), queued ACKs (1000).
   nghttp2_option_set_max_continuations(option, 8);
-  const int rc = nghttp2_session_server_new2(&session_, callbacks, this, option);
+  memory_.begin_session();
+  const int rc = nghttp2_session_server_new3(&session_, callbacks, this, option, memory_.mem());
+  memory_.end_session();
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
   if (rc != 0) return false;
@@ -351,7 +368,7 @@ void Http2Connection::send() {
       const ssize_t n = nghttp2_session_mem_send(session_, &data);
       if (n < 0) {
         sending_ = false;
-        count_failure();
+        if (!write_failed_) count_failure();  // a failed write is the client's going, not an h2 error
         close();
         return;
       }
@@ -372,6 +389,45 @@ void Http2Connection::send() {
   close_when_done();
 }
 
+// A DATA frame whose payload the stream did not copy to nghttp2
+// (NGHTTP2_DATA_FLAG_NO_COPY): its 9-byte header joins the frames gathered
+// so far; a small payload too, a large one is written with them from the
+// stream's bytes in one transport write. No padding is ever asked for (no
+// select_padding_callback), so the header is all that precedes the payload.
+int Http2Connection::on_send_data(nghttp2_session*, nghttp2_frame*, const std::uint8_t* framehd,
+                                  std::size_t length, nghttp2_data_source* source, void* p) {
+  Http2Connection* c = self_of(p);
+  auto* s = static_cast<Http2Stream*>(source->ptr);
+  c->out_.append(reinterpret_cast<const char*>(framehd), kFrameHeaderBytes);
+  const std::string_view payload = s->body_bytes(length);
+  if (length < kWriteDirectFrom) {
+    c->out_.append(payload);
+    s->body_sent(length);
+    return 0;
+  }
+  const int rc = c->transport_->write2(c->out_, payload);
+  c->out_.clear();
+  if (rc < 0) {
+    c->write_failed_ = true;
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
+  s->body_sent(length);
+  return 0;
+}
+
+void Http2Connection::send_soon() {
+  if (closing_) return;
+  // An active idle handle also makes the loop poll without waiting, so the
+  // send is never held up by I/O that does not come.
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&send_idle_)) == 0) uv_idle_start(&send_idle_, on_send_idle);
+}
+
+void Http2Connection::on_send_idle(uv_idle_t* idle) {
+  uv_idle_stop(idle);
+  auto* c = static_cast<Http2Connection*>(idle->data);
+  c->after_io();
+}
+
 // One transport write of what send() gathered; false when the connection
 // closed (the write failed).
 bool Http2Connection::write_out() {
@@ -387,6 +443,17 @@ void Http2Connection::after_io() {
   if (closing_) return;
   send();
   retired_.clear();
+  quiet_timer_.set(kQuietMs);
+}
+
+void Http2Connection::on_quiet_timer(void* p) {
+  Http2Connection* c = self_of(p);
+  if (c->closing_) return;
+  // Nothing queued nor half-sent (aob.item is null), and not terminated
+  // (want_write is 0 after a terminating GOAWAY even with a frame queued;
+  // want_read is 0 then too): the frame buffer's bytes are dead.
+  if (nghttp2_session_want_write(c->session_) == 0 && nghttp2_session_want_read(c->session_) != 0)
+    c->memory_.release_idle();
 }
 
 // Nothing more to read or write (GOAWAY sent both ways, or the last stream
@@ -529,9 +596,16 @@ void Http2Connection::close() {
   host_.remove_connection(this);
   idle_timer_.clear();
   stall_timer_.clear();
+  quiet_timer_.clear();
   transport_->close();
   uv_close(idle_timer_.handle(), on_timer_closed);
   uv_close(stall_timer_.handle(), on_timer_closed);
+  uv_close(quiet_timer_.handle(), on_timer_closed);
+  uv_idle_stop(&send_idle_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&send_idle_), [](uv_handle_t* handle) {
+    auto* c = static_cast<Http2Connection*>(handle->data);
+    if (--c->handles_open_ == 0) delete c;
+  });
 }
 
 void Http2Connection::on_timer_closed(uv_handle_t* handle) {

@@ -20,6 +20,9 @@
 //   send()             nghttp2_session_mem_send -> one transport write per
 //                      pass, while the transport's queue is short; streams
 //                      with room are told (on_downstream_drained)
+//     send_data          a DATA frame: its header and the frames gathered
+//                        before it, then its payload straight from the
+//                        stream's bytes (no copy into nghttp2's buffer)
 //   drain()            GOAWAY with the last stream ID: streams in flight
 //                      finish, then the connection closes
 // Defences, each counted (skewgate_http2_connection_errors_total{reason}), each a
@@ -32,6 +35,8 @@
 // zero_window_timeout (the client keeps a stream's window at zero for
 // timeouts.client_send while we have bytes for it: that stream is reset),
 // h2_protocol_error (anything else nghttp2 ends the connection for).
+// Memory: an idle connection gives nghttp2's 16 KiB output frame buffer
+// back to the kernel after kQuietMs without I/O (h2_memory.h).
 // Freed only in its timers' close callbacks.
 #pragma once
 
@@ -45,6 +50,7 @@
 #include <vector>
 
 #include "gateway/http/downstream_stream.h"
+#include "gateway/http2/h2_memory.h"
 #include "gateway/http2/h2_stream.h"
 #include "gateway/net/lazy_timer.h"
 #include "gateway/net/transport.h"
@@ -69,6 +75,10 @@ class Http2Connection final : public ServerConnection, private TransportObserver
   const ConnectionInfo& info() const { return transport_->info(); }
   // Hands what nghttp2 has to the transport (soon, when inside a callback).
   void send();
+  // The same at the start of the loop's next turn (before it waits for I/O):
+  // the responses of several streams finished by upstream reads of one turn
+  // leave in one write (one TLS record, one system call) instead of one each.
+  void send_soon();
   // A stream is done with (closed by nghttp2): freed once off the stack.
   void retire(std::int32_t id);
 
@@ -99,7 +109,9 @@ class Http2Connection final : public ServerConnection, private TransportObserver
 
   static void on_idle_timer(void* self);
   static void on_stall_timer(void* self);
+  static void on_quiet_timer(void* self);
   static void on_timer_closed(uv_handle_t* handle);
+  static void on_send_idle(uv_idle_t* idle);
 
   // nghttp2 callbacks
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* self);
@@ -111,6 +123,8 @@ class Http2Connection final : public ServerConnection, private TransportObserver
   static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code, void* self);
   static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* self);
   static int on_invalid_frame(nghttp2_session*, const nghttp2_frame* frame, int lib_error_code, void* self);
+  static int on_send_data(nghttp2_session*, nghttp2_frame* frame, const std::uint8_t* framehd, std::size_t length,
+                          nghttp2_data_source* source, void* self);
 
   Http2Stream* stream(std::int32_t id);
 
@@ -121,6 +135,9 @@ class Http2Connection final : public ServerConnection, private TransportObserver
   std::vector<std::unique_ptr<Http2Stream>> retired_;  // freed in after_io()
   LazyTimer idle_timer_;   // client_idle while no stream is open; the drain grace
   LazyTimer stall_timer_;  // client_send for streams the client's window holds up
+  LazyTimer quiet_timer_;  // kQuietMs without I/O: nghttp2's frame buffer goes back to the kernel
+  uv_idle_t send_idle_;    // active while a send_soon() waits
+  H2Memory memory_;        // session_'s allocator (session_ is deleted in the destructor's body)
   std::string out_;        // one send() pass, then one transport write
   std::int64_t* open_gauge_ = nullptr;
   std::uint64_t streams_begun_ = 0;
@@ -140,6 +157,7 @@ class Http2Connection final : public ServerConnection, private TransportObserver
   int handles_open_ = 0;
   int depth_ = 0;  // inside receive()/send(): sends are batched, streams kept
   bool send_again_ = false;
+  bool write_failed_ = false;  // a transport write inside on_send_data failed
   bool sending_ = false;
   bool closing_ = false;
   bool shutting_down_ = false;

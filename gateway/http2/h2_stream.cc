@@ -22,18 +22,15 @@ constexpr std::size_t kCompactBytes = 64 * 1024;
 
 // RFC 9113 section 8.2.2: connection-specific fields never go out in h2.
 // Transfer-Encoding is the upstream's framing; Upgrade ended with the 101.
+constexpr std::array<std::string_view, 8> kHopByHop{"connection", "keep-alive", "proxy-connection", "transfer-encoding",
+                                                   "upgrade",    "te",         "trailer",          "http2-settings"};
+
 bool hop_by_hop(std::string_view name) {
-  for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
-                             "trailer", "http2-settings"})
+  for (std::string_view h : kHopByHop)
     if (iequals(name, h)) return true;
   return false;
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-  return out;
-}
 
 nghttp2_nv nv(std::string_view name, std::string_view value) {
   return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
@@ -60,35 +57,82 @@ bool nominated(const std::vector<HeaderField>& headers, std::string_view name) {
   return false;
 }
 
+// The tokens of a head's Connection fields, read once: asking nominated()
+// for every field read the list once per field. A list longer than
+// kMaxTokens (no real upstream sends one) is asked the slow way.
+class ConnectionTokens {
+ public:
+  explicit ConnectionTokens(const std::vector<HeaderField>& headers) : headers_(headers) {
+    for (const HeaderField& field : headers) {
+      if (!iequals(field.name, "connection")) continue;
+      std::string_view list = field.value;
+      while (!list.empty()) {
+        const std::size_t comma = list.find(',');
+        std::string_view token = list.substr(0, comma);
+        while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+        while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+        if (count_ < kMaxTokens) {
+          tokens_[count_++] = token;
+        } else {
+          overflow_ = true;
+        }
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+      }
+    }
+  }
+
+  bool nominates(std::string_view name) const {
+    if (overflow_) return nominated(headers_, name);
+    for (std::size_t i = 0; i < count_; ++i)
+      if (iequals(tokens_[i], name)) return true;
+    return false;
+  }
+
+ private:
+  static constexpr std::size_t kMaxTokens = 8;
+  const std::vector<HeaderField>& headers_;
+  std::array<std::string_view, kMaxTokens> tokens_;
+  std::size_t count_ = 0;
+  bool overflow_ = false;
+};
+
 // A response head as nghttp2 takes it: :status, then the fields that may go
-// out in h2, names lower-cased (RFC 9113 section 8.2.1). nva points into
+// out in h2, names lower-cased (RFC 9113 section 8.2.1) into one string
+// reserved up front (one allocation, never reallocated). nva points into
 // this object (status text, lower-cased names): it is filled in place and
 // never moved.
 struct ResponseFields {
   ResponseFields(int status, const std::vector<HeaderField>& headers, bool drop_websocket_accept) {
     const auto r = std::to_chars(status_text, status_text + sizeof status_text, status);
-    names.reserve(headers.size());
+    std::size_t name_bytes = 0;
+    for (const HeaderField& field : headers) name_bytes += field.name.size();
+    names.reserve(name_bytes);
     nva.reserve(headers.size() + 1);
     nva.push_back(nv(":status", std::string_view(status_text, static_cast<std::size_t>(r.ptr - status_text))));
+    const ConnectionTokens connection(headers);
     for (const HeaderField& field : headers) {
-      if (hop_by_hop(field.name) || nominated(headers, field.name)) continue;
+      if (hop_by_hop(field.name) || connection.nominates(field.name)) continue;
       // A WebSocket's HTTP/1 handshake answer (RFC 8441 section 5: unused in h2).
       if (drop_websocket_accept && iequals(field.name, "sec-websocket-accept")) continue;
-      names.push_back(lower(field.name));
-      nva.push_back(nv(names.back(), field.value));
+      const std::size_t at = names.size();
+      names.append(field.name);
+      for (std::size_t i = at; i < names.size(); ++i)
+        if (names[i] >= 'A' && names[i] <= 'Z') names[i] = static_cast<char>(names[i] + 32);
+      nva.push_back(nv(std::string_view(names).substr(at), field.value));
     }
   }
   ResponseFields(const ResponseFields&) = delete;
   ResponseFields& operator=(const ResponseFields&) = delete;
 
   char status_text[4];
-  std::vector<std::string> names;
+  std::string names;  // never grows past its reserve: nva points into it
   std::vector<nghttp2_nv> nva;
 };
 
-ssize_t read_callback(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length, std::uint32_t* flags,
+ssize_t read_callback(nghttp2_session*, std::int32_t, std::uint8_t*, std::size_t length, std::uint32_t* flags,
                       nghttp2_data_source* source, void*) {
-  return static_cast<Http2Stream*>(source->ptr)->read_body(buf, length, flags);
+  return static_cast<Http2Stream*>(source->ptr)->read_body(length, flags);
 }
 
 }  // namespace
@@ -270,20 +314,14 @@ void Http2Stream::end_response() {
   }
 }
 
-void Http2Stream::flush() { connection_.send(); }
+void Http2Stream::flush() { connection_.send_soon(); }
 
-ssize_t Http2Stream::read_body(std::uint8_t* buf, std::size_t length, std::uint32_t* flags) {
-  const std::size_t n = std::min(length, pending_.size() - pending_off_);
-  if (n > 0) {
-    std::memcpy(buf, pending_.data() + pending_off_, n);
-    pending_off_ += n;
-    bytes_sent_ += n;
-    if (pending_off_ == pending_.size()) {
-      pending_.clear();
-      pending_off_ = 0;
-    }
-  }
-  if (pending_off_ == pending_.size() && eof_) {
+ssize_t Http2Stream::read_body(std::size_t length, std::uint32_t* flags) {
+  const std::size_t available = pending_.size() - pending_off_;
+  const std::size_t n = std::min(length, available);
+  // The bytes stay in pending_ until on_send_data wrote them (body_sent).
+  if (n > 0) *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (n == available && eof_) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
     return static_cast<ssize_t>(n);
   }
@@ -292,6 +330,15 @@ ssize_t Http2Stream::read_body(std::uint8_t* buf, std::size_t length, std::uint3
     return NGHTTP2_ERR_DEFERRED;
   }
   return static_cast<ssize_t>(n);
+}
+
+void Http2Stream::body_sent(std::size_t n) {
+  pending_off_ += n;
+  bytes_sent_ += n;
+  if (pending_off_ == pending_.size()) {
+    pending_.clear();
+    pending_off_ = 0;
+  }
 }
 
 void Http2Stream::notify_drained() {
@@ -365,7 +412,7 @@ void Http2Stream::finished(bool) {
   release_handler();
   // The response is whole; a request body still arriving is not wanted
   // (RFC 9113 section 8.1: RST_STREAM NO_ERROR after the response).
-  connection_.send();
+  connection_.send_soon();
 }
 
 void Http2Stream::on_closed(std::uint32_t error_code) {

@@ -55,8 +55,12 @@ class Http2Stream final : public DownstreamStream {
   // The client took none of this stream's bytes for timeouts.client_send:
   // reset it.
   void expire_send();
-  // nghttp2 asks for up to `length` response bytes.
-  ssize_t read_body(std::uint8_t* buf, std::size_t length, std::uint32_t* flags);
+  // nghttp2 asks for up to `length` response bytes: how many it may send,
+  // copied by nobody (NGHTTP2_DATA_FLAG_NO_COPY); the connection's
+  // on_send_data then writes body_bytes(n) and calls body_sent(n).
+  ssize_t read_body(std::size_t length, std::uint32_t* flags);
+  std::string_view body_bytes(std::size_t n) const { return std::string_view(pending_).substr(pending_off_, n); }
+  void body_sent(std::size_t n);
   // Whether the stream waits for the client's window to send what it has.
   bool has_pending() const { return pending_.size() > pending_off_ || (eof_ && !eof_sent_); }
   bool handler_active() const { return handler_ != nullptr; }

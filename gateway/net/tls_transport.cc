@@ -2,6 +2,8 @@
 
 #include <openssl/err.h>
 
+#include <cstring>
+
 namespace sg::gateway {
 namespace {
 
@@ -58,32 +60,105 @@ void clear_errors() {
 
 }  // namespace
 
+// One method for every connection, made once (thread-safe static
+// initialisation) and never changed after: OpenSSL reads it, nobody writes.
+BIO_METHOD* TlsTransport::transport_bio() {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "skewgate transport");
+    if (m == nullptr) return m;
+    BIO_meth_set_read(m, bio_read);
+    BIO_meth_set_write(m, bio_write);
+    BIO_meth_set_ctrl(m, bio_ctrl);
+    // BIO_read/BIO_write refuse a BIO that is not marked initialised.
+    BIO_meth_set_create(m, [](BIO* bio) {
+      BIO_set_init(bio, 1);
+      return 1;
+    });
+    BIO_meth_set_destroy(m, [](BIO*) { return 1; });
+    return m;
+  }();
+  return method;
+}
+
+// OpenSSL asks for a record's header, then its body (no read-ahead): served
+// from what an earlier pass left, then from the bytes being handed up; none
+// left means "wait for more", never end of file.
+int TlsTransport::bio_read(BIO* bio, char* data, int size) {
+  auto* t = static_cast<TlsTransport*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  if (size <= 0) return 0;
+  const auto want = static_cast<std::size_t>(size);
+  if (t->stash_off_ < t->stash_.size()) {
+    const std::size_t n = std::min(want, t->stash_.size() - t->stash_off_);
+    std::memcpy(data, t->stash_.data() + t->stash_off_, n);
+    t->stash_off_ += n;
+    if (t->stash_off_ == t->stash_.size()) {
+      t->stash_.clear();
+      t->stash_off_ = 0;
+    }
+    return static_cast<int>(n);
+  }
+  if (!t->in_.empty()) {
+    const std::size_t n = std::min(want, t->in_.size());
+    std::memcpy(data, t->in_.data(), n);
+    t->in_.remove_prefix(n);
+    return static_cast<int>(n);
+  }
+  BIO_set_retry_read(bio);
+  return -1;
+}
+
+// Records for the peer: small ones gather until flush() hands them to the
+// inner transport, so a small response's records leave in one write; a
+// large one (a full record of a body) goes out at once with what gathered
+// before it, from OpenSSL's buffer, without a copy (as nginx and HAProxy
+// write each record to the socket). A failed write is reported by flush().
+int TlsTransport::bio_write(BIO* bio, const char* data, int size) {
+  auto* t = static_cast<TlsTransport*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  if (size <= 0) return 0;
+  const std::string_view record(data, static_cast<std::size_t>(size));
+  if (record.size() < kDirectRecordBytes || t->write_error_ != 0) {
+    t->out_.append(record);
+    return size;
+  }
+  const int rc = t->out_.empty() ? t->inner_->write(record) : t->inner_->write2(t->out_, record);
+  t->out_.clear();
+  if (rc != 0) t->write_error_ = rc;
+  return size;
+}
+
+long TlsTransport::bio_ctrl(BIO* bio, int cmd, long, void*) {
+  auto* t = static_cast<TlsTransport*>(BIO_get_data(bio));
+  switch (cmd) {
+    case BIO_CTRL_FLUSH: return 1;  // flush() sends out_ after every call into OpenSSL
+    case BIO_CTRL_PENDING: return static_cast<long>(t->stash_.size() - t->stash_off_ + t->in_.size());
+    case BIO_CTRL_WPENDING: return static_cast<long>(t->out_.size());
+    default: return 0;
+  }
+}
+
 TlsTransport* TlsTransport::create(uv_loop_t* loop, Transport* inner, std::shared_ptr<const TlsContexts> contexts,
                                    SSL_CTX* listener_ctx, std::uint64_t handshake_timeout_ms, TlsEvents* events,
                                    bool h2) {
+  BIO_METHOD* method = transport_bio();
   SSL* ssl = SSL_new(listener_ctx);
-  BIO* read_bio = BIO_new(BIO_s_mem());
-  BIO* write_bio = BIO_new(BIO_s_mem());
-  if (ssl == nullptr || read_bio == nullptr || write_bio == nullptr) {
+  BIO* bio = method != nullptr ? BIO_new(method) : nullptr;
+  if (ssl == nullptr || bio == nullptr) {
     SSL_free(ssl);
-    BIO_free(read_bio);
-    BIO_free(write_bio);
+    BIO_free(bio);
     ERR_clear_error();
     inner->close();
     return nullptr;
   }
-  // An empty memory BIO means "wait for more", never end of file.
-  BIO_set_mem_eof_return(read_bio, -1);
-  BIO_set_mem_eof_return(write_bio, -1);
-  SSL_set_bio(ssl, read_bio, write_bio);
+  auto* t = new TlsTransport;
+  BIO_set_data(bio, t);
+  SSL_set_bio(ssl, bio, bio);  // one reference, owned by ssl
   SSL_set_accept_state(ssl);
   if (h2) offer_h2(ssl);
-  auto* t = new TlsTransport;
   t->inner_ = inner;
   t->contexts_ = std::move(contexts);
   t->ssl_ = ssl;
-  t->read_bio_ = read_bio;
-  t->write_bio_ = write_bio;
   t->events_ = events;
   t->handshake_timeout_ms_ = handshake_timeout_ms;
   t->info_ = inner->info();
@@ -124,27 +199,38 @@ void TlsTransport::on_quiet(void* self) {
   if (t->closing_ || t->handshaking_ || t->failed_) return;
   // Refused (0) while a buffer holds data: then the next busy() re-arms.
   SSL_free_buffers(t->ssl_);
+  if (t->stash_off_ == t->stash_.size()) {
+    std::string().swap(t->stash_);
+    t->stash_off_ = 0;
+  }
+  if (t->out_.empty()) std::string().swap(t->out_);
 }
 
 void TlsTransport::on_transport_data(std::string_view data) {
   if (closing_ || failed_) return;
   if (!handshaking_) busy();
-  // A memory BIO takes everything (it grows); the inner transport reads at
-  // most one loop buffer at a time and stops while the observer pauses.
-  if (BIO_write(read_bio_, data.data(), static_cast<int>(data.size())) != static_cast<int>(data.size())) {
-    if (handshaking_) {
-      fail_handshake(metrics::Reason::handshake_failed, UV_ENOMEM);
-    } else {
-      ended_ = true;
-      observer_->on_transport_end(UV_ENOMEM);
-    }
-    return;
-  }
+  // OpenSSL reads `data` through bio_read during this call; what it leaves
+  // (the observer paused) is kept. The inner transport reads at most one
+  // loop buffer at a time and stops while the observer pauses.
+  in_ = data;
   if (handshaking_) {
     advance_handshake();
-    return;
+  } else if (reading_) {
+    deliver();
   }
-  if (reading_) deliver();
+  keep_unread();
+}
+
+void TlsTransport::keep_unread() {
+  if (in_.empty()) return;
+  if (!closing_ && !failed_) {
+    if (stash_off_ > 0) {
+      stash_.erase(0, stash_off_);
+      stash_off_ = 0;
+    }
+    stash_.append(in_);
+  }
+  in_ = {};
 }
 
 void TlsTransport::advance_handshake() {
@@ -217,15 +303,17 @@ void TlsTransport::on_transport_end(int status) {
   if (reading_) deliver();  // what is still buffered first, then the end
 }
 
-bool TlsTransport::has_buffered() const { return BIO_ctrl_pending(read_bio_) > 0 || SSL_pending(ssl_) > 0; }
+bool TlsTransport::has_buffered() const {
+  return stash_off_ < stash_.size() || !in_.empty() || SSL_pending(ssl_) > 0;
+}
 
 void TlsTransport::schedule_deliver() {
   if (!uv_is_active(reinterpret_cast<const uv_handle_t*>(&timer_))) uv_timer_start(&timer_, on_timer, 0, 0);
 }
 
-// Hands up what the read BIO holds while the observer reads. Each pass is
-// bounded: the BIO holds at most what the inner transport read since the
-// last pass.
+// Hands up what OpenSSL can read (stash_, then in_) while the observer
+// reads. Each pass is bounded: there is at most what the inner transport
+// read since the last pass.
 void TlsTransport::deliver() {
   std::array<char, kRecordBytes> plain;
   while (reading_ && !closing_ && !ended_) {
@@ -298,14 +386,13 @@ int TlsTransport::encrypt(std::string_view data) {
   return 0;
 }
 
-// The write BIO's records to the inner transport, which copies what the
-// kernel does not take at once; the BIO is then emptied.
+// The records OpenSSL wrote to the inner transport, which copies what the
+// kernel does not take at once; out_ keeps its capacity while busy.
 int TlsTransport::flush() {
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(write_bio_, &data);
-  if (size <= 0) return 0;
-  const int rc = inner_->write(std::string_view(data, static_cast<std::size_t>(size)));
-  (void)BIO_reset(write_bio_);
+  if (write_error_ != 0) return write_error_;
+  if (out_.empty()) return 0;
+  const int rc = inner_->write(out_);
+  out_.clear();
   return rc;
 }
 
@@ -332,7 +419,7 @@ int TlsTransport::write2(std::string_view first, std::string_view second) {
   return flush();
 }
 
-// The write BIO is empty here: every encrypt() is followed by flush().
+// out_ is empty here: every encrypt() is followed by flush().
 std::size_t TlsTransport::queued_bytes() const {
   return inner_->queued_bytes() + early_writes_.size();
 }

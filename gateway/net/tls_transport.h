@@ -1,8 +1,13 @@
 // TLS over another Transport (a TcpTransport): OpenSSL does the protocol
-// through two memory BIOs, so the loop never blocks and no record is parsed
-// here. Ciphertext read by the inner transport goes into the read BIO;
-// what OpenSSL writes to the write BIO goes out through the inner transport's
-// write (kernel first, queued when it does not take it all).
+// through a BIO of our own (transport_bio()), so the loop never blocks and no
+// record is parsed here. OpenSSL reads ciphertext straight from the bytes the
+// inner transport hands up (what it has not taken when the observer pauses is
+// kept in `stash_`); the records it writes gather in `out_` and go out through
+// the inner transport's write (kernel first, queued when it does not take it
+// all). A pair of memory BIOs did the same with a copy more each way, a
+// memset of every byte as BUF_MEM grows, and another as it was reset (about
+// 50k instructions per 16 KiB response), and kept the capacity they grew to
+// during the handshake while the connection was idle.
 //
 // Handshake: from start() to a finished handshake at most
 // timeouts.tls_handshake; a failure or timeout is reported to TlsEvents (the
@@ -16,14 +21,15 @@
 // up on the loop's next turn after read_start().
 //
 // Writing: plaintext is encrypted at once (records of at most 16 KiB, in
-// slices of kWriteSlice so the write BIO stays small); queued_bytes() counts
+// slices of kWriteSlice so out_ stays small); queued_bytes() counts
 // the ciphertext the inner transport still holds plus plaintext written
 // before the handshake finished, so back-pressure works as over TCP.
 // shutdown() sends close_notify, then shuts the inner transport down.
 //
-// Memory: OpenSSL's record buffers (about 34 KiB) stay while the connection
-// is busy and are given back after kBuffersHeldMs without a byte in or out,
-// so an idle keep-alive connection holds only the SSL state. (OpenSSL's
+// Memory: OpenSSL's record buffers (about 34 KiB), `out_` and `stash_` stay
+// while the connection is busy and are given back after kBuffersHeldMs
+// without a byte in or out, so an idle keep-alive connection holds only the
+// SSL state. (OpenSSL's
 // SSL_MODE_RELEASE_BUFFERS, as nginx and HAProxy use it, frees and
 // allocates them again around every record: about 1,800 instructions per
 // keep-alive request.)
@@ -76,9 +82,12 @@ class TlsTransport final : public Transport, private TransportObserver {
   void set_keepalive(unsigned seconds) override;
   const ConnectionInfo& info() const override { return info_; }
 
-  // Plaintext per SSL_write before the write BIO is handed to the inner
+  // Plaintext per SSL_write before out_ is handed to the inner
   // transport: four full records.
   static constexpr std::size_t kWriteSlice = 64 * 1024;
+  // A record of this size or more is written at once from OpenSSL's buffer
+  // (bio_write); smaller ones gather in out_.
+  static constexpr std::size_t kDirectRecordBytes = 8 * 1024;
   // Quiet time after which the record buffers are freed.
   static constexpr std::uint64_t kBuffersHeldMs = 250;
 
@@ -104,12 +113,23 @@ class TlsTransport final : public Transport, private TransportObserver {
   static void on_quiet(void* self);
   void busy() { buffers_timer_.set(kBuffersHeldMs); }
   void handle_closed();
+  void keep_unread();
+
+  static BIO_METHOD* transport_bio();
+
+  // The BIO between OpenSSL and this transport (its data: the transport).
+  static int bio_read(BIO* bio, char* data, int size);
+  static int bio_write(BIO* bio, const char* data, int size);
+  static long bio_ctrl(BIO* bio, int cmd, long num, void* ptr);
 
   Transport* inner_ = nullptr;
   std::shared_ptr<const TlsContexts> contexts_;
   SSL* ssl_ = nullptr;
-  BIO* read_bio_ = nullptr;   // owned by ssl_
-  BIO* write_bio_ = nullptr;  // owned by ssl_
+  std::string_view in_;        // ciphertext being handed up by the inner transport (during its call)
+  std::string stash_;          // ciphertext OpenSSL has not read yet, from stash_off_ (before in_)
+  std::size_t stash_off_ = 0;
+  std::string out_;            // records OpenSSL wrote, for the inner transport's next write
+  int write_error_ = 0;        // an inner write from bio_write failed: flush() says so
   uv_timer_t timer_;          // the handshake deadline; then a zero delay for deliver()
   LazyTimer buffers_timer_;   // after the handshake: frees the record buffers when quiet
   int open_handles_ = 0;      // closed in close(); the last close callback deletes
