@@ -1,8 +1,9 @@
 // The options of a message's Connection fields (RFC 9110 section 7.6.1),
 // read once per head: every field named there is hop-by-hop. Shared by the
-// request checks (gateway/http1/request_checks.cc) and head forwarding
-// (gateway/http1/forward_headers.cc), which used to scan every Connection
-// field again for every header of the message.
+// request checks (gateway/http1/request_checks.cc), head forwarding
+// (gateway/http1/forward_headers.cc) and HTTP/2's response fields
+// (gateway/http2/h2_stream.cc), which each had a reader of their own and
+// scanned every Connection field again for every header of the message.
 #pragma once
 
 #include <array>

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "gateway/http/connection_tokens.h"
 #include "gateway/http/error_body.h"
 #include "gateway/http2/h2_connection.h"
 
@@ -38,65 +39,6 @@ nghttp2_nv nv(std::string_view name, std::string_view value) {
           NGHTTP2_NV_FLAG_NONE};
 }
 
-// The names a header list gives (those of Connection included) that are
-// not forwarded: connection-specific ones, and any Connection nominates.
-bool nominated(const std::vector<HeaderField>& headers, std::string_view name) {
-  for (const HeaderField& field : headers) {
-    if (!iequals(field.name, "connection")) continue;
-    std::string_view list = field.value;
-    while (!list.empty()) {
-      const std::size_t comma = list.find(',');
-      std::string_view token = list.substr(0, comma);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-      if (iequals(token, name)) return true;
-      if (comma == std::string_view::npos) break;
-      list.remove_prefix(comma + 1);
-    }
-  }
-  return false;
-}
-
-// The tokens of a head's Connection fields, read once: asking nominated()
-// for every field read the list once per field. A list longer than
-// kMaxTokens (no real upstream sends one) is asked the slow way.
-class ConnectionTokens {
- public:
-  explicit ConnectionTokens(const std::vector<HeaderField>& headers) : headers_(headers) {
-    for (const HeaderField& field : headers) {
-      if (!iequals(field.name, "connection")) continue;
-      std::string_view list = field.value;
-      while (!list.empty()) {
-        const std::size_t comma = list.find(',');
-        std::string_view token = list.substr(0, comma);
-        while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-        while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-        if (count_ < kMaxTokens) {
-          tokens_[count_++] = token;
-        } else {
-          overflow_ = true;
-        }
-        if (comma == std::string_view::npos) break;
-        list.remove_prefix(comma + 1);
-      }
-    }
-  }
-
-  bool nominates(std::string_view name) const {
-    if (overflow_) return nominated(headers_, name);
-    for (std::size_t i = 0; i < count_; ++i)
-      if (iequals(tokens_[i], name)) return true;
-    return false;
-  }
-
- private:
-  static constexpr std::size_t kMaxTokens = 8;
-  const std::vector<HeaderField>& headers_;
-  std::array<std::string_view, kMaxTokens> tokens_;
-  std::size_t count_ = 0;
-  bool overflow_ = false;
-};
-
 // A response head as nghttp2 takes it: :status, then the fields that may go
 // out in h2, names lower-cased (RFC 9113 section 8.2.1) into one string
 // reserved up front (one allocation, never reallocated). nva points into
@@ -112,7 +54,7 @@ struct ResponseFields {
     nva.push_back(nv(":status", std::string_view(status_text, static_cast<std::size_t>(r.ptr - status_text))));
     const ConnectionTokens connection(headers);
     for (const HeaderField& field : headers) {
-      if (hop_by_hop(field.name) || connection.nominates(field.name)) continue;
+      if (hop_by_hop(field.name) || connection.names(field.name)) continue;
       // A WebSocket's HTTP/1 handshake answer (RFC 8441 section 5: unused in h2).
       if (drop_websocket_accept && iequals(field.name, "sec-websocket-accept")) continue;
       const std::size_t at = names.size();
