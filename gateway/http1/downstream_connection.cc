@@ -44,7 +44,6 @@ DownstreamConnection* DownstreamConnection::create(ConnectionHost& host, Transpo
   c->timer_.init(host.loop(), c, [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_timer(); });
   c->send_timer_.init(host.loop(), c,
                       [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_send_timer(); });
-  c->handles_open_ = 2;
   host.add_connection(c);
   c->open_gauge_ = host.connection_gauge(listener_name);
   ++*c->open_gauge_;
@@ -224,6 +223,7 @@ int DownstreamConnection::write(std::string_view data) {
 }
 
 void DownstreamConnection::arm_send_timer() {
+  if (closing_) return;
   const std::uint64_t ms = host_.config().timeouts.client_send.count();
   if (ms > 0) send_timer_.set(ms);  // 0: no send deadline
 }
@@ -247,7 +247,7 @@ void DownstreamConnection::on_transport_written(int status) {
 // deadline stops; the upstream's send deadline runs instead.
 void DownstreamConnection::pause_reading() {
   backpressured_ = true;
-  if (timer_mode_ == kBodyTimer) timer_.clear();
+  if (timer_mode_ == kBodyTimer && !closing_) timer_.clear();
   stop_reading();
 }
 
@@ -284,7 +284,7 @@ void DownstreamConnection::serve_buffered() {
 }
 
 void DownstreamConnection::note_tunnel_activity() {
-  if (timer_mode_ == kTunnelTimer && tunnel_idle_ms_ > 0) timer_.set(tunnel_idle_ms_);
+  if (timer_mode_ == kTunnelTimer && tunnel_idle_ms_ > 0 && !closing_) timer_.set(tunnel_idle_ms_);
 }
 
 void DownstreamConnection::start_tunnel() {
@@ -383,7 +383,10 @@ void DownstreamConnection::on_transport_shutdown(int status) {
 
 void DownstreamConnection::on_timer() {
   DownstreamConnection* c = this;
-  if (c->closing_) return;
+  if (c->closing_) {
+    delete c;  // close() set this turn's deadline: nothing of ours is on the stack now
+    return;
+  }
   switch (c->timer_mode_) {
     case kHeaderTimer:
       if (c->parser_.in_message()) {
@@ -414,6 +417,7 @@ void DownstreamConnection::on_send_timer() {
 }
 
 void DownstreamConnection::set_timer(std::uint64_t ms, int mode) {
+  if (closing_) return;  // timer_ holds the free now
   timer_mode_ = mode;
   if (mode == kNoTimer || ms == 0) {
     timer_.clear();
@@ -438,18 +442,11 @@ void DownstreamConnection::close() {
   }
   if (open_gauge_) --*open_gauge_;
   host_.remove_connection(this);
-  timer_.clear();
   send_timer_.clear();
   transport_->close();
-  uv_close(timer_.handle(), on_timer_closed);
-  uv_close(send_timer_.handle(), on_timer_closed);
+  timer_.set(0);  // the free (on_timer), once whoever called us has returned
 }
 
 void DownstreamConnection::release_handler() { host_.defer_delete(std::move(handler_)); }
-
-void DownstreamConnection::on_timer_closed(uv_handle_t* handle) {
-  auto* c = static_cast<DownstreamConnection*>(LazyTimer::of(handle)->owner());
-  if (--c->handles_open_ == 0) delete c;
-}
 
 }  // namespace sg::gateway

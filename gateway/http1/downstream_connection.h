@@ -5,8 +5,8 @@
 // a byte of HTTP/1. It owns its deadlines: one for reading (header, body,
 // keep-alive idle, tunnel idle, lingering close: one phase at a time) and one
 // for sending (while bytes wait for a client that does not read). Each expiry
-// is logged and counted, and frees the connection. Freed only in its close
-// callback.
+// is logged and counted, and frees the connection. Freed on the loop's turn
+// after close() (its deadline fires at 0 ms), never on the stack.
 //
 // One request, top to bottom:
 //   start()               an accepted transport (TCP, or TLS over it), timers, gauge
@@ -45,7 +45,7 @@
 #include "gateway/http/downstream_stream.h"
 #include "gateway/http1/http_head.h"
 #include "gateway/http1/http_parser.h"
-#include "gateway/net/lazy_timer.h"
+#include "gateway/net/deadline.h"
 #include "gateway/net/transport.h"
 
 namespace sg::gateway {
@@ -120,7 +120,6 @@ class DownstreamConnection final : public ServerConnection,
   // A deadline ran out: logged with `code` and counted; with `status` and no
   // response started the client gets that error, then the connection closes.
   void expire(metrics::Reason code, std::string_view detail, int status);
-  static void on_timer_closed(uv_handle_t* handle);
 
   void consume(std::string_view data);
   void serve_buffered();
@@ -134,8 +133,10 @@ class DownstreamConnection final : public ServerConnection,
 
   ConnectionHost& host_;
   Transport* transport_;  // frees itself after close()
-  LazyTimer timer_;       // reading: one phase at a time (timer_mode_)
-  LazyTimer send_timer_;  // runs while the write queue is not empty
+  // Reading: one phase at a time (timer_mode_); once closing, the free on
+  // the loop's next turn (the connection may be on the stack at close()).
+  Deadline timer_;
+  Deadline send_timer_;  // runs while the write queue is not empty
   HttpParser parser_;
   std::unique_ptr<StreamHandler> handler_;  // the request being served
   std::string buffered_;  // bytes read past a complete request (pipelining) or tunnel data
@@ -144,7 +145,6 @@ class DownstreamConnection final : public ServerConnection,
   std::int64_t* open_gauge_ = nullptr;  // the listener's skewgate_downstream_connections
   int timer_mode_ = 0;
   std::uint64_t tunnel_idle_ms_ = 0;
-  int handles_open_ = 0;
   bool backpressured_ = false;
   bool waiting_for_response_ = false;  // a complete request is being answered
   bool in_consume_ = false;

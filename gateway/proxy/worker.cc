@@ -57,6 +57,7 @@ Worker::Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot
                const skew::PinKeyring* keyring, metrics::StatsBoard* board)
     : index_(index),
       read_buffer_(new char[kReadBufferSize]),
+      deadlines_(&loop_),
       bound_listeners_(std::move(listeners)),
       pool_(*this),
       access_log_(log_sink),
@@ -64,8 +65,8 @@ Worker::Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot
       keyring_(keyring),
       board_(board) {
   uv_loop_init(&loop_);
-  loop_read_buffer_ = {read_buffer_.get(), kReadBufferSize};
-  loop_.data = &loop_read_buffer_;
+  loop_shared_ = {read_buffer_.get(), kReadBufferSize, &deadlines_};
+  loop_.data = &loop_shared_;
   snapshots_.push_front(std::make_unique<LocalSnapshot>(LocalSnapshot{std::move(snapshot), 0}));
   current_ = snapshots_.front().get();
   uv_async_init(&loop_, &async_, on_async);
@@ -314,6 +315,7 @@ void Worker::maybe_finish_drain() {
   uv_close(reinterpret_cast<uv_handle_t*>(&log_timer_), nullptr);
   on_second(&second_timer_);  // the last batch
   uv_close(reinterpret_cast<uv_handle_t*>(&second_timer_), nullptr);
+  deadlines_.close();  // once the last connections' deferred frees ran
 }
 
 // ---- facts for the control plane ----

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gateway/http/downstream_stream.h"
+#include "gateway/net/deadline.h"
 #include "gateway/net/listener_socket.h"
 #include "gateway/net/stream_io.h"
 #include "gateway/net/tcp_transport.h"
@@ -155,7 +156,8 @@ class Worker final : public ConnectionHost, private TlsEvents {
   // Loop time (uv_now) of the last request per build pool key.
   std::unordered_map<std::string, std::uint64_t, routing::TransparentHash, std::equal_to<>> last_request_;
   std::unique_ptr<char[]> read_buffer_;
-  LoopReadBuffer loop_read_buffer_;  // loop_.data points here (stream_io.h)
+  DeadlineQueues deadlines_;  // the connections' deadlines (deadline.h)
+  LoopShared loop_shared_;    // loop_.data points here (stream_io.h)
   std::vector<BoundListener> bound_listeners_;
   std::vector<std::unique_ptr<ListenerHandle>> listeners_;
   std::shared_ptr<const TlsContexts> tls_;
