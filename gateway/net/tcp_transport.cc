@@ -113,12 +113,19 @@ void TcpTransport::on_write_done(int status) {
 
 int TcpTransport::shutdown() {
   if (closing_) return UV_ECANCELED;
-  shutdown_req_.data = this;
-  return uv_shutdown(&shutdown_req_, &socket_.stream, on_shutdown);
+  // Held by no idle connection: 80 bytes each.
+  auto* req = new uv_shutdown_t;
+  req->data = this;
+  const int rc = uv_shutdown(req, &socket_.stream, on_shutdown);
+  if (rc != 0) delete req;
+  return rc;
 }
 
+// libuv calls this once per request, with UV_ECANCELED when the handle
+// closes first (before the close callback frees the transport).
 void TcpTransport::on_shutdown(uv_shutdown_t* req, int status) {
   auto* t = static_cast<TcpTransport*>(req->data);
+  delete req;
   if (!t->closing_) t->observer_->on_transport_shutdown(status);
 }
 

@@ -42,8 +42,7 @@ class TcpTransport final : public Transport, private WriteObserver {
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_shutdown(uv_shutdown_t* req, int status);
 
-  StreamHandle socket_;
-  uv_shutdown_t shutdown_req_;
+  StreamHandle socket_;  // the shutdown request is allocated only while one is in flight
   TransportObserver* observer_ = nullptr;
   ConnectionInfo info_;
   bool reading_ = false;
