@@ -248,10 +248,10 @@ std::unique_ptr<StreamHandler> Worker::new_stream(DownstreamStream& stream) {
   return std::make_unique<Exchange>(*this, stream);
 }
 
-void Worker::add_connection(ServerConnection* connection) { connections_.insert(connection); }
+void Worker::add_connection(ServerConnection* connection) { connections_.add(connection); }
 
 void Worker::remove_connection(ServerConnection* connection) {
-  connections_.erase(connection);
+  connections_.remove(connection);
   maybe_finish_drain();
 }
 
@@ -292,7 +292,7 @@ void Worker::begin_drain(std::uint64_t timeout_ms) {
   }
   listeners_.clear();
   pool_.close_all();
-  const std::vector<ServerConnection*> open(connections_.begin(), connections_.end());
+  const auto open = connections_.snapshot<std::vector<ServerConnection*>>();
   for (ServerConnection* c : open) c->drain();
   uv_timer_start(&drain_timer_, on_drain_timeout, timeout_ms, 0);
   maybe_finish_drain();
@@ -300,7 +300,7 @@ void Worker::begin_drain(std::uint64_t timeout_ms) {
 
 void Worker::on_drain_timeout(uv_timer_t* handle) {
   auto* worker = static_cast<Worker*>(handle->data);
-  const std::vector<ServerConnection*> open(worker->connections_.begin(), worker->connections_.end());
+  const auto open = worker->connections_.snapshot<std::vector<ServerConnection*>>();
   for (ServerConnection* c : open) c->close();
 }
 

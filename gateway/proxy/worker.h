@@ -9,7 +9,6 @@
 #include <list>
 #include <memory>
 #include <mutex>
-#include <unordered_set>
 #include <string>
 #include <vector>
 
@@ -170,7 +169,7 @@ class Worker final : public ConnectionHost, private TlsEvents {
   skew::PinScratch pin_scratch_;
   metrics::StatsBoard* board_;
   metrics::WorkerStats stats_;  // never reassigned: connection gauges point into it
-  std::unordered_set<ServerConnection*> connections_;  // open downstream connections
+  ServerConnectionList connections_;  // open downstream connections
   std::vector<std::unique_ptr<StreamHandler>> graveyard_;
   bool draining_ = false;
   bool loop_handles_closed_ = false;
