@@ -23,7 +23,46 @@ constexpr std::size_t kKeepOutCapacity = 256 * 1024;
 }  // namespace
 
 DownstreamConnection::DownstreamConnection(ConnectionHost& host, Transport* transport)
-    : host_(host), transport_(transport), parser_(HttpParser::Mode::request, *this) {}
+    : host_(host), transport_(transport) {}
+
+DownstreamConnection::~DownstreamConnection() {
+  if (parser_) {
+    parser_->~HttpParser();
+    recycler().give(parser_, sizeof(HttpParser));
+  }
+  recycler().give_string(out_);
+}
+
+Recycler& DownstreamConnection::recycler() {
+  return *static_cast<const LoopShared*>(host_.loop()->data)->recycler;
+}
+
+// The limits are the config's when the request starts (as the timeouts are):
+// copied, since the parser outlives the snapshot they came from (ASan saw a
+// read of a freed snapshot in on_url_cb when it did not).
+HttpParser& DownstreamConnection::parser() {
+  if (!parser_) {
+    parser_ = new (recycler().take(sizeof(HttpParser))) HttpParser(HttpParser::Mode::request, *this);
+    parser_->set_limits(&host_.config().limits);
+    parser_->set_request_checks(true);
+  }
+  return *parser_;
+}
+
+// Between requests of a keep-alive connection, nothing half-read and nothing
+// on the stack: the parser is at a message boundary (llhttp_init again gives
+// the same state) and the response buffer holds nothing to send.
+void DownstreamConnection::release_idle_state() {
+  if (in_consume_ || waiting_for_response_ || handler_ || tunnel_ || upgrade_request_ || closing_ || lingering_ ||
+      !buffered_.empty())
+    return;
+  if (parser_ && !parser_->in_message()) {
+    parser_->~HttpParser();
+    recycler().give(parser_, sizeof(HttpParser));
+    parser_ = nullptr;
+  }
+  if (out_.capacity() > std::string().capacity()) recycler().give_string(out_);
+}
 
 void DownstreamConnection::start(ConnectionHost& host, Transport* transport, std::string_view listener_name) {
   transport->start(*create(host, transport, listener_name));
@@ -39,7 +78,6 @@ void DownstreamConnection::adopt(ConnectionHost& host, Transport* transport, std
 
 DownstreamConnection* DownstreamConnection::create(ConnectionHost& host, Transport* transport,
                                                    std::string_view listener_name) {
-  const conf::Config& config = host.config();
   auto* c = new DownstreamConnection(host, transport);
   c->timer_.init(host.loop(), c, [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_timer(); });
   c->send_timer_.init(host.loop(), c,
@@ -47,8 +85,6 @@ DownstreamConnection* DownstreamConnection::create(ConnectionHost& host, Transpo
   host.add_connection(c);
   c->open_gauge_ = host.connection_gauge(listener_name);
   ++*c->open_gauge_;
-  c->parser_.set_limits(&config.limits);  // copied: the connection may outlive this snapshot
-  c->parser_.set_request_checks(true);
   return c;
 }
 
@@ -84,15 +120,15 @@ void DownstreamConnection::consume(std::string_view data) {
       stop_reading();
       break;
     }
-    const HttpParser::Result r = parser_.execute(data);
+    const HttpParser::Result r = parser().execute(data);
     // The header timeout starts only when a head spans reads (slowloris);
     // a head that arrives whole never touches the timer.
-    if (!handler_ && timer_mode_ == kIdleTimer && parser_.in_message() && !parser_.head_complete())
+    if (!handler_ && timer_mode_ == kIdleTimer && parser_->in_message() && !parser_->head_complete())
       set_timer(host_.config().timeouts.client_header.count(), kHeaderTimer);
     if (r.error == HPE_OK) break;
     data.remove_prefix(r.consumed);
     if (r.error == HPE_PAUSED) {
-      parser_.resume();
+      parser_->resume();
       continue;
     }
     if (r.error == HPE_PAUSED_UPGRADE) {
@@ -100,17 +136,18 @@ void DownstreamConnection::consume(std::string_view data) {
       stop_reading();
       break;
     }
-    reject(parser_.rejection());
+    reject(parser_->rejection());
     break;
   }
   in_consume_ = false;
+  release_idle_state();
 }
 
 int DownstreamConnection::on_head_complete() {
   set_timer(0, kNoTimer);
   // The parser has vetted and normalised the head (gateway/request_checks.h):
   // CONNECT, bad targets, Host and hop-by-hop tricks never get here.
-  std::unique_ptr<RequestHead> head = parser_.take_request();
+  std::unique_ptr<RequestHead> head = parser_->take_request();
   upgrade_request_ = head->upgrade;
   request_head_method_ = head->method == "HEAD";
   request_http11_ = head->http_major == 1 && head->http_minor >= 1;
@@ -121,6 +158,7 @@ int DownstreamConnection::on_head_complete() {
   keep_alive_ = true;
   bytes_sent_ = 0;
   out_.clear();  // what an aborted response left unflushed never goes out
+  if (out_.capacity() == std::string().capacity()) recycler().take_string(out_);
   if (request_has_body_) set_timer(host_.config().timeouts.client_body.count(), kBodyTimer);
   // Kept before the head goes in: the handler may finish at once.
   handler_ = host_.new_stream(*this);
@@ -262,16 +300,19 @@ void DownstreamConnection::finished(bool keep_alive) {
   waiting_for_response_ = false;
   // The upstream declined the upgrade (no 101): still HTTP/1.1, the next
   // request is parsed as usual (RFC 9110 section 7.8).
-  if (upgrade_request_) parser_.resume_after_upgrade();
+  if (upgrade_request_ && parser_) parser_->resume_after_upgrade();
   upgrade_request_ = false;
   if (!keep_alive || !keep_alive_ || tunnel_ || close_when_done_ || host_.draining()) {
     // Lingering is for input we have not read; a finished request with
     // nothing after it (Connection: close) can be closed once flushed.
-    close_after_flush(!buffered_.empty() || parser_.in_message());
+    close_after_flush(!buffered_.empty() || in_message());
     return;
   }
   set_timer(host_.config().timeouts.client_idle.count(), kIdleTimer);
-  if (!in_consume_) serve_buffered();
+  if (!in_consume_) {
+    serve_buffered();
+    release_idle_state();
+  }
 }
 
 void DownstreamConnection::serve_buffered() {
@@ -305,7 +346,7 @@ void DownstreamConnection::start_tunnel() {
 // is still answered (with Connection: close), then close.
 void DownstreamConnection::drain() {
   close_when_done_ = true;
-  if (!handler_ && buffered_.empty() && !parser_.in_message()) set_timer(kDrainIdleGraceMs, kIdleTimer);
+  if (!handler_ && buffered_.empty() && !in_message()) set_timer(kDrainIdleGraceMs, kIdleTimer);
 }
 
 // ---- errors, timers, closing ----
@@ -389,7 +430,7 @@ void DownstreamConnection::on_timer() {
   }
   switch (c->timer_mode_) {
     case kHeaderTimer:
-      if (c->parser_.in_message()) {
+      if (c->in_message()) {
         c->reject({408, metrics::Reason::client_header_timeout,
                    "request head not received within timeouts.client_header"});
       } else {

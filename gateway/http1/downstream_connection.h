@@ -46,6 +46,7 @@
 #include "gateway/http1/http_head.h"
 #include "gateway/http1/http_parser.h"
 #include "gateway/net/deadline.h"
+#include "gateway/net/recycler.h"
 #include "gateway/net/transport.h"
 
 namespace sg::gateway {
@@ -72,7 +73,7 @@ class DownstreamConnection final : public ServerConnection,
 
  private:
   DownstreamConnection(ConnectionHost& host, Transport* transport);
-  ~DownstreamConnection() = default;
+  ~DownstreamConnection();
   static DownstreamConnection* create(ConnectionHost& host, Transport* transport, std::string_view listener_name);
 
   // DownstreamStream (the request being served)
@@ -130,6 +131,13 @@ class DownstreamConnection final : public ServerConnection,
   void start_reading();
   void stop_reading();
   void set_timer(std::uint64_t ms, int mode);
+  // The parser and the response buffer are lent by the loop (recycler.h)
+  // while a request is read or answered, and given back when the connection
+  // is idle between requests: an idle connection holds neither.
+  Recycler& recycler();
+  HttpParser& parser();
+  bool in_message() const { return parser_ && parser_->in_message(); }
+  void release_idle_state();
 
   ConnectionHost& host_;
   Transport* transport_;  // frees itself after close()
@@ -137,7 +145,7 @@ class DownstreamConnection final : public ServerConnection,
   // the loop's next turn (the connection may be on the stack at close()).
   Deadline timer_;
   Deadline send_timer_;  // runs while the write queue is not empty
-  HttpParser parser_;
+  HttpParser* parser_ = nullptr;  // lent by the recycler while busy (parser())
   std::unique_ptr<StreamHandler> handler_;  // the request being served
   std::string buffered_;  // bytes read past a complete request (pipelining) or tunnel data
   std::string out_;       // response bytes of one upstream read, until flush(); reused

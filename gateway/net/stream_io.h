@@ -38,6 +38,7 @@ int write_stream(uv_stream_t* stream, std::string_view data, WriteObserver* obse
 int write_stream2(uv_stream_t* stream, std::string_view first, std::string_view second, WriteObserver* observer);
 
 class DeadlineQueues;
+class Recycler;
 
 // What every connection of a loop shares; the loop's owner points loop->data
 // at its LoopShared.
@@ -45,10 +46,12 @@ class DeadlineQueues;
 //   so one buffer per loop serves every connection (no per-connection read
 //   buffer on idle keep-alive connections).
 // - The deadline lists (deadline.h): one timer per duration, not per connection.
+// - The recycler (recycler.h): what a connection needs only while busy.
 struct LoopShared {
   char* read_buffer = nullptr;
   std::size_t read_size = 0;
   DeadlineQueues* deadlines = nullptr;
+  Recycler* recycler = nullptr;
 };
 void alloc_loop_buffer(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
 

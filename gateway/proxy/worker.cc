@@ -65,7 +65,7 @@ Worker::Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot
       keyring_(keyring),
       board_(board) {
   uv_loop_init(&loop_);
-  loop_shared_ = {read_buffer_.get(), kReadBufferSize, &deadlines_};
+  loop_shared_ = {read_buffer_.get(), kReadBufferSize, &deadlines_, &recycler_};
   loop_.data = &loop_shared_;
   snapshots_.push_front(std::make_unique<LocalSnapshot>(LocalSnapshot{std::move(snapshot), 0}));
   current_ = snapshots_.front().get();

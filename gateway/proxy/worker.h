@@ -14,6 +14,7 @@
 
 #include "gateway/http/downstream_stream.h"
 #include "gateway/net/deadline.h"
+#include "gateway/net/recycler.h"
 #include "gateway/net/listener_socket.h"
 #include "gateway/net/stream_io.h"
 #include "gateway/net/tcp_transport.h"
@@ -156,6 +157,7 @@ class Worker final : public ConnectionHost, private TlsEvents {
   std::unordered_map<std::string, std::uint64_t, routing::TransparentHash, std::equal_to<>> last_request_;
   std::unique_ptr<char[]> read_buffer_;
   DeadlineQueues deadlines_;  // the connections' deadlines (deadline.h)
+  Recycler recycler_;         // memory lent to busy connections (recycler.h)
   LoopShared loop_shared_;    // loop_.data points here (stream_io.h)
   std::vector<BoundListener> bound_listeners_;
   std::vector<std::unique_ptr<ListenerHandle>> listeners_;
