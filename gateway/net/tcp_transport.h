@@ -15,10 +15,18 @@ namespace sg::gateway {
 
 class TcpTransport final : public Transport, private WriteObserver {
  public:
+  // How a TCP listener's accepted sockets get TCP_NODELAY (Nagle off: a
+  // response head and its body must not wait for an ACK).
+  enum class NoDelay : unsigned char {
+    unknown,    // set it, then look whether the listener's setting was inherited
+    inherited,  // Linux copies the listener's TCP_NODELAY to accepted sockets: no setsockopt per connection
+    per_socket  // set it on every accepted socket
+  };
   // Accepts the next connection waiting on `listener`. Returns nullptr when
   // there is none (the accept failed); `trusted` marks peer_trusted.
+  // `nodelay` (TCP only) is updated after the first look.
   static TcpTransport* accept(uv_loop_t* loop, uv_stream_t* listener, bool is_unix,
-                              const std::vector<conf::Cidr>& trusted);
+                              const std::vector<conf::Cidr>& trusted, NoDelay& nodelay);
 
   void start(TransportObserver& observer) override;
   void set_observer(TransportObserver& observer) override { observer_ = &observer; }

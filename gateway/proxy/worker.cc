@@ -114,6 +114,8 @@ void Worker::start_listeners() {
     } else {
       uv_tcp_init(&loop_, &l->socket.tcp);
       uv_tcp_open(&l->socket.tcp, bound.fd);
+      // Copied to the accepted sockets (tcp_transport.cc checks once).
+      uv_tcp_nodelay(&l->socket.tcp, 1);
     }
     l->socket.handle.data = l.get();
     uv_listen(&l->socket.stream, kBacklog, on_connection);
@@ -127,7 +129,7 @@ void Worker::on_connection(uv_stream_t* server, int status) {
   auto* listener = static_cast<ListenerHandle*>(server->data);
   Worker& worker = *listener->worker;
   TcpTransport* tcp = TcpTransport::accept(worker.loop(), &listener->socket.stream, listener->is_unix,
-                                           worker.snapshot().config().trusted_proxies);
+                                           worker.snapshot().config().trusted_proxies, listener->nodelay);
   // TLS over the socket when the listener has a certificate.
   const ListenerTls* tls = worker.tls_ ? worker.tls_->listener(listener->config_name) : nullptr;
   Transport* transport = worker.listener_transport(*listener, tcp);

@@ -60,6 +60,7 @@ struct ListenerHandle {
   std::string name;
   bool is_unix;
   std::string config_name;  // as written in the config: finds its TLS context
+  TcpTransport::NoDelay nodelay = TcpTransport::NoDelay::unknown;
 };
 
 // The ConnectionHost of its downstream connections: they create an Exchange
