@@ -132,8 +132,8 @@ class DownstreamConnection final : public ServerConnection,
   void stop_reading();
   void set_timer(std::uint64_t ms, int mode);
   // The parser and the response buffer are lent by the loop (recycler.h)
-  // while a request is read or answered, and given back when the connection
-  // is idle between requests: an idle connection holds neither.
+  // while a request is read or answered, and given back when a keep-alive
+  // connection stays idle (kParkMs): an idle connection holds neither.
   Recycler& recycler();
   HttpParser& parser();
   bool in_message() const { return parser_ && parser_->in_message(); }
