@@ -344,9 +344,12 @@ void Worker::report_connect_failure(const routing::Build& build) {
 }
 
 std::int64_t* Worker::connection_gauge(std::string_view listener) {
+  if (last_gauge_ && listener == last_gauge_listener_) return last_gauge_;
   auto it = stats_.downstream_connections.find(listener);
   if (it == stats_.downstream_connections.end()) it = stats_.downstream_connections.emplace(listener, 0).first;
-  return &it->second;
+  last_gauge_listener_.assign(listener);
+  last_gauge_ = &it->second;
+  return last_gauge_;
 }
 
 void Worker::on_second(uv_timer_t* handle) {
