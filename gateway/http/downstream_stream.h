@@ -111,6 +111,47 @@ class ServerConnection {
 
  protected:
   ~ServerConnection() = default;
+
+ private:
+  friend class ServerConnectionList;
+  ServerConnection* prev_ = nullptr;  // links of the host's ServerConnectionList
+  ServerConnection* next_ = nullptr;
+};
+
+// The host's open connections, linked through the connections themselves:
+// no allocation and no hashing per accepted connection (a hash set's node
+// and bucket were about 45 bytes of every idle connection).
+class ServerConnectionList {
+ public:
+  void add(ServerConnection* c) {
+    c->prev_ = nullptr;
+    c->next_ = head_;
+    if (head_) head_->prev_ = c;
+    head_ = c;
+    ++size_;
+  }
+  // A connection not in the list is left alone (as a set's erase would).
+  void remove(ServerConnection* c) {
+    if (c->prev_ == nullptr && head_ != c) return;
+    (c->prev_ ? c->prev_->next_ : head_) = c->next_;
+    if (c->next_) c->next_->prev_ = c->prev_;
+    c->prev_ = c->next_ = nullptr;
+    --size_;
+  }
+  bool empty() const { return head_ == nullptr; }
+  std::size_t size() const { return size_; }
+  // A copy, for calls that may add or remove connections meanwhile.
+  template <class Vector>
+  Vector snapshot() const {
+    Vector out;
+    out.reserve(size_);
+    for (ServerConnection* c = head_; c; c = c->next_) out.push_back(c);
+    return out;
+  }
+
+ private:
+  ServerConnection* head_ = nullptr;
+  std::size_t size_ = 0;
 };
 
 class ConnectionHost {

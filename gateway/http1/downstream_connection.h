@@ -5,8 +5,8 @@
 // a byte of HTTP/1. It owns its deadlines: one for reading (header, body,
 // keep-alive idle, tunnel idle, lingering close: one phase at a time) and one
 // for sending (while bytes wait for a client that does not read). Each expiry
-// is logged and counted, and frees the connection. Freed only in its close
-// callback.
+// is logged and counted, and frees the connection. Freed on the loop's turn
+// after close() (its deadline fires at 0 ms), never on the stack.
 //
 // One request, top to bottom:
 //   start()               an accepted transport (TCP, or TLS over it), timers, gauge
@@ -45,7 +45,8 @@
 #include "gateway/http/downstream_stream.h"
 #include "gateway/http1/http_head.h"
 #include "gateway/http1/http_parser.h"
-#include "gateway/net/lazy_timer.h"
+#include "gateway/net/deadline.h"
+#include "gateway/net/recycler.h"
 #include "gateway/net/transport.h"
 
 namespace sg::gateway {
@@ -72,7 +73,7 @@ class DownstreamConnection final : public ServerConnection,
 
  private:
   DownstreamConnection(ConnectionHost& host, Transport* transport);
-  ~DownstreamConnection() = default;
+  ~DownstreamConnection();
   static DownstreamConnection* create(ConnectionHost& host, Transport* transport, std::string_view listener_name);
 
   // DownstreamStream (the request being served)
@@ -120,7 +121,6 @@ class DownstreamConnection final : public ServerConnection,
   // A deadline ran out: logged with `code` and counted; with `status` and no
   // response started the client gets that error, then the connection closes.
   void expire(metrics::Reason code, std::string_view detail, int status);
-  static void on_timer_closed(uv_handle_t* handle);
 
   void consume(std::string_view data);
   void serve_buffered();
@@ -131,12 +131,21 @@ class DownstreamConnection final : public ServerConnection,
   void start_reading();
   void stop_reading();
   void set_timer(std::uint64_t ms, int mode);
+  // The parser and the response buffer are lent by the loop (recycler.h)
+  // while a request is read or answered, and given back when a keep-alive
+  // connection stays idle (kParkMs): an idle connection holds neither.
+  Recycler& recycler();
+  HttpParser& parser();
+  bool in_message() const { return parser_ && parser_->in_message(); }
+  void release_idle_state();
 
   ConnectionHost& host_;
   Transport* transport_;  // frees itself after close()
-  LazyTimer timer_;       // reading: one phase at a time (timer_mode_)
-  LazyTimer send_timer_;  // runs while the write queue is not empty
-  HttpParser parser_;
+  // Reading: one phase at a time (timer_mode_); once closing, the free on
+  // the loop's next turn (the connection may be on the stack at close()).
+  Deadline timer_;
+  Deadline send_timer_;  // runs while the write queue is not empty
+  HttpParser* parser_ = nullptr;  // lent by the recycler while busy (parser())
   std::unique_ptr<StreamHandler> handler_;  // the request being served
   std::string buffered_;  // bytes read past a complete request (pipelining) or tunnel data
   std::string out_;       // response bytes of one upstream read, until flush(); reused
@@ -148,7 +157,6 @@ class DownstreamConnection final : public ServerConnection,
   std::int64_t* open_gauge_ = nullptr;  // the listener's skewgate_downstream_connections
   int timer_mode_ = 0;
   std::uint64_t tunnel_idle_ms_ = 0;
-  int handles_open_ = 0;
   bool backpressured_ = false;
   bool waiting_for_response_ = false;  // a complete request is being answered
   bool in_consume_ = false;

@@ -75,8 +75,8 @@ int write_stream2(uv_stream_t* stream, std::string_view first, std::string_view 
 }
 
 void alloc_loop_buffer(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
-  const auto* shared = static_cast<const LoopReadBuffer*>(handle->loop->data);
-  *buf = uv_buf_init(shared->data, static_cast<unsigned>(shared->size));
+  const auto* shared = static_cast<const LoopShared*>(handle->loop->data);
+  *buf = uv_buf_init(shared->read_buffer, static_cast<unsigned>(shared->read_size));
 }
 
 }  // namespace sg::gateway

@@ -37,13 +37,21 @@ int write_stream(uv_stream_t* stream, std::string_view data, WriteObserver* obse
 // Same for two pieces (a head and the first body bytes) without joining them.
 int write_stream2(uv_stream_t* stream, std::string_view first, std::string_view second, WriteObserver* observer);
 
-// The loop-wide read buffer: reads are consumed synchronously in the read
-// callback, so one buffer per loop serves every connection (no per-connection
-// read buffer on idle keep-alive connections). The loop's owner points
-// loop->data at its LoopReadBuffer.
-struct LoopReadBuffer {
-  char* data = nullptr;
-  std::size_t size = 0;
+class DeadlineQueues;
+class Recycler;
+
+// What every connection of a loop shares; the loop's owner points loop->data
+// at its LoopShared.
+// - The read buffer: reads are consumed synchronously in the read callback,
+//   so one buffer per loop serves every connection (no per-connection read
+//   buffer on idle keep-alive connections).
+// - The deadline lists (deadline.h): one timer per duration, not per connection.
+// - The recycler (recycler.h): what a connection needs only while busy.
+struct LoopShared {
+  char* read_buffer = nullptr;
+  std::size_t read_size = 0;
+  DeadlineQueues* deadlines = nullptr;
+  Recycler* recycler = nullptr;
 };
 void alloc_loop_buffer(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
 

@@ -1,6 +1,8 @@
 #include "gateway/net/tcp_transport.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <charconv>
 
@@ -44,10 +46,21 @@ bool peer_of(uv_tcp_t* tcp, std::string& ip, const std::vector<conf::Cidr>& trus
   return false;
 }
 
+// Whether an accepted socket already has TCP_NODELAY from its listener (the
+// listener sets it, worker.cc). Looked at once per listener, so a kernel that
+// does not copy it still gets it per socket.
+bool has_nodelay(uv_tcp_t* tcp) {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd) != 0) return false;
+  int on = 0;
+  socklen_t len = sizeof on;
+  return getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) == 0 && on != 0;
+}
+
 }  // namespace
 
 TcpTransport* TcpTransport::accept(uv_loop_t* loop, uv_stream_t* listener, bool is_unix,
-                                   const std::vector<conf::Cidr>& trusted) {
+                                   const std::vector<conf::Cidr>& trusted, NoDelay& nodelay) {
   auto* t = new TcpTransport;
   if (is_unix) {
     uv_pipe_init(loop, &t->socket_.pipe, 0);
@@ -62,7 +75,8 @@ TcpTransport* TcpTransport::accept(uv_loop_t* loop, uv_stream_t* listener, bool 
   if (is_unix) {
     t->info_.peer_ip = "unix";
   } else {
-    uv_tcp_nodelay(&t->socket_.tcp, 1);
+    if (nodelay == NoDelay::unknown) nodelay = has_nodelay(&t->socket_.tcp) ? NoDelay::inherited : NoDelay::per_socket;
+    if (nodelay == NoDelay::per_socket) uv_tcp_nodelay(&t->socket_.tcp, 1);
     t->info_.peer_trusted = peer_of(&t->socket_.tcp, t->info_.peer_ip, trusted);
   }
   return t;
@@ -113,12 +127,19 @@ void TcpTransport::on_write_done(int status) {
 
 int TcpTransport::shutdown() {
   if (closing_) return UV_ECANCELED;
-  shutdown_req_.data = this;
-  return uv_shutdown(&shutdown_req_, &socket_.stream, on_shutdown);
+  // Held by no idle connection: 80 bytes each.
+  auto* req = new uv_shutdown_t;
+  req->data = this;
+  const int rc = uv_shutdown(req, &socket_.stream, on_shutdown);
+  if (rc != 0) delete req;
+  return rc;
 }
 
+// libuv calls this once per request, with UV_ECANCELED when the handle
+// closes first (before the close callback frees the transport).
 void TcpTransport::on_shutdown(uv_shutdown_t* req, int status) {
   auto* t = static_cast<TcpTransport*>(req->data);
+  delete req;
   if (!t->closing_) t->observer_->on_transport_shutdown(status);
 }
 

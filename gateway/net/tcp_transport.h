@@ -15,10 +15,18 @@ namespace sg::gateway {
 
 class TcpTransport final : public Transport, private WriteObserver {
  public:
+  // How a TCP listener's accepted sockets get TCP_NODELAY (Nagle off: a
+  // response head and its body must not wait for an ACK).
+  enum class NoDelay : unsigned char {
+    unknown,    // set it, then look whether the listener's setting was inherited
+    inherited,  // Linux copies the listener's TCP_NODELAY to accepted sockets: no setsockopt per connection
+    per_socket  // set it on every accepted socket
+  };
   // Accepts the next connection waiting on `listener`. Returns nullptr when
   // there is none (the accept failed); `trusted` marks peer_trusted.
+  // `nodelay` (TCP only) is updated after the first look.
   static TcpTransport* accept(uv_loop_t* loop, uv_stream_t* listener, bool is_unix,
-                              const std::vector<conf::Cidr>& trusted);
+                              const std::vector<conf::Cidr>& trusted, NoDelay& nodelay);
 
   void start(TransportObserver& observer) override;
   void set_observer(TransportObserver& observer) override { observer_ = &observer; }
@@ -42,8 +50,7 @@ class TcpTransport final : public Transport, private WriteObserver {
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_shutdown(uv_shutdown_t* req, int status);
 
-  StreamHandle socket_;
-  uv_shutdown_t shutdown_req_;
+  StreamHandle socket_;  // the shutdown request is allocated only while one is in flight
   TransportObserver* observer_ = nullptr;
   ConnectionInfo info_;
   bool reading_ = false;

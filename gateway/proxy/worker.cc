@@ -57,6 +57,7 @@ Worker::Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot
                const skew::PinKeyring* keyring, metrics::StatsBoard* board)
     : index_(index),
       read_buffer_(new char[kReadBufferSize]),
+      deadlines_(&loop_),
       bound_listeners_(std::move(listeners)),
       pool_(*this),
       access_log_(log_sink),
@@ -64,8 +65,8 @@ Worker::Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot
       keyring_(keyring),
       board_(board) {
   uv_loop_init(&loop_);
-  loop_read_buffer_ = {read_buffer_.get(), kReadBufferSize};
-  loop_.data = &loop_read_buffer_;
+  loop_shared_ = {read_buffer_.get(), kReadBufferSize, &deadlines_, &recycler_};
+  loop_.data = &loop_shared_;
   snapshots_.push_front(std::make_unique<LocalSnapshot>(LocalSnapshot{std::move(snapshot), 0}));
   current_ = snapshots_.front().get();
   uv_async_init(&loop_, &async_, on_async);
@@ -113,6 +114,8 @@ void Worker::start_listeners() {
     } else {
       uv_tcp_init(&loop_, &l->socket.tcp);
       uv_tcp_open(&l->socket.tcp, bound.fd);
+      // Copied to the accepted sockets (tcp_transport.cc checks once).
+      uv_tcp_nodelay(&l->socket.tcp, 1);
     }
     l->socket.handle.data = l.get();
     uv_listen(&l->socket.stream, kBacklog, on_connection);
@@ -126,7 +129,7 @@ void Worker::on_connection(uv_stream_t* server, int status) {
   auto* listener = static_cast<ListenerHandle*>(server->data);
   Worker& worker = *listener->worker;
   TcpTransport* tcp = TcpTransport::accept(worker.loop(), &listener->socket.stream, listener->is_unix,
-                                           worker.snapshot().config().trusted_proxies);
+                                           worker.snapshot().config().trusted_proxies, listener->nodelay);
   // TLS over the socket when the listener has a certificate.
   const ListenerTls* tls = worker.tls_ ? worker.tls_->listener(listener->config_name) : nullptr;
   Transport* transport = worker.listener_transport(*listener, tcp);
@@ -247,10 +250,10 @@ std::unique_ptr<StreamHandler> Worker::new_stream(DownstreamStream& stream) {
   return std::make_unique<Exchange>(*this, stream);
 }
 
-void Worker::add_connection(ServerConnection* connection) { connections_.insert(connection); }
+void Worker::add_connection(ServerConnection* connection) { connections_.add(connection); }
 
 void Worker::remove_connection(ServerConnection* connection) {
-  connections_.erase(connection);
+  connections_.remove(connection);
   maybe_finish_drain();
 }
 
@@ -291,7 +294,7 @@ void Worker::begin_drain(std::uint64_t timeout_ms) {
   }
   listeners_.clear();
   pool_.close_all();
-  const std::vector<ServerConnection*> open(connections_.begin(), connections_.end());
+  const auto open = connections_.snapshot<std::vector<ServerConnection*>>();
   for (ServerConnection* c : open) c->drain();
   uv_timer_start(&drain_timer_, on_drain_timeout, timeout_ms, 0);
   maybe_finish_drain();
@@ -299,7 +302,7 @@ void Worker::begin_drain(std::uint64_t timeout_ms) {
 
 void Worker::on_drain_timeout(uv_timer_t* handle) {
   auto* worker = static_cast<Worker*>(handle->data);
-  const std::vector<ServerConnection*> open(worker->connections_.begin(), worker->connections_.end());
+  const auto open = worker->connections_.snapshot<std::vector<ServerConnection*>>();
   for (ServerConnection* c : open) c->close();
 }
 
@@ -314,6 +317,7 @@ void Worker::maybe_finish_drain() {
   uv_close(reinterpret_cast<uv_handle_t*>(&log_timer_), nullptr);
   on_second(&second_timer_);  // the last batch
   uv_close(reinterpret_cast<uv_handle_t*>(&second_timer_), nullptr);
+  deadlines_.close();  // once the last connections' deferred frees ran
 }
 
 // ---- facts for the control plane ----
@@ -340,9 +344,12 @@ void Worker::report_connect_failure(const routing::Build& build) {
 }
 
 std::int64_t* Worker::connection_gauge(std::string_view listener) {
+  if (last_gauge_ && listener == last_gauge_listener_) return last_gauge_;
   auto it = stats_.downstream_connections.find(listener);
   if (it == stats_.downstream_connections.end()) it = stats_.downstream_connections.emplace(listener, 0).first;
-  return &it->second;
+  last_gauge_listener_.assign(listener);
+  last_gauge_ = &it->second;
+  return last_gauge_;
 }
 
 void Worker::on_second(uv_timer_t* handle) {
