@@ -231,7 +231,7 @@ void Exchange::on_upstream_data(UpstreamConnection&, std::string_view data) {
   flush_downstream();
   if (finished_) return;
   if (discard_pending_) {
-    try_next_build();
+    try_next_build(drain_discarded(data.substr(r.consumed)));
     return;
   }
   switch (r.error) {
@@ -305,6 +305,7 @@ int Exchange::on_head_complete() {
 }
 
 int Exchange::on_body(std::string_view data) {
+  if (draining_) return 0;
   // Buffered until flush_downstream: a 64 KiB read at most, re-framed.
   downstream_.send_response_body(data);
   return 0;
@@ -312,6 +313,10 @@ int Exchange::on_body(std::string_view data) {
 
 int Exchange::on_message_complete() {
   if (tunnel_) return 0;  // llhttp goes on to HPE_PAUSED_UPGRADE
+  if (draining_) {
+    drained_ = true;
+    return HPE_PAUSED;
+  }
   if (interim_) {
     interim_ = false;
     return 0;
@@ -374,14 +379,31 @@ bool Exchange::discard_answer(const ResponseHead& response) {
   return false;
 }
 
-// The answer just discarded came from verdict_.target: its connection is
-// closed (the rest of that answer is never read, so it can never be reused
-// mid-body) and the request goes to the next build, or the client gets the
-// action_not_found reload answer.
-void Exchange::try_next_build() {
+// Whether the connection of an answer just discarded can carry the next
+// request: its whole body is in the bytes already read (`rest`, what follows
+// its head), nothing follows it, it is kept alive, and our request was all
+// sent. Next.js's miss (a 409 of 26 bytes) arrives with its head, so a
+// replay costs no new upstream connection (it cost one per replay, a
+// connect and a TIME_WAIT each). Nothing is waited for: an answer whose body
+// is still to come is closed, as before.
+bool Exchange::drain_discarded(std::string_view rest) {
+  if (!response_head_ || !response_head_->keep_alive || !request_done_) return false;
+  draining_ = true;
+  drained_ = false;
+  response_parser_->resume();
+  const HttpParser::Result r = response_parser_->execute(rest);
+  draining_ = false;
+  return drained_ && r.error == HPE_PAUSED && r.consumed == rest.size();
+}
+
+// The answer just discarded came from verdict_.target: its connection goes
+// back to the pool when drain_discarded read all of it, else it is closed
+// (never reused mid-body). The request goes to the next build, or the client
+// gets the action_not_found reload answer.
+void Exchange::try_next_build(bool reusable) {
   discard_pending_ = false;
   tried_.push_back(verdict_.target);
-  release_upstream(false);
+  release_upstream(reusable);
   response_parser_.reset();
   response_head_.reset();
   upstream_ready_ = false;

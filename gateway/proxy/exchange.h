@@ -71,7 +71,8 @@ class Exchange final : public StreamHandler, private UpstreamConnection::Owner, 
   // Answer-side rules (skew/replay.h), at the final response head: true when
   // the answer is to be discarded and the request tried on another build.
   bool discard_answer(const ResponseHead& response);
-  void try_next_build();
+  bool drain_discarded(std::string_view rest);
+  void try_next_build(bool reusable);
   void drop_replay_body();
   void forward_body(std::string_view data);
   static void set_no_store(ResponseHead& response);
@@ -137,6 +138,8 @@ class Exchange final : public StreamHandler, private UpstreamConnection::Owner, 
   bool replay_keep_ = false;   // its body is being kept (no more than actions.replay_bytes)
   bool asset_fallback_ = false;
   bool discard_pending_ = false;  // on_head_complete paused the parser: discard and go on
+  bool draining_ = false;         // the discarded answer's body is being read past, not sent
+  bool drained_ = false;          // ... and it ended within the bytes in hand
   std::string replay_body_;    // the body as sent upstream (framed), until an answer's head is kept
   std::vector<const routing::Build*> tried_;       // builds whose answer was discarded, in order
   std::vector<const routing::Build*> next_builds_;  // candidates, listed at the first discard

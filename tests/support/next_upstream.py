@@ -20,7 +20,8 @@ Prints "ready" on stdout once listening on 127.0.0.1:N. Keep-alive HTTP/1.1.
   any other /_next/ path: 404 with `cache-control: public, max-age=31536000, immutable`.
 - any other GET/HEAD: 200 text/html, the page.
 - GET /__log: JSON list of every request handled before it (method, path, action, status,
-  body_sha256): the upstream's log, read by the tests directly (not through skewgate).
+  body_sha256, conn: the number of the connection it came on, from 1): the upstream's log,
+  read by the tests directly (not through skewgate).
 Every answer carries `x-served-by: <id>`.
 """
 
@@ -45,6 +46,7 @@ class Upstream:
         self.actions = set(actions)
         self.static = set(static)
         self.log = []
+        self.connections = 0
 
     def respond(self, method, path, headers, body):
         """(status, reason, [(name, value)], body bytes, chunked)."""
@@ -74,6 +76,8 @@ class Upstream:
         return 200, "OK", [("content-type", "text/html; charset=utf-8")], page(self.id), False
 
     async def serve(self, reader, writer):
+        self.connections += 1
+        conn = self.connections
         try:
             while True:
                 request = await read_request(reader)
@@ -84,7 +88,8 @@ class Upstream:
                 status, reason, out_headers, out_body, chunked = self.respond(method, path, headers, body)
                 if path != "/__log":
                     self.log.append({"method": method, "path": path, "action": headers.get("next-action"),
-                                     "status": status, "body_sha256": hashlib.sha256(body).hexdigest()})
+                                     "status": status, "body_sha256": hashlib.sha256(body).hexdigest(),
+                                     "conn": conn})
                 out = [f"HTTP/1.1 {status} {reason}"] + [f"{n}: {v}" for n, v in out_headers]
                 out.append(f"x-served-by: {self.id}")
                 out.append("transfer-encoding: chunked" if chunked else f"content-length: {len(out_body)}")
