@@ -98,7 +98,9 @@ void Exchange::decide_and_route() {
     const std::uint64_t limit = verdict_.app->config->actions.replay_bytes;
     replay_keep_ = limit > 0 && !(head_->content_length && *head_->content_length > limit);
   }
-  asset_fallback_ = skew::asset_fallback_applies(view, verdict_);
+  // head_->view(), not `view`: erasing Expect above moved the header list
+  // under it (its last entry would name a destroyed string).
+  asset_fallback_ = skew::asset_fallback_applies(head_->view(), verdict_);
   if (!peek_.empty()) {
     forward_body(peek_);
     peek_.clear();
