@@ -36,10 +36,20 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
+constexpr char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// `needle` anywhere in `haystack`, ASCII case-insensitively. Each start is
+// first tested on one lower-cased character, the rest compared only there:
+// a browser's document Accept (67 bytes) cost ~1.2k instructions with a
+// full iequals per start (callgrind, mix_document), on every request.
 bool icontains(std::string_view haystack, std::string_view needle) {
+  if (needle.empty()) return true;
   if (needle.size() > haystack.size()) return false;
-  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    if (iequals(haystack.substr(i, needle.size()), needle)) return true;
+  const char first = ascii_lower(needle.front());
+  const std::string_view rest = needle.substr(1);
+  const std::size_t last = haystack.size() - needle.size();  // the last possible start
+  for (std::size_t i = 0; i <= last; ++i) {
+    if (ascii_lower(haystack[i]) == first && iequals(haystack.substr(i + 1, rest.size()), rest)) return true;
   }
   return false;
 }

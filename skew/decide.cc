@@ -328,21 +328,21 @@ Verdict decide(const DecisionInput& input, const routing::Snapshot& snapshot) {
   }
 
   // Step 3: a pin whose seal verifies. Anything else is ignored (never an
-  // error), only counted.
+  // error), only counted. Next's useSkewCookie (`__vdpl`: Vercel, Netlify)
+  // is unsigned, so only a hint that resolution checks against the kept
+  // builds. Both found in one pass over the Cookie headers.
+  const CookiePair found = find_cookies(request.headers, keys ? std::string_view(snapshot.config().pins.cookie) : "",
+                                        kVdplCookie);
   std::optional<Pin> pin;
-  if (keys) {
-    if (const auto value = find_cookie(request.headers, snapshot.config().pins.cookie)) {
-      OpenResult opened = input.keyring->open(*value, app->name, input.now_ms / 1000, Pin::Kind::pin, input.pin_scratch);
-      verdict.pin_result = opened.result;
-      if (opened.result == PinResult::valid) pin = std::move(opened.pin);
-    }
+  if (found.first) {
+    OpenResult opened = input.keyring->open(*found.first, app->name, input.now_ms / 1000, Pin::Kind::pin, input.pin_scratch);
+    verdict.pin_result = opened.result;
+    if (opened.result == PinResult::valid) pin = std::move(opened.pin);
   }
 
-  // Next's useSkewCookie (Vercel, Netlify): unsigned, so only a hint that
-  // resolution checks against the kept builds.
   routing::CookieHints cookies;
   if (pin) cookies.pin_build = pin->build;
-  if (const auto vdpl = find_cookie(request.headers, kVdplCookie)) cookies.vdpl_build = *vdpl;
+  if (found.second) cookies.vdpl_build = *found.second;
 
   verdict.client_build = routing::resolve_client_build(*app, request, kind, cookies);
   ClientBuild& client = verdict.client_build;

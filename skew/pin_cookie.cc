@@ -9,22 +9,68 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
-}  // namespace
+// One `name=value` pair of a Cookie header, split at its first '=' and
+// trimmed; the value without its double quotes. False for a pair without
+// '=', which names no cookie we want.
+bool split_pair(std::string_view pair, std::string_view& name, std::string_view& value) {
+  const std::size_t equals = pair.find('=');
+  if (equals == std::string_view::npos) return false;
+  name = trim(pair.substr(0, equals));
+  value = trim(pair.substr(equals + 1));
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+  return true;
+}
 
-std::optional<std::string_view> find_cookie(std::string_view cookie_header, std::string_view name) {
-  if (name.empty()) return std::nullopt;
+// Calls `visit(name, value)` for each pair of `cookie_header` in order
+// until it returns true (done).
+template <typename Visit>
+bool each_pair(std::string_view cookie_header, Visit&& visit) {
   while (!cookie_header.empty()) {
     const std::size_t end = cookie_header.find(';');
     const std::string_view pair = cookie_header.substr(0, end);
     cookie_header = end == std::string_view::npos ? std::string_view() : cookie_header.substr(end + 1);
-    const std::size_t equals = pair.find('=');
-    if (equals == std::string_view::npos) continue;  // a pair without '=' names no cookie we want
-    if (trim(pair.substr(0, equals)) != name) continue;
-    std::string_view value = trim(pair.substr(equals + 1));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
-    return value;
+    std::string_view name, value;
+    if (split_pair(pair, name, value) && visit(name, value)) return true;
   }
-  return std::nullopt;
+  return false;
+}
+
+}  // namespace
+
+std::optional<std::string_view> find_cookie(std::string_view cookie_header, std::string_view name) {
+  if (name.empty()) return std::nullopt;
+  std::optional<std::string_view> found;
+  each_pair(cookie_header, [&](std::string_view n, std::string_view value) {
+    if (n != name) return false;
+    found = value;
+    return true;
+  });
+  return found;
+}
+
+CookiePair find_cookies(std::span<const routing::HeaderField> headers, std::string_view first,
+                        std::string_view second) {
+  CookiePair out;
+  // An empty name is never found, as in find_cookie.
+  bool want_first = !first.empty();
+  bool want_second = !second.empty();
+  for (const routing::HeaderField& field : headers) {
+    if (!want_first && !want_second) break;
+    if (!routing::iequals(field.name, "cookie")) continue;
+    // The first pair with a name wins, in the first header that has it.
+    each_pair(field.value, [&](std::string_view name, std::string_view value) {
+      if (want_first && name == first) {
+        out.first = value;
+        want_first = false;
+      }
+      if (want_second && name == second) {
+        out.second = value;
+        want_second = false;
+      }
+      return !want_first && !want_second;
+    });
+  }
+  return out;
 }
 
 std::optional<std::string_view> find_cookie(std::span<const routing::HeaderField> headers, std::string_view name) {

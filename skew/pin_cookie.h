@@ -23,6 +23,17 @@ std::optional<std::string_view> find_cookie(std::string_view cookie_header, std:
 // may send several): the first header that has the cookie wins.
 std::optional<std::string_view> find_cookie(std::span<const routing::HeaderField> headers, std::string_view name);
 
+// Two cookies in one pass over the Cookie headers (decide wants the pin and
+// `__vdpl` of every request: two passes were ~550 instructions, callgrind):
+// each exactly as find_cookie(headers, name) would find it, also when both
+// names are the same.
+struct CookiePair {
+  std::optional<std::string_view> first;
+  std::optional<std::string_view> second;
+};
+CookiePair find_cookies(std::span<const routing::HeaderField> headers, std::string_view first,
+                        std::string_view second);
+
 // `<name>=<value>; Path=/; Max-Age=<max_age_s>; HttpOnly; SameSite=Lax`,
 // plus `; Secure` when `secure` (TLS downstream, or https from a trusted
 // hop). Max-Age below 0 is written as 0 (delete the cookie).

@@ -32,8 +32,12 @@
 # mix_count.lua, against ka50pin (keep-alive with the pin, the plain request
 # of a returning browser). The pins come from a skewgate started (without
 # valgrind) before the measured ones; every proxy gets the same bytes.
+# The product path's own cost: each mix and ka50pin also through sg-plain,
+# skewgate with conf/skewgate-plain.yaml.in (one app, one build, no
+# manifests, no replay, its pin cookie under another name), on the same bytes, reported as
+# skewgate / sg-plain (target <= 1.10x); sg-plain runs those rows only.
 #
-# Environment: BENCH_PROXIES ("skewgate nginx haproxy"), BENCH_ONLY (comma list
+# Environment: BENCH_PROXIES ("skewgate sg-plain nginx haproxy"), BENCH_ONLY (comma list
 # of workload names; default all), BENCH_PORT_BASE (18180: skewgate +0, nginx
 # +1, haproxy +2, upstream +10, TLS +40; not run.sh's 18080, so both can run at
 # once), BENCH_INSTR_SCALE (percent of the request counts below, 100),
@@ -49,7 +53,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 
-PROXIES=${BENCH_PROXIES:-"skewgate nginx haproxy"}
+PROXIES=${BENCH_PROXIES:-"skewgate sg-plain nginx haproxy"}
 PORT_BASE=${BENCH_PORT_BASE:-18180}
 PROXY_CPU=${BENCH_PROXY_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
@@ -84,6 +88,8 @@ WORKLOADS=(
   "mix_replay|mix|10|/cart||200|2000|stale actions replayed on dpl-a (zero-config app; nginx/HAProxy pass the 409 on)"
 )
 wanted() { [[ -z $ONLY || ",$ONLY," == *",$1,"* || ($1 == mix_* && ",$ONLY," == *",mix,"*) ]]; }
+# sg-plain is the mixes' baseline: it runs them and ka50pin only.
+runs() { [[ $1 != sg-plain || $2 == mix_* || $2 == ka50pin ]]; }
 scaled() { local n=$(($1 * SCALE / 100)); echo $((n > 0 ? n : 1)); }
 
 LOG_TAG=instr
@@ -248,7 +254,9 @@ measure() {
 
 # run_proxy proxy: one valgrind process for all workloads of the proxy.
 run_proxy() {
-  local p=$1 spec why=
+  local p=$1 spec why= any=
+  for spec in "${WORKLOADS[@]}"; do runs "$p" "${spec%%|*}" && any=1; done
+  [[ -n $any ]] || return 0
   if [[ -z $VALGRIND_OK ]]; then
     why="valgrind (callgrind_control, callgrind_annotate) missing: apt-get install valgrind"
   else
@@ -266,7 +274,7 @@ run_proxy() {
   fi
   if [[ -n $why ]]; then
     log "$p: n/a ($why)"
-    for spec in "${WORKLOADS[@]}"; do R[${spec%%|*},$p,na]=$why; done
+    for spec in "${WORKLOADS[@]}"; do runs "$p" "${spec%%|*}" && R[${spec%%|*},$p,na]=$why; done
     return
   fi
   log "$p under callgrind on 127.0.0.1:${PORT[$p]} (cpu $PROXY_CPU), valgrind pid $VG_PID"
@@ -274,6 +282,7 @@ run_proxy() {
   local wl tool h2_checked=
   for spec in "${WORKLOADS[@]}"; do
     IFS='|' read -r wl tool _ <<<"$spec"
+    runs "$p" "$wl" || continue
     if [[ ($wl == tls_* || $wl == h2_*) && -n $TLS_NA_REASON ]]; then R[$wl,$p,na]=$TLS_NA_REASON; continue; fi
     [[ $tool == h2 ]] && tool=h2load
     [[ $tool == mix ]] && tool=wrk
@@ -300,6 +309,49 @@ ratio() { # a b -> a/b as "0.87x" or n/a
   else
     echo n/a
   fi
+}
+
+# verdict a b limit: "a/b met|not met" (a/b <= limit), or n/a.
+verdict() {
+  local r
+  r=$(ratio "${1:-}" "${2:-}")
+  [[ $r == n/a ]] && { echo n/a; return; }
+  if awk -v r="${r%x}" -v l="$3" 'BEGIN { exit !(r <= l + 1e-9) }'; then echo "$r met"; else echo "$r not met"; fi
+}
+
+# The product path: skewgate against sg-plain on the same request bytes, so
+# the ratio is what pins, manifests and replay cost, not the request's size.
+# Replay's second upstream exchange is the feature itself: mix_replay is
+# also put against two plain exchanges, and mix_page (1 replay in its 16
+# requests, mix_requests.lua) against its plain figure plus 1/16 of a plain
+# replay exchange.
+product_path() {
+  local spec wl sg plain base
+  printf '\nproduct path: skewgate / sg-plain on the same request bytes (k instr/req; target <= 1.10x, never asserted;\n'
+  printf 'sg-plain = conf/skewgate-plain.yaml.in: one app, one build, no manifests, no replay, its pin cookie under\n'
+  printf 'another name (the pins of the mixes are never opened);'
+  printf ' pins cannot be turned off, so a document gets a new pin in both\n'
+  printf 'and mix_document shows no sealing cost):\n'
+  printf '  %-13s %9s %9s  %s\n' workload skewgate sg-plain 'skewgate / sg-plain'
+  for spec in "${WORKLOADS[@]}"; do
+    IFS='|' read -r wl _ <<<"$spec"
+    [[ $wl == mix_* || $wl == ka50pin ]] || continue
+    sg=${R[$wl,skewgate,k]:-}
+    plain=${R[$wl,sg-plain,k]:-}
+    printf '  %-13s %9s %9s  ' "$wl" "${sg:-n/a}" "${plain:-n/a}"
+    case $wl in
+      mix_replay)
+        base=$(awk -v p="$plain" 'BEGIN { if (p != "") printf "%.1f", 2 * p }')
+        echo "$(ratio "$sg" "$plain") (two upstream exchanges against one);" \
+          "against two plain exchanges ($base): $(verdict "$sg" "$base" 1.10)" ;;
+      mix_page)
+        base=$(awk -v p="$plain" -v r="${R[mix_replay,sg-plain,k]:-}" \
+          'BEGIN { if (p != "" && r != "") printf "%.1f", p + r / 16 }')
+        echo "$(verdict "$sg" "$plain" 1.10); with the replay's second exchange as one more plain" \
+          "exchange (+ mix_replay/16 = ${base:-n/a}): $(ratio "$sg" "$base")" ;;
+      *) verdict "$sg" "$plain" 1.10 ;;
+    esac
+  done
 }
 
 report() {
@@ -329,6 +381,7 @@ report() {
       local reqs=()
       for p in $PROXIES; do
         # "*": some answers were errors (see below), the figure is not comparable
+        if ! runs "$p" "$wl"; then printf ' %10s' -; reqs+=(-); continue; fi
         printf ' %10s' "${R[$wl,$p,$field]:-n/a}$([[ ${R[$wl,$p,errors]:-0} != 0 ]] && echo '*')"
         reqs+=("${R[$wl,$p,reqs]:--}")
       done
@@ -358,6 +411,7 @@ report() {
       "$(excess "${R[$wl,skewgate,k]:-x}" "${R[ka50pin,skewgate,k]:-x}" "${R[$wl,nginx,k]:-x}" \
          "${R[ka50pin,nginx,k]:-x}" "${R[$wl,haproxy,k]:-x}" "${R[ka50pin,haproxy,k]:-x}")"
   done
+  [[ " $PROXIES " == *" sg-plain "* ]] && product_path
   for spec in "${WORKLOADS[@]}"; do
     IFS='|' read -r wl _ <<<"$spec"
     for p in $PROXIES; do

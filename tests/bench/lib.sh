@@ -22,11 +22,14 @@
 # page-load mixes, the one every proxy sends to) and +11 (build dpl-a, which
 # only skewgate reaches). sg-nometrics: skewgate with
 # metrics.enabled: false, to measure what metrics cost
-# (BENCH_PROXIES="skewgate sg-nometrics").
+# (BENCH_PROXIES="skewgate sg-nometrics"). sg-plain: skewgate with
+# conf/skewgate-plain.yaml.in (one app, one build, no manifests, no replay,
+# its pin cookie under another name): the plain proxy path the mixes are compared
+# with, on the same request bytes.
 UPSTREAM_PORT=$((PORT_BASE + 10))
 UPSTREAM_PORT_A=$((PORT_BASE + 11))
 declare -A PORT=([skewgate]=$PORT_BASE [nginx]=$((PORT_BASE + 1)) [haproxy]=$((PORT_BASE + 2))
-                 [sg-nometrics]=$((PORT_BASE + 3)))
+                 [sg-nometrics]=$((PORT_BASE + 3)) [sg-plain]=$((PORT_BASE + 4)))
 TLS_PORT_OFFSET=40
 
 PROXY_WRAP=()
@@ -226,7 +229,7 @@ h2_check() {
   H2_NA_REASON=
   alpn=$(alpn_of "$port" "$secs")
   if [[ $alpn != h2 ]]; then
-    if [[ $proxy == skewgate || $proxy == sg-nometrics ]]; then
+    if [[ $proxy == skewgate || $proxy == sg-* ]]; then
       H2_NA_REASON="skipped: this skewgate has no h2 (ALPN h2,http/1.1 -> $alpn)"
     else
       H2_NA_REASON="no h2 on the TLS listener (ALPN h2,http/1.1 -> $alpn)"
@@ -356,17 +359,18 @@ start_proxy() {
       # -db: foreground, a single process (no master-worker)
       start_bg "$out" taskset -c "$cpus" ${PROXY_WRAP[@]+"${PROXY_WRAP[@]}"} "$HAPROXY_BIN" -db -f "$dir/haproxy.cfg"
       ;;
-    skewgate|sg-nometrics)
+    skewgate|sg-nometrics|sg-plain)
       [[ -x $SKEWGATE_BIN ]] || { NA_REASON="not built ($SKEWGATE_BIN)"; return 1; }
-      local metrics=true
+      local metrics=true template=$HERE/conf/skewgate.yaml.in
       [[ $name == sg-nometrics ]] && metrics=false
+      [[ $name == sg-plain ]] && template=$HERE/conf/skewgate-plain.yaml.in
       local tls_listener=", {address: 127.0.0.1:$tls_port, tls: {cert: $TLS_DIR/chain.pem, key: $TLS_DIR/key.pem}}"
       local http2="http2: {max_requests: 100000000}"
       # BENCH_ACCESS_LOG=1: skewgate's default format to a file
       local sg_log=off
       [[ -n $ACCESS_LOG ]] && sg_log=$dir/access.log
       render_sg() { # tls_listener http2
-        render "$HERE/conf/skewgate.yaml.in" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT" \
+        render "$template" "$dir/skewgate.yaml" PORT="$port" UPSTREAM_PORT="$UPSTREAM_PORT" \
           UPSTREAM_PORT_A="$UPSTREAM_PORT_A" MANIFEST_DIR="$MANIFEST_DIR" WORKERS="$PROXY_WORKERS" \
           ACCESS_LOG="$sg_log" METRICS="$metrics" STATE_DIR="$dir/state" ADMIN_PORT=$((port + 20)) \
           TLS_LISTENER="$1" HTTP2="$2"

@@ -43,7 +43,11 @@
 # RSC prefetches, an action checked against its build's manifest and an
 # action replayed on the build that has it), all together (mix_page) and per
 # kind (mix_document, mix_assets, mix_rsc, mix_action, mix_replay); reported
-# against ka50pin, the plain proxied request of a returning browser.
+# against ka50pin, the plain proxied request of a returning browser, and
+# against sg-plain: skewgate with conf/skewgate-plain.yaml.in (one app, one
+# build, no manifests, no replay, its pin cookie under another name) on the same bytes,
+# which runs ka50pin and the mixes only (skewgate / sg-plain: the product
+# path's own cost, target <= 1.10x).
 #
 # Access log (issue 19): BENCH_ACCESS_LOG=1 runs every row with every proxy
 # logging each request to a file in its temp dir (nginx: combined, unbuffered;
@@ -60,7 +64,7 @@
 #
 # Environment: BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 1),
 # BENCH_ROUNDS (1; CPU us/req and req/s are totals over rounds, p50/p99 means),
-# BENCH_IDLE_CONNS (10000), BENCH_PROXIES ("skewgate nginx haproxy"),
+# BENCH_IDLE_CONNS (10000), BENCH_PROXIES ("skewgate sg-plain nginx haproxy"),
 # BENCH_PORT_BASE (18080: skewgate +0, nginx +1, haproxy +2, upstream +10,
 # each proxy's TLS listener +40), BENCH_ONLY (comma list of workload names,
 # "idle" for the idle-connection table; default all),
@@ -79,7 +83,7 @@ DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-1}
 ROUNDS=${BENCH_ROUNDS:-1}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
-PROXIES=${BENCH_PROXIES:-"skewgate nginx haproxy"}
+PROXIES=${BENCH_PROXIES:-"skewgate sg-plain nginx haproxy"}
 PORT_BASE=${BENCH_PORT_BASE:-18080}
 PROXY_CPU=${BENCH_PROXY_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
@@ -126,6 +130,8 @@ SPREADS=(
 # BENCH_ONLY=tls_ka50,tls_full: only those workloads (and the idle table only
 # when "idle" is named; the worker spread when "spread" is; every mix when "mix" is).
 wanted() { [[ -z $ONLY || ",$ONLY," == *",$1,"* || ($1 == mix_* && ",$ONLY," == *",mix,"*) ]]; }
+# sg-plain is the mixes' baseline: ka50pin and the mixes only (no spread, no idle rows).
+runs() { [[ $1 != sg-plain || $2 == mix_* || $2 == ka50pin ]]; }
 
 # logging, PID tracking, ports, templates, certificate, upstream, start_proxy
 # shellcheck source=tests/bench/lib.sh
@@ -603,6 +609,7 @@ report() {
     fi
     printf '%-12s %10s %11s %9s %9s %9s %7s %13s\n' proxy 'req/s' 'CPU us/req' 'p50 ms' 'p99 ms' 'RSS MiB' errors 'k instr/req'
     for p in $PROXIES; do
+      runs "$p" "$wl" || continue
       if [[ -n ${R[$wl,$p,na]:-} || -z ${R[$wl,$p,rps]:-} ]]; then
         printf '%-12s %10s %11s %9s %9s %9s %7s  (%s)\n' "$p" n/a n/a n/a n/a n/a n/a "${R[$wl,$p,na]:-not run}"
         continue
@@ -626,6 +633,11 @@ report() {
     if [[ $wl == tls_* || $wl == h2_* || $wl == ka50 || $wl == ka256 || $wl == body16k || $wl == close ]]; then
       best=$(better_of "${R[$wl,nginx,cpu_us]:-}" "${R[$wl,haproxy,cpu_us]:-}")
       printf 'skewgate/better of nginx and haproxy: CPU/req %s\n' "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "$best")"
+    fi
+    if [[ ($wl == mix_* || $wl == ka50pin) && -n ${R[$wl,sg-plain,cpu_us]:-} ]]; then
+      printf 'skewgate/sg-plain (the product path, same bytes): CPU/req %s%s\n' \
+        "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "${R[$wl,sg-plain,cpu_us]:-}")" \
+        "$([[ $wl == mix_replay ]] && echo '  (two upstream exchanges against one: see the targets)')"
     fi
     if [[ $wl == mix_* ]]; then
       printf '%s / own ka50pin, CPU/req:  skewgate %s  (reference: nginx %s  haproxy %s)\n' "$wl" \
@@ -657,6 +669,7 @@ report() {
     for spec in "${SPREADS[@]}"; do
       IFS='|' read -r wl _ <<<"$spec"
       for p in $PROXIES; do
+        runs "$p" spread || continue
         if [[ -n ${R[$wl,$p,na]:-} || -z ${R[$wl,$p,shares]:-} ]]; then
           printf '%-12s %-12s %10s %12s %8s  (%s)\n' "$wl" "$p" n/a n/a n/a "${R[$wl,$p,na]:-not run}"
           continue
@@ -673,6 +686,7 @@ report() {
   local mode best
   for mode in $IDLE_MODES; do
     for p in $PROXIES; do
+      runs "$p" idle || continue
       if [[ -n ${R[idle_$mode,$p,na]:-} || -z ${R[idle_$mode,$p,bytes]:-} ]]; then
         printf '%-9s %-8s %10s %10s %8s %10s  (%s)\n' "$p" "$mode" n/a n/a n/a n/a "${R[idle_$mode,$p,na]:-not run}"
         continue
@@ -755,9 +769,28 @@ report_targets() {
   # issue 18, still telling: per idle h2 connection at or below the better of the two
   best=$(better_of "${R[idle_h2,nginx,bytes]:-}" "${R[idle_h2,haproxy,bytes]:-}")
   target_ratio "idle h2 B/conn / better of nginx, haproxy (issue 18)" "${R[idle_h2,skewgate,bytes]:-}" "$best" 1.0
-  # The product path: each page-load mix against the plain proxied request
-  # of a returning browser (ka50pin), skewgate's own CPU/req.
-  local spec
+  # The product path: each page-load mix against the same bytes through
+  # sg-plain. mix_replay's second upstream exchange is the feature: against
+  # two plain exchanges; mix_page has one replay in 16 requests
+  # (mix_requests.lua): against its plain figure plus 1/16 of a plain replay.
+  local spec base
+  for spec in "${MIXES[@]}"; do
+    wl=${spec%%|*}
+    case $wl in
+      mix_replay)
+        base=$(awk -v p="${R[$wl,sg-plain,cpu_us]:-}" 'BEGIN { if (p != "") printf "%.2f", 2 * p }')
+        target_ratio "CPU/req $wl skewgate / two sg-plain exchanges" "${R[$wl,skewgate,cpu_us]:-}" "$base" 1.10 ;;
+      mix_page)
+        target_ratio "CPU/req $wl skewgate / sg-plain" "${R[$wl,skewgate,cpu_us]:-}" "${R[$wl,sg-plain,cpu_us]:-}" 1.10
+        base=$(awk -v p="${R[$wl,sg-plain,cpu_us]:-}" -v r="${R[mix_replay,sg-plain,cpu_us]:-}" \
+          'BEGIN { if (p != "" && r != "") printf "%.2f", p + r / 16 }')
+        target_ratio "  the same, + 1/16 sg-plain mix_replay (the 2nd exchange)" "${R[$wl,skewgate,cpu_us]:-}" "$base" 1.10 ;;
+      *) target_ratio "CPU/req $wl skewgate / sg-plain" "${R[$wl,skewgate,cpu_us]:-}" "${R[$wl,sg-plain,cpu_us]:-}" 1.10 ;;
+    esac
+  done
+  # ...and, as before, against the plain proxied request of a returning
+  # browser (ka50pin), skewgate's own CPU/req: smaller requests than the
+  # mixes', so this ratio mixes request size with feature cost.
   for spec in "${MIXES[@]}"; do
     wl=${spec%%|*}
     target_ratio "CPU/req $wl / skewgate ka50pin" "${R[$wl,skewgate,cpu_us]:-}" "${R[ka50pin,skewgate,cpu_us]:-}" 1.10
@@ -845,6 +878,7 @@ main() {
   declare -gA PID_OF=() DIR_OF=()
   local running=() spec wl round i n
   for p in $PROXIES; do
+    [[ $p == sg-plain ]] && ! ((${#MIXES[@]})) && ! wanted ka50pin && continue
     if start_proxy "$p"; then
       log "$p on 127.0.0.1:${PORT[$p]} (cpu $PROXY_CPU), pid $PROXY_PID"
       PID_OF[$p]=$PROXY_PID
@@ -911,7 +945,7 @@ main() {
     for spec in "${WORKLOADS[@]}"; do
       for ((i = 0; i < n; i++)); do
         p=${running[$(((i + round - 1) % n))]}
-        [[ -z ${R[${spec%%|*},$p,na]:-} ]] && run_one "$p" "$spec" "$round"
+        [[ -z ${R[${spec%%|*},$p,na]:-} ]] && runs "$p" "${spec%%|*}" && run_one "$p" "$spec" "$round"
       done
     done
   done
@@ -926,7 +960,7 @@ main() {
   # Worker spread: a fresh two-worker proxy per row.
   if wanted spread; then
     for spec in "${SPREADS[@]}"; do
-      for p in $PROXIES; do spread_one "$p" "$spec"; done
+      for p in $PROXIES; do runs "$p" spread && spread_one "$p" "$spec"; done
     done
   fi
 
@@ -934,6 +968,7 @@ main() {
   if wanted idle; then
     local mode
     for p in $PROXIES; do
+      runs "$p" idle || continue
       for mode in $IDLE_MODES; do measure_idle "$p" "$mode"; done
     done
   fi

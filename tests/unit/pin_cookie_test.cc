@@ -9,6 +9,7 @@
 
 using sg::routing::HeaderField;
 using sg::skew::find_cookie;
+using sg::skew::find_cookies;
 using sg::skew::pin_set_cookie;
 
 TEST_CASE("pin cookie: found in a Cookie header") {
@@ -58,6 +59,41 @@ TEST_CASE("pin cookie: several Cookie headers") {
   CHECK(find_cookie(headers, "b") == std::optional<std::string_view>("2"));
   CHECK_FALSE(find_cookie(headers, "c"));
   CHECK_FALSE(find_cookie(std::span<const HeaderField>(), "skewgate_pin"));
+}
+
+TEST_CASE("pin cookie: two cookies in one pass find what find_cookie finds for each") {
+  const std::vector<std::vector<HeaderField>> requests = {
+      {},
+      {{"Host", "shop.example.com"}},
+      {{"Cookie", "skewgate_pin=p; __vdpl=v"}},
+      {{"Cookie", "__vdpl=v;skewgate_pin=p"}},
+      {{"Cookie", "__vdpl=v1; __vdpl=v2; skewgate_pin=\"p\""}},
+      {{"cookie", "a=1"}, {"X-Cookie", "__vdpl=no"}, {"COOKIE", "skewgate_pin=yes; b=2"}, {"Cookie", "__vdpl=later"}},
+      {{"Cookie", "skewgate_pin=first"}, {"Cookie", "skewgate_pin=second; __vdpl=v"}},
+      {{"Cookie", "skewgate_pin; __vdpl"}, {"Cookie", " __vdpl = v ;skewgate_pin="}},
+      {{"Cookie", "Skewgate_Pin=no; __VDPL=no"}},
+  };
+  const std::vector<std::pair<std::string, std::string>> names = {
+      {"skewgate_pin", "__vdpl"}, {"__vdpl", "skewgate_pin"}, {"__vdpl", "__vdpl"}, {"", "__vdpl"},
+      {"skewgate_pin", ""},       {"", ""},                   {"b", "a"},
+  };
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    for (const auto& [first, second] : names) {
+      CAPTURE(i);
+      CAPTURE(first);
+      CAPTURE(second);
+      const auto found = find_cookies(requests[i], first, second);
+      CHECK(found.first == find_cookie(requests[i], first));
+      CHECK(found.second == find_cookie(requests[i], second));
+    }
+  }
+  // the views point into the request's own header values
+  const std::vector<HeaderField> headers = {{"Cookie", "__vdpl=v; skewgate_pin=p"}};
+  const auto found = find_cookies(headers, "skewgate_pin", "__vdpl");
+  REQUIRE(found.first);
+  REQUIRE(found.second);
+  CHECK(found.first->data() == headers[0].value.data() + 23);
+  CHECK(found.second->data() == headers[0].value.data() + 7);
 }
 
 TEST_CASE("pin cookie: Set-Cookie value") {

@@ -370,6 +370,21 @@ TEST_CASE("pin: a remembered value is judged again on every use") {
   std::string flipped = value;
   flipped[flipped.size() - 2] = flipped[flipped.size() - 2] == 'A' ? 'B' : 'A';
   CHECK(keys.open(flipped, "shop", kNow, Pin::Kind::pin, &scratch).result != PinResult::valid);
+  // The cache hashes a value's first characters only: a remembered value
+  // changed anywhere after them (same hash), or cut or extended, is still
+  // refused, never taken for the remembered one.
+  REQUIRE(keys.open(value, "shop", kNow, Pin::Kind::pin, &scratch).result == PinResult::valid);
+  REQUIRE(value.size() > sg::skew::PinScratch::kHashedChars);
+  for (std::size_t i = sg::skew::PinScratch::kHashedChars; i < value.size(); ++i) {
+    CAPTURE(i);
+    std::string changed = value;
+    changed[i] = changed[i] == 'A' ? 'B' : 'A';
+    CHECK(keys.open(changed, "shop", kNow, Pin::Kind::pin, &scratch).result != PinResult::valid);
+  }
+  CHECK(keys.open(value.substr(0, value.size() - 1), "shop", kNow, Pin::Kind::pin, &scratch).result != PinResult::valid);
+  CHECK(keys.open(value + "A", "shop", kNow, Pin::Kind::pin, &scratch).result != PinResult::valid);
+  CHECK(keys.open(value.substr(0, sg::skew::PinScratch::kHashedChars), "shop", kNow, Pin::Kind::pin, &scratch).result !=
+        PinResult::valid);
 }
 
 // RFC 4648 section 10's vectors without padding, the URL alphabet's two
