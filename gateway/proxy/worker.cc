@@ -130,6 +130,8 @@ void Worker::on_connection(uv_stream_t* server, int status) {
   Worker& worker = *listener->worker;
   TcpTransport* tcp = TcpTransport::accept(worker.loop(), &listener->socket.stream, listener->is_unix,
                                            worker.snapshot().config().trusted_proxies, listener->nodelay);
+  if (tcp == nullptr) return;
+  if (metrics::WorkerStats* stats = worker.stats()) ++stats->connections_accepted;
   // TLS over the socket when the listener has a certificate.
   const ListenerTls* tls = worker.tls_ ? worker.tls_->listener(listener->config_name) : nullptr;
   Transport* transport = worker.listener_transport(*listener, tcp);
