@@ -108,6 +108,7 @@ void Worker::start_listeners() {
     l->name = bound.name;
     l->is_unix = bound.is_unix;
     l->config_name = bound.config_name;
+    l->tls = tls_ ? tls_->listener(l->config_name) : nullptr;
     if (bound.is_unix) {
       uv_pipe_init(&loop_, &l->socket.pipe, 0);
       uv_pipe_open(&l->socket.pipe, bound.fd);
@@ -124,6 +125,10 @@ void Worker::start_listeners() {
   bound_listeners_.clear();
 }
 
+void Worker::refresh_listener_tls() {
+  for (auto& l : listeners_) l->tls = tls_ ? tls_->listener(l->config_name) : nullptr;
+}
+
 void Worker::on_connection(uv_stream_t* server, int status) {
   if (status < 0) return;
   auto* listener = static_cast<ListenerHandle*>(server->data);
@@ -133,7 +138,7 @@ void Worker::on_connection(uv_stream_t* server, int status) {
   if (tcp == nullptr) return;
   if (metrics::WorkerStats* stats = worker.stats()) ++stats->connections_accepted;
   // TLS over the socket when the listener has a certificate.
-  const ListenerTls* tls = worker.tls_ ? worker.tls_->listener(listener->config_name) : nullptr;
+  const ListenerTls* tls = listener->tls;
   Transport* transport = worker.listener_transport(*listener, tcp);
   if (transport == nullptr) return;
   // HTTP/2 possible (ALPN offers h2, or h2c): the codec is chosen once the
@@ -178,9 +183,8 @@ void Worker::post_listener_changes(std::vector<BoundListener> add, std::vector<s
 }
 
 Transport* Worker::listener_transport(const ListenerHandle& listener, TcpTransport* tcp) {
-  if (tcp == nullptr || !tls_) return tcp;
-  const ListenerTls* entry = tls_->listener(listener.config_name);
-  if (entry == nullptr) return tcp;
+  const ListenerTls* entry = listener.tls;
+  if (tcp == nullptr || entry == nullptr) return tcp;
   if (entry->ctx == nullptr) {
     if (entry->redirect_https) tcp->set_redirect_https();
     return tcp;
@@ -212,7 +216,10 @@ void Worker::apply_posted() {
     posted_add_.clear();
     remove = std::move(posted_remove_);
     posted_remove_.clear();
-    if (posted_tls_) tls_ = std::move(posted_tls_);
+    if (posted_tls_) {
+      tls_ = std::move(posted_tls_);
+      refresh_listener_tls();  // the entries of the contexts just replaced are gone with them
+    }
     posted_tls_.reset();
     snapshot = std::move(posted_snapshot_);
     drain = posted_drain_;

@@ -60,6 +60,10 @@ struct ListenerHandle {
   std::string name;
   bool is_unix;
   std::string config_name;  // as written in the config: finds its TLS context
+  // tls_->listener(config_name), looked up when the listener starts and when
+  // the TLS contexts change, not per connection (two map lookups by name
+  // cost about 200 instructions per accepted connection).
+  const ListenerTls* tls = nullptr;
   TcpTransport::NoDelay nodelay = TcpTransport::NoDelay::unknown;
 };
 
@@ -90,7 +94,10 @@ class Worker final : public ConnectionHost, private TlsEvents {
   void post_listener_changes(std::vector<BoundListener> add, std::vector<std::string> remove,
                              std::shared_ptr<const TlsContexts> tls = nullptr);
   // Before run(): the listeners' TLS contexts (none: every listener is plain).
-  void set_tls(std::shared_ptr<const TlsContexts> tls) { tls_ = std::move(tls); }
+  void set_tls(std::shared_ptr<const TlsContexts> tls) {
+    tls_ = std::move(tls);
+    refresh_listener_tls();
+  }
   // The transport a connection accepted on `listener` reads and writes
   // through: `tcp` itself, or TLS over it (the listener's current context;
   // the connection keeps it). nullptr when `tcp` is.
@@ -143,6 +150,7 @@ class Worker final : public ConnectionHost, private TlsEvents {
   void on_tls_handshake_error(metrics::Reason reason) override;
   static void on_connection(uv_stream_t* server, int status);
   void start_listeners();
+  void refresh_listener_tls();
   void apply_posted();
   void begin_drain(uint64_t timeout_ms);
   void maybe_finish_drain();
