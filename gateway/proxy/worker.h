@@ -17,6 +17,7 @@
 #include "gateway/net/recycler.h"
 #include "gateway/net/listener_socket.h"
 #include "gateway/net/stream_io.h"
+#include "gateway/net/tcp_acceptor.h"
 #include "gateway/net/tcp_transport.h"
 #include "gateway/net/tls_transport.h"
 #include "gateway/proxy/access_log.h"
@@ -54,8 +55,11 @@ class SnapshotLease {
   LocalSnapshot* local_ = nullptr;
 };
 
+// A TCP listener accepts through its TcpAcceptor, a Unix one through
+// libuv (`socket`, a uv_pipe_t).
 struct ListenerHandle {
   StreamHandle socket;
+  TcpAcceptor acceptor;
   Worker* worker;
   std::string name;
   bool is_unix;
@@ -149,6 +153,9 @@ class Worker final : public ConnectionHost, private TlsEvents {
   void report_last_requests();
   void on_tls_handshake_error(metrics::Reason reason) override;
   static void on_connection(uv_stream_t* server, int status);
+  static void on_accept(void* owner, int fd, const sockaddr_storage& peer);
+  void serve(ListenerHandle& listener, TcpTransport* tcp);
+  static void close_listener(ListenerHandle* listener);
   void start_listeners();
   void refresh_listener_tls();
   void apply_posted();
