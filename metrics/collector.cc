@@ -143,6 +143,12 @@ std::vector<MetricFamily> Collector::Collect() const {
                             MetricType::Gauge);
   for (const auto& [listener, open] : total.downstream_connections)
     add_value(connections, labels({{"listener", listener}}), static_cast<double>(open));
+  auto accepted = family("skewgate_worker_connections_accepted_total",
+                         "Downstream connections accepted, by worker (how SO_REUSEPORT spreads them).",
+                         MetricType::Counter);
+  const std::vector<std::uint64_t> accepted_by_worker = board_.connections_accepted();
+  for (std::size_t w = 0; w < accepted_by_worker.size(); ++w)
+    add_value(accepted, labels({{"worker", std::to_string(w)}}), static_cast<double>(accepted_by_worker[w]));
   auto rejected = family("skewgate_rejected_requests_total",
                          "Requests refused before routing (malformed, too large, too slow), by reason.",
                          MetricType::Counter);
@@ -164,7 +170,7 @@ std::vector<MetricFamily> Collector::Collect() const {
 
   std::vector<MetricFamily> out;
   for (MetricFamily* f : {&requests, &skewed, &reload, &frameworks, &age, &info, &superseded, &pins, &duration, &errors,
-                          &connections, &rejected, &tls_errors, &h2_errors, &reloads})
+                          &connections, &accepted, &rejected, &tls_errors, &h2_errors, &reloads})
     out.push_back(std::move(*f));
   // Only when some build has an upstream host name.
   if (!dns_failures.metric.empty()) out.push_back(std::move(dns_failures));

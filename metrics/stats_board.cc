@@ -22,4 +22,14 @@ WorkerStats StatsBoard::sum() const {
   return total;
 }
 
+std::vector<std::uint64_t> StatsBoard::connections_accepted() const {
+  std::vector<std::uint64_t> out;
+  out.reserve(slots_.size());
+  for (const auto& slot : slots_) {
+    std::lock_guard lock(slot->mutex);
+    out.push_back(slot->stats.connections_accepted);
+  }
+  return out;
+}
+
 }  // namespace sg::metrics

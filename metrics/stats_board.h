@@ -19,6 +19,8 @@ class StatsBoard {
   // Thread-safe; `worker` < the count given at construction.
   void publish(unsigned worker, const WorkerStats& stats);
   WorkerStats sum() const;
+  // Each worker's count of accepted connections, by worker index.
+  std::vector<std::uint64_t> connections_accepted() const;
 
  private:
   struct Slot {

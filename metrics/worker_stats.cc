@@ -66,6 +66,7 @@ void WorkerStats::add(const WorkerStats& other) {
   add_row(tls_handshake_errors, other.tls_handshake_errors);
   add_row(http2_errors, other.http2_errors);
   for (const auto& [listener, open] : other.downstream_connections) downstream_connections[listener] += open;
+  connections_accepted += other.connections_accepted;
 }
 
 }  // namespace sg::metrics

@@ -65,6 +65,9 @@ struct WorkerStats {
   std::array<std::uint64_t, kTlsHandshakeErrors.size()> tls_handshake_errors{};
   std::array<std::uint64_t, kHttp2Errors.size()> http2_errors{};
   std::map<std::string, std::int64_t, std::less<>> downstream_connections;  // open now, by listener
+  // Labelled by worker at the scrape (StatsBoard::connections_accepted), so
+  // SO_REUSEPORT's spread across workers can be read from /metrics.
+  std::uint64_t connections_accepted = 0;
 
   AppSeries& app(std::string_view name);
   void record(const RequestSample& sample);

@@ -460,7 +460,7 @@ void DownstreamConnection::on_transport_shutdown(int status) {
 void DownstreamConnection::on_timer() {
   DownstreamConnection* c = this;
   if (c->closing_) {
-    delete c;  // close() set this turn's deadline: nothing of ours is on the stack now
+    delete c;  // close() deferred it to the check phase: nothing of ours is on the stack now
     return;
   }
   switch (c->timer_mode_) {
@@ -526,7 +526,7 @@ void DownstreamConnection::close() {
   host_.remove_connection(this);
   send_timer_.clear();
   transport_->close();
-  timer_.set(0);  // the free (on_timer), once whoever called us has returned
+  timer_.defer();  // the free (on_timer), once whoever called us has returned
 }
 
 void DownstreamConnection::release_handler() { host_.defer_delete(std::move(handler_)); }

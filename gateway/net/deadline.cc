@@ -15,6 +15,51 @@ void Deadline::set(std::uint64_t ms) {
   queues_->add(*this, ms);
 }
 
+void Deadline::defer() {
+  clear();
+  queues_->add_deferred(*this);
+}
+
+void DeadlineQueues::add_deferred(Deadline& d) {
+  if (closing_ && !check_open_) {
+    add(d, 0);
+    return;
+  }
+  if (!check_open_) {
+    uv_check_init(loop_, &check_);
+    check_.data = this;
+    uv_idle_init(loop_, &idle_);
+    check_open_ = true;
+  }
+  DeadlineLink& link = d;
+  link.prev = deferred_.prev;
+  link.next = &deferred_;
+  deferred_.prev->next = &link;
+  deferred_.prev = &link;
+  uv_check_start(&check_, on_check);  // a no-op while active
+  uv_idle_start(&idle_, [](uv_idle_t*) {});
+}
+
+// Entries deferred by the callbacks run here too, in the same pass: the
+// handle may already have run in this turn's check phase.
+void DeadlineQueues::on_check(uv_check_t* handle) {
+  auto& self = *static_cast<DeadlineQueues*>(handle->data);
+  while (self.deferred_.linked()) {
+    auto* d = static_cast<Deadline*>(self.deferred_.next);
+    d->clear();
+    d->fire_(d->owner_);
+  }
+  uv_check_stop(handle);
+  uv_idle_stop(&self.idle_);
+  if (self.closing_ && self.check_open_) self.close_check();  // close() may have closed it from a callback
+}
+
+void DeadlineQueues::close_check() {
+  check_open_ = false;
+  uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
+}
+
 void DeadlineQueues::add(Deadline& d, std::uint64_t ms) {
   Queue& q = queue(ms);
   d.at_ = uv_now(loop_) + ms;
@@ -91,6 +136,7 @@ void DeadlineQueues::on_timer(uv_timer_t* handle) {
 
 void DeadlineQueues::close() {
   closing_ = true;
+  if (check_open_ && !deferred_.linked()) close_check();
   for (const auto& q : queues_)
     if (!q->head.linked()) close_idle(*q);
 }

@@ -49,6 +49,11 @@ class Deadline : private DeadlineLink {
   void init(uv_loop_t* loop, void* owner, Fire fire);
   // Fires `ms` from now (0: on the loop's next turn), whatever was set before.
   void set(std::uint64_t ms);
+  // Fires in this turn's check phase, after every I/O callback of the turn
+  // (or at once, in the check phase, when called from it), whatever was set
+  // before: a deferred free. Unlike set(0) it needs no timer start and stop
+  // and no extra loop turn (about 600 instructions per closed connection).
+  void defer();
   void clear() { unlink(); }
   bool armed() const { return linked(); }
 
@@ -72,6 +77,7 @@ class DeadlineQueues {
   ~DeadlineQueues() = default;
 
   void add(Deadline& d, std::uint64_t ms);
+  void add_deferred(Deadline& d);
   // Closes every list's timer once the list is empty (at once when it is).
   void close();
   // Open uv_timer_t handles (tests).
@@ -91,8 +97,19 @@ class DeadlineQueues {
   void arm(Queue& q, std::uint64_t at);
   static void on_timer(uv_timer_t* handle);
   void close_idle(Queue& q);
+  static void on_check(uv_check_t* handle);
+  void close_check();
 
   uv_loop_t* loop_;
+  // Deadline::defer()'s entries, run by check_ (active only while there are
+  // some). idle_ (no callback work) is active alongside: it keeps the poll
+  // phase from blocking when an entry is deferred before it (from a timer),
+  // as check handles alone do not. After close() both are gone and defer()
+  // takes the 0 ms path.
+  DeadlineLink deferred_;
+  uv_check_t check_{};
+  uv_idle_t idle_{};
+  bool check_open_ = false;
   // Few durations (a config has about six): a linear search beats a map.
   // Queues never move (their uv_timer_t is registered with the loop).
   std::vector<std::unique_ptr<Queue>> queues_;

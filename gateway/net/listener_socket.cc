@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -35,6 +36,11 @@ int bind_tcp(const conf::SocketAddress& address, std::string& error) {
   // libuv 1.44 has no flag for SO_REUSEPORT: every worker binds its own socket.
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  // Before listen(): Linux copies it to every connection accepted later. Set
+  // by the worker only, a connection that arrived before the worker ran
+  // (a readiness probe) lacked it, and the worker then took the listener
+  // for one that does not copy it: a setsockopt per connection for good.
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   const socklen_t len = family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&storage), len) != 0 || ::listen(fd, kBacklog) != 0) {
     error = errno_text("cannot listen on", address.to_string());

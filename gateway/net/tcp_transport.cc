@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <charconv>
 
@@ -22,20 +23,17 @@ std::size_t ipv4_text(const std::uint8_t* bytes, char* out) {
 }
 
 // The peer's textual address, and whether it is in `trusted`.
-bool peer_of(uv_tcp_t* tcp, std::string& ip, const std::vector<conf::Cidr>& trusted) {
-  sockaddr_storage storage{};
-  int len = sizeof storage;
-  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&storage), &len) != 0) return false;
+bool peer_of(const sockaddr_storage& storage, std::string& ip, const std::vector<conf::Cidr>& trusted) {
   char text[64] = {0};
   const std::uint8_t* bytes = nullptr;
   std::size_t size = 0;
   if (storage.ss_family == AF_INET) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&storage);
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(&storage);
     bytes = reinterpret_cast<const std::uint8_t*>(&sin->sin_addr);
     size = 4;
     text[ipv4_text(bytes, text)] = '\0';
   } else if (storage.ss_family == AF_INET6) {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&storage);
     uv_ip6_name(sin6, text, sizeof text);
     bytes = reinterpret_cast<const std::uint8_t*>(&sin6->sin6_addr);
     size = 16;
@@ -59,26 +57,31 @@ bool has_nodelay(uv_tcp_t* tcp) {
 
 }  // namespace
 
-TcpTransport* TcpTransport::accept(uv_loop_t* loop, uv_stream_t* listener, bool is_unix,
-                                   const std::vector<conf::Cidr>& trusted, NoDelay& nodelay) {
+TcpTransport* TcpTransport::accept_unix(uv_loop_t* loop, uv_stream_t* listener) {
   auto* t = new TcpTransport;
-  if (is_unix) {
-    uv_pipe_init(loop, &t->socket_.pipe, 0);
-  } else {
-    uv_tcp_init(loop, &t->socket_.tcp);
-  }
+  uv_pipe_init(loop, &t->socket_.pipe, 0);
   t->socket_.handle.data = t;
   if (uv_accept(listener, &t->socket_.stream) != 0) {
     t->close();
     return nullptr;
   }
-  if (is_unix) {
-    t->info_.peer_ip = "unix";
-  } else {
-    if (nodelay == NoDelay::unknown) nodelay = has_nodelay(&t->socket_.tcp) ? NoDelay::inherited : NoDelay::per_socket;
-    if (nodelay == NoDelay::per_socket) uv_tcp_nodelay(&t->socket_.tcp, 1);
-    t->info_.peer_trusted = peer_of(&t->socket_.tcp, t->info_.peer_ip, trusted);
+  t->info_.peer_ip = "unix";
+  return t;
+}
+
+TcpTransport* TcpTransport::adopt(uv_loop_t* loop, int fd, const sockaddr_storage& peer,
+                                  const std::vector<conf::Cidr>& trusted, NoDelay& nodelay) {
+  auto* t = new TcpTransport;
+  uv_tcp_init(loop, &t->socket_.tcp);
+  t->socket_.handle.data = t;
+  if (uv_tcp_open(&t->socket_.tcp, fd) != 0) {
+    ::close(fd);  // not the handle's: uv_close leaves it open
+    t->close();
+    return nullptr;
   }
+  if (nodelay == NoDelay::unknown) nodelay = has_nodelay(&t->socket_.tcp) ? NoDelay::inherited : NoDelay::per_socket;
+  if (nodelay == NoDelay::per_socket) uv_tcp_nodelay(&t->socket_.tcp, 1);
+  t->info_.peer_trusted = peer_of(peer, t->info_.peer_ip, trusted);
   return t;
 }
 

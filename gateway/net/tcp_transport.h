@@ -3,6 +3,7 @@
 // try the kernel first and queue only what it did not take.
 #pragma once
 
+#include <sys/socket.h>
 #include <uv.h>
 
 #include <vector>
@@ -22,11 +23,14 @@ class TcpTransport final : public Transport, private WriteObserver {
     inherited,  // Linux copies the listener's TCP_NODELAY to accepted sockets: no setsockopt per connection
     per_socket  // set it on every accepted socket
   };
-  // Accepts the next connection waiting on `listener`. Returns nullptr when
-  // there is none (the accept failed); `trusted` marks peer_trusted.
-  // `nodelay` (TCP only) is updated after the first look.
-  static TcpTransport* accept(uv_loop_t* loop, uv_stream_t* listener, bool is_unix,
-                              const std::vector<conf::Cidr>& trusted, NoDelay& nodelay);
+  // Accepts the next connection waiting on the Unix socket `listener`.
+  // Returns nullptr when there is none (the accept failed).
+  static TcpTransport* accept_unix(uv_loop_t* loop, uv_stream_t* listener);
+  // Takes `fd`, a TCP connection accepted with its peer's address `peer`
+  // (tcp_acceptor.h); nullptr (and `fd` closed) when libuv refuses it.
+  // `trusted` marks peer_trusted; `nodelay` is updated after the first look.
+  static TcpTransport* adopt(uv_loop_t* loop, int fd, const sockaddr_storage& peer,
+                             const std::vector<conf::Cidr>& trusted, NoDelay& nodelay);
 
   void start(TransportObserver& observer) override;
   void set_observer(TransportObserver& observer) override { observer_ = &observer; }

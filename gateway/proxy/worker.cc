@@ -1,5 +1,8 @@
 #include "gateway/proxy/worker.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,39 +111,65 @@ void Worker::start_listeners() {
     l->name = bound.name;
     l->is_unix = bound.is_unix;
     l->config_name = bound.config_name;
+    l->tls = tls_ ? tls_->listener(l->config_name) : nullptr;
     if (bound.is_unix) {
       uv_pipe_init(&loop_, &l->socket.pipe, 0);
       uv_pipe_open(&l->socket.pipe, bound.fd);
+      l->socket.handle.data = l.get();
+      uv_listen(&l->socket.stream, kBacklog, on_connection);
     } else {
-      uv_tcp_init(&loop_, &l->socket.tcp);
-      uv_tcp_open(&l->socket.tcp, bound.fd);
       // Copied to the accepted sockets (tcp_transport.cc checks once).
-      uv_tcp_nodelay(&l->socket.tcp, 1);
+      // bind_listener set it before listen(); again for a socket handed over
+      // by an older process.
+      const int on = 1;
+      ::setsockopt(bound.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+      // bind_listener (or the process that handed it over) already listens.
+      if (l->acceptor.start(&loop_, bound.fd, l.get(), on_accept) != 0) continue;
     }
-    l->socket.handle.data = l.get();
-    uv_listen(&l->socket.stream, kBacklog, on_connection);
     listeners_.push_back(std::move(l));
   }
   bound_listeners_.clear();
 }
 
+void Worker::refresh_listener_tls() {
+  for (auto& l : listeners_) l->tls = tls_ ? tls_->listener(l->config_name) : nullptr;
+}
+
+void Worker::close_listener(ListenerHandle* listener) {
+  if (listener->is_unix) {
+    uv_close(&listener->socket.handle, [](uv_handle_t* h) { delete static_cast<ListenerHandle*>(h->data); });
+  } else {
+    listener->acceptor.close([](void* owner) { delete static_cast<ListenerHandle*>(owner); });
+  }
+}
+
 void Worker::on_connection(uv_stream_t* server, int status) {
   if (status < 0) return;
   auto* listener = static_cast<ListenerHandle*>(server->data);
+  listener->worker->serve(*listener, TcpTransport::accept_unix(listener->worker->loop(), server));
+}
+
+void Worker::on_accept(void* owner, int fd, const sockaddr_storage& peer) {
+  auto* listener = static_cast<ListenerHandle*>(owner);
   Worker& worker = *listener->worker;
-  TcpTransport* tcp = TcpTransport::accept(worker.loop(), &listener->socket.stream, listener->is_unix,
-                                           worker.snapshot().config().trusted_proxies, listener->nodelay);
+  worker.serve(*listener, TcpTransport::adopt(worker.loop(), fd, peer, worker.snapshot().config().trusted_proxies,
+                                              listener->nodelay));
+}
+
+void Worker::serve(ListenerHandle& listener, TcpTransport* tcp) {
+  if (tcp == nullptr) return;
+  if (metrics::WorkerStats* stats = this->stats()) ++stats->connections_accepted;
   // TLS over the socket when the listener has a certificate.
-  const ListenerTls* tls = worker.tls_ ? worker.tls_->listener(listener->config_name) : nullptr;
-  Transport* transport = worker.listener_transport(*listener, tcp);
+  const ListenerTls* tls = listener.tls;
+  Transport* transport = listener_transport(listener, tcp);
   if (transport == nullptr) return;
   // HTTP/2 possible (ALPN offers h2, or h2c): the codec is chosen once the
   // handshake or the first bytes tell.
   if (tls && (tls->h2c || (tls->ctx && tls->http2))) {
-    CodecSelector::start(worker, transport, listener->name, tls->h2c);
+    CodecSelector::start(*this, transport, listener.name, tls->h2c);
     return;
   }
-  DownstreamConnection::start(worker, transport, listener->name);
+  DownstreamConnection::start(*this, transport, listener.name);
 }
 
 // ---- messages from the main thread ----
@@ -176,9 +205,8 @@ void Worker::post_listener_changes(std::vector<BoundListener> add, std::vector<s
 }
 
 Transport* Worker::listener_transport(const ListenerHandle& listener, TcpTransport* tcp) {
-  if (tcp == nullptr || !tls_) return tcp;
-  const ListenerTls* entry = tls_->listener(listener.config_name);
-  if (entry == nullptr) return tcp;
+  const ListenerTls* entry = listener.tls;
+  if (tcp == nullptr || entry == nullptr) return tcp;
   if (entry->ctx == nullptr) {
     if (entry->redirect_https) tcp->set_redirect_https();
     return tcp;
@@ -210,7 +238,10 @@ void Worker::apply_posted() {
     posted_add_.clear();
     remove = std::move(posted_remove_);
     posted_remove_.clear();
-    if (posted_tls_) tls_ = std::move(posted_tls_);
+    if (posted_tls_) {
+      tls_ = std::move(posted_tls_);
+      refresh_listener_tls();  // the entries of the contexts just replaced are gone with them
+    }
     posted_tls_.reset();
     snapshot = std::move(posted_snapshot_);
     drain = posted_drain_;
@@ -230,8 +261,7 @@ void Worker::apply_posted() {
         ++it;
         continue;
       }
-      ListenerHandle* l = it->release();  // freed in its close callback
-      uv_close(&l->socket.handle, [](uv_handle_t* h) { delete static_cast<ListenerHandle*>(h->data); });
+      close_listener(it->release());  // freed in its close callback
       it = listeners_.erase(it);
     }
   }
@@ -288,10 +318,7 @@ void Worker::on_check(uv_check_t* handle) {
 
 void Worker::begin_drain(std::uint64_t timeout_ms) {
   draining_ = true;
-  for (auto& listener : listeners_) {
-    uv_close(&listener->socket.handle, [](uv_handle_t* h) { delete static_cast<ListenerHandle*>(h->data); });
-    (void)listener.release();
-  }
+  for (auto& listener : listeners_) close_listener(listener.release());
   listeners_.clear();
   pool_.close_all();
   const auto open = connections_.snapshot<std::vector<ServerConnection*>>();

@@ -17,6 +17,7 @@
 #include "gateway/net/recycler.h"
 #include "gateway/net/listener_socket.h"
 #include "gateway/net/stream_io.h"
+#include "gateway/net/tcp_acceptor.h"
 #include "gateway/net/tcp_transport.h"
 #include "gateway/net/tls_transport.h"
 #include "gateway/proxy/access_log.h"
@@ -54,12 +55,19 @@ class SnapshotLease {
   LocalSnapshot* local_ = nullptr;
 };
 
+// A TCP listener accepts through its TcpAcceptor, a Unix one through
+// libuv (`socket`, a uv_pipe_t).
 struct ListenerHandle {
   StreamHandle socket;
+  TcpAcceptor acceptor;
   Worker* worker;
   std::string name;
   bool is_unix;
   std::string config_name;  // as written in the config: finds its TLS context
+  // tls_->listener(config_name), looked up when the listener starts and when
+  // the TLS contexts change, not per connection (two map lookups by name
+  // cost about 200 instructions per accepted connection).
+  const ListenerTls* tls = nullptr;
   TcpTransport::NoDelay nodelay = TcpTransport::NoDelay::unknown;
 };
 
@@ -90,7 +98,10 @@ class Worker final : public ConnectionHost, private TlsEvents {
   void post_listener_changes(std::vector<BoundListener> add, std::vector<std::string> remove,
                              std::shared_ptr<const TlsContexts> tls = nullptr);
   // Before run(): the listeners' TLS contexts (none: every listener is plain).
-  void set_tls(std::shared_ptr<const TlsContexts> tls) { tls_ = std::move(tls); }
+  void set_tls(std::shared_ptr<const TlsContexts> tls) {
+    tls_ = std::move(tls);
+    refresh_listener_tls();
+  }
   // The transport a connection accepted on `listener` reads and writes
   // through: `tcp` itself, or TLS over it (the listener's current context;
   // the connection keeps it). nullptr when `tcp` is.
@@ -142,7 +153,11 @@ class Worker final : public ConnectionHost, private TlsEvents {
   void report_last_requests();
   void on_tls_handshake_error(metrics::Reason reason) override;
   static void on_connection(uv_stream_t* server, int status);
+  static void on_accept(void* owner, int fd, const sockaddr_storage& peer);
+  void serve(ListenerHandle& listener, TcpTransport* tcp);
+  static void close_listener(ListenerHandle* listener);
   void start_listeners();
+  void refresh_listener_tls();
   void apply_posted();
   void begin_drain(uint64_t timeout_ms);
   void maybe_finish_drain();

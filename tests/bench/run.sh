@@ -57,7 +57,9 @@
 # Worker spread (issue 19, "spread" in BENCH_ONLY): a fresh proxy with two
 # workers (skewgate workers: 2, nginx worker_processes 2, HAProxy nbthread 2)
 # on both cores; per worker its share of the proxy's CPU time on keep-alive
-# 50 and 256 and new-connection-per-request (SO_REUSEPORT's spread).
+# 50 and 256 and new-connection-per-request (SO_REUSEPORT's spread); for
+# skewgate also each worker's share of the connections it accepted
+# (skewgate_worker_connections_accepted_total on its admin port).
 #
 # Instructions per request (perf stat on the proxy's processes, user + kernel) are
 # printed beside CPU time when perf can count here: they hold on a loaded machine.
@@ -484,7 +486,7 @@ mix_probe_word() { # "status build set-cookie" -> "status build[ pin]"
 # processes (the master's children), HAProxy's threads, skewgate's threads
 # but its main thread (the control loop: it accepts nothing). CPU time
 # (utime+stime, /proc/<pid>/task/<tid>/stat), a worker's share of the
-# proxy's work; skewgate exposes no per-worker connection count.
+# proxy's work (skewgate's connection counts: sg_accepted).
 unit_ticks() {
   local proxy=$1 pid=$2 p t
   if [[ $proxy == nginx ]]; then
@@ -501,9 +503,17 @@ unit_ticks() {
   fi
 }
 
+# sg_accepted port: skewgate's accepted connections per worker, one per line
+# in worker order, from /metrics on its admin port (port + 20, lib.sh).
+sg_accepted() {
+  curl -s --max-time 5 "http://127.0.0.1:$(($1 + 20))/metrics" |
+    awk '/^skewgate_worker_connections_accepted_total\{/ { print $NF }'
+}
+
 # spread_one proxy spec: a fresh two-worker proxy on both cores, one wrk run;
 # R[wl,proxy,shares] = the two busiest workers' shares of their CPU time
-# ("52/48"), R[wl,proxy,spread] = max/min of them.
+# ("52/48"), R[wl,proxy,spread] = max/min of them; skewgate: R[wl,proxy,conns]
+# = the workers' shares of the connections accepted during the run ("50/50").
 spread_one() {
   local proxy=$1 spec=$2 wl conns path header desc out
   IFS='|' read -r wl conns path header desc <<<"$spec"
@@ -518,7 +528,21 @@ spread_one() {
   declare -A before=()
   local u t
   while read -r u t; do before[$u]=$t; done < <(unit_ticks "$proxy" "$pid")
+  local accepted_before=
+  # Workers publish their counts once a second.
+  if [[ $proxy == skewgate ]]; then
+    sleep 1.2
+    accepted_before=$(sg_accepted "${PORT[$proxy]}" || true)
+  fi
   run_wrk "$out" "$conns" "${PORT[$proxy]}" "$path" "$header" "$DURATION"
+  if [[ -n $accepted_before ]]; then
+    sleep 1.2
+    R[$wl,$proxy,conns]=$(paste <(echo "$accepted_before") <(sg_accepted "${PORT[$proxy]}" || true) | awk '
+      { d[NR] = $2 - $1; s += d[NR] }
+      END { if (NR < 2 || s <= 0) { print "n/a"; exit }
+            out = ""; for (i = 1; i <= NR; i++) out = out (i > 1 ? "/" : "") sprintf("%.0f", d[i] * 100 / s)
+            print out }')
+  fi
   local deltas
   deltas=$(unit_ticks "$proxy" "$pid" | while read -r u t; do echo "$((t - ${before[$u]:-0}))"; done | sort -rn | awk 'NR <= 2')
   stop_pid "$pid"
@@ -665,7 +689,9 @@ report() {
     echo "   proxy on cpus $PROXY_CPU,$LOAD_CPU with wrk and the upstream on $LOAD_CPU: req/s is not comparable, the spread is."
     echo "   share = a worker's part of the CPU time of the two busiest workers (/proc/<pid>/task/<tid>/stat; nginx: its"
     echo "   worker processes; skewgate: its threads but the main one); spread = max/min (1.00 = even)"
-    printf '%-12s %-12s %10s %12s %8s\n' workload proxy 'req/s' 'shares %' spread
+    echo "   conns % (skewgate only) = each worker's part of the connections accepted during the run"
+    echo "   (skewgate_worker_connections_accepted_total{worker}, in worker order)"
+    printf '%-12s %-12s %10s %12s %8s %10s\n' workload proxy 'req/s' 'shares %' spread 'conns %'
     for spec in "${SPREADS[@]}"; do
       IFS='|' read -r wl _ <<<"$spec"
       for p in $PROXIES; do
@@ -674,10 +700,10 @@ report() {
           printf '%-12s %-12s %10s %12s %8s  (%s)\n' "$wl" "$p" n/a n/a n/a "${R[$wl,$p,na]:-not run}"
           continue
         fi
-        printf '%-12s %-12s %10s %12s %8s\n' "$wl" "$p" "${R[$wl,$p,rps]}" "${R[$wl,$p,shares]}" "${R[$wl,$p,spread]}"
+        printf '%-12s %-12s %10s %12s %8s %10s\n' "$wl" "$p" "${R[$wl,$p,rps]}" "${R[$wl,$p,shares]}" \
+          "${R[$wl,$p,spread]}" "${R[$wl,$p,conns]:-n/a}"
       done
     done
-    echo "(skewgate exposes no per-worker count of accepted connections: CPU share stands in for it)"
     echo
   fi
   wanted idle || { report_targets; return; }

@@ -169,3 +169,55 @@ TEST_CASE("deadlines: a duration no longer used gives its list to a new one (rel
   CHECK(t.queues->open_timers() == 1);
   t.finish();
 }
+
+TEST_CASE("deadlines: defer() fires in the same turn's check phase, never inside the caller") {
+  TestLoop t;
+  std::vector<std::string> log;
+  // Turns counted by a prepare handle (it runs after the timers, before the
+  // poll): a timer callback sees n, the check phase of its turn n + 1.
+  uv_prepare_t prepare;
+  int turns = 0;
+  uv_prepare_init(&t.loop, &prepare);
+  prepare.data = &turns;
+  uv_prepare_start(&prepare, [](uv_prepare_t* h) { ++*static_cast<int*>(h->data); });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&prepare));
+  Probe start(t, "start", log), deferred(t, "deferred", log), chained(t, "chained", log),
+      cancelled(t, "cancelled", log);
+  auto gone = std::make_unique<Probe>(t, "gone", log);
+  int start_turn = -1, deferred_turn = -1, chained_turn = -1;
+  start.on_fire = [&](Probe&) {
+    start_turn = turns;
+    deferred.deadline.defer();
+    cancelled.deadline.defer();
+    gone->deadline.defer();
+    CHECK(log == std::vector<std::string>{"start"});  // not from inside the caller
+    cancelled.deadline.clear();
+    gone.reset();
+  };
+  // Deferred from a deferred callback: in the same pass, not a turn later.
+  deferred.on_fire = [&](Probe&) {
+    deferred_turn = turns;
+    chained.deadline.defer();
+  };
+  chained.on_fire = [&](Probe&) { chained_turn = turns; };
+  start.set(0);
+  uv_run(&t.loop, UV_RUN_DEFAULT);  // returns: nothing keeps the loop once all ran
+  CHECK(log == std::vector<std::string>{"start", "deferred", "chained"});
+  CHECK(deferred_turn == start_turn + 1);
+  CHECK(chained_turn == start_turn + 1);
+  uv_close(reinterpret_cast<uv_handle_t*>(&prepare), nullptr);
+  t.finish();
+}
+
+TEST_CASE("deadlines: defer() after close() still fires, and no handle is left") {
+  TestLoop t;
+  std::vector<std::string> log;
+  Probe before(t, "before", log), after(t, "after", log);
+  before.deadline.defer();
+  t.queues->close();  // an entry is waiting: the check handle stays until it ran
+  uv_run(&t.loop, UV_RUN_NOWAIT);
+  CHECK(log == std::vector<std::string>{"before"});
+  after.deadline.defer();  // closing: the 0 ms path
+  t.finish();
+  CHECK(log == std::vector<std::string>{"before", "after"});
+}

@@ -121,6 +121,8 @@ TEST_CASE("the exposition: every family of design.md section 10, zero series for
   doc.pin_issued = true;
   doc.upstream_duration_s = 0.02;
   w1.record(doc);
+  w0.connections_accepted = 5;
+  w1.connections_accepted = 7;
   board.publish(0, w0);
   board.publish(1, w1);
   ControlFacts facts;
@@ -138,7 +140,7 @@ TEST_CASE("the exposition: every family of design.md section 10, zero series for
         "skewgate_build_info gauge", "skewgate_build_superseded_timestamp_seconds gauge",
         "skewgate_pins_total counter", "skewgate_upstream_request_duration_seconds histogram",
         "skewgate_upstream_errors_total counter", "skewgate_downstream_connections gauge",
-        "skewgate_rejected_requests_total counter", "skewgate_tls_handshake_errors_total counter",
+        "skewgate_worker_connections_accepted_total counter", "skewgate_rejected_requests_total counter", "skewgate_tls_handshake_errors_total counter",
         "skewgate_http2_connection_errors_total counter", "skewgate_config_reloads_total counter"}) {
     CAPTURE(family);
     CHECK(text.find(std::string("# TYPE ") + family + "\n") != std::string::npos);
@@ -163,6 +165,10 @@ TEST_CASE("the exposition: every family of design.md section 10, zero series for
   CHECK(has_line(text, R"(skewgate_client_build_age_seconds_bucket{app="shop",kind="action",le="14400"} 2)"));
   CHECK(has_line(text, R"(skewgate_client_build_age_seconds_bucket{app="shop",kind="action",le="+Inf"} 2)"));
   CHECK(has_line(text, R"(skewgate_client_build_age_seconds_count{app="shop",kind="action"} 2)"));
+  // Per worker, not summed: SO_REUSEPORT's spread.
+  CHECK(has_line(text, R"(skewgate_worker_connections_accepted_total{worker="0"} 5)"));
+  CHECK(has_line(text, R"(skewgate_worker_connections_accepted_total{worker="1"} 7)"));
+  CHECK(lines_of(text, "skewgate_worker_connections_accepted_total{").size() == 2);
   CHECK(has_line(text, R"(skewgate_pins_total{app="shop",result="tampered"} 2)"));
   CHECK(has_line(text, R"(skewgate_pins_total{app="shop",result="issued"} 1)"));
   CHECK(has_line(text, R"(skewgate_build_info{app="shop",build="dpl-a",state="retired",healthy="true"} 1)"));
