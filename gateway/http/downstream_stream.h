@@ -46,6 +46,8 @@ class DownstreamStream {
   // close for HTTP/1.0) and decides whether the connection is kept.
   virtual void send_response_head(const ResponseHead& head) = 0;
   // Body bytes as the upstream sent them, unframed (after a 101: tunnel bytes).
+  // `data` stays valid until the flush() that follows (the upstream's read
+  // buffer): a stream may keep a view of it until then, not after.
   virtual void send_response_body(std::string_view data) = 0;
   // The body is complete (HTTP/1 chunked: the last chunk).
   virtual void end_response() = 0;

@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <bit>
 
 namespace sg::gateway {
 namespace {
@@ -33,6 +34,13 @@ constexpr std::size_t kWriteDirectFrom = 4096;
 
 Http2Connection* self_of(void* p) { return static_cast<Http2Connection*>(p); }
 
+// A deadline's list is one per duration (net/deadline.h): the stall check's
+// re-arm for "the earliest stall's rest" would make a list per remaining
+// time. Rounded down to a power of two instead: at most one list per bit,
+// and a check that comes early finds nothing due and re-arms for the rest
+// (at most one re-arm per halving), so a stall still expires on time.
+std::uint64_t rearm_ms(std::uint64_t ms) { return ms <= 1 ? 1 : std::bit_floor(ms); }
+
 }  // namespace
 
 Http2Connection::Http2Connection(ConnectionHost& host, Transport* transport) : host_(host), transport_(transport) {}
@@ -49,9 +57,6 @@ void Http2Connection::start(ConnectionHost& host, Transport* transport, std::str
   c->idle_timer_.init(host.loop(), c, on_idle_timer);
   c->stall_timer_.init(host.loop(), c, on_stall_timer);
   c->quiet_timer_.init(host.loop(), c, on_quiet_timer);
-  uv_idle_init(host.loop(), &c->send_idle_);
-  c->send_idle_.data = c;
-  c->handles_open_ = 4;
   host.add_connection(c);
   c->open_gauge_ = host.connection_gauge(listener_name);
   ++*c->open_gauge_;
@@ -415,17 +420,14 @@ int Http2Connection::on_send_data(nghttp2_session*, nghttp2_frame*, const std::u
   return 0;
 }
 
+// The quiet deadline at 0 ms: it fires at the start of the loop's next
+// turn, after this turn's I/O callbacks, and a due timer also keeps the loop
+// from waiting for I/O meanwhile (as an active uv_idle_t would, without a
+// handle per connection).
 void Http2Connection::send_soon() {
-  if (closing_) return;
-  // An active idle handle also makes the loop poll without waiting, so the
-  // send is never held up by I/O that does not come.
-  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&send_idle_)) == 0) uv_idle_start(&send_idle_, on_send_idle);
-}
-
-void Http2Connection::on_send_idle(uv_idle_t* idle) {
-  uv_idle_stop(idle);
-  auto* c = static_cast<Http2Connection*>(idle->data);
-  c->after_io();
+  if (closing_ || soon_) return;
+  soon_ = true;
+  quiet_timer_.set(0);
 }
 
 // One transport write of what send() gathered; false when the connection
@@ -441,14 +443,22 @@ bool Http2Connection::write_out() {
 
 void Http2Connection::after_io() {
   if (closing_) return;
+  soon_ = false;  // this send() serves it; a send_soon() from inside asks again
   send();
   retired_.clear();
-  quiet_timer_.set(kQuietMs);
+  if (!closing_) quiet_timer_.set(soon_ ? 0 : kQuietMs);
 }
 
 void Http2Connection::on_quiet_timer(void* p) {
   Http2Connection* c = self_of(p);
-  if (c->closing_) return;
+  if (c->closing_) {
+    delete c;  // close() set this turn's deadline: nothing of ours is on the stack now
+    return;
+  }
+  if (c->soon_) {
+    c->after_io();
+    return;
+  }
   // Nothing queued nor half-sent (aob.item is null), and not terminated
   // (want_write is 0 after a terminating GOAWAY even with a frame queued;
   // want_read is 0 then too): the frame buffer's bytes are dead.
@@ -571,7 +581,7 @@ void Http2Connection::on_stall_timer(void* p) {
     s->expire_send();
   }
   --c->depth_;
-  if (next != 0) c->stall_timer_.set(next);
+  if (next != 0) c->stall_timer_.set(rearm_ms(next));
   c->after_io();
 }
 
@@ -596,21 +606,8 @@ void Http2Connection::close() {
   host_.remove_connection(this);
   idle_timer_.clear();
   stall_timer_.clear();
-  quiet_timer_.clear();
   transport_->close();
-  uv_close(idle_timer_.handle(), on_timer_closed);
-  uv_close(stall_timer_.handle(), on_timer_closed);
-  uv_close(quiet_timer_.handle(), on_timer_closed);
-  uv_idle_stop(&send_idle_);
-  uv_close(reinterpret_cast<uv_handle_t*>(&send_idle_), [](uv_handle_t* handle) {
-    auto* c = static_cast<Http2Connection*>(handle->data);
-    if (--c->handles_open_ == 0) delete c;
-  });
-}
-
-void Http2Connection::on_timer_closed(uv_handle_t* handle) {
-  auto* c = static_cast<Http2Connection*>(LazyTimer::of(handle)->owner());
-  if (--c->handles_open_ == 0) delete c;
+  quiet_timer_.set(0);  // the free (on_quiet_timer), once whoever called us has returned
 }
 
 }  // namespace sg::gateway

@@ -37,7 +37,8 @@
 // h2_protocol_error (anything else nghttp2 ends the connection for).
 // Memory: an idle connection gives nghttp2's 16 KiB output frame buffer
 // back to the kernel after kQuietMs without I/O (h2_memory.h).
-// Freed only in its timers' close callbacks.
+// Freed on the loop's turn after close() (its quiet deadline fires at 0 ms),
+// never on the stack.
 #pragma once
 
 #include <nghttp2/nghttp2.h>
@@ -52,7 +53,7 @@
 #include "gateway/http/downstream_stream.h"
 #include "gateway/http2/h2_memory.h"
 #include "gateway/http2/h2_stream.h"
-#include "gateway/net/lazy_timer.h"
+#include "gateway/net/deadline.h"
 #include "gateway/net/transport.h"
 
 namespace sg::gateway {
@@ -110,8 +111,6 @@ class Http2Connection final : public ServerConnection, private TransportObserver
   static void on_idle_timer(void* self);
   static void on_stall_timer(void* self);
   static void on_quiet_timer(void* self);
-  static void on_timer_closed(uv_handle_t* handle);
-  static void on_send_idle(uv_idle_t* idle);
 
   // nghttp2 callbacks
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* self);
@@ -133,10 +132,9 @@ class Http2Connection final : public ServerConnection, private TransportObserver
   nghttp2_session* session_ = nullptr;
   std::map<std::int32_t, std::unique_ptr<Http2Stream>> streams_;
   std::vector<std::unique_ptr<Http2Stream>> retired_;  // freed in after_io()
-  LazyTimer idle_timer_;   // client_idle while no stream is open; the drain grace
-  LazyTimer stall_timer_;  // client_send for streams the client's window holds up
-  LazyTimer quiet_timer_;  // kQuietMs without I/O: nghttp2's frame buffer goes back to the kernel
-  uv_idle_t send_idle_;    // active while a send_soon() waits
+  Deadline idle_timer_;   // client_idle while no stream is open; the drain grace
+  Deadline stall_timer_;  // client_send for streams the client's window holds up
+  Deadline quiet_timer_;  // kQuietMs without I/O: nghttp2's frame buffer goes back to the kernel
   H2Memory memory_;        // session_'s allocator (session_ is deleted in the destructor's body)
   std::string out_;        // one send() pass, then one transport write
   std::int64_t* open_gauge_ = nullptr;
@@ -154,11 +152,11 @@ class Http2Connection final : public ServerConnection, private TransportObserver
   std::uint64_t pings_ = 0;
   std::uint64_t settings_ = 0;
   metrics::Reason failure_ = metrics::Reason::none;  // why we sent an error GOAWAY
-  int handles_open_ = 0;
   int depth_ = 0;  // inside receive()/send(): sends are batched, streams kept
   bool send_again_ = false;
   bool write_failed_ = false;  // a transport write inside on_send_data failed
   bool sending_ = false;
+  bool soon_ = false;  // a send_soon() waits for the quiet deadline at 0 ms
   bool closing_ = false;
   bool shutting_down_ = false;
   bool draining_ = false;

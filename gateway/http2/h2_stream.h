@@ -13,7 +13,9 @@
 //                 (the client's window and the connection's write queue
 //                 decide when); the exchange pauses its upstream while
 //                 queued_bytes() is above its high mark and hears
-//                 on_downstream_drained below 64 KiB.
+//                 on_downstream_drained below 64 KiB. A piece of 4 KiB or
+//                 more is sent by flush() from the upstream's read buffer,
+//                 and only what is held back is copied.
 #pragma once
 
 #include <nghttp2/nghttp2.h>
@@ -59,10 +61,12 @@ class Http2Stream final : public DownstreamStream {
   // copied by nobody (NGHTTP2_DATA_FLAG_NO_COPY); the connection's
   // on_send_data then writes body_bytes(n) and calls body_sent(n).
   ssize_t read_body(std::size_t length, std::uint32_t* flags);
-  std::string_view body_bytes(std::size_t n) const { return std::string_view(pending_).substr(pending_off_, n); }
+  std::string_view body_bytes(std::size_t n) const {
+    return body_ref_.empty() ? std::string_view(pending_).substr(pending_off_, n) : body_ref_.substr(0, n);
+  }
   void body_sent(std::size_t n);
   // Whether the stream waits for the client's window to send what it has.
-  bool has_pending() const { return pending_.size() > pending_off_ || (eof_ && !eof_sent_); }
+  bool has_pending() const { return queued_bytes() > 0 || (eof_ && !eof_sent_); }
   bool handler_active() const { return handler_ != nullptr; }
   bool request_complete() const { return request_complete_; }
   bool response_complete() const { return eof_sent_; }
@@ -83,7 +87,7 @@ class Http2Stream final : public DownstreamStream {
   void flush() override;
   void send_local_answer(int status, const HeaderList& headers, std::string_view body) override;
   std::uint64_t bytes_sent() const override { return bytes_sent_; }
-  std::size_t queued_bytes() const override { return pending_.size() - pending_off_; }
+  std::size_t queued_bytes() const override { return pending_.size() - pending_off_ + body_ref_.size(); }
   void pause_reading() override;
   void resume_reading() override;
   void start_tunnel() override;
@@ -98,6 +102,9 @@ class Http2Stream final : public DownstreamStream {
   void release_handler();
   void deliver_held();
   void hand_over(std::string_view data);
+  // body_ref_'s bytes into pending_ (dropped once closed): the upstream's
+  // buffer is about to be reused.
+  void keep_body_ref();
 
   Http2Connection& connection_;
   const std::int32_t id_;
@@ -108,6 +115,9 @@ class Http2Stream final : public DownstreamStream {
   std::uint64_t body_limit_ = 0;
   std::string pending_;  // response bytes for nghttp2, from pending_off_
   std::size_t pending_off_ = 0;
+  // Response bytes in the upstream's read buffer, valid until flush()
+  // returns; only while pending_ has nothing left (they come after it).
+  std::string_view body_ref_;
   std::uint64_t bytes_sent_ = 0;
   std::uint64_t stalled_since_ = 0;  // uv_now when the client's window stopped us, 0: not
   bool head_method_ = false;

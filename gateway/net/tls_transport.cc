@@ -163,10 +163,8 @@ TlsTransport* TlsTransport::create(uv_loop_t* loop, Transport* inner, std::share
   t->handshake_timeout_ms_ = handshake_timeout_ms;
   t->info_ = inner->info();
   t->info_.secure = true;
-  uv_timer_init(loop, &t->timer_);
-  t->timer_.data = t;
+  t->timer_.init(loop, t, on_timer);
   t->buffers_timer_.init(loop, t, on_quiet);
-  t->open_handles_ = 2;
   return t;
 }
 
@@ -180,13 +178,16 @@ void TlsTransport::start(TransportObserver& observer) {
 // The inner transport is connected: wait for the ClientHello.
 void TlsTransport::on_transport_ready() {
   if (closing_) return;
-  uv_timer_start(&timer_, on_timer, handshake_timeout_ms_, 0);
+  timer_.set(handshake_timeout_ms_);
   inner_->read_start();
 }
 
-void TlsTransport::on_timer(uv_timer_t* timer) {
-  auto* t = static_cast<TlsTransport*>(timer->data);
-  if (t->closing_) return;
+void TlsTransport::on_timer(void* self) {
+  auto* t = static_cast<TlsTransport*>(self);
+  if (t->closing_) {
+    delete t;  // close() set this turn's deadline: nothing of ours is on the stack now
+    return;
+  }
   if (t->handshaking_) {
     t->fail_handshake(metrics::Reason::handshake_timeout, UV_ETIMEDOUT);
     return;
@@ -251,7 +252,7 @@ void TlsTransport::advance_handshake() {
     return;
   }
   handshaking_ = false;
-  uv_timer_stop(&timer_);
+  if (!closing_) timer_.clear();  // once closing, timer_ holds the free
   busy();
   if (const char* sni = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name)) info_.sni = sni;
   const unsigned char* alpn = nullptr;
@@ -286,7 +287,7 @@ void TlsTransport::fail_handshake(metrics::Reason reason, int status) {
   failed_ = true;
   handshaking_ = false;
   ERR_clear_error();
-  uv_timer_stop(&timer_);
+  timer_.clear();
   inner_->read_stop();
   if (events_) events_->on_tls_handshake_error(reason);
   ended_ = true;
@@ -308,7 +309,7 @@ bool TlsTransport::has_buffered() const {
 }
 
 void TlsTransport::schedule_deliver() {
-  if (!uv_is_active(reinterpret_cast<const uv_handle_t*>(&timer_))) uv_timer_start(&timer_, on_timer, 0, 0);
+  if (!timer_.armed()) timer_.set(0);
 }
 
 // Hands up what OpenSSL can read (stash_, then in_) while the observer
@@ -454,16 +455,8 @@ void TlsTransport::close() {
   if (closing_) return;
   closing_ = true;
   inner_->close();
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), [](uv_handle_t* h) {
-    static_cast<TlsTransport*>(h->data)->handle_closed();
-  });
-  uv_close(buffers_timer_.handle(), [](uv_handle_t* h) {
-    static_cast<TlsTransport*>(LazyTimer::of(h)->owner())->handle_closed();
-  });
-}
-
-void TlsTransport::handle_closed() {
-  if (--open_handles_ == 0) delete this;
+  buffers_timer_.clear();
+  timer_.set(0);  // the free (on_timer), once whoever called us has returned
 }
 
 }  // namespace sg::gateway

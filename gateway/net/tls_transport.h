@@ -43,7 +43,7 @@
 #include <string>
 #include <string_view>
 
-#include "gateway/net/lazy_timer.h"
+#include "gateway/net/deadline.h"
 #include "gateway/net/tls_context.h"
 #include "gateway/net/transport.h"
 #include "metrics/reason.h"
@@ -109,10 +109,9 @@ class TlsTransport final : public Transport, private TransportObserver {
   int flush();
   bool has_buffered() const;
   void schedule_deliver();
-  static void on_timer(uv_timer_t* timer);
+  static void on_timer(void* self);
   static void on_quiet(void* self);
   void busy() { buffers_timer_.set(kBuffersHeldMs); }
-  void handle_closed();
   void keep_unread();
 
   static BIO_METHOD* transport_bio();
@@ -130,9 +129,10 @@ class TlsTransport final : public Transport, private TransportObserver {
   std::size_t stash_off_ = 0;
   std::string out_;            // records OpenSSL wrote, for the inner transport's next write
   int write_error_ = 0;        // an inner write from bio_write failed: flush() says so
-  uv_timer_t timer_;          // the handshake deadline; then a zero delay for deliver()
-  LazyTimer buffers_timer_;   // after the handshake: frees the record buffers when quiet
-  int open_handles_ = 0;      // closed in close(); the last close callback deletes
+  // The handshake deadline; then a zero delay for deliver(); once closing,
+  // the free on the loop's next turn (we may be on the stack at close()).
+  Deadline timer_;
+  Deadline buffers_timer_;  // after the handshake: frees the record buffers when quiet
   TransportObserver* observer_ = nullptr;
   TlsEvents* events_ = nullptr;
   ConnectionInfo info_;

@@ -63,7 +63,10 @@ void CodecSelector::close() {
 
 void CodecSelector::on_timer(void* self) {
   auto* s = static_cast<CodecSelector*>(self);
-  if (s->done_) return;
+  if (s->done_) {
+    delete s;  // finish() set this turn's deadline: nothing of ours is on the stack now
+    return;
+  }
   if (s->draining_) {
     s->close();
     return;
@@ -87,10 +90,7 @@ void CodecSelector::hand_to_http2() {
 void CodecSelector::finish() {
   done_ = true;
   host_.remove_connection(this);
-  timer_.clear();
-  uv_close(timer_.handle(), [](uv_handle_t* handle) {
-    delete static_cast<CodecSelector*>(LazyTimer::of(handle)->owner());
-  });
+  timer_.set(0);  // the free (on_timer), once whoever called us has returned
 }
 
 }  // namespace sg::gateway

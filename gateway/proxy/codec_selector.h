@@ -13,7 +13,7 @@
 #include <string_view>
 
 #include "gateway/http/downstream_stream.h"
-#include "gateway/net/lazy_timer.h"
+#include "gateway/net/deadline.h"
 #include "gateway/net/transport.h"
 
 namespace sg::gateway {
@@ -48,7 +48,7 @@ class CodecSelector final : public ServerConnection, private TransportObserver {
   Transport* transport_;
   std::string listener_;
   std::string read_;  // bytes read while deciding, handed to the codec
-  LazyTimer timer_;
+  Deadline timer_;  // client_header or the drain grace; once done, the free
   bool h2c_;
   bool done_ = false;
   bool draining_ = false;

@@ -42,6 +42,8 @@
 #include "conf/load.h"
 #include "gateway/http/downstream_stream.h"
 #include "gateway/http2/h2_connection.h"
+#include "gateway/net/deadline.h"
+#include "gateway/net/stream_io.h"
 #include "gateway/net/transport.h"
 
 namespace {
@@ -462,10 +464,15 @@ std::vector<std::string_view> split(std::string_view wire, unsigned feed) {
   return reads;
 }
 
+// The loop with what a worker gives its loop (net/stream_io.h): the
+// connection's deadlines are on its lists.
 uv_loop_t* loop() {
   static uv_loop_t* l = [] {
     auto* created = new uv_loop_t;
     if (uv_loop_init(created) != 0) std::abort();
+    auto* shared = new sg::gateway::LoopShared;
+    shared->deadlines = new sg::gateway::DeadlineQueues(created);
+    created->data = shared;
     return created;
   }();
   return l;

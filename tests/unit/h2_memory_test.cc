@@ -5,6 +5,9 @@
 #include <doctest/doctest.h>
 #include <nghttp2/nghttp2.h>
 
+#include <sys/mman.h>
+
+#include <cstdint>
 #include <string>
 
 #include "gateway/http2/h2_memory.h"
@@ -58,6 +61,13 @@ int on_data(nghttp2_session*, std::uint8_t, std::int32_t, const std::uint8_t* da
   return 0;
 }
 
+// Whether the page at `p` is in memory (mincore).
+bool resident(const void* p) {
+  unsigned char vec = 0;
+  REQUIRE(mincore(const_cast<void*>(p), 4096, &vec) == 0);
+  return (vec & 1) != 0;
+}
+
 void request(nghttp2_session* client) {
   const nghttp2_nv head[] = {
       {(std::uint8_t*)":method", (std::uint8_t*)"GET", 7, 3, NGHTTP2_NV_FLAG_NONE},
@@ -85,6 +95,9 @@ TEST_CASE("h2 memory: the server's frame buffer is captured, released when idle,
   REQUIRE(nghttp2_session_client_new(&client.session, callbacks, &client) == 0);
   nghttp2_session_callbacks_del(callbacks);
 
+  // The stream map's table: one page block, all zeros while no stream is open.
+  CHECK(memory.page_blocks() == 1);
+
   // The output frame buffer: one block of NGHTTP2_FRAMEBUF_CHUNKLEN (16394) bytes, page-aligned.
   REQUIRE(memory.frame_buffer() != nullptr);
   CHECK(memory.frame_bytes() >= H2Memory::kFrameBufferMin);
@@ -92,6 +105,15 @@ TEST_CASE("h2 memory: the server's frame buffer is captured, released when idle,
 
   REQUIRE(nghttp2_submit_settings(server.session, NGHTTP2_FLAG_NONE, nullptr, 0) == 0);
   REQUIRE(nghttp2_submit_settings(client.session, NGHTTP2_FLAG_NONE, nullptr, 0) == 0);
+  pump(server.session, client.session);
+  pump(client.session, server.session);
+  pump(server.session, client.session);
+  // Idle before any stream: the frame buffer's 4 whole pages and the empty
+  // map's page.
+  REQUIRE(nghttp2_session_want_write(server.session) == 0);
+  memory.release_idle();
+  CHECK(memory.released_pages() == memory.frame_bytes() / 4096 + 1);
+
   request(client.session);
   for (int i = 0; i < 3; ++i) {
     pump(client.session, server.session);
@@ -110,6 +132,9 @@ TEST_CASE("h2 memory: the server's frame buffer is captured, released when idle,
   bool zero = true;
   for (std::size_t i = 0; i < memory.frame_bytes() / 4096 * 4096; ++i) zero = zero && memory.frame_buffer()[i] == 0;
   CHECK(zero);
+  // The closed stream stays in nghttp2's map (kept for the priority tree):
+  // the map's page holds it and is kept.
+  CHECK(memory.released_pages() == memory.frame_bytes() / 4096);
 
   // The next request and response go through the same buffer.
   client.body.clear();
@@ -126,4 +151,55 @@ TEST_CASE("h2 memory: the server's frame buffer is captured, released when idle,
   nghttp2_session_del(server.session);
   // Freed with the session: nothing captured any more.
   CHECK(memory.frame_buffer() == nullptr);
+}
+
+TEST_CASE("h2 memory: a page block gives back its all-zero pages only, and they read as zeros") {
+  H2Memory memory;
+  nghttp2_mem* mem = memory.mem();
+  auto* block = static_cast<unsigned char*>(mem->calloc(2, 4096, mem->mem_user_data));
+  REQUIRE(block != nullptr);
+  CHECK(reinterpret_cast<std::uintptr_t>(block) % 4096 == 0);
+  CHECK(memory.page_blocks() == 1);
+  block[4096 + 100] = 0x5a;  // the second page is not all zeros
+  block[0] = 1;              // nor is the first, yet
+  memory.release_idle();
+  CHECK(memory.released_pages() == 0);
+  CHECK(block[0] == 1);
+  CHECK(block[4096 + 100] == 0x5a);
+
+  block[0] = 0;  // the first page is all zeros again
+  memory.release_idle();
+  CHECK(memory.released_pages() == 1);
+  CHECK(!resident(block));  // given back
+  bool zero = true;
+  for (std::size_t i = 0; i < 4096; ++i) zero = zero && block[i] == 0;
+  CHECK(zero);
+  CHECK(block[4096 + 100] == 0x5a);  // never released: its byte is still there
+  CHECK(resident(block + 4096));
+  block[7] = 3;  // usable after: a fresh zero page
+  CHECK(block[7] == 3);
+  mem->free(block, mem->mem_user_data);
+  CHECK(memory.page_blocks() == 0);
+}
+
+TEST_CASE("h2 memory: page blocks past the tracked ones are plain, a calloc overflow fails") {
+  H2Memory memory;
+  nghttp2_mem* mem = memory.mem();
+  void* blocks[H2Memory::kMaxPageBlocks + 1] = {};
+  for (void*& b : blocks) {
+    b = mem->malloc(5000, mem->mem_user_data);
+    REQUIRE(b != nullptr);
+  }
+  CHECK(memory.page_blocks() == H2Memory::kMaxPageBlocks);
+  // A small block is never tracked.
+  void* small = mem->malloc(100, mem->mem_user_data);
+  CHECK(memory.page_blocks() == H2Memory::kMaxPageBlocks);
+  mem->free(small, mem->mem_user_data);
+  // A realloc'd block is an ordinary one.
+  blocks[0] = mem->realloc(blocks[0], 9000, mem->mem_user_data);
+  REQUIRE(blocks[0] != nullptr);
+  CHECK(memory.page_blocks() == H2Memory::kMaxPageBlocks - 1);
+  for (void* b : blocks) mem->free(b, mem->mem_user_data);
+  CHECK(memory.page_blocks() == 0);
+  CHECK(mem->calloc(SIZE_MAX / 2, 4, mem->mem_user_data) == nullptr);
 }
