@@ -62,6 +62,13 @@ class HttpParser {
   Result execute(std::string_view data);
   // Resumes after HPE_PAUSED.
   void resume() { llhttp_resume(&parser_); }
+  // Resumes a response paused by on_head_complete: what follows is its body,
+  // unless it has none (expect_no_body: a HEAD request's), as it would have
+  // been had on_head_complete not paused (llhttp reads F_SKIPBODY next).
+  void resume_after_head() {
+    if (no_body_) parser_.flags |= F_SKIPBODY;
+    llhttp_resume(&parser_);
+  }
   // After an Upgrade the upstream declined: the connection stays HTTP/1.1
   // (RFC 9110 section 7.8), so what follows is parsed as the next request.
   void resume_after_upgrade() { llhttp_resume_after_upgrade(&parser_); }

@@ -392,7 +392,7 @@ bool Exchange::drain_discarded(std::string_view rest) {
   if (!response_head_ || !response_head_->keep_alive || !request_done_) return false;
   draining_ = true;
   drained_ = false;
-  response_parser_->resume();
+  response_parser_->resume_after_head();
   const HttpParser::Result r = response_parser_->execute(rest);
   draining_ = false;
   return drained_ && r.error == HPE_PAUSED && r.consumed == rest.size();

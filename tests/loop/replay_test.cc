@@ -1,15 +1,18 @@
 // Answer-side replay and asset fallback (skew/replay.h) through one real
-// worker loop: the not-found answer never reaches the client and its
-// connection is closed, never reused; the body is kept within
+// worker loop: the not-found answer never reaches the client; its
+// connection is kept when the answer came whole with its head, closed when
+// its body was still to come (never reused mid-body); the body is kept within
 // actions.replay_bytes and replayed byte for byte; a larger body, an answer
 // before the whole body, or no build left get the reload answer; an asset
 // current answers 404 is tried on the kept builds, newest first, bounded.
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "proxy_fixture.h"
@@ -52,8 +55,8 @@ std::string chunked_action_post(std::string_view body, std::size_t piece) {
 }
 
 // An upstream that answers every request with `response` and counts what it
-// saw: requests, and connections the proxy closed after the answer (a
-// discarded answer's connection must be closed, never sent a next request).
+// saw: requests, connections the proxy closed after the answer, and
+// requests that came on a connection already used.
 struct Counting {
   std::atomic<int> requests{0};
   std::atomic<int> closed_after_answer{0};
@@ -135,18 +138,46 @@ TEST_CASE("action replay: every not-found answer is discarded and the call repla
     }
     // Nothing of the discarded answers followed.
     CHECK(client.read_some(1, 100).empty());
-    // Current heard each call once, on a connection of its own that the
-    // proxy closed after the discarded answer.
+    // Current heard each call once, both on one connection: its discarded
+    // answer came whole with its head, so the proxy read past it and kept
+    // the connection (Exchange::drain_discarded).
     CHECK(current_seen.requests == 2);
-    CHECK(current.accepted() == 2);
-    REQUIRE(current.wait_finished(2));
-    CHECK(current_seen.closed_after_answer == 2);
-    CHECK(current_seen.second_request_on_connection == 0);
+    CHECK(current.accepted() == 1);
+    CHECK(current_seen.second_request_on_connection == 1);
     CHECK(old_seen.requests == 2);
     std::lock_guard lock(current_seen.mutex);
     for (const std::string& seen : current_seen.bodies)
       CHECK(seen == std::to_string(body.size()) + ":" + std::to_string(fnv1a(body)));
   }
+}
+
+TEST_CASE("action replay: a not-found answer whose body is still to come closes its connection") {
+  // The 409's head, then its body 200 ms later: the proxy replays at the
+  // head and never waits for the rest, so the connection cannot be reused.
+  const std::size_t head_end = k409Unavailable.find("\r\n\r\n") + 4;
+  Counting current_seen, old_seen;
+  ScriptedUpstream old_build(knows_script("a", old_seen));
+  ScriptedUpstream current([&](Wire& conn, int) {
+    while (std::optional<Request> request = read_request(conn)) {
+      ++current_seen.requests;
+      if (!conn.send(k409Unavailable.substr(0, head_end))) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (!conn.send(k409Unavailable.substr(head_end))) return;
+    }
+  });
+  Proxy proxy(ProxyOptions{{{"dpl-a", old_build.address()}, {"dpl-b", current.address()}}});
+  Wire client = proxy.connect();
+  for (int i = 0; i < 2; ++i) {
+    CAPTURE(i);
+    REQUIRE(client.send(action_post("[1]")));
+    std::optional<Response> response = read_response(client);
+    REQUIRE(response);
+    CHECK(response->status() == 200);
+    CHECK(response->body == "a 3 " + std::to_string(fnv1a("[1]")));
+  }
+  CHECK(current_seen.requests == 2);
+  CHECK(current.accepted() == 2);
+  CHECK(old_seen.requests == 2);
 }
 
 TEST_CASE("action replay: a chunked body is kept and replayed intact") {
@@ -374,9 +405,10 @@ TEST_CASE("asset fallback: current's 404 is tried on the kept builds newest firs
     CHECK(seen_c.requests == 2);
     CHECK(seen_b.requests == 2);
     CHECK(seen_a.requests == 2);
-    // A discarded 404's connection is never used again.
-    CHECK(seen_c.second_request_on_connection == 0);
-    CHECK(seen_b.second_request_on_connection == 0);
+    // A discarded 404 read whole (a HEAD's has no body) leaves its
+    // connection to the next request.
+    CHECK(seen_c.second_request_on_connection == 1);
+    CHECK(seen_b.second_request_on_connection == 1);
   }
 }
 
