@@ -406,7 +406,7 @@ void DownstreamConnection::reject(const ParseRejection& rejection) {
   // every other method is proxied.
   if (rejection.status == 405) headers.push_back({"allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"});
   write(render_reply(rejection.status, headers, body, false, false));
-  host_.log_connection_error(transport_->info().peer_ip, rejection.code, rejection.status, body.size());
+  host_.log_connection_error(peer_text(transport_->info().peer), rejection.code, rejection.status, body.size());
   host_.count_rejection(rejection.code);
   close_after_flush();
 }
@@ -421,7 +421,7 @@ void DownstreamConnection::expire(metrics::Reason code, std::string_view detail,
     handler->on_downstream_gone(code, answer ? status : 0);
     host_.defer_delete(std::move(handler));
   } else {
-    host_.log_connection_error(transport_->info().peer_ip, code, answer ? status : 0, 0);
+    host_.log_connection_error(peer_text(transport_->info().peer), code, answer ? status : 0, 0);
   }
   if (!answer) {
     close();

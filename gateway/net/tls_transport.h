@@ -13,7 +13,7 @@
 // timeouts.tls_handshake; a failure or timeout is reported to TlsEvents (the
 // worker counts it by reason) and to the observer as on_transport_end(< 0),
 // after which the owner closes. on_transport_ready() comes once the handshake
-// finished, with info() holding alpn and sni.
+// finished, with alpn() and sni() answering (views into the SSL object).
 //
 // Reading: the inner transport reads while the handshake runs, then only
 // while the observer reads. Plaintext goes up in pieces of at most one
@@ -81,6 +81,8 @@ class TlsTransport final : public Transport, private TransportObserver {
   void close() override;
   void set_keepalive(unsigned seconds) override;
   const ConnectionInfo& info() const override { return info_; }
+  std::string_view alpn() const override;
+  std::string_view sni() const override;
 
   // Plaintext per SSL_write before out_ is handed to the inner
   // transport: four full records.
