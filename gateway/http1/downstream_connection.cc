@@ -35,12 +35,17 @@ constexpr std::size_t kBodyByReference = 4096;
 
 // The state of a connection that is reading or answering a request.
 struct DownstreamConnection::Busy {
-  Busy(DownstreamConnection& c, const conf::Limits& limits) : parser(HttpParser::Mode::request, c) {
+  Busy(DownstreamConnection& c, const conf::Limits& limits) : parser(HttpParser::Mode::request, c), send_timer(c) {
     parser.set_limits(&limits);
     parser.set_request_checks(true);
-    send_timer.init(c.host_.loop(), &c,
-                    [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_send_timer(); });
   }
+
+  // Runs while the write queue is not empty.
+  struct SendTimer : Deadline {
+    explicit SendTimer(DownstreamConnection& c)
+        : Deadline([](Deadline& d) { static_cast<SendTimer&>(d).connection.on_send_timer(); }), connection(c) {}
+    DownstreamConnection& connection;
+  };
 
   HttpParser parser;
   std::string buffered;  // bytes read past a complete request (pipelining) or tunnel data
@@ -49,13 +54,15 @@ struct DownstreamConnection::Busy {
   // into the upstream's read buffer, which the exchange flushes before
   // returning from the read (Exchange::flush_downstream).
   std::string_view body;
-  Deadline send_timer;  // runs while the write queue is not empty
+  SendTimer send_timer;
   std::uint64_t bytes_sent = 0;  // of the current request's response
   std::uint64_t tunnel_idle_ms = 0;
 };
 
 DownstreamConnection::DownstreamConnection(ConnectionHost& host, Transport* transport)
-    : host_(host), transport_(transport) {}
+    : Deadline([](Deadline& d) { static_cast<DownstreamConnection&>(d).on_timer(); }),
+      host_(host),
+      transport_(transport) {}
 
 DownstreamConnection::~DownstreamConnection() {
   if (busy_) {
@@ -118,7 +125,6 @@ void DownstreamConnection::adopt(ConnectionHost& host, Transport* transport, std
 DownstreamConnection* DownstreamConnection::create(ConnectionHost& host, Transport* transport,
                                                    std::string_view listener_name) {
   auto* c = new DownstreamConnection(host, transport);
-  c->timer_.init(host.loop(), c, [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_timer(); });
   host.add_connection(c);
   c->open_gauge_ = host.connection_gauge(listener_name);
   ++*c->open_gauge_;
@@ -325,7 +331,7 @@ int DownstreamConnection::write(std::string_view data) {
 void DownstreamConnection::arm_send_timer() {
   if (closing_) return;
   const std::uint64_t ms = host_.config().timeouts.client_send.count();
-  if (ms > 0) busy().send_timer.set(ms);  // 0: no send deadline
+  if (ms > 0) busy().send_timer.set(host_.loop(), ms);  // 0: no send deadline
 }
 
 void DownstreamConnection::on_transport_written(int status) {
@@ -347,7 +353,7 @@ void DownstreamConnection::on_transport_written(int status) {
 // deadline stops; the upstream's send deadline runs instead.
 void DownstreamConnection::pause_reading() {
   backpressured_ = true;
-  if (timer_mode_ == kBodyTimer && !closing_) timer_.clear();
+  if (timer_mode_ == kBodyTimer && !closing_) timer().clear();
   stop_reading();
 }
 
@@ -389,7 +395,7 @@ void DownstreamConnection::serve_buffered() {
 }
 
 void DownstreamConnection::note_tunnel_activity() {
-  if (timer_mode_ == kTunnelTimer && busy_ && busy_->tunnel_idle_ms > 0 && !closing_) timer_.set(busy_->tunnel_idle_ms);
+  if (timer_mode_ == kTunnelTimer && busy_ && busy_->tunnel_idle_ms > 0 && !closing_) timer().set(host_.loop(), busy_->tunnel_idle_ms);
 }
 
 void DownstreamConnection::start_tunnel() {
@@ -529,12 +535,12 @@ void DownstreamConnection::on_send_timer() {
 }
 
 void DownstreamConnection::set_timer(std::uint64_t ms, int mode) {
-  if (closing_) return;  // timer_ holds the free now
+  if (closing_) return;  // timer() holds the free now
   timer_mode_ = mode;
   if (mode == kNoTimer || ms == 0) {
-    timer_.clear();
+    timer().clear();
   } else {
-    timer_.set(ms);
+    timer().set(host_.loop(), ms);
   }
 }
 
@@ -556,7 +562,7 @@ void DownstreamConnection::close() {
   host_.remove_connection(this);
   if (busy_) busy_->send_timer.clear();
   transport_->close();
-  timer_.set(0);  // the free (on_timer), once whoever called us has returned
+  timer().set(host_.loop(), 0);  // the free (on_timer), once whoever called us has returned
 }
 
 void DownstreamConnection::release_handler() { host_.defer_delete(std::move(handler_)); }

@@ -51,10 +51,13 @@
 
 namespace sg::gateway {
 
+// The connection is its own reading Deadline (a base, so that the deadline's
+// callback finds the connection without an owner pointer).
 class DownstreamConnection final : public ServerConnection,
                                    private DownstreamStream,
                                    private HttpParserListener,
-                                   private TransportObserver {
+                                   private TransportObserver,
+                                   private Deadline {
  public:
   // A client connected on `listener_name`; `transport` (TCP, or TLS over it)
   // was accepted by the host, and is owned by the connection from now on.
@@ -146,9 +149,10 @@ class DownstreamConnection final : public ServerConnection,
 
   ConnectionHost& host_;
   Transport* transport_;  // frees itself after close()
-  // Reading: one phase at a time (timer_mode_); once closing, the free on
-  // the loop's next turn (the connection may be on the stack at close()).
-  Deadline timer_;
+  // The reading deadline (the Deadline base): one phase at a time
+  // (timer_mode_); once closing, the free on the loop's next turn (the
+  // connection may be on the stack at close()).
+  Deadline& timer() { return *this; }
   Busy* busy_ = nullptr;  // lent by the recycler while busy (busy())
   std::unique_ptr<StreamHandler> handler_;  // the request being served
   std::int64_t* open_gauge_ = nullptr;  // the listener's skewgate_downstream_connections

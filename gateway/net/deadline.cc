@@ -4,15 +4,9 @@
 
 namespace sg::gateway {
 
-void Deadline::init(uv_loop_t* loop, void* owner, Fire fire) {
-  queues_ = static_cast<LoopShared*>(loop->data)->deadlines;
-  owner_ = owner;
-  fire_ = fire;
-}
-
-void Deadline::set(std::uint64_t ms) {
+void Deadline::set(uv_loop_t* loop, std::uint64_t ms) {
   clear();
-  queues_->add(*this, ms);
+  static_cast<LoopShared*>(loop->data)->deadlines->add(*this, ms);
 }
 
 void DeadlineQueues::add(Deadline& d, std::uint64_t ms) {
@@ -80,7 +74,7 @@ void DeadlineQueues::on_timer(uv_timer_t* handle) {
   while (due.linked()) {
     auto* d = static_cast<Deadline*>(due.next);
     d->clear();
-    d->fire_(d->owner_);
+    d->fire_(*d);
   }
   if (q.head.linked()) {
     self.arm(q, static_cast<Deadline*>(q.head.next)->at_);

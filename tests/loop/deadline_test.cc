@@ -43,28 +43,33 @@ struct TestLoop {
   }
 };
 
-// One named deadline that records when it fired.
+// One named deadline that records when it fired. Its Deadline finds the
+// probe as an owner does: a class derived from Deadline, cast back.
 struct Probe {
+  struct Node : Deadline {
+    explicit Node(Probe& p) : Deadline([](Deadline& d) { static_cast<Node&>(d).probe.fired(); }), probe(p) {}
+    Probe& probe;
+  };
   std::string name;
   std::vector<std::string>* log;
   uv_loop_t* loop;
-  Deadline deadline;
+  Node deadline{*this};
   std::uint64_t set_at = 0;
   std::uint64_t fired_after = 0;
   std::function<void(Probe&)> on_fire;
-  Probe(TestLoop& t, std::string n, std::vector<std::string>& l) : name(std::move(n)), log(&l), loop(&t.loop) {
-    deadline.init(&t.loop, this, [](void* owner) {
-      auto* p = static_cast<Probe*>(owner);
-      p->fired_after = uv_now(p->loop) - p->set_at;
-      p->log->push_back(p->name);
-      if (p->on_fire) p->on_fire(*p);
-    });
+  Probe(TestLoop& t, std::string n, std::vector<std::string>& l) : name(std::move(n)), log(&l), loop(&t.loop) {}
+  void fired() {
+    fired_after = uv_now(loop) - set_at;
+    log->push_back(name);
+    if (on_fire) on_fire(*this);
   }
   void set(std::uint64_t ms) {
     set_at = uv_now(loop);
-    deadline.set(ms);
+    deadline.set(loop, ms);
   }
 };
+
+static_assert(sizeof(Deadline) == 32, "a Deadline is in every idle connection: two links, a time, a callback");
 
 }  // namespace
 
