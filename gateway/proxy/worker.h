@@ -159,6 +159,7 @@ class Worker final : public ConnectionHost, private TlsEvents {
   std::unique_ptr<char[]> read_buffer_;
   DeadlineQueues deadlines_;  // the connections' deadlines (deadline.h)
   Recycler recycler_;         // memory lent to busy connections (recycler.h)
+  HeapTrim heap_trim_;        // free pages back to the kernel after a burst (heap_trim.h)
   LoopShared loop_shared_;    // loop_.data points here (stream_io.h)
   std::vector<BoundListener> bound_listeners_;
   std::vector<std::unique_ptr<ListenerHandle>> listeners_;
