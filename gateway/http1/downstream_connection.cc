@@ -2,6 +2,7 @@
 
 #include "gateway/http/error_body.h"
 #include "gateway/http1/local_reply.h"
+#include "gateway/net/slab.h"
 #include "gateway/net/stream_io.h"
 #include "gateway/net/tcp_transport.h"
 
@@ -124,7 +125,9 @@ void DownstreamConnection::adopt(ConnectionHost& host, Transport* transport, std
 
 DownstreamConnection* DownstreamConnection::create(ConnectionHost& host, Transport* transport,
                                                    std::string_view listener_name) {
-  auto* c = new DownstreamConnection(host, transport);
+  static_assert(alignof(DownstreamConnection) <= 8, "a slab block is 8-aligned");
+  auto* c = new (slab_take(static_cast<const LoopShared*>(host.loop()->data)->slabs, sizeof(DownstreamConnection)))
+      DownstreamConnection(host, transport);
   host.add_connection(c);
   c->open_gauge_ = host.connection_gauge(listener_name);
   ++*c->open_gauge_;
@@ -496,7 +499,10 @@ void DownstreamConnection::on_transport_shutdown(int status) {
 void DownstreamConnection::on_timer() {
   DownstreamConnection* c = this;
   if (c->closing_) {
-    delete c;  // close() set this turn's deadline: nothing of ours is on the stack now
+    // close() set this turn's deadline: nothing of ours is on the stack now
+    Slabs* slabs = static_cast<const LoopShared*>(c->host_.loop()->data)->slabs;
+    c->~DownstreamConnection();
+    slab_give(slabs, c, sizeof(DownstreamConnection));
     return;
   }
   switch (c->timer_mode_) {

@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "gateway/net/slab.h"
+
 namespace sg::gateway {
 namespace {
 
@@ -26,6 +28,8 @@ bool peer_of(uv_tcp_t* tcp, PeerAddress& peer, const std::vector<conf::Cidr>& tr
   return false;
 }
 
+Slabs* slabs_of(uv_loop_t* loop) { return static_cast<const LoopShared*>(loop->data)->slabs; }
+
 // Whether an accepted socket already has TCP_NODELAY from its listener (the
 // listener sets it, worker.cc). Looked at once per listener, so a kernel that
 // does not copy it still gets it per socket.
@@ -41,7 +45,8 @@ bool has_nodelay(uv_tcp_t* tcp) {
 
 TcpTransport* TcpTransport::accept(uv_loop_t* loop, uv_stream_t* listener, bool is_unix,
                                    const std::vector<conf::Cidr>& trusted, NoDelay& nodelay) {
-  auto* t = new TcpTransport;
+  static_assert(alignof(TcpTransport) <= 8, "a slab block is 8-aligned");
+  auto* t = new (slab_take(slabs_of(loop), sizeof(TcpTransport))) TcpTransport;
   if (is_unix) {
     uv_pipe_init(loop, &t->socket_.pipe, 0);
   } else {
@@ -132,7 +137,11 @@ void TcpTransport::set_keepalive(unsigned seconds) {
 void TcpTransport::close() {
   if (closing_) return;
   closing_ = true;
-  uv_close(&socket_.handle, [](uv_handle_t* h) { delete static_cast<TcpTransport*>(h->data); });
+  uv_close(&socket_.handle, [](uv_handle_t* h) {
+    auto* t = static_cast<TcpTransport*>(h->data);
+    t->~TcpTransport();
+    slab_give(slabs_of(h->loop), t, sizeof(TcpTransport));
+  });
 }
 
 }  // namespace sg::gateway

@@ -66,7 +66,7 @@ Worker::Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot
       keyring_(keyring),
       board_(board) {
   uv_loop_init(&loop_);
-  loop_shared_ = {read_buffer_.get(), kReadBufferSize, &deadlines_, &recycler_};
+  loop_shared_ = {read_buffer_.get(), kReadBufferSize, &deadlines_, &recycler_, &slabs_};
   loop_.data = &loop_shared_;
   recycler_.set_heap_trim(&heap_trim_);
   snapshots_.push_front(std::make_unique<LocalSnapshot>(LocalSnapshot{std::move(snapshot), 0}));
