@@ -2,6 +2,7 @@
 
 #include "gateway/http/error_body.h"
 #include "gateway/http1/local_reply.h"
+#include "gateway/net/slab.h"
 #include "gateway/net/stream_io.h"
 #include "gateway/net/tcp_transport.h"
 
@@ -23,7 +24,7 @@ constexpr std::uint64_t kDrainIdleGraceMs = 1000;
 // instructions per request); a connection idle for longer gives them back.
 constexpr std::uint64_t kParkMs = 50;
 constexpr std::size_t kLowWatermark = 64 * 1024;
-// out_ holds one upstream read, re-framed; a larger one is not kept for the
+// Busy::out holds one upstream read, re-framed; a larger one is not kept for the
 // connection's next responses.
 constexpr std::size_t kKeepOutCapacity = 256 * 1024;
 // A body piece this large is written from the upstream's read buffer rather
@@ -33,15 +34,43 @@ constexpr std::size_t kBodyByReference = 4096;
 
 }  // namespace
 
+// The state of a connection that is reading or answering a request.
+struct DownstreamConnection::Busy {
+  Busy(DownstreamConnection& c, const conf::Limits& limits) : parser(HttpParser::Mode::request, c), send_timer(c) {
+    parser.set_limits(&limits);
+    parser.set_request_checks(true);
+  }
+
+  // Runs while the write queue is not empty.
+  struct SendTimer : Deadline {
+    explicit SendTimer(DownstreamConnection& c)
+        : Deadline([](Deadline& d) { static_cast<SendTimer&>(d).connection.on_send_timer(); }), connection(c) {}
+    DownstreamConnection& connection;
+  };
+
+  HttpParser parser;
+  std::string buffered;  // bytes read past a complete request (pipelining) or tunnel data
+  std::string out;       // response bytes of one upstream read, until flush(); reused
+  // Unframed body bytes of that read, written after out by flush(); a view
+  // into the upstream's read buffer, which the exchange flushes before
+  // returning from the read (Exchange::flush_downstream).
+  std::string_view body;
+  SendTimer send_timer;
+  std::uint64_t bytes_sent = 0;  // of the current request's response
+  std::uint64_t tunnel_idle_ms = 0;
+};
+
 DownstreamConnection::DownstreamConnection(ConnectionHost& host, Transport* transport)
-    : host_(host), transport_(transport) {}
+    : Deadline([](Deadline& d) { static_cast<DownstreamConnection&>(d).on_timer(); }),
+      host_(host),
+      transport_(transport) {}
 
 DownstreamConnection::~DownstreamConnection() {
-  if (parser_) {
-    parser_->~HttpParser();
-    recycler().give(parser_, sizeof(HttpParser));
+  if (busy_) {
+    recycler().give_string(busy_->out);
+    busy_->~Busy();
+    recycler().give(busy_, sizeof(Busy));
   }
-  recycler().give_string(out_);
 }
 
 Recycler& DownstreamConnection::recycler() {
@@ -51,28 +80,35 @@ Recycler& DownstreamConnection::recycler() {
 // The limits are the config's when the request starts (as the timeouts are):
 // copied, since the parser outlives the snapshot they came from (ASan saw a
 // read of a freed snapshot in on_url_cb when it did not).
-HttpParser& DownstreamConnection::parser() {
-  if (!parser_) {
-    parser_ = new (recycler().take(sizeof(HttpParser))) HttpParser(HttpParser::Mode::request, *this);
-    parser_->set_limits(&host_.config().limits);
-    parser_->set_request_checks(true);
+DownstreamConnection::Busy& DownstreamConnection::busy() {
+  if (!busy_) {
+    busy_ = new (recycler().take(sizeof(Busy))) Busy(*this, host_.config().limits);
+    recycler().take_string(busy_->out);
   }
-  return *parser_;
+  return *busy_;
 }
 
-// Between requests of a keep-alive connection, nothing half-read and nothing
-// on the stack: the parser is at a message boundary (llhttp_init again gives
-// the same state) and the response buffer holds nothing to send.
+HttpParser& DownstreamConnection::parser() { return busy().parser; }
+
+bool DownstreamConnection::in_message() const { return busy_ && busy_->parser.in_message(); }
+
+bool DownstreamConnection::has_buffered() const { return busy_ && !busy_->buffered.empty(); }
+
+std::uint64_t DownstreamConnection::bytes_sent() const { return busy_ ? busy_->bytes_sent : 0; }
+
+// Between requests of a keep-alive connection, nothing half-read, nothing
+// on the stack and nothing queued: the parser is at a message boundary
+// (llhttp_init again gives the same state), the response buffer holds
+// nothing to send and the send deadline is not running.
 void DownstreamConnection::release_idle_state() {
-  if (in_consume_ || waiting_for_response_ || handler_ || tunnel_ || upgrade_request_ || closing_ || lingering_ ||
-      !buffered_.empty())
+  if (!busy_ || in_consume_ || waiting_for_response_ || handler_ || tunnel_ || upgrade_request_ || closing_ ||
+      lingering_ || !busy_->buffered.empty() || busy_->parser.in_message() || busy_->send_timer.armed() ||
+      transport_->queued_bytes() > 0)
     return;
-  if (parser_ && !parser_->in_message()) {
-    parser_->~HttpParser();
-    recycler().give(parser_, sizeof(HttpParser));
-    parser_ = nullptr;
-  }
-  if (out_.capacity() > std::string().capacity()) recycler().give_string(out_);
+  recycler().give_string(busy_->out);
+  busy_->~Busy();
+  recycler().give(busy_, sizeof(Busy));
+  busy_ = nullptr;
 }
 
 void DownstreamConnection::start(ConnectionHost& host, Transport* transport, std::string_view listener_name) {
@@ -89,10 +125,9 @@ void DownstreamConnection::adopt(ConnectionHost& host, Transport* transport, std
 
 DownstreamConnection* DownstreamConnection::create(ConnectionHost& host, Transport* transport,
                                                    std::string_view listener_name) {
-  auto* c = new DownstreamConnection(host, transport);
-  c->timer_.init(host.loop(), c, [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_timer(); });
-  c->send_timer_.init(host.loop(), c,
-                      [](void* owner) { static_cast<DownstreamConnection*>(owner)->on_send_timer(); });
+  static_assert(alignof(DownstreamConnection) <= 8, "a slab block is 8-aligned");
+  auto* c = new (slab_take(static_cast<const LoopShared*>(host.loop()->data)->slabs, sizeof(DownstreamConnection)))
+      DownstreamConnection(host, transport);
   host.add_connection(c);
   c->open_gauge_ = host.connection_gauge(listener_name);
   ++*c->open_gauge_;
@@ -127,28 +162,28 @@ void DownstreamConnection::consume(std::string_view data) {
   while (!data.empty() && !closing_ && !lingering_) {
     if (waiting_for_response_) {
       // A pipelined request: keep it until the current response is done.
-      buffered_.append(data);
+      busy().buffered.append(data);
       stop_reading();
       break;
     }
     const HttpParser::Result r = parser().execute(data);
     // The header timeout starts only when a head spans reads (slowloris);
     // a head that arrives whole never touches the timer.
-    if (!handler_ && (timer_mode_ == kIdleTimer || timer_mode_ == kParkTimer) && parser_->in_message() &&
-        !parser_->head_complete())
+    if (!handler_ && (timer_mode_ == kIdleTimer || timer_mode_ == kParkTimer) && busy_->parser.in_message() &&
+        !busy_->parser.head_complete())
       set_timer(host_.config().timeouts.client_header.count(), kHeaderTimer);
     if (r.error == HPE_OK) break;
     data.remove_prefix(r.consumed);
     if (r.error == HPE_PAUSED) {
-      parser_->resume();
+      busy_->parser.resume();
       continue;
     }
     if (r.error == HPE_PAUSED_UPGRADE) {
-      buffered_.append(data);  // first tunnel bytes, sent once the upstream agrees
+      busy_->buffered.append(data);  // first tunnel bytes, sent once the upstream agrees
       stop_reading();
       break;
     }
-    reject(parser_->rejection());
+    reject(busy_->parser.rejection());
     break;
   }
   in_consume_ = false;
@@ -158,7 +193,8 @@ int DownstreamConnection::on_head_complete() {
   set_timer(0, kNoTimer);
   // The parser has vetted and normalised the head (gateway/request_checks.h):
   // CONNECT, bad targets, Host and hop-by-hop tricks never get here.
-  std::unique_ptr<RequestHead> head = parser_->take_request();
+  Busy& b = busy();
+  std::unique_ptr<RequestHead> head = b.parser.take_request();
   upgrade_request_ = head->upgrade;
   request_head_method_ = head->method == "HEAD";
   request_http11_ = head->http_major == 1 && head->http_minor >= 1;
@@ -167,10 +203,9 @@ int DownstreamConnection::on_head_complete() {
   framing_ = BodyFraming::none;
   send_body_ = true;
   keep_alive_ = true;
-  bytes_sent_ = 0;
-  out_.clear();  // what an aborted response left unflushed never goes out
-  body_ = {};
-  if (out_.capacity() == std::string().capacity()) recycler().take_string(out_);
+  b.bytes_sent = 0;
+  b.out.clear();  // what an aborted response left unflushed never goes out
+  b.body = {};
   if (request_has_body_) set_timer(host_.config().timeouts.client_body.count(), kBodyTimer);
   // Kept before the head goes in: the handler may finish at once.
   handler_ = host_.new_stream(*this);
@@ -201,7 +236,7 @@ bool DownstreamConnection::send_continue() {
 }
 
 void DownstreamConnection::send_interim_head(const ResponseHead& head) {
-  append_downstream_response_head(out_, head, BodyFraming::none, true);
+  append_downstream_response_head(busy().out, head, BodyFraming::none, true);
 }
 
 void DownstreamConnection::send_response_head(const ResponseHead& head) {
@@ -209,7 +244,7 @@ void DownstreamConnection::send_response_head(const ResponseHead& head) {
     // The tunnel's bytes follow as they come, unframed.
     framing_ = BodyFraming::none;
     send_body_ = true;
-    append_downstream_response_head(out_, head, BodyFraming::none, true);
+    append_downstream_response_head(busy().out, head, BodyFraming::none, true);
     return;
   }
   send_body_ = !request_head_method_ && head.status != 204 && head.status != 304;
@@ -225,50 +260,53 @@ void DownstreamConnection::send_response_head(const ResponseHead& head) {
     framing_ = request_http11_ ? BodyFraming::chunked : BodyFraming::until_close;
   }
   keep_alive_ = request_keep_alive_ && framing_ != BodyFraming::until_close && !host_.draining();
-  append_downstream_response_head(out_, head, framing_, keep_alive_);
+  append_downstream_response_head(busy().out, head, framing_, keep_alive_);
 }
 
 void DownstreamConnection::send_response_body(std::string_view data) {
   if (tunnel_) note_tunnel_activity();
   if (!send_body_) return;
+  Busy& b = busy();
   if (framing_ == BodyFraming::chunked) {
-    append_chunk(out_, data);
-  } else if (body_.empty() && data.size() >= kBodyByReference) {
-    // Sent as it is, from the upstream's read buffer, after out_ (the head):
+    append_chunk(b.out, data);
+  } else if (b.body.empty() && data.size() >= kBodyByReference) {
+    // Sent as it is, from the upstream's read buffer, after out (the head):
     // one writev and no copy of the body (a 16 KiB body was copied here).
-    body_ = data;
-  } else if (body_.empty()) {
-    out_.append(data);
+    b.body = data;
+  } else if (b.body.empty()) {
+    b.out.append(data);
   } else {
     // A second piece in one read: the first is copied after all, in order.
-    out_.append(body_).append(data);
-    body_ = {};
+    b.out.append(b.body).append(data);
+    b.body = {};
   }
 }
 
 void DownstreamConnection::end_response() {
-  if (framing_ == BodyFraming::chunked && send_body_) out_.append("0\r\n\r\n", 5);
+  if (framing_ == BodyFraming::chunked && send_body_) busy().out.append("0\r\n\r\n", 5);
 }
 
 void DownstreamConnection::flush() {
-  if (body_.empty()) {
-    if (out_.empty()) return;
-    bytes_sent_ += out_.size();
-    write(out_);
+  if (!busy_) return;  // nothing was put in out
+  Busy& b = *busy_;
+  if (b.body.empty()) {
+    if (b.out.empty()) return;
+    b.bytes_sent += b.out.size();
+    write(b.out);
   } else if (!closing_) {
     // As write(), for two pieces: what the kernel does not take now is
-    // copied into the transport's queue, so body_ is not needed after this.
-    bytes_sent_ += out_.size() + body_.size();
-    if (transport_->write2(out_, body_) < 0) {
-      body_ = {};
+    // copied into the transport's queue, so body is not needed after this.
+    b.bytes_sent += b.out.size() + b.body.size();
+    if (transport_->write2(b.out, b.body) < 0) {
+      b.body = {};
       close();
       return;
     }
-    if (!send_timer_.armed() && queued_bytes() > 0) arm_send_timer();
+    if (!b.send_timer.armed() && queued_bytes() > 0) arm_send_timer();
   }
-  body_ = {};
-  out_.clear();
-  if (out_.capacity() > kKeepOutCapacity) out_.shrink_to_fit();
+  b.body = {};
+  b.out.clear();
+  if (b.out.capacity() > kKeepOutCapacity) b.out.shrink_to_fit();
 }
 
 void DownstreamConnection::send_local_answer(int status, const HeaderList& headers, std::string_view body) {
@@ -277,7 +315,7 @@ void DownstreamConnection::send_local_answer(int status, const HeaderList& heade
   // wait for a body the client may never send (Expect: 100-continue).
   if (!waiting_for_response_ && request_has_body_) keep_alive_ = false;
   const std::string bytes = render_reply(status, headers, body, keep_alive_, request_head_method_);
-  bytes_sent_ += bytes.size();
+  busy().bytes_sent += bytes.size();
   write(bytes);
 }
 
@@ -289,14 +327,14 @@ int DownstreamConnection::write(std::string_view data) {
     return rc;
   }
   // Bytes wait for the client: it has client_send to take some of them.
-  if (!send_timer_.armed() && queued_bytes() > 0) arm_send_timer();
+  if (queued_bytes() > 0 && !(busy_ && busy_->send_timer.armed())) arm_send_timer();
   return rc;
 }
 
 void DownstreamConnection::arm_send_timer() {
   if (closing_) return;
   const std::uint64_t ms = host_.config().timeouts.client_send.count();
-  if (ms > 0) send_timer_.set(ms);  // 0: no send deadline
+  if (ms > 0) busy().send_timer.set(host_.loop(), ms);  // 0: no send deadline
 }
 
 void DownstreamConnection::on_transport_written(int status) {
@@ -308,8 +346,8 @@ void DownstreamConnection::on_transport_written(int status) {
   // The client took bytes: progress, the send deadline starts over.
   if (queued_bytes() > 0) {
     arm_send_timer();
-  } else {
-    send_timer_.clear();
+  } else if (busy_) {
+    busy_->send_timer.clear();
   }
   if (handler_ && queued_bytes() < kLowWatermark) handler_->on_downstream_drained();
 }
@@ -318,7 +356,7 @@ void DownstreamConnection::on_transport_written(int status) {
 // deadline stops; the upstream's send deadline runs instead.
 void DownstreamConnection::pause_reading() {
   backpressured_ = true;
-  if (timer_mode_ == kBodyTimer && !closing_) timer_.clear();
+  if (timer_mode_ == kBodyTimer && !closing_) timer().clear();
   stop_reading();
 }
 
@@ -333,12 +371,12 @@ void DownstreamConnection::finished(bool keep_alive) {
   waiting_for_response_ = false;
   // The upstream declined the upgrade (no 101): still HTTP/1.1, the next
   // request is parsed as usual (RFC 9110 section 7.8).
-  if (upgrade_request_ && parser_) parser_->resume_after_upgrade();
+  if (upgrade_request_ && busy_) busy_->parser.resume_after_upgrade();
   upgrade_request_ = false;
   if (!keep_alive || !keep_alive_ || tunnel_ || close_when_done_ || host_.draining()) {
     // Lingering is for input we have not read; a finished request with
     // nothing after it (Connection: close) can be closed once flushed.
-    close_after_flush(!buffered_.empty() || in_message());
+    close_after_flush(has_buffered() || in_message());
     return;
   }
   const std::uint64_t idle_ms = host_.config().timeouts.client_idle.count();
@@ -351,26 +389,27 @@ void DownstreamConnection::finished(bool keep_alive) {
 }
 
 void DownstreamConnection::serve_buffered() {
-  if (!buffered_.empty()) {
-    const std::string data = std::move(buffered_);
-    buffered_.clear();
+  if (has_buffered()) {
+    const std::string data = std::move(busy_->buffered);
+    busy_->buffered.clear();
     consume(data);
   }
   if (!closing_ && !lingering_ && !waiting_for_response_ && !backpressured_) start_reading();
 }
 
 void DownstreamConnection::note_tunnel_activity() {
-  if (timer_mode_ == kTunnelTimer && tunnel_idle_ms_ > 0 && !closing_) timer_.set(tunnel_idle_ms_);
+  if (timer_mode_ == kTunnelTimer && busy_ && busy_->tunnel_idle_ms > 0 && !closing_) timer().set(host_.loop(), busy_->tunnel_idle_ms);
 }
 
 void DownstreamConnection::start_tunnel() {
   tunnel_ = true;
-  tunnel_idle_ms_ = host_.config().timeouts.tunnel_idle.count();
-  set_timer(tunnel_idle_ms_, kTunnelTimer);
+  Busy& b = busy();
+  b.tunnel_idle_ms = host_.config().timeouts.tunnel_idle.count();
+  set_timer(b.tunnel_idle_ms, kTunnelTimer);
   transport_->set_keepalive(kTunnelKeepaliveS);
-  if (!buffered_.empty()) {
-    const std::string data = std::move(buffered_);
-    buffered_.clear();
+  if (!b.buffered.empty()) {
+    const std::string data = std::move(b.buffered);
+    b.buffered.clear();
     handler_->on_tunnel_data(data);
   }
   if (!closing_ && !backpressured_) start_reading();
@@ -381,7 +420,7 @@ void DownstreamConnection::start_tunnel() {
 // is still answered (with Connection: close), then close.
 void DownstreamConnection::drain() {
   close_when_done_ = true;
-  if (!handler_ && buffered_.empty() && !in_message()) set_timer(kDrainIdleGraceMs, kIdleTimer);
+  if (!handler_ && !has_buffered() && !in_message()) set_timer(kDrainIdleGraceMs, kIdleTimer);
 }
 
 // ---- errors, timers, closing ----
@@ -406,7 +445,7 @@ void DownstreamConnection::reject(const ParseRejection& rejection) {
   // every other method is proxied.
   if (rejection.status == 405) headers.push_back({"allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"});
   write(render_reply(rejection.status, headers, body, false, false));
-  host_.log_connection_error(transport_->info().peer_ip, rejection.code, rejection.status, body.size());
+  host_.log_connection_error(peer_text(transport_->info().peer), rejection.code, rejection.status, body.size());
   host_.count_rejection(rejection.code);
   close_after_flush();
 }
@@ -421,7 +460,7 @@ void DownstreamConnection::expire(metrics::Reason code, std::string_view detail,
     handler->on_downstream_gone(code, answer ? status : 0);
     host_.defer_delete(std::move(handler));
   } else {
-    host_.log_connection_error(transport_->info().peer_ip, code, answer ? status : 0, 0);
+    host_.log_connection_error(peer_text(transport_->info().peer), code, answer ? status : 0, 0);
   }
   if (!answer) {
     close();
@@ -460,7 +499,10 @@ void DownstreamConnection::on_transport_shutdown(int status) {
 void DownstreamConnection::on_timer() {
   DownstreamConnection* c = this;
   if (c->closing_) {
-    delete c;  // close() deferred it to the check phase: nothing of ours is on the stack now
+    // close() deferred it to the check phase: nothing of ours is on the stack now
+    Slabs* slabs = static_cast<const LoopShared*>(c->host_.loop()->data)->slabs;
+    c->~DownstreamConnection();
+    slab_give(slabs, c, sizeof(DownstreamConnection));
     return;
   }
   switch (c->timer_mode_) {
@@ -499,12 +541,12 @@ void DownstreamConnection::on_send_timer() {
 }
 
 void DownstreamConnection::set_timer(std::uint64_t ms, int mode) {
-  if (closing_) return;  // timer_ holds the free now
+  if (closing_) return;  // timer() holds the free now
   timer_mode_ = mode;
   if (mode == kNoTimer || ms == 0) {
-    timer_.clear();
+    timer().clear();
   } else {
-    timer_.set(ms);
+    timer().set(host_.loop(), ms);
   }
 }
 
@@ -524,9 +566,9 @@ void DownstreamConnection::close() {
   }
   if (open_gauge_) --*open_gauge_;
   host_.remove_connection(this);
-  send_timer_.clear();
+  if (busy_) busy_->send_timer.clear();
   transport_->close();
-  timer_.defer();  // the free (on_timer), once whoever called us has returned
+  timer().defer(host_.loop());  // the free (on_timer), once whoever called us has returned
 }
 
 void DownstreamConnection::release_handler() { host_.defer_delete(std::move(handler_)); }

@@ -16,13 +16,13 @@
 //                         are remembered for framing (no copy of the head)
 //   on_body               handler_->on_request_body (unframed); the body timer
 //   on_message_complete   handler_->on_request_complete; parsing pauses, later
-//                         bytes wait in buffered_ (pipelining)
+//                         bytes wait in Busy::buffered (pipelining)
 //   send_continue / send_interim_head / send_response_head / send_response_body
-//   / end_response        HTTP/1.1 bytes appended to out_: framing chosen at the
+//   / end_response        HTTP/1.1 bytes appended to Busy::out: framing chosen at the
 //                         head (Content-Length kept, re-chunked, none for
 //                         HEAD/204/304, until close for HTTP/1.0 clients),
 //                         Connection: close when not kept alive
-//   flush                 out_ -> transport, one write per upstream read; the
+//   flush                 out -> transport, one write per upstream read; the
 //                         send timer runs while bytes wait; on_transport_written
 //                         -> handler_->on_downstream_drained below the low mark
 //   send_local_answer     a whole answer (local_reply.h), written at once
@@ -51,10 +51,13 @@
 
 namespace sg::gateway {
 
+// The connection is its own reading Deadline (a base, so that the deadline's
+// callback finds the connection without an owner pointer).
 class DownstreamConnection final : public ServerConnection,
                                    private DownstreamStream,
                                    private HttpParserListener,
-                                   private TransportObserver {
+                                   private TransportObserver,
+                                   private Deadline {
  public:
   // A client connected on `listener_name`; `transport` (TCP, or TLS over it)
   // was accepted by the host, and is owned by the connection from now on.
@@ -85,7 +88,7 @@ class DownstreamConnection final : public ServerConnection,
   void end_response() override;
   void flush() override;
   void send_local_answer(int status, const HeaderList& headers, std::string_view body) override;
-  std::uint64_t bytes_sent() const override { return bytes_sent_; }
+  std::uint64_t bytes_sent() const override;
   std::size_t queued_bytes() const override { return transport_->queued_bytes(); }
   // Back-pressure from the upstream side.
   void pause_reading() override;
@@ -131,32 +134,29 @@ class DownstreamConnection final : public ServerConnection,
   void start_reading();
   void stop_reading();
   void set_timer(std::uint64_t ms, int mode);
-  // The parser and the response buffer are lent by the loop (recycler.h)
-  // while a request is read or answered, and given back when a keep-alive
-  // connection stays idle (kParkMs): an idle connection holds neither.
+  // What only a busy connection needs (Busy, in the .cc: the parser, the
+  // response and pipelining buffers, the send deadline) is one block lent by
+  // the loop (recycler.h) from the first byte of a request, and given back
+  // when a keep-alive connection stays idle (kParkMs): an idle connection
+  // holds a null pointer instead of about 150 bytes and the parser.
+  struct Busy;
   Recycler& recycler();
+  Busy& busy();
   HttpParser& parser();
-  bool in_message() const { return parser_ && parser_->in_message(); }
+  bool in_message() const;
+  bool has_buffered() const;
   void release_idle_state();
 
   ConnectionHost& host_;
   Transport* transport_;  // frees itself after close()
-  // Reading: one phase at a time (timer_mode_); once closing, the free on
-  // the loop's next turn (the connection may be on the stack at close()).
-  Deadline timer_;
-  Deadline send_timer_;  // runs while the write queue is not empty
-  HttpParser* parser_ = nullptr;  // lent by the recycler while busy (parser())
+  // The reading deadline (the Deadline base): one phase at a time
+  // (timer_mode_); once closing, the free on the loop's next turn (the
+  // connection may be on the stack at close()).
+  Deadline& timer() { return *this; }
+  Busy* busy_ = nullptr;  // lent by the recycler while busy (busy())
   std::unique_ptr<StreamHandler> handler_;  // the request being served
-  std::string buffered_;  // bytes read past a complete request (pipelining) or tunnel data
-  std::string out_;       // response bytes of one upstream read, until flush(); reused
-  // Unframed body bytes of that read, written after out_ by flush(); a view
-  // into the upstream's read buffer, which the exchange flushes before
-  // returning from the read (Exchange::flush_downstream).
-  std::string_view body_;
-  std::uint64_t bytes_sent_ = 0;  // of the current request's response
   std::int64_t* open_gauge_ = nullptr;  // the listener's skewgate_downstream_connections
-  int timer_mode_ = 0;
-  std::uint64_t tunnel_idle_ms_ = 0;
+  std::uint8_t timer_mode_ = 0;
   bool backpressured_ = false;
   bool waiting_for_response_ = false;  // a complete request is being answered
   bool in_consume_ = false;

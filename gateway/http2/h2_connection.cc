@@ -339,7 +339,7 @@ int Http2Connection::on_invalid_frame(nghttp2_session*, const nghttp2_frame* fra
   if (frame->hd.type == NGHTTP2_HEADERS &&
       (lib_error_code == NGHTTP2_ERR_HTTP_HEADER || lib_error_code == NGHTTP2_ERR_HTTP_MESSAGING)) {
     c->host_.count_rejection(Reason::malformed_request);
-    c->host_.log_connection_error(c->transport_->info().peer_ip, Reason::malformed_request, 0, 0);
+    c->host_.log_connection_error(peer_text(c->transport_->info().peer), Reason::malformed_request, 0, 0);
   }
   return 0;
 }

@@ -132,9 +132,9 @@ class Http2Connection final : public ServerConnection, private TransportObserver
   nghttp2_session* session_ = nullptr;
   std::map<std::int32_t, std::unique_ptr<Http2Stream>> streams_;
   std::vector<std::unique_ptr<Http2Stream>> retired_;  // freed in after_io()
-  Deadline idle_timer_;   // client_idle while no stream is open; the drain grace
-  Deadline stall_timer_;  // client_send for streams the client's window holds up
-  Deadline quiet_timer_;  // kQuietMs without I/O: nghttp2's frame buffer goes back to the kernel
+  OwnedDeadline idle_timer_;   // client_idle while no stream is open; the drain grace
+  OwnedDeadline stall_timer_;  // client_send for streams the client's window holds up
+  OwnedDeadline quiet_timer_;  // kQuietMs without I/O: nghttp2's frame buffer goes back to the kernel
   H2Memory memory_;        // session_'s allocator (session_ is deleted in the destructor's body)
   std::string out_;        // one send() pass, then one transport write
   std::int64_t* open_gauge_ = nullptr;

@@ -351,7 +351,7 @@ void Http2Stream::refuse(const H2Refusal& refusal) {
   ConnectionHost& host = connection_.host();
   host.count_rejection(refusal.rejection.code);
   if (refusal.reset) {
-    host.log_connection_error(connection_.info().peer_ip, refusal.rejection.code, 0, 0);
+    host.log_connection_error(peer_text(connection_.info().peer), refusal.rejection.code, 0, 0);
     nghttp2_submit_rst_stream(connection_.session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_PROTOCOL_ERROR);
     return;
   }
@@ -359,7 +359,7 @@ void Http2Stream::refuse(const H2Refusal& refusal) {
   HeaderList headers{{"content-type", "application/json"}, {"cache-control", "no-store"}};
   if (refusal.rejection.status == 405) headers.push_back({"allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"});
   send_local_answer(refusal.rejection.status, headers, body);
-  host.log_connection_error(connection_.info().peer_ip, refusal.rejection.code, refusal.rejection.status,
+  host.log_connection_error(peer_text(connection_.info().peer), refusal.rejection.code, refusal.rejection.status,
                             body.size());
 }
 

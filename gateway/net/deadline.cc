@@ -4,20 +4,14 @@
 
 namespace sg::gateway {
 
-void Deadline::init(uv_loop_t* loop, void* owner, Fire fire) {
-  queues_ = static_cast<LoopShared*>(loop->data)->deadlines;
-  owner_ = owner;
-  fire_ = fire;
+void Deadline::set(uv_loop_t* loop, std::uint64_t ms) {
+  clear();
+  static_cast<LoopShared*>(loop->data)->deadlines->add(*this, ms);
 }
 
-void Deadline::set(std::uint64_t ms) {
+void Deadline::defer(uv_loop_t* loop) {
   clear();
-  queues_->add(*this, ms);
-}
-
-void Deadline::defer() {
-  clear();
-  queues_->add_deferred(*this);
+  static_cast<LoopShared*>(loop->data)->deadlines->add_deferred(*this);
 }
 
 void DeadlineQueues::add_deferred(Deadline& d) {
@@ -47,7 +41,7 @@ void DeadlineQueues::on_check(uv_check_t* handle) {
   while (self.deferred_.linked()) {
     auto* d = static_cast<Deadline*>(self.deferred_.next);
     d->clear();
-    d->fire_(d->owner_);
+    d->fire_(*d);
   }
   uv_check_stop(handle);
   uv_idle_stop(&self.idle_);
@@ -125,7 +119,7 @@ void DeadlineQueues::on_timer(uv_timer_t* handle) {
   while (due.linked()) {
     auto* d = static_cast<Deadline*>(due.next);
     d->clear();
-    d->fire_(d->owner_);
+    d->fire_(*d);
   }
   if (q.head.linked()) {
     self.arm(q, static_cast<Deadline*>(q.head.next)->at_);

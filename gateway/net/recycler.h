@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/net/heap_trim.h"
+
 namespace sg::gateway {
 
 class Recycler {
@@ -28,8 +30,14 @@ class Recycler {
       for (void* b : size.free) ::operator delete(b);
   }
 
+  // Told when the last lent block comes back (heap_trim.h).
+  void set_heap_trim(HeapTrim* trim) { trim_ = trim; }
+  // Blocks taken and not given back: the loop's busy connections.
+  std::size_t lent() const { return lent_; }
+
   // `size` bytes, aligned for any object (operator new).
   void* take(std::size_t size) {
+    ++lent_;
     Blocks& b = blocks_of(size);
     if (b.free.empty()) return ::operator new(size);
     void* block = b.free.back();
@@ -43,6 +51,7 @@ class Recycler {
     } else {
       ::operator delete(block);
     }
+    if (--lent_ == 0 && trim_ != nullptr) trim_->quiet();
   }
 
   // An empty string with the capacity of one given back, when there is one.
@@ -77,6 +86,8 @@ class Recycler {
 
   std::vector<Blocks> blocks_;
   std::vector<std::string> strings_;
+  HeapTrim* trim_ = nullptr;
+  std::size_t lent_ = 0;
 };
 
 }  // namespace sg::gateway

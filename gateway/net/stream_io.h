@@ -39,6 +39,7 @@ int write_stream2(uv_stream_t* stream, std::string_view first, std::string_view 
 
 class DeadlineQueues;
 class Recycler;
+class Slabs;
 
 // What every connection of a loop shares; the loop's owner points loop->data
 // at its LoopShared.
@@ -47,11 +48,13 @@ class Recycler;
 //   buffer on idle keep-alive connections).
 // - The deadline lists (deadline.h): one timer per duration, not per connection.
 // - The recycler (recycler.h): what a connection needs only while busy.
+// - The slabs (slab.h): what a connection holds for its whole life.
 struct LoopShared {
   char* read_buffer = nullptr;
   std::size_t read_size = 0;
   DeadlineQueues* deadlines = nullptr;
   Recycler* recycler = nullptr;
+  Slabs* slabs = nullptr;
 };
 void alloc_loop_buffer(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
 

@@ -5,44 +5,29 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <charconv>
+#include <cstring>
+
+#include "gateway/net/slab.h"
 
 namespace sg::gateway {
 namespace {
 
-// Dotted quad of an IPv4 address in network order. uv_ip4_name goes through
-// inet_ntop's snprintf: about 1,800 instructions per accepted connection,
-// 7 % of a connection-per-request exchange.
-std::size_t ipv4_text(const std::uint8_t* bytes, char* out) {
-  char* p = out;
-  for (int i = 0; i < 4; ++i) {
-    if (i > 0) *p++ = '.';
-    p = std::to_chars(p, p + 3, bytes[i]).ptr;
-  }
-  return static_cast<std::size_t>(p - out);
-}
-
-// The peer's textual address, and whether it is in `trusted`.
-bool peer_of(const sockaddr_storage& storage, std::string& ip, const std::vector<conf::Cidr>& trusted) {
-  char text[64] = {0};
-  const std::uint8_t* bytes = nullptr;
-  std::size_t size = 0;
+// The peer's address (from accept4, tcp_acceptor.cc), and whether it is in
+// `trusted`.
+bool peer_of(const sockaddr_storage& storage, PeerAddress& peer, const std::vector<conf::Cidr>& trusted) {
   if (storage.ss_family == AF_INET) {
-    const auto* sin = reinterpret_cast<const sockaddr_in*>(&storage);
-    bytes = reinterpret_cast<const std::uint8_t*>(&sin->sin_addr);
-    size = 4;
-    text[ipv4_text(bytes, text)] = '\0';
+    std::memcpy(peer.bytes.data(), &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, 4);
+    peer.family = PeerAddress::Family::ipv4;
   } else if (storage.ss_family == AF_INET6) {
-    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&storage);
-    uv_ip6_name(sin6, text, sizeof text);
-    bytes = reinterpret_cast<const std::uint8_t*>(&sin6->sin6_addr);
-    size = 16;
+    std::memcpy(peer.bytes.data(), &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, 16);
+    peer.family = PeerAddress::Family::ipv6;
   }
-  ip = text;
   for (const auto& cidr : trusted)
-    if (bytes && cidr.contains(bytes, size)) return true;
+    if (peer.size() > 0 && cidr.contains(peer.bytes.data(), peer.size())) return true;
   return false;
 }
+
+Slabs* slabs_of(uv_loop_t* loop) { return static_cast<const LoopShared*>(loop->data)->slabs; }
 
 // Whether an accepted socket already has TCP_NODELAY from its listener (the
 // listener sets it, worker.cc). Looked at once per listener, so a kernel that
@@ -57,21 +42,23 @@ bool has_nodelay(uv_tcp_t* tcp) {
 
 }  // namespace
 
+static_assert(alignof(TcpTransport) <= 8, "a slab block is 8-aligned");
+
 TcpTransport* TcpTransport::accept_unix(uv_loop_t* loop, uv_stream_t* listener) {
-  auto* t = new TcpTransport;
+  auto* t = new (slab_take(slabs_of(loop), sizeof(TcpTransport))) TcpTransport;
   uv_pipe_init(loop, &t->socket_.pipe, 0);
   t->socket_.handle.data = t;
   if (uv_accept(listener, &t->socket_.stream) != 0) {
     t->close();
     return nullptr;
   }
-  t->info_.peer_ip = "unix";
+  t->info_.peer.family = PeerAddress::Family::unix_socket;
   return t;
 }
 
 TcpTransport* TcpTransport::adopt(uv_loop_t* loop, int fd, const sockaddr_storage& peer,
                                   const std::vector<conf::Cidr>& trusted, NoDelay& nodelay) {
-  auto* t = new TcpTransport;
+  auto* t = new (slab_take(slabs_of(loop), sizeof(TcpTransport))) TcpTransport;
   uv_tcp_init(loop, &t->socket_.tcp);
   t->socket_.handle.data = t;
   if (uv_tcp_open(&t->socket_.tcp, fd) != 0) {
@@ -81,7 +68,7 @@ TcpTransport* TcpTransport::adopt(uv_loop_t* loop, int fd, const sockaddr_storag
   }
   if (nodelay == NoDelay::unknown) nodelay = has_nodelay(&t->socket_.tcp) ? NoDelay::inherited : NoDelay::per_socket;
   if (nodelay == NoDelay::per_socket) uv_tcp_nodelay(&t->socket_.tcp, 1);
-  t->info_.peer_trusted = peer_of(peer, t->info_.peer_ip, trusted);
+  t->info_.peer_trusted = peer_of(peer, t->info_.peer, trusted);
   return t;
 }
 
@@ -155,7 +142,11 @@ void TcpTransport::set_keepalive(unsigned seconds) {
 void TcpTransport::close() {
   if (closing_) return;
   closing_ = true;
-  uv_close(&socket_.handle, [](uv_handle_t* h) { delete static_cast<TcpTransport*>(h->data); });
+  uv_close(&socket_.handle, [](uv_handle_t* h) {
+    auto* t = static_cast<TcpTransport*>(h->data);
+    t->~TcpTransport();
+    slab_give(slabs_of(h->loop), t, sizeof(TcpTransport));
+  });
 }
 
 }  // namespace sg::gateway

@@ -170,6 +170,22 @@ TlsTransport* TlsTransport::create(uv_loop_t* loop, Transport* inner, std::share
 
 TlsTransport::~TlsTransport() { SSL_free(ssl_); }
 
+// Views into the SSL object, which lives as long as the transport: no copy
+// per connection.
+std::string_view TlsTransport::alpn() const {
+  if (handshaking_) return {};
+  const unsigned char* alpn = nullptr;
+  unsigned int size = 0;
+  SSL_get0_alpn_selected(ssl_, &alpn, &size);
+  return alpn != nullptr ? std::string_view(reinterpret_cast<const char*>(alpn), size) : std::string_view();
+}
+
+std::string_view TlsTransport::sni() const {
+  if (handshaking_) return {};
+  const char* name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
+  return name != nullptr ? std::string_view(name) : std::string_view();
+}
+
 void TlsTransport::start(TransportObserver& observer) {
   observer_ = &observer;
   inner_->start(*this);  // TCP: on_transport_ready at once
@@ -254,11 +270,6 @@ void TlsTransport::advance_handshake() {
   handshaking_ = false;
   if (!closing_) timer_.clear();  // once closing, timer_ holds the free
   busy();
-  if (const char* sni = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name)) info_.sni = sni;
-  const unsigned char* alpn = nullptr;
-  unsigned int alpn_size = 0;
-  SSL_get0_alpn_selected(ssl_, &alpn, &alpn_size);
-  if (alpn != nullptr) info_.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_size);
   // The observer usually starts reading in on_transport_ready: the inner
   // transport keeps reading across the call (no stop/start pair), and what
   // is already buffered is handed up below, not through a timer.

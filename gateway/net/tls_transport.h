@@ -13,7 +13,7 @@
 // timeouts.tls_handshake; a failure or timeout is reported to TlsEvents (the
 // worker counts it by reason) and to the observer as on_transport_end(< 0),
 // after which the owner closes. on_transport_ready() comes once the handshake
-// finished, with info() holding alpn and sni.
+// finished, with alpn() and sni() answering (views into the SSL object).
 //
 // Reading: the inner transport reads while the handshake runs, then only
 // while the observer reads. Plaintext goes up in pieces of at most one
@@ -81,6 +81,8 @@ class TlsTransport final : public Transport, private TransportObserver {
   void close() override;
   void set_keepalive(unsigned seconds) override;
   const ConnectionInfo& info() const override { return info_; }
+  std::string_view alpn() const override;
+  std::string_view sni() const override;
 
   // Plaintext per SSL_write before out_ is handed to the inner
   // transport: four full records.
@@ -131,8 +133,8 @@ class TlsTransport final : public Transport, private TransportObserver {
   int write_error_ = 0;        // an inner write from bio_write failed: flush() says so
   // The handshake deadline; then a zero delay for deliver(); once closing,
   // the free on the loop's next turn (we may be on the stack at close()).
-  Deadline timer_;
-  Deadline buffers_timer_;  // after the handshake: frees the record buffers when quiet
+  OwnedDeadline timer_;
+  OwnedDeadline buffers_timer_;  // after the handshake: frees the record buffers when quiet
   TransportObserver* observer_ = nullptr;
   TlsEvents* events_ = nullptr;
   ConnectionInfo info_;

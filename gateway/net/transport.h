@@ -11,20 +11,21 @@
 #pragma once
 
 #include <cstddef>
-#include <string>
 #include <string_view>
+
+#include "gateway/net/peer_address.h"
 
 namespace sg::gateway {
 
 // Who is on the other end, as the request path needs it (forwarding headers,
-// Secure pins, the access log). Filled before start() returns, except `alpn`
-// and `sni`, which a TLS transport fills before on_transport_ready().
+// Secure pins, the access log). Filled before start() returns. 20 bytes in
+// every idle connection: the address is kept as bytes (peer_text() formats
+// it), and ALPN and SNI, which only TLS has, are the transport's
+// (Transport::alpn(), sni()).
 struct ConnectionInfo {
-  std::string peer_ip;        // textual address; "unix" on a Unix socket
+  PeerAddress peer;
   bool peer_trusted = false;  // the peer is in trusted_proxies
   bool secure = false;        // TLS is terminated on this connection
-  std::string alpn;           // the protocol ALPN chose ("" when none)
-  std::string sni;            // the server name the client asked for ("" when none)
   // The listener's rule for plain requests (listeners[].redirect_https):
   // each gets a 308 to https instead of being routed.
   bool redirect_https = false;
@@ -78,6 +79,11 @@ class Transport {
   // TCP keepalive probes after `seconds` of silence (no-op on Unix sockets).
   virtual void set_keepalive(unsigned seconds) = 0;
   virtual const ConnectionInfo& info() const = 0;
+  // The protocol ALPN chose and the server name the client asked for, once
+  // on_transport_ready() came ("" when none, and on plain TCP). Valid while
+  // the transport is open.
+  virtual std::string_view alpn() const { return {}; }
+  virtual std::string_view sni() const { return {}; }
 };
 
 }  // namespace sg::gateway

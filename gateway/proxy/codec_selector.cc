@@ -20,7 +20,7 @@ void CodecSelector::start(ConnectionHost& host, Transport* transport, std::strin
 }
 
 void CodecSelector::on_transport_ready() {
-  if (transport_->info().alpn == "h2") {
+  if (transport_->alpn() == "h2") {
     hand_to_http2();
     return;
   }

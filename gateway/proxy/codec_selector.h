@@ -48,7 +48,7 @@ class CodecSelector final : public ServerConnection, private TransportObserver {
   Transport* transport_;
   std::string listener_;
   std::string read_;  // bytes read while deciding, handed to the codec
-  Deadline timer_;  // client_header or the drain grace; once done, the free
+  OwnedDeadline timer_;  // client_header or the drain grace; once done, the free
   bool h2c_;
   bool done_ = false;
   bool draining_ = false;

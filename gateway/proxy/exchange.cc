@@ -68,11 +68,12 @@ void Exchange::decide_and_route() {
   const std::string_view peek = std::string_view(peek_).substr(0, peek_limit_);
   const routing::RequestView view = head_->view();
   const ConnectionInfo& downstream = downstream_.connection();
+  const PeerText peer_ip(downstream.peer);
   // Pins get Secure over TLS, or when a trusted hop says the client used https.
   const bool secure = downstream.secure ||
                       (downstream.peer_trusted && routing::iequals(view.header("x-forwarded-proto"), "https"));
   // The canary cohort follows the client, not the last proxy hop.
-  const std::string_view client = routing::client_address(downstream.peer_ip, downstream.peer_trusted,
+  const std::string_view client = routing::client_address(peer_ip, downstream.peer_trusted,
                                                           view.headers, snapshot_->config().trusted_proxies);
   const skew::DecisionInput input{view,   peek, client, Worker::wall_ms(), worker_.keyring(),
                                   secure, downstream.peer_trusted, &worker_.pin_scratch(),
@@ -88,7 +89,7 @@ void Exchange::decide_and_route() {
   // The client was told to go on already: the upstream is not asked again.
   if (sent_continue_)
     std::erase_if(head_->headers, [](const HeaderField& f) { return routing::iequals(f.name, "expect"); });
-  ForwardContext context{downstream.peer_ip, downstream.peer_trusted, downstream.secure};
+  ForwardContext context{peer_ip, downstream.peer_trusted, downstream.secure};
   upstream_head_.reserve(512);
   append_upstream_request_head(upstream_head_, *head_, context);
   // An action's answer may say its build does not know it (skew/replay.h):
@@ -436,7 +437,8 @@ void Exchange::try_next_build(bool reusable) {
   std::erase_if(head_->headers, [](const HeaderField& f) { return routing::iequals(f.name, "expect"); });
   upstream_head_.clear();
   const ConnectionInfo& downstream = downstream_.connection();
-  ForwardContext context{downstream.peer_ip, downstream.peer_trusted, downstream.secure};
+  const PeerText peer_ip(downstream.peer);
+  ForwardContext context{peer_ip, downstream.peer_trusted, downstream.secure};
   append_upstream_request_head(upstream_head_, *head_, context);
   // A copy: the body stays kept until this build's answer has been judged.
   request_buffer_ = replay_body_;
@@ -622,7 +624,8 @@ void Exchange::log() {
   AccessLog& access_log = worker_.access_log();
   if (!access_log.enabled()) return;
   AccessLogEntry e;
-  e.peer = downstream_.connection().peer_ip;
+  const PeerText peer(downstream_.connection().peer);
+  e.peer = peer;
   e.method = head_->method;
   e.target = head_->target;
   if (verdict_.app) e.app = verdict_.app->name;

@@ -89,6 +89,8 @@ class UpstreamConnection final : private WriteObserver {
  private:
   UpstreamConnection(Worker& worker, const conf::SocketAddress& address, std::size_t pool_slot);
   ~UpstreamConnection() = default;
+  // Destroys `c` and gives its block back to the loop's slab.
+  static void destroy(UpstreamConnection* c);
   static void on_connect(uv_connect_t* req, int status);
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void on_timer();

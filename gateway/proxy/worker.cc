@@ -61,6 +61,7 @@ Worker::Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot
     : index_(index),
       read_buffer_(new char[kReadBufferSize]),
       deadlines_(&loop_),
+      heap_trim_(&loop_, recycler_),
       bound_listeners_(std::move(listeners)),
       pool_(*this),
       access_log_(log_sink),
@@ -68,8 +69,9 @@ Worker::Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot
       keyring_(keyring),
       board_(board) {
   uv_loop_init(&loop_);
-  loop_shared_ = {read_buffer_.get(), kReadBufferSize, &deadlines_, &recycler_};
+  loop_shared_ = {read_buffer_.get(), kReadBufferSize, &deadlines_, &recycler_, &slabs_};
   loop_.data = &loop_shared_;
+  recycler_.set_heap_trim(&heap_trim_);
   snapshots_.push_front(std::make_unique<LocalSnapshot>(LocalSnapshot{std::move(snapshot), 0}));
   current_ = snapshots_.front().get();
   uv_async_init(&loop_, &async_, on_async);
@@ -344,6 +346,7 @@ void Worker::maybe_finish_drain() {
   uv_close(reinterpret_cast<uv_handle_t*>(&log_timer_), nullptr);
   on_second(&second_timer_);  // the last batch
   uv_close(reinterpret_cast<uv_handle_t*>(&second_timer_), nullptr);
+  heap_trim_.stop();   // its deadline would keep a list's timer open
   deadlines_.close();  // once the last connections' deferred frees ran
 }
 

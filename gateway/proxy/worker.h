@@ -15,6 +15,7 @@
 #include "gateway/http/downstream_stream.h"
 #include "gateway/net/deadline.h"
 #include "gateway/net/recycler.h"
+#include "gateway/net/slab.h"
 #include "gateway/net/listener_socket.h"
 #include "gateway/net/stream_io.h"
 #include "gateway/net/tcp_acceptor.h"
@@ -174,6 +175,8 @@ class Worker final : public ConnectionHost, private TlsEvents {
   std::unique_ptr<char[]> read_buffer_;
   DeadlineQueues deadlines_;  // the connections' deadlines (deadline.h)
   Recycler recycler_;         // memory lent to busy connections (recycler.h)
+  HeapTrim heap_trim_;        // free pages back to the kernel after a burst (heap_trim.h)
+  Slabs slabs_;               // the connections' long-lived objects (slab.h)
   LoopShared loop_shared_;    // loop_.data points here (stream_io.h)
   std::vector<BoundListener> bound_listeners_;
   std::vector<std::unique_ptr<ListenerHandle>> listeners_;

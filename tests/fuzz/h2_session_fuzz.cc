@@ -117,9 +117,10 @@ const sg::conf::Config& config() {
 class FakeTransport final : public Transport {
  public:
   explicit FakeTransport(bool secure) {
-    info_.peer_ip = "192.0.2.1";
+    info_.peer.family = sg::gateway::PeerAddress::Family::ipv4;
+    info_.peer.bytes = {192, 0, 2, 1};
     info_.secure = secure;
-    info_.alpn = secure ? "h2" : "";
+    alpn_ = secure ? "h2" : "";
   }
 
   // The worker started it (and chose h2 by ALPN or the h2c preface) before
@@ -146,6 +147,7 @@ class FakeTransport final : public Transport {
   }
   void set_keepalive(unsigned) override {}
   const ConnectionInfo& info() const override { return info_; }
+  std::string_view alpn() const override { return alpn_; }
 
   // The peer's side, from the harness.
   bool open() const { return observer_ != nullptr; }
@@ -172,6 +174,7 @@ class FakeTransport final : public Transport {
   }
 
   ConnectionInfo info_;
+  std::string_view alpn_;
   TransportObserver* observer_ = nullptr;
   std::uint64_t written_ = 0;
   bool reading_ = false;

@@ -43,28 +43,34 @@ struct TestLoop {
   }
 };
 
-// One named deadline that records when it fired.
+// One named deadline that records when it fired. Its Deadline finds the
+// probe as an owner does: a class derived from Deadline, cast back.
 struct Probe {
+  struct Node : Deadline {
+    explicit Node(Probe& p) : Deadline([](Deadline& d) { static_cast<Node&>(d).probe.fired(); }), probe(p) {}
+    Probe& probe;
+  };
   std::string name;
   std::vector<std::string>* log;
   uv_loop_t* loop;
-  Deadline deadline;
+  Node deadline{*this};
   std::uint64_t set_at = 0;
   std::uint64_t fired_after = 0;
   std::function<void(Probe&)> on_fire;
-  Probe(TestLoop& t, std::string n, std::vector<std::string>& l) : name(std::move(n)), log(&l), loop(&t.loop) {
-    deadline.init(&t.loop, this, [](void* owner) {
-      auto* p = static_cast<Probe*>(owner);
-      p->fired_after = uv_now(p->loop) - p->set_at;
-      p->log->push_back(p->name);
-      if (p->on_fire) p->on_fire(*p);
-    });
+  Probe(TestLoop& t, std::string n, std::vector<std::string>& l) : name(std::move(n)), log(&l), loop(&t.loop) {}
+  void fired() {
+    fired_after = uv_now(loop) - set_at;
+    log->push_back(name);
+    if (on_fire) on_fire(*this);
   }
   void set(std::uint64_t ms) {
     set_at = uv_now(loop);
-    deadline.set(ms);
+    deadline.set(loop, ms);
   }
+  void defer() { deadline.defer(loop); }
 };
+
+static_assert(sizeof(Deadline) == 32, "a Deadline is in every idle connection: two links, a time, a callback");
 
 }  // namespace
 
@@ -187,9 +193,9 @@ TEST_CASE("deadlines: defer() fires in the same turn's check phase, never inside
   int start_turn = -1, deferred_turn = -1, chained_turn = -1;
   start.on_fire = [&](Probe&) {
     start_turn = turns;
-    deferred.deadline.defer();
-    cancelled.deadline.defer();
-    gone->deadline.defer();
+    deferred.defer();
+    cancelled.defer();
+    gone->defer();
     CHECK(log == std::vector<std::string>{"start"});  // not from inside the caller
     cancelled.deadline.clear();
     gone.reset();
@@ -197,7 +203,7 @@ TEST_CASE("deadlines: defer() fires in the same turn's check phase, never inside
   // Deferred from a deferred callback: in the same pass, not a turn later.
   deferred.on_fire = [&](Probe&) {
     deferred_turn = turns;
-    chained.deadline.defer();
+    chained.defer();
   };
   chained.on_fire = [&](Probe&) { chained_turn = turns; };
   start.set(0);
@@ -213,11 +219,11 @@ TEST_CASE("deadlines: defer() after close() still fires, and no handle is left")
   TestLoop t;
   std::vector<std::string> log;
   Probe before(t, "before", log), after(t, "after", log);
-  before.deadline.defer();
+  before.defer();
   t.queues->close();  // an entry is waiting: the check handle stays until it ran
   uv_run(&t.loop, UV_RUN_NOWAIT);
   CHECK(log == std::vector<std::string>{"before"});
-  after.deadline.defer();  // closing: the 0 ms path
+  after.defer();  // closing: the 0 ms path
   t.finish();
   CHECK(log == std::vector<std::string>{"before", "after"});
 }

@@ -223,3 +223,46 @@ TEST_CASE("a response delimited by the upstream closing reaches an HTTP/1.0 clie
   CHECK(fnv1a(response->body) == fnv1a(body));
   CHECK(client.eof());
 }
+
+// Issue 19: a keep-alive connection idle for longer than its park time
+// (50 ms) gives its busy state (parser, buffers, send deadline) back to the
+// loop and takes a fresh one at its next byte: a request after the pause,
+// one whose head spans the pause, and two pipelined ones are all served, and
+// the upstream sees the peer's address (formatted per request from the bytes
+// the connection keeps).
+TEST_CASE("keep-alive: a connection parked between requests serves whole, split and pipelined requests after") {
+  ScriptedUpstream upstream([](Wire& conn, int) {
+    while (std::optional<Request> request = read_request(conn)) {
+      const std::string body = request->head.target() + " " + request->head.header("x-forwarded-for");
+      if (!conn.send(ok_response(body))) return;
+    }
+  });
+  Proxy proxy(upstream.address());
+  Wire client = proxy.connect();
+
+  REQUIRE(client.send(get_request("/1")));
+  std::optional<Response> first = read_response(client);
+  REQUIRE(first);
+  CHECK(first->body == "/1 127.0.0.1");
+
+  sleep_ms(150);  // parked: the busy state went back
+  const std::string second = get_request("/2");
+  REQUIRE(client.send(second.substr(0, 10)));
+  sleep_ms(150);  // a head that spans the pause keeps its state
+  REQUIRE(client.send(second.substr(10)));
+  std::optional<Response> response = read_response(client);
+  REQUIRE(response);
+  CHECK(response->status() == 200);
+  CHECK(response->body == "/2 127.0.0.1");
+
+  sleep_ms(150);
+  REQUIRE(client.send(get_request("/3") + get_request("/4")));
+  for (const char* body : {"/3 127.0.0.1", "/4 127.0.0.1"}) {
+    CAPTURE(body);
+    std::optional<Response> r = read_response(client);
+    REQUIRE(r);
+    CHECK(r->status() == 200);
+    CHECK(r->body == body);
+  }
+  CHECK(upstream.accepted() == 1);
+}
