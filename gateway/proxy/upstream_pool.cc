@@ -8,8 +8,8 @@
 namespace sg::gateway {
 
 UpstreamPool::BuildPool& UpstreamPool::pool_for(const routing::Build& build) {
-  auto it = pools_.find(key_of(build));
-  if (it == pools_.end()) it = pools_.emplace(Key{build.pool_key, build.pool_hash}, BuildPool{}).first;
+  auto it = pools_.find(pool_key_of(build));
+  if (it == pools_.end()) it = pools_.emplace(owned_pool_key(build), BuildPool{}).first;
   // Sized once: pool_key names every upstream address, so a key's count never
   // changes, and the lists never move under a parked connection's idle_list().
   if (it->second.idle.size() < build.upstreams.size()) it->second.idle.resize(build.upstreams.size());
@@ -40,7 +40,7 @@ void UpstreamPool::put_idle(const routing::Build& build, UpstreamConnection* con
     connection->close();
     return;
   }
-  if (have_live_keys_ && !live_keys_.contains(key_of(build))) {
+  if (have_live_keys_ && !live_keys_.contains(pool_key_of(build))) {
     connection->close();  // its build or address left the running snapshot
     return;
   }
@@ -62,7 +62,7 @@ void UpstreamPool::keep_only(const routing::Snapshot& snapshot) {
   live_keys_.clear();
   have_live_keys_ = true;
   for (const routing::App& app : snapshot.apps())
-    for (const routing::Build& build : app.builds) live_keys_.insert(Key{build.pool_key, build.pool_hash});
+    for (const routing::Build& build : app.builds) live_keys_.insert(owned_pool_key(build));
   for (auto it = pools_.begin(); it != pools_.end();) {
     if (live_keys_.contains(it->first)) {
       ++it;

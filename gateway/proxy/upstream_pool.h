@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "gateway/proxy/pool_key.h"
 #include "routing/snapshot.h"
 
 namespace sg::gateway {
@@ -43,34 +44,11 @@ class UpstreamPool {
     std::size_t cursor = 0;
     std::vector<std::vector<UpstreamConnection*>> idle;  // per upstream index
   };
-  // Pools are keyed by Build::pool_key with the hash the snapshot computed
-  // once (Build::pool_hash), kept next to the key so a rehash needs no other.
-  struct Key {
-    std::string text;
-    std::size_t hash;
-  };
-  struct KeyRef {
-    std::string_view text;
-    std::size_t hash;
-  };
-  static KeyRef key_of(const routing::Build& build) { return {build.pool_key, build.pool_hash}; }
-  struct KeyHash {
-    using is_transparent = void;
-    std::size_t operator()(const Key& key) const { return key.hash; }
-    std::size_t operator()(const KeyRef& key) const { return key.hash; }
-  };
-  struct KeyEqual {
-    using is_transparent = void;
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const {
-      return std::string_view(a.text) == std::string_view(b.text);
-    }
-  };
   BuildPool& pool_for(const routing::Build& build);
 
   Worker& worker_;
-  std::unordered_map<Key, BuildPool, KeyHash, KeyEqual> pools_;
-  std::unordered_set<Key, KeyHash, KeyEqual> live_keys_;
+  std::unordered_map<PoolKey, BuildPool, PoolKeyHash, PoolKeyEqual> pools_;
+  std::unordered_set<PoolKey, PoolKeyHash, PoolKeyEqual> live_keys_;
   bool have_live_keys_ = false;
 };
 

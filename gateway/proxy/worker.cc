@@ -361,9 +361,9 @@ std::int64_t Worker::wall_ms() {
 void Worker::note_request(const routing::Build& build) {
   if (!reports_) return;
   const std::uint64_t now = uv_now(&loop_);
-  auto it = last_request_.find(std::string_view(build.pool_key));
+  auto it = last_request_.find(pool_key_of(build));
   if (it == last_request_.end()) {
-    last_request_.emplace(build.pool_key, now);
+    last_request_.emplace(owned_pool_key(build), now);
   } else {
     it->second = now;
   }
@@ -393,7 +393,7 @@ void Worker::report_last_requests() {
   const std::int64_t wall = wall_ms();
   const std::uint64_t loop_now = uv_now(&loop_);
   std::unordered_map<std::string, std::int64_t> batch;
-  for (const auto& [key, at] : last_request_) batch.emplace(key, wall - static_cast<std::int64_t>(loop_now - at));
+  for (const auto& [key, at] : last_request_) batch.emplace(key.text, wall - static_cast<std::int64_t>(loop_now - at));
   last_request_.clear();
   reports_->last_requests(batch);
 }

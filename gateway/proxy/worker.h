@@ -22,6 +22,7 @@
 #include "gateway/net/tcp_transport.h"
 #include "gateway/net/tls_transport.h"
 #include "gateway/proxy/access_log.h"
+#include "gateway/proxy/pool_key.h"
 #include "gateway/proxy/runtime_reports.h"
 #include "gateway/proxy/upstream_pool.h"
 #include "metrics/stats_board.h"
@@ -171,7 +172,7 @@ class Worker final : public ConnectionHost, private TlsEvents {
   uv_timer_t log_timer_;
   uv_timer_t second_timer_;
   // Loop time (uv_now) of the last request per build pool key.
-  std::unordered_map<std::string, std::uint64_t, routing::TransparentHash, std::equal_to<>> last_request_;
+  std::unordered_map<PoolKey, std::uint64_t, PoolKeyHash, PoolKeyEqual> last_request_;
   std::unique_ptr<char[]> read_buffer_;
   DeadlineQueues deadlines_;  // the connections' deadlines (deadline.h)
   Recycler recycler_;         // memory lent to busy connections (recycler.h)
