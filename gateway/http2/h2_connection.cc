@@ -452,7 +452,7 @@ void Http2Connection::after_io() {
 void Http2Connection::on_quiet_timer(void* p) {
   Http2Connection* c = self_of(p);
   if (c->closing_) {
-    delete c;  // close() set this turn's deadline: nothing of ours is on the stack now
+    delete c;  // close() deferred it to the check phase: nothing of ours is on the stack now
     return;
   }
   if (c->soon_) {
@@ -607,7 +607,7 @@ void Http2Connection::close() {
   idle_timer_.clear();
   stall_timer_.clear();
   transport_->close();
-  quiet_timer_.set(0);  // the free (on_quiet_timer), once whoever called us has returned
+  quiet_timer_.defer();  // the free (on_quiet_timer), in this turn's check phase
 }
 
 }  // namespace sg::gateway

@@ -64,7 +64,7 @@ void CodecSelector::close() {
 void CodecSelector::on_timer(void* self) {
   auto* s = static_cast<CodecSelector*>(self);
   if (s->done_) {
-    delete s;  // finish() set this turn's deadline: nothing of ours is on the stack now
+    delete s;  // finish() deferred it to the check phase: nothing of ours is on the stack now
     return;
   }
   if (s->draining_) {
@@ -90,7 +90,7 @@ void CodecSelector::hand_to_http2() {
 void CodecSelector::finish() {
   done_ = true;
   host_.remove_connection(this);
-  timer_.set(0);  // the free (on_timer), once whoever called us has returned
+  timer_.defer();  // the free (on_timer), in this turn's check phase
 }
 
 }  // namespace sg::gateway
