@@ -11,7 +11,8 @@
 #
 # Per workload and proxy: requests/s (wrk), proxy CPU microseconds per request
 # (utime+stime of the proxy's process tree from /proc/PID/stat around the wrk
-# run, divided by the requests wrk counted), p50/p99 latency (exact, from
+# run, divided by the requests wrk counted; "user us" the same for utime
+# alone), p50/p99 latency (exact, from
 # report.lua), and VmRSS of the proxy's process tree after the run. Then
 # memory per idle connection: a fresh proxy, BENCH_IDLE_CONNS (10000)
 # connections held by idle_clients.py, VmRSS delta / connections; once
@@ -74,6 +75,7 @@
 # BENCH_H2_CONNS (50), BENCH_H2_STREAMS (10), BENCH_IDLE_MODES ("connect
 # request tls h2"),
 # BENCH_PROXY_CPU (0), BENCH_LOAD_CPU (1), BENCH_WRK_THREADS (1),
+# BENCH_IDLE_SMAPS (empty; 1: log the idle proxy's RSS by kind of mapping),
 # BENCH_ACCESS_LOG (empty; 1: every proxy logs to a file),
 # SKEWGATE_BIN (build/skewgate).
 set -euo pipefail
@@ -106,6 +108,7 @@ WORKLOADS=(
   "ka50|50|/||keep-alive, 50 connections, small response"
   "ka256|256|/||keep-alive, 256 connections, small response"
   "body16k|50|/16k||keep-alive, 50 connections, 16 KiB response"
+  "body16k256|256|/16k||keep-alive, 256 connections, 16 KiB response"
   "close|50|/|Connection: close|new connection per request, 50 concurrent"
   "tls_ka50|50|/||TLS keep-alive, 50 connections, small response"
   "tls_resume|50|/|Connection: close|TLS, a resumed handshake (session ticket) per request, 50 concurrent"
@@ -154,6 +157,40 @@ cpu_ticks() {
     sum=$((sum + ${t:-0}))
   done
   echo "$sum"
+}
+
+# utime alone: the proxy's own code. Every proxy here makes the same four or
+# five system calls per keep-alive request, and their kernel time (the
+# loopback TCP path of both peers, charged to whoever sends) is most of the
+# total: the user column shows where the proxies differ.
+user_ticks() {
+  local p sum=0 t
+  for p in $(tree_pids "$1"); do
+    t=$(awk '{ sub(/^.*\) /, ""); print $12 }' "/proc/$p/stat" 2>/dev/null) || t=0
+    sum=$((sum + ${t:-0}))
+  done
+  echo "$sum"
+}
+
+# BENCH_IDLE_SMAPS=1: where an idle table's RSS is, by kind of mapping (the
+# heap, anonymous mappings such as slabs and thread stacks, files), in kB,
+# logged before and after the connections: which allocator to look at.
+smaps_kinds() {
+  local p
+  for p in $(tree_pids "$1"); do cat "/proc/$p/smaps" 2>/dev/null; done | python3 -c '
+import re, sys
+kb = {}
+kind = "?"
+for line in sys.stdin:
+    m = re.match(r"([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)", line)
+    if m:
+        size, name = int(m[2], 16) - int(m[1], 16), m[3].strip()
+        # anonymous: 64 KiB maps are slabs (gateway/net/slab.h), 64 MiB ones malloc arenas
+        kind = name if name.startswith("[") else "file" if name else \
+            "anon-64k" if size == 65536 else "anon-large" if size >= 1 << 20 else "anon-small"
+    elif line.startswith("Rss:"):
+        kb[kind] = kb.get(kind, 0) + int(line.split()[1])
+print(" ".join(f"{k}={v}" for k, v in sorted(kb.items()) if v))'
 }
 
 rss_kb() {
@@ -289,7 +326,7 @@ perf_stop() { # out_file -> "user kernel" instructions, or nothing
 # ticks, requests and duration over rounds.
 run_one() {
   local proxy=$1 spec=$2 round=$3 port=${PORT[$1]} pid=${PID_OF[$1]}
-  local wl conns path header desc out t0 t1 reqs dur scheme=http instr=
+  local wl conns path header desc out t0 t1 u0 u1 reqs dur scheme=http instr=
   IFS='|' read -r wl conns path header desc <<<"$spec"
   if [[ $wl == tls_* || $wl == h2_* ]]; then port=$((port + TLS_PORT_OFFSET)); scheme=https; fi
   out=$TMP/wrk-$proxy-$wl-$round.txt
@@ -298,8 +335,10 @@ run_one() {
     if ((WARMUP > 0)); then run_h2 "$out.warmup" "$conns" "$port" "$path" "$WARMUP"; fi
     perf_start "$out.perf" "$pid"
     t0=$(cpu_ticks "$pid")
+    u0=$(user_ticks "$pid")
     run_h2 "$out" "$conns" "$port" "$path" "$DURATION"
     t1=$(cpu_ticks "$pid")
+    u1=$(user_ticks "$pid")
     instr=$(perf_stop "$out.perf")
     R[$wl,$proxy,tls]=$(sed -n 's/^TLS //p' "$out")
     if [[ -n ${R[$wl,$proxy,tls]} && ${R[$wl,$proxy,tls]} != *", h2" ]]; then
@@ -312,8 +351,10 @@ run_one() {
     if ((WARMUP > 0)); then run_h2load "$out.warmup" 100 "$port" "$path"; fi
     perf_start "$out.perf" "$pid"
     t0=$(cpu_ticks "$pid")
+    u0=$(user_ticks "$pid")
     run_h2load "$out" "$TLS_FULL_CONNS" "$port" "$path"
     t1=$(cpu_ticks "$pid")
+    u1=$(user_ticks "$pid")
     instr=$(perf_stop "$out.perf")
     R[$wl,$proxy,ttfb]=$(sed -n 's/^TTFB time to 1st byte: *\([^ ]*\) *\([^ ]*\) *\([^ ]*\).*/mean \3, max \2/p' "$out")
   else
@@ -323,8 +364,10 @@ run_one() {
     if ((WARMUP > 0)); then run_wrk "$out.warmup" "$conns" "$port" "$path" "$header" "$WARMUP" "$scheme"; fi
     perf_start "$out.perf" "$pid"
     t0=$(cpu_ticks "$pid")
+    u0=$(user_ticks "$pid")
     run_wrk "$out" "$conns" "$port" "$path" "$header" "$DURATION" "$scheme"
     t1=$(cpu_ticks "$pid")
+    u1=$(user_ticks "$pid")
     instr=$(perf_stop "$out.perf")
     WRK_MIX=
     local err_status
@@ -343,6 +386,7 @@ run_one() {
   fi
   R[$wl,$proxy,rss_kb]=$(rss_kb "$pid")
   R[$wl,$proxy,ticks]=$((${R[$wl,$proxy,ticks]:-0} + t1 - t0))
+  R[$wl,$proxy,uticks]=$((${R[$wl,$proxy,uticks]:-0} + u1 - u0))
   R[$wl,$proxy,reqs]=$((${R[$wl,$proxy,reqs]:-0} + reqs))
   R[$wl,$proxy,dur_us]=$((${R[$wl,$proxy,dur_us]:-0} + dur))
   R[$wl,$proxy,rounds]=$((${R[$wl,$proxy,rounds]:-0} + 1))
@@ -366,6 +410,8 @@ run_one() {
   R[$wl,$proxy,rps]=$(awk -v r="${R[$wl,$proxy,reqs]}" -v d="${R[$wl,$proxy,dur_us]}" \
     'BEGIN { printf "%.0f", r / (d / 1e6) }')
   R[$wl,$proxy,cpu_us]=$(awk -v t="${R[$wl,$proxy,ticks]}" -v hz="$CLK_TCK" -v r="${R[$wl,$proxy,reqs]}" \
+    'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
+  R[$wl,$proxy,usr_us]=$(awk -v t="${R[$wl,$proxy,uticks]}" -v hz="$CLK_TCK" -v r="${R[$wl,$proxy,reqs]}" \
     'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
   R[$wl,$proxy,p50_us]=$((${R[$wl,$proxy,p50_sum]} / r))
   R[$wl,$proxy,p99_us]=$((${R[$wl,$proxy,p99_sum]} / r))
@@ -396,6 +442,7 @@ measure_idle() {
   sleep 0.5
   local base_rss base_fds out=$TMP/idle-$proxy-$mode.txt i ok failed
   base_rss=$(rss_kb "$PROXY_PID")
+  [[ -n ${BENCH_IDLE_SMAPS:-} ]] && log "$proxy $mode smaps before (kB): $(smaps_kinds "$PROXY_PID")"
   base_fds=$(fd_count "$PROXY_PID")
   log "$proxy: $IDLE_CONNS idle connections ($mode)"
   # TLS handshakes from Python: ~30 s for 10,000 on an idle machine, several
@@ -428,6 +475,7 @@ measure_idle() {
     sleep 1
     local rss fds
     rss=$(rss_kb "$PROXY_PID")
+    [[ -n ${BENCH_IDLE_SMAPS:-} ]] && log "$proxy $mode smaps idle (kB): $(smaps_kinds "$PROXY_PID")"
     fds=$(fd_count "$PROXY_PID")
     R[idle_$mode,$proxy,base_kb]=$base_rss
     R[idle_$mode,$proxy,rss_kb]=$rss
@@ -590,7 +638,7 @@ report() {
   echo "versions: $("$NGINX_BIN" -v 2>&1 | sed 's/.*version: //'), $("$HAPROXY_BIN" -v 2>/dev/null | head -n1 | awk '{ print "HAProxy " $3 }'), skewgate $([[ -x $SKEWGATE_BIN ]] && echo "$SKEWGATE_BIN" || echo 'not built')"
   echo "load average at start: $LOADAVG_START, at end: $(cut -d' ' -f1-3 /proc/loadavg)" \
        "(anything else running on these cores skews req/s and latency more than CPU us/req)"
-  echo "CPU us/req = proxy utime+stime / requests; RSS = VmRSS summed over the proxy's processes after the run"
+  echo "CPU us/req = proxy utime+stime / requests (user us: utime alone); RSS = VmRSS summed over the proxy's processes after the run"
   echo "k instr/req = instructions the proxy retired (perf stat, user + kernel) / requests, in thousands: independent of other load"
   if [[ -n $ACCESS_LOG ]]; then
     local lines=()
@@ -631,14 +679,14 @@ report() {
       echo "   baseline: ka50pin (a returning browser's plain proxied request: pin opened once per worker, then remembered),"
       echo "   not ka50 (no pin: a new pin sealed per request, which is mix_document's path)"
     fi
-    printf '%-12s %10s %11s %9s %9s %9s %7s %13s\n' proxy 'req/s' 'CPU us/req' 'p50 ms' 'p99 ms' 'RSS MiB' errors 'k instr/req'
+    printf '%-12s %10s %11s %9s %9s %9s %9s %7s %13s\n' proxy 'req/s' 'CPU us/req' 'user us' 'p50 ms' 'p99 ms' 'RSS MiB' errors 'k instr/req'
     for p in $PROXIES; do
       runs "$p" "$wl" || continue
       if [[ -n ${R[$wl,$p,na]:-} || -z ${R[$wl,$p,rps]:-} ]]; then
-        printf '%-12s %10s %11s %9s %9s %9s %7s  (%s)\n' "$p" n/a n/a n/a n/a n/a n/a "${R[$wl,$p,na]:-not run}"
+        printf '%-12s %10s %11s %9s %9s %9s %9s %7s  (%s)\n' "$p" n/a n/a n/a n/a n/a n/a n/a "${R[$wl,$p,na]:-not run}"
         continue
       fi
-      printf '%-12s %10s %11s %9s %9s %9s %7s %13s\n' "$p" "${R[$wl,$p,rps]}" "${R[$wl,$p,cpu_us]}" \
+      printf '%-12s %10s %11s %9s %9s %9s %9s %7s %13s\n' "$p" "${R[$wl,$p,rps]}" "${R[$wl,$p,cpu_us]}" "${R[$wl,$p,usr_us]}" \
         "$(fmt_ms "${R[$wl,$p,p50_us]}")" "$(fmt_ms "${R[$wl,$p,p99_us]}")" \
         "$(fmt_mib "${R[$wl,$p,rss_kb]}")" "${R[$wl,$p,errors]}" \
         "${R[$wl,$p,kinstr]:+${R[$wl,$p,kinstr]} (${R[$wl,$p,kinstr_u]} user)}"
@@ -654,9 +702,11 @@ report() {
     printf 'skewgate/haproxy: CPU/req %s  req/s %s\n' \
       "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "${R[$wl,haproxy,cpu_us]:-}")" \
       "$(ratio "${R[$wl,skewgate,rps]:-}" "${R[$wl,haproxy,rps]:-}")"
-    if [[ $wl == tls_* || $wl == h2_* || $wl == ka50 || $wl == ka256 || $wl == body16k || $wl == close ]]; then
+    if [[ $wl == tls_* || $wl == h2_* || $wl == ka50 || $wl == ka256 || $wl == body16k || $wl == body16k256 || $wl == close ]]; then
       best=$(better_of "${R[$wl,nginx,cpu_us]:-}" "${R[$wl,haproxy,cpu_us]:-}")
-      printf 'skewgate/better of nginx and haproxy: CPU/req %s\n' "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "$best")"
+      printf 'skewgate/better of nginx and haproxy: CPU/req %s' "$(ratio "${R[$wl,skewgate,cpu_us]:-}" "$best")"
+      best=$(better_of "${R[$wl,nginx,usr_us]:-}" "${R[$wl,haproxy,usr_us]:-}")
+      printf '  user CPU/req %s\n' "$(ratio "${R[$wl,skewgate,usr_us]:-}" "$best")"
     fi
     if [[ ($wl == mix_* || $wl == ka50pin) && -n ${R[$wl,sg-plain,cpu_us]:-} ]]; then
       printf 'skewgate/sg-plain (the product path, same bytes): CPU/req %s%s\n' \
@@ -758,7 +808,7 @@ report_targets() {
   local wl best
   echo
   echo "targets (issue 19; ratios from this run, never asserted):"
-  for wl in ka50 ka256 body16k; do
+  for wl in ka50 ka256 body16k body16k256; do
     best=$(better_of "${R[$wl,nginx,cpu_us]:-}" "${R[$wl,haproxy,cpu_us]:-}")
     target_ratio "CPU/req $wl / better of nginx, haproxy" "${R[$wl,skewgate,cpu_us]:-}" "$best" 0.8
   done
