@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "conf/config.h"
+#include "gateway/http/head_pool.h"
 #include "gateway/http/http_head.h"
 #include "gateway/net/transport.h"
 #include "metrics/reason.h"
@@ -181,6 +182,8 @@ class ConnectionHost {
   // An HTTP/2 connection or stream ended by a defence or a protocol error
   // (skewgate_http2_connection_errors_total{reason}).
   virtual void count_http2_error(metrics::Reason code) = 0;
+  // The loop's message heads for reuse (head_pool.h); null: parsers allocate.
+  virtual HeadPool* head_pool() { return nullptr; }
 
  protected:
   ~ConnectionHost() = default;

@@ -39,6 +39,7 @@ struct DownstreamConnection::Busy {
   Busy(DownstreamConnection& c, const conf::Limits& limits) : parser(HttpParser::Mode::request, c), send_timer(c) {
     parser.set_limits(&limits);
     parser.set_request_checks(true);
+    parser.set_head_pool(c.host_.head_pool());
   }
 
   // Runs while the write queue is not empty.

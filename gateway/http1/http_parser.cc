@@ -145,15 +145,23 @@ int HttpParser::on_message_begin_cb(llhttp_t* p) {
   s.head_bytes_ = 0;
   s.body_bytes_ = 0;
   s.own_rejection_ = {0, {}, {}};
-  // One allocation for a typical head (a browser sends 12-20 fields) instead
-  // of a vector growing field by field.
-  constexpr std::size_t kTypicalFields = 16;
+  // A head never taken (the message was refused) goes back first.
   if (s.mode_ == Mode::request) {
-    s.request_ = std::make_unique<RequestHead>();
-    s.request_->headers.reserve(kTypicalFields);
+    if (s.pool_) {
+      s.pool_->give(std::move(s.request_));
+      s.request_ = s.pool_->request();
+    } else {
+      s.request_ = std::make_unique<RequestHead>();
+      s.request_->headers.reserve(HeadPool::kTypicalFields);
+    }
   } else {
-    s.response_ = std::make_unique<ResponseHead>();
-    s.response_->headers.reserve(kTypicalFields);
+    if (s.pool_) {
+      s.pool_->give(std::move(s.response_));
+      s.response_ = s.pool_->response();
+    } else {
+      s.response_ = std::make_unique<ResponseHead>();
+      s.response_->headers.reserve(HeadPool::kTypicalFields);
+    }
   }
   return 0;
 }

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "conf/config.h"
+#include "gateway/http/head_pool.h"
 #include "gateway/http1/http_head.h"
 
 namespace sg::gateway {
@@ -47,6 +48,9 @@ class HttpParser {
   // Requests only: run vet_request_head (gateway/request_checks.h) on every
   // head before the listener sees it. The downstream side turns it on.
   void set_request_checks(bool on) { request_checks_ = on; }
+  // Heads come from `pool` (the loop's, head_pool.h) instead of the heap; the
+  // taker gives them back. Null: a new head per message.
+  void set_head_pool(HeadPool* pool) { pool_ = pool; }
   // Responses only: the request was HEAD, so a response has no body.
   void expect_no_body(bool no_body) { no_body_ = no_body; }
   // Responses only: Transfer-Encoding overrides Content-Length when both
@@ -121,6 +125,7 @@ class HttpParser {
   std::uint64_t body_bytes_ = 0;
   std::unique_ptr<RequestHead> request_;
   std::unique_ptr<ResponseHead> response_;
+  HeadPool* pool_ = nullptr;
   ParseRejection own_rejection_{0, {}, {}};  // status 0: not ours
 };
 

@@ -8,7 +8,7 @@
 
 namespace sg::gateway {
 
-HeapTrim::HeapTrim(uv_loop_t* loop, const Recycler& recycler)
+HeapTrim::HeapTrim(uv_loop_t* loop, Recycler& recycler)
     : Deadline([](Deadline& d) { static_cast<HeapTrim&>(d).fire(); }), loop_(loop), recycler_(recycler) {}
 
 void HeapTrim::fire() {
@@ -20,6 +20,8 @@ void HeapTrim::fire() {
   }
   last_trim_ = now;
   ++trims_;
+  recycler_.shed();
+  if (shed_) shed_(shed_owner_);
 #if defined(__GLIBC__)
   malloc_trim(0);
 #endif

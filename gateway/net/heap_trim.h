@@ -7,7 +7,9 @@
 // (MADV_DONTNEED). It runs once no connection of the loop has been busy for
 // kQuietMs (the recycler lent nothing: Recycler::lent() == 0), and at most
 // once per kMinIntervalMs: a worker that is never idle never pays for it,
-// one that is often idle at most that often.
+// one that is often idle at most that often. Before trimming, the recycler
+// and whatever the owner hooked (set_shed: the worker's head pool) free what
+// they kept for the next burst, or its pages could not go back.
 #pragma once
 
 #include <uv.h>
@@ -29,7 +31,7 @@ class HeapTrim : private Deadline {
   // walks its free lists.
   static constexpr std::uint64_t kMinIntervalMs = 1'000;
 
-  HeapTrim(uv_loop_t* loop, const Recycler& recycler);
+  HeapTrim(uv_loop_t* loop, Recycler& recycler);
   HeapTrim(const HeapTrim&) = delete;
   HeapTrim& operator=(const HeapTrim&) = delete;
 
@@ -42,6 +44,11 @@ class HeapTrim : private Deadline {
     stopped_ = true;
     clear();
   }
+  // Called before each trim, to free memory kept for reuse above the recycler.
+  void set_shed(void (*shed)(void* owner), void* owner) {
+    shed_ = shed;
+    shed_owner_ = owner;
+  }
   bool pending() const { return armed(); }
   unsigned trims() const { return trims_; }
 
@@ -49,7 +56,9 @@ class HeapTrim : private Deadline {
   void fire();
 
   uv_loop_t* loop_;
-  const Recycler& recycler_;
+  Recycler& recycler_;
+  void (*shed_)(void* owner) = nullptr;
+  void* shed_owner_ = nullptr;
   std::uint64_t last_trim_ = 0;  // uv_now of the last trim
   unsigned trims_ = 0;
   bool stopped_ = false;

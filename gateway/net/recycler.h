@@ -25,9 +25,21 @@ class Recycler {
   Recycler() = default;
   Recycler(const Recycler&) = delete;
   Recycler& operator=(const Recycler&) = delete;
-  ~Recycler() {
-    for (auto& size : blocks_)
+  ~Recycler() { shed(); }
+
+  // Frees every kept block and string: a quiet loop gives back what a burst
+  // left here before its heap is trimmed (heap_trim.h).
+  void shed() {
+    for (auto& size : blocks_) {
       for (void* b : size.free) ::operator delete(b);
+      size.free.clear();
+    }
+    strings_.clear();
+  }
+  std::size_t kept() const {
+    std::size_t n = strings_.size();
+    for (const auto& size : blocks_) n += size.free.size();
+    return n;
   }
 
   // Told when the last lent block comes back (heap_trim.h).

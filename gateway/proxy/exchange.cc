@@ -38,7 +38,14 @@ Exchange::Exchange(Worker& worker, DownstreamStream& downstream)
   if (worker_.access_log().enabled()) started_ns_ = uv_hrtime();
 }
 
-Exchange::~Exchange() { release_upstream(false); }
+Exchange::~Exchange() {
+  release_upstream(false);
+  // Heads and the head buffer go back to the loop for the next request.
+  HeadPool& heads = worker_.heads();
+  heads.give(std::move(head_));
+  heads.give(std::move(response_head_));
+  worker_.recycler().give_string(upstream_head_);
+}
 
 // ---- 1. decide ----
 
@@ -90,7 +97,7 @@ void Exchange::decide_and_route() {
   if (sent_continue_)
     std::erase_if(head_->headers, [](const HeaderField& f) { return routing::iequals(f.name, "expect"); });
   ForwardContext context{peer_ip, downstream.peer_trusted, downstream.secure};
-  upstream_head_.reserve(512);
+  worker_.recycler().take_string(upstream_head_);
   append_upstream_request_head(upstream_head_, *head_, context);
   // An action's answer may say its build does not know it (skew/replay.h):
   // its body is kept, up to actions.replay_bytes, to replay it elsewhere.
@@ -144,6 +151,7 @@ void Exchange::on_upstream_connected(UpstreamConnection&) { send_request_head();
 void Exchange::send_request_head() {
   upstream_ready_ = true;
   response_parser_.emplace(HttpParser::Mode::response, static_cast<HttpParserListener&>(*this));
+  response_parser_->set_head_pool(&worker_.heads());
   response_parser_->expect_no_body(head_->method == "HEAD");
   upstream_->set_io_timeout(snapshot_->config().timeouts.upstream_response.count());
   upstream_->write2(upstream_head_, request_buffer_);
@@ -408,7 +416,7 @@ void Exchange::try_next_build(bool reusable) {
   tried_.push_back(verdict_.target);
   release_upstream(reusable);
   response_parser_.reset();
-  response_head_.reset();
+  worker_.heads().give(std::move(response_head_));
   upstream_ready_ = false;
   got_response_bytes_ = false;
   interim_ = false;

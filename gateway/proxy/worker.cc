@@ -72,6 +72,7 @@ Worker::Worker(unsigned index, std::shared_ptr<const routing::Snapshot> snapshot
   loop_shared_ = {read_buffer_.get(), kReadBufferSize, &deadlines_, &recycler_, &slabs_};
   loop_.data = &loop_shared_;
   recycler_.set_heap_trim(&heap_trim_);
+  heap_trim_.set_shed([](void* worker) { static_cast<Worker*>(worker)->head_pool_.shed(); }, this);
   snapshots_.push_front(std::make_unique<LocalSnapshot>(LocalSnapshot{std::move(snapshot), 0}));
   current_ = snapshots_.front().get();
   uv_async_init(&loop_, &async_, on_async);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gateway/http/downstream_stream.h"
+#include "gateway/http/head_pool.h"
 #include "gateway/net/deadline.h"
 #include "gateway/net/recycler.h"
 #include "gateway/net/slab.h"
@@ -132,6 +133,9 @@ class Worker final : public ConnectionHost, private TlsEvents {
   void log_connection_error(std::string_view peer, metrics::Reason code, int status,
                             std::uint64_t bytes_sent) override;
   void count_http2_error(metrics::Reason code) override;
+  HeadPool* head_pool() override { return &head_pool_; }
+  HeadPool& heads() { return head_pool_; }
+  Recycler& recycler() { return recycler_; }
   void release_snapshot(LocalSnapshot* local);
 
   // This worker's counters; nullptr while the running snapshot has
@@ -176,6 +180,7 @@ class Worker final : public ConnectionHost, private TlsEvents {
   std::unique_ptr<char[]> read_buffer_;
   DeadlineQueues deadlines_;  // the connections' deadlines (deadline.h)
   Recycler recycler_;         // memory lent to busy connections (recycler.h)
+  HeadPool head_pool_;        // message heads for reuse (head_pool.h); outlives every exchange
   HeapTrim heap_trim_;        // free pages back to the kernel after a burst (heap_trim.h)
   Slabs slabs_;               // the connections' long-lived objects (slab.h)
   LoopShared loop_shared_;    // loop_.data points here (stream_io.h)

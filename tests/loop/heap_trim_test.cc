@@ -6,6 +6,8 @@
 #include <doctest/doctest.h>
 #include <uv.h>
 
+#include <string>
+
 #include "gateway/net/deadline.h"
 #include "gateway/net/heap_trim.h"
 #include "gateway/net/recycler.h"
@@ -89,4 +91,28 @@ TEST_CASE("heap trim: after the last busy connection went idle, once, and not wh
   void* d = t.recycler.take(100);
   t.recycler.give(d, 100);
   CHECK(!t.trim->pending());  // stopped: never again
+}
+
+TEST_CASE("heap trim: what the recycler and the owner's hook kept is freed before the trim") {
+  TrimLoop t;
+  int shed = 0;
+  t.trim->set_shed([](void* count) { ++*static_cast<int*>(count); }, &shed);
+  std::string s(1000, 'x');
+  t.recycler.give_string(s);
+  void* a = t.recycler.take(100);
+  void* b = t.recycler.take(200);
+  t.recycler.give(a, 100);
+  CHECK(t.recycler.kept() == 2);  // the string and the 100-byte block; b is still lent
+  t.run_for(HeapTrim::kQuietMs + 50);
+  CHECK(t.trim->trims() == 0);  // one connection still busy
+  CHECK(shed == 0);
+  t.recycler.give(b, 200);
+  CHECK(t.recycler.kept() == 3);
+  t.run_for(HeapTrim::kQuietMs + 50);
+  CHECK(t.trim->trims() == 1);
+  CHECK(shed == 1);
+  CHECK(t.recycler.kept() == 0);
+  std::string taken;
+  t.recycler.take_string(taken);
+  CHECK(taken.capacity() < 1000);  // none kept: a plain empty string
 }
