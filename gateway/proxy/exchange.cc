@@ -75,7 +75,7 @@ void Exchange::decide_and_route() {
   const std::string_view peek = std::string_view(peek_).substr(0, peek_limit_);
   const routing::RequestView view = head_->view();
   const ConnectionInfo& downstream = downstream_.connection();
-  const PeerText peer_ip(downstream.peer);
+  const PeerText peer_ip = worker_.peer_text(downstream.peer);
   // Pins get Secure over TLS, or when a trusted hop says the client used https.
   const bool secure = downstream.secure ||
                       (downstream.peer_trusted && routing::iequals(view.header("x-forwarded-proto"), "https"));
@@ -445,7 +445,7 @@ void Exchange::try_next_build(bool reusable) {
   std::erase_if(head_->headers, [](const HeaderField& f) { return routing::iequals(f.name, "expect"); });
   upstream_head_.clear();
   const ConnectionInfo& downstream = downstream_.connection();
-  const PeerText peer_ip(downstream.peer);
+  const PeerText peer_ip = worker_.peer_text(downstream.peer);
   ForwardContext context{peer_ip, downstream.peer_trusted, downstream.secure};
   append_upstream_request_head(upstream_head_, *head_, context);
   // A copy: the body stays kept until this build's answer has been judged.
@@ -632,7 +632,7 @@ void Exchange::log() {
   AccessLog& access_log = worker_.access_log();
   if (!access_log.enabled()) return;
   AccessLogEntry e;
-  const PeerText peer(downstream_.connection().peer);
+  const PeerText peer = worker_.peer_text(downstream_.connection().peer);
   e.peer = peer;
   e.method = head_->method;
   e.target = head_->target;

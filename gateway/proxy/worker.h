@@ -15,6 +15,7 @@
 #include "gateway/http/downstream_stream.h"
 #include "gateway/http/head_pool.h"
 #include "gateway/net/deadline.h"
+#include "gateway/net/peer_address.h"
 #include "gateway/net/recycler.h"
 #include "gateway/net/slab.h"
 #include "gateway/net/listener_socket.h"
@@ -136,6 +137,8 @@ class Worker final : public ConnectionHost, private TlsEvents {
   HeadPool* head_pool() override { return &head_pool_; }
   HeadPool& heads() { return head_pool_; }
   Recycler& recycler() { return recycler_; }
+  // A peer's address as text (X-Forwarded-For, the canary cohort, the log).
+  const PeerText& peer_text(const PeerAddress& peer) { return peer_texts_.text(peer); }
   void release_snapshot(LocalSnapshot* local);
 
   // This worker's counters; nullptr while the running snapshot has
@@ -181,6 +184,7 @@ class Worker final : public ConnectionHost, private TlsEvents {
   DeadlineQueues deadlines_;  // the connections' deadlines (deadline.h)
   Recycler recycler_;         // memory lent to busy connections (recycler.h)
   HeadPool head_pool_;        // message heads for reuse (head_pool.h); outlives every exchange
+  PeerTextCache peer_texts_;  // the last peer's text (peer_address.h)
   HeapTrim heap_trim_;        // free pages back to the kernel after a burst (heap_trim.h)
   Slabs slabs_;               // the connections' long-lived objects (slab.h)
   LoopShared loop_shared_;    // loop_.data points here (stream_io.h)

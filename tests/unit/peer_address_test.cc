@@ -55,3 +55,17 @@ TEST_CASE("peer_text: IPv4, IPv6 (RFC 5952), Unix sockets and no address") {
 TEST_CASE("ConnectionInfo stays small: it is in every idle connection's transport") {
   CHECK(sizeof(sg::gateway::ConnectionInfo) <= 20);
 }
+
+TEST_CASE("PeerTextCache: the text of the address asked for, whatever was asked before") {
+  using F = PeerAddress::Family;
+  sg::gateway::PeerTextCache cache;
+  CHECK(std::string(cache.text(address(F::none, {})).view()).empty());
+  CHECK(std::string(cache.text(address(F::ipv4, {127, 0, 0, 1})).view()) == "127.0.0.1");
+  CHECK(std::string(cache.text(address(F::ipv4, {127, 0, 0, 1})).view()) == "127.0.0.1");
+  CHECK(std::string(cache.text(address(F::ipv4, {127, 0, 0, 2})).view()) == "127.0.0.2");
+  // Same bytes, another family: not the cached text.
+  CHECK(std::string(cache.text(address(F::ipv6, {127, 0, 0, 2})).view()) == "7f00:2::");
+  CHECK(std::string(cache.text(address(F::unix_socket, {})).view()) == "unix");
+  CHECK(std::string(cache.text(address(F::none, {})).view()).empty());
+  CHECK(std::string(cache.text(address(F::ipv4, {10, 0, 0, 1})).view()) == "10.0.0.1");
+}
