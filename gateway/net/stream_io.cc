@@ -71,7 +71,9 @@ int write_stream(uv_stream_t* stream, std::string_view data, WriteObserver* obse
 int write_stream2(uv_stream_t* stream, std::string_view first, std::string_view second, WriteObserver* observer) {
   uv_buf_t bufs[2] = {uv_buf_init(const_cast<char*>(first.data()), static_cast<unsigned>(first.size())),
                       uv_buf_init(const_cast<char*>(second.data()), static_cast<unsigned>(second.size()))};
-  return write_bufs(stream, bufs, 2, observer);
+  // One buffer is a write(2), not a writev(2) with an empty second vector
+  // (libuv picks by count): a request without a body is the common case.
+  return write_bufs(stream, bufs, second.empty() ? 1 : 2, observer);
 }
 
 void alloc_loop_buffer(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
