@@ -4,7 +4,6 @@
 #include "gateway/http1/local_reply.h"
 #include "gateway/net/slab.h"
 #include "gateway/net/stream_io.h"
-#include "gateway/net/tcp_transport.h"
 
 namespace sg::gateway {
 namespace {

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <concepts>
 #include <cstring>
 
 #include "gateway/net/slab.h"
@@ -42,13 +43,16 @@ bool has_nodelay(uv_tcp_t* tcp) {
 
 }  // namespace
 
-static_assert(alignof(TcpTransport) <= 8, "a slab block is 8-aligned");
+static_assert(alignof(TcpTransport) <= 8 && alignof(UnixTransport) <= 8, "a slab block is 8-aligned");
 
-TcpTransport* TcpTransport::accept_unix(uv_loop_t* loop, uv_stream_t* listener) {
-  auto* t = new (slab_take(slabs_of(loop), sizeof(TcpTransport))) TcpTransport;
-  uv_pipe_init(loop, &t->socket_.pipe, 0);
-  t->socket_.handle.data = t;
-  if (uv_accept(listener, &t->socket_.stream) != 0) {
+template <typename Handle>
+StreamTransport<Handle>* StreamTransport<Handle>::accept_unix(uv_loop_t* loop, uv_stream_t* listener)
+  requires std::same_as<Handle, uv_pipe_t>
+{
+  auto* t = new (slab_take(slabs_of(loop), sizeof(StreamTransport))) StreamTransport;
+  uv_pipe_init(loop, &t->socket_, 0);
+  t->socket_.data = t;
+  if (uv_accept(listener, t->stream()) != 0) {
     t->close();
     return nullptr;
   }
@@ -56,40 +60,47 @@ TcpTransport* TcpTransport::accept_unix(uv_loop_t* loop, uv_stream_t* listener) 
   return t;
 }
 
-TcpTransport* TcpTransport::adopt(uv_loop_t* loop, int fd, const sockaddr_storage& peer,
-                                  const std::vector<conf::Cidr>& trusted, NoDelay& nodelay) {
-  auto* t = new (slab_take(slabs_of(loop), sizeof(TcpTransport))) TcpTransport;
-  uv_tcp_init(loop, &t->socket_.tcp);
-  t->socket_.handle.data = t;
-  if (uv_tcp_open(&t->socket_.tcp, fd) != 0) {
+template <typename Handle>
+StreamTransport<Handle>* StreamTransport<Handle>::adopt(uv_loop_t* loop, int fd, const sockaddr_storage& peer,
+                                                        const std::vector<conf::Cidr>& trusted, NoDelay& nodelay)
+  requires std::same_as<Handle, uv_tcp_t>
+{
+  auto* t = new (slab_take(slabs_of(loop), sizeof(StreamTransport))) StreamTransport;
+  uv_tcp_init(loop, &t->socket_);
+  t->socket_.data = t;
+  if (uv_tcp_open(&t->socket_, fd) != 0) {
     ::close(fd);  // not the handle's: uv_close leaves it open
     t->close();
     return nullptr;
   }
-  if (nodelay == NoDelay::unknown) nodelay = has_nodelay(&t->socket_.tcp) ? NoDelay::inherited : NoDelay::per_socket;
-  if (nodelay == NoDelay::per_socket) uv_tcp_nodelay(&t->socket_.tcp, 1);
+  if (nodelay == NoDelay::unknown) nodelay = has_nodelay(&t->socket_) ? NoDelay::inherited : NoDelay::per_socket;
+  if (nodelay == NoDelay::per_socket) uv_tcp_nodelay(&t->socket_, 1);
   t->info_.peer_trusted = peer_of(peer, t->info_.peer, trusted);
   return t;
 }
 
-void TcpTransport::start(TransportObserver& observer) {
+template <typename Handle>
+void StreamTransport<Handle>::start(TransportObserver& observer) {
   observer_ = &observer;
   observer.on_transport_ready();
 }
 
-void TcpTransport::read_start() {
+template <typename Handle>
+void StreamTransport<Handle>::read_start() {
   if (reading_ || closing_) return;
-  if (uv_read_start(&socket_.stream, alloc_loop_buffer, on_read) == 0) reading_ = true;
+  if (uv_read_start(stream(), alloc_loop_buffer, on_read) == 0) reading_ = true;
 }
 
-void TcpTransport::read_stop() {
+template <typename Handle>
+void StreamTransport<Handle>::read_stop() {
   if (!reading_) return;
-  uv_read_stop(&socket_.stream);
+  uv_read_stop(stream());
   reading_ = false;
 }
 
-void TcpTransport::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  auto* t = static_cast<TcpTransport*>(stream->data);
+template <typename Handle>
+void StreamTransport<Handle>::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* t = static_cast<StreamTransport*>(stream->data);
   if (t->closing_ || nread == 0) return;
   if (nread < 0) {
     t->read_stop();
@@ -99,54 +110,67 @@ void TcpTransport::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* b
   t->observer_->on_transport_data(std::string_view(buf->base, static_cast<std::size_t>(nread)));
 }
 
-int TcpTransport::write(std::string_view data) {
+template <typename Handle>
+int StreamTransport<Handle>::write(std::string_view data) {
   if (closing_) return UV_ECANCELED;
-  return write_stream(&socket_.stream, data, this);
+  return write_stream(stream(), data, this);
 }
 
-int TcpTransport::write2(std::string_view first, std::string_view second) {
+template <typename Handle>
+int StreamTransport<Handle>::write2(std::string_view first, std::string_view second) {
   if (closing_) return UV_ECANCELED;
-  return write_stream2(&socket_.stream, first, second, this);
+  return write_stream2(stream(), first, second, this);
 }
 
-std::size_t TcpTransport::queued_bytes() const { return uv_stream_get_write_queue_size(&socket_.stream); }
+template <typename Handle>
+std::size_t StreamTransport<Handle>::queued_bytes() const {
+  return uv_stream_get_write_queue_size(stream());
+}
 
-void TcpTransport::on_write_done(int status) {
+template <typename Handle>
+void StreamTransport<Handle>::on_write_done(int status) {
   if (!closing_) observer_->on_transport_written(status);
 }
 
-int TcpTransport::shutdown() {
+template <typename Handle>
+int StreamTransport<Handle>::shutdown() {
   if (closing_) return UV_ECANCELED;
   // Held by no idle connection: 80 bytes each.
   auto* req = new uv_shutdown_t;
   req->data = this;
-  const int rc = uv_shutdown(req, &socket_.stream, on_shutdown);
+  const int rc = uv_shutdown(req, stream(), on_shutdown);
   if (rc != 0) delete req;
   return rc;
 }
 
 // libuv calls this once per request, with UV_ECANCELED when the handle
 // closes first (before the close callback frees the transport).
-void TcpTransport::on_shutdown(uv_shutdown_t* req, int status) {
-  auto* t = static_cast<TcpTransport*>(req->data);
+template <typename Handle>
+void StreamTransport<Handle>::on_shutdown(uv_shutdown_t* req, int status) {
+  auto* t = static_cast<StreamTransport*>(req->data);
   delete req;
   if (!t->closing_) t->observer_->on_transport_shutdown(status);
 }
 
-void TcpTransport::set_keepalive(unsigned seconds) {
-  if (socket_.handle.type == UV_TCP) uv_tcp_keepalive(&socket_.tcp, 1, seconds);
+template <typename Handle>
+void StreamTransport<Handle>::set_keepalive(unsigned seconds) {
+  if constexpr (std::same_as<Handle, uv_tcp_t>) uv_tcp_keepalive(&socket_, 1, seconds);
 }
 
 // Queued writes and a pending shutdown complete with UV_ECANCELED before the
 // close callback; closing_ keeps them from reaching the observer.
-void TcpTransport::close() {
+template <typename Handle>
+void StreamTransport<Handle>::close() {
   if (closing_) return;
   closing_ = true;
-  uv_close(&socket_.handle, [](uv_handle_t* h) {
-    auto* t = static_cast<TcpTransport*>(h->data);
-    t->~TcpTransport();
-    slab_give(slabs_of(h->loop), t, sizeof(TcpTransport));
+  uv_close(handle(), [](uv_handle_t* h) {
+    auto* t = static_cast<StreamTransport*>(h->data);
+    t->~StreamTransport();
+    slab_give(slabs_of(h->loop), t, sizeof(StreamTransport));
   });
 }
+
+template class StreamTransport<uv_tcp_t>;
+template class StreamTransport<uv_pipe_t>;
 
 }  // namespace sg::gateway

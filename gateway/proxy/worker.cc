@@ -149,7 +149,7 @@ void Worker::close_listener(ListenerHandle* listener) {
 void Worker::on_connection(uv_stream_t* server, int status) {
   if (status < 0) return;
   auto* listener = static_cast<ListenerHandle*>(server->data);
-  listener->worker->serve(*listener, TcpTransport::accept_unix(listener->worker->loop(), server));
+  listener->worker->serve(*listener, UnixTransport::accept_unix(listener->worker->loop(), server));
 }
 
 void Worker::on_accept(void* owner, int fd, const sockaddr_storage& peer) {
@@ -159,12 +159,13 @@ void Worker::on_accept(void* owner, int fd, const sockaddr_storage& peer) {
                                               listener->nodelay));
 }
 
-void Worker::serve(ListenerHandle& listener, TcpTransport* tcp) {
-  if (tcp == nullptr) return;
+template <typename Handle>
+void Worker::serve(ListenerHandle& listener, StreamTransport<Handle>* socket) {
+  if (socket == nullptr) return;
   if (metrics::WorkerStats* stats = this->stats()) ++stats->connections_accepted;
   // TLS over the socket when the listener has a certificate.
   const ListenerTls* tls = listener.tls;
-  Transport* transport = listener_transport(listener, tcp);
+  Transport* transport = listener_transport(listener, socket);
   if (transport == nullptr) return;
   // HTTP/2 possible (ALPN offers h2, or h2c): the codec is chosen once the
   // handshake or the first bytes tell.
@@ -207,15 +208,16 @@ void Worker::post_listener_changes(std::vector<BoundListener> add, std::vector<s
   uv_async_send(&async_);
 }
 
-Transport* Worker::listener_transport(const ListenerHandle& listener, TcpTransport* tcp) {
+template <typename Handle>
+Transport* Worker::listener_transport(const ListenerHandle& listener, StreamTransport<Handle>* socket) {
   const ListenerTls* entry = listener.tls;
-  if (tcp == nullptr || entry == nullptr) return tcp;
+  if (socket == nullptr || entry == nullptr) return socket;
   if (entry->ctx == nullptr) {
-    if (entry->redirect_https) tcp->set_redirect_https();
-    return tcp;
+    if (entry->redirect_https) socket->set_redirect_https();
+    return socket;
   }
   const auto timeout = static_cast<std::uint64_t>(snapshot().config().timeouts.tls_handshake.count());
-  return TlsTransport::create(&loop_, tcp, tls_, entry->ctx, timeout, this, entry->http2);
+  return TlsTransport::create(&loop_, socket, tls_, entry->ctx, timeout, this, entry->http2);
 }
 
 void Worker::count_http2_error(metrics::Reason reason) {

@@ -107,9 +107,10 @@ class Worker final : public ConnectionHost, private TlsEvents {
     refresh_listener_tls();
   }
   // The transport a connection accepted on `listener` reads and writes
-  // through: `tcp` itself, or TLS over it (the listener's current context;
-  // the connection keeps it). nullptr when `tcp` is.
-  Transport* listener_transport(const ListenerHandle& listener, TcpTransport* tcp);
+  // through: `socket` itself, or TLS over it (the listener's current context;
+  // the connection keeps it). nullptr when `socket` is.
+  template <typename Handle>
+  Transport* listener_transport(const ListenerHandle& listener, StreamTransport<Handle>* socket);
 
   // Loop-thread API.
   unsigned index() const { return index_; }
@@ -163,7 +164,8 @@ class Worker final : public ConnectionHost, private TlsEvents {
   void on_tls_handshake_error(metrics::Reason reason) override;
   static void on_connection(uv_stream_t* server, int status);
   static void on_accept(void* owner, int fd, const sockaddr_storage& peer);
-  void serve(ListenerHandle& listener, TcpTransport* tcp);
+  template <typename Handle>
+  void serve(ListenerHandle& listener, StreamTransport<Handle>* socket);
   static void close_listener(ListenerHandle* listener);
   void start_listeners();
   void refresh_listener_tls();

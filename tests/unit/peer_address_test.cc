@@ -6,6 +6,7 @@
 #include <string>
 
 #include "gateway/net/peer_address.h"
+#include "gateway/net/tcp_transport.h"
 #include "gateway/net/transport.h"
 
 using sg::gateway::PeerAddress;
@@ -68,4 +69,10 @@ TEST_CASE("PeerTextCache: the text of the address asked for, whatever was asked 
   CHECK(std::string(cache.text(address(F::unix_socket, {})).view()) == "unix");
   CHECK(std::string(cache.text(address(F::none, {})).view()).empty());
   CHECK(std::string(cache.text(address(F::ipv4, {10, 0, 0, 1})).view()) == "10.0.0.1");
+}
+
+TEST_CASE("TcpTransport holds a TCP handle only: every idle TCP connection has one") {
+  // A union with uv_pipe_t (the Unix-socket listeners' handle) made it 16 bytes larger.
+  CHECK(sizeof(sg::gateway::TcpTransport) + (sizeof(uv_pipe_t) - sizeof(uv_tcp_t)) == sizeof(sg::gateway::UnixTransport));
+  CHECK(sizeof(sg::gateway::TcpTransport) <= 296);
 }
