@@ -39,6 +39,20 @@ void H2RequestBuilder::refuse(int status, Reason code, std::string_view detail, 
   if (!refusal_) refusal_ = H2Refusal{ParseRejection{status, code, detail}, reset};
 }
 
+RequestHead& H2RequestBuilder::head() {
+  if (!head_) {
+    if (pool_) {
+      head_ = pool_->request();
+    } else {
+      head_ = std::make_unique<RequestHead>();
+      head_->headers.reserve(HeadPool::kTypicalFields);
+    }
+    // Host goes first, where an HTTP/1 client puts it.
+    head_->headers.push_back({"host", {}});
+  }
+  return *head_;
+}
+
 bool H2RequestBuilder::add(std::string_view name, std::string_view value) {
   if (refusal_) return false;
   bytes_ += name.size() + value.size() + kFieldOverhead;
@@ -87,15 +101,15 @@ bool H2RequestBuilder::add(std::string_view name, std::string_view value) {
     refuse(400, Reason::duplicate_routing_header, "routing header repeated or holding a list");
     return false;
   }
-  headers_.push_back({std::string(name), std::string(value)});
+  head().headers.push_back({std::string(name), std::string(value)});
   return true;
 }
 
 std::unique_ptr<RequestHead> H2RequestBuilder::finish(bool end_stream) {
   if (refusal_) return nullptr;
-  auto head = std::make_unique<RequestHead>();
-  head->http_major = 2;
-  head->http_minor = 0;
+  RequestHead& h = head();
+  h.http_major = 2;
+  h.http_minor = 0;
 
   if (method_ == "CONNECT") {
     // RFC 8441 section 4: :protocol names the protocol tunnelled; only
@@ -105,19 +119,19 @@ std::unique_ptr<RequestHead> H2RequestBuilder::finish(bool end_stream) {
       return nullptr;
     }
     websocket_ = true;
-    head->method = "GET";
-    head->upgrade = true;
+    h.method = "GET";
+    h.upgrade = true;
   } else {
-    head->method = std::move(method_);
+    h.method = std::move(method_);
   }
 
   // RFC 9113 section 8.3.1: origin-form, or "*" for OPTIONS.
-  const bool asterisk = path_ == "*" && head->method == "OPTIONS";
+  const bool asterisk = path_ == "*" && h.method == "OPTIONS";
   if ((!asterisk && (path_.empty() || path_.front() != '/')) || !visible(path_)) {
     refuse(400, Reason::invalid_target, ":path is not origin-form (or * for OPTIONS)", true);
     return nullptr;
   }
-  head->target = std::move(path_);
+  h.target = std::move(path_);
 
   // RFC 9113 section 8.3.1: :authority stands for Host; a Host that names
   // another authority would route one way here and another way upstream.
@@ -135,29 +149,31 @@ std::unique_ptr<RequestHead> H2RequestBuilder::finish(bool end_stream) {
     return nullptr;
   }
 
-  head->headers.reserve(headers_.size() + 4);
-  head->headers.push_back({"host", std::move(authority)});
-  for (HeaderField& field : headers_) {
-    if (field.name == "content-length" && !websocket_) {
+  h.headers.front().value = std::move(authority);
+  if (websocket_) {
+    // A websocket's HTTP/1 handshake fields are ours to write.
+    std::erase_if(h.headers, [](const HeaderField& field) {
+      return field.name == "sec-websocket-key" || field.name == "content-length";
+    });
+  } else {
+    for (const HeaderField& field : h.headers) {
+      if (field.name != "content-length") continue;
       // nghttp2 checked it is one number and that the DATA frames agree.
       std::uint64_t length = 0;
       const char* first = field.value.data();
       const auto [end, ec] = std::from_chars(first, first + field.value.size(), length);
-      if (ec == std::errc() && end == first + field.value.size()) head->content_length = length;
+      if (ec == std::errc() && end == first + field.value.size()) h.content_length = length;
     }
-    // A websocket's HTTP/1 handshake fields are ours to write.
-    if (websocket_ && (field.name == "sec-websocket-key" || field.name == "content-length")) continue;
-    head->headers.push_back(std::move(field));
   }
-  if (has_cookie_) head->headers.push_back({"cookie", std::move(cookie_)});
+  if (has_cookie_) h.headers.push_back({"cookie", std::move(cookie_)});
   if (websocket_) {
-    head->headers.push_back({"upgrade", "websocket"});
-    head->headers.push_back({"sec-websocket-key", websocket_key()});
+    h.headers.push_back({"upgrade", "websocket"});
+    h.headers.push_back({"sec-websocket-key", websocket_key()});
   }
   // A body of unknown length goes upstream chunked (HTTP/1.1 needs framing).
-  head->chunked = !end_stream && !head->content_length && !websocket_;
-  head->keep_alive = true;
-  return head;
+  h.chunked = !end_stream && !h.content_length && !websocket_;
+  h.keep_alive = true;
+  return std::move(head_);
 }
 
 }  // namespace sg::gateway

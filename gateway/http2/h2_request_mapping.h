@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "gateway/http/head_pool.h"
 #include "gateway/http/http_head.h"
 #include "gateway/http/routing_headers.h"
 
@@ -48,7 +49,9 @@ struct H2Refusal {
 
 class H2RequestBuilder {
  public:
-  explicit H2RequestBuilder(const conf::Limits& limits) : limits_(limits) {}
+  // Heads come from `pool` (the loop's, head_pool.h) when there is one: the
+  // fields are decoded straight into the head the exchange will route.
+  explicit H2RequestBuilder(const conf::Limits& limits, HeadPool* pool = nullptr) : limits_(limits), pool_(pool) {}
 
   // One decoded field, in the order nghttp2 hands them (pseudo-headers
   // first). False once the block is past a limit: the rest is not kept.
@@ -64,6 +67,8 @@ class H2RequestBuilder {
 
  private:
   void refuse(int status, metrics::Reason code, std::string_view detail, bool reset = false);
+  // The head being built; its first field is Host's place, filled by finish().
+  RequestHead& head();
 
   const conf::Limits limits_;  // copied: a reload may free the snapshot's
   std::string method_;
@@ -74,7 +79,8 @@ class H2RequestBuilder {
   std::optional<std::string> host_;
   std::string cookie_;
   bool has_cookie_ = false;
-  std::vector<HeaderField> headers_;
+  HeadPool* pool_;
+  std::unique_ptr<RequestHead> head_;
   std::uint64_t bytes_ = 0;
   std::uint64_t count_ = 0;
   RoutingHeaderCheck routing_headers_;

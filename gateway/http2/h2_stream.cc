@@ -85,7 +85,7 @@ ssize_t read_callback(nghttp2_session*, std::int32_t, std::uint8_t*, std::size_t
 }  // namespace
 
 Http2Stream::Http2Stream(Http2Connection& connection, std::int32_t id, const conf::Limits& limits)
-    : connection_(connection), id_(id), builder_(limits), body_limit_(limits.body_bytes) {}
+    : connection_(connection), id_(id), builder_(limits, connection.host().head_pool()), body_limit_(limits.body_bytes) {}
 
 Http2Stream::~Http2Stream() {
   if (handler_) release_handler();
