@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -34,6 +35,23 @@ class HeadPool {
 
   std::unique_ptr<RequestHead> request() { return take(requests_); }
   std::unique_ptr<ResponseHead> response() { return take(responses_); }
+  template <typename Head>
+  std::unique_ptr<Head> take() {
+    if constexpr (std::is_same_v<Head, RequestHead>) {
+      return request();
+    } else {
+      return response();
+    }
+  }
+
+  // A new head with room for a typical one's fields: what a parser without
+  // a pool allocates.
+  template <typename Head>
+  static std::unique_ptr<Head> fresh() {
+    auto head = std::make_unique<Head>();
+    head->headers.reserve(kTypicalFields);
+    return head;
+  }
 
   // Either may be null (nothing to keep).
   void give(std::unique_ptr<RequestHead> head) { keep(requests_, std::move(head)); }
@@ -52,13 +70,6 @@ class HeadPool {
     if (kept.empty()) return fresh<Head>();
     std::unique_ptr<Head> head = std::move(kept.back());
     kept.pop_back();
-    return head;
-  }
-
-  template <typename Head>
-  static std::unique_ptr<Head> fresh() {
-    auto head = std::make_unique<Head>();
-    head->headers.reserve(kTypicalFields);
     return head;
   }
 

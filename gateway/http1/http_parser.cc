@@ -135,6 +135,17 @@ bool HttpParser::count_head_bytes(std::size_t n) {
   return !(limits_ && head_bytes_ > limits_->header_bytes);
 }
 
+// A head never taken (the message was refused) goes back to the pool first.
+template <typename Head>
+void HttpParser::next_head(std::unique_ptr<Head>& head) {
+  if (pool_ == nullptr) {
+    head = HeadPool::fresh<Head>();
+    return;
+  }
+  pool_->give(std::move(head));
+  head = pool_->take<Head>();
+}
+
 int HttpParser::on_message_begin_cb(llhttp_t* p) {
   HttpParser& s = self(p);
   s.in_message_ = true;
@@ -145,23 +156,10 @@ int HttpParser::on_message_begin_cb(llhttp_t* p) {
   s.head_bytes_ = 0;
   s.body_bytes_ = 0;
   s.own_rejection_ = {0, {}, {}};
-  // A head never taken (the message was refused) goes back first.
   if (s.mode_ == Mode::request) {
-    if (s.pool_) {
-      s.pool_->give(std::move(s.request_));
-      s.request_ = s.pool_->request();
-    } else {
-      s.request_ = std::make_unique<RequestHead>();
-      s.request_->headers.reserve(HeadPool::kTypicalFields);
-    }
+    s.next_head(s.request_);
   } else {
-    if (s.pool_) {
-      s.pool_->give(std::move(s.response_));
-      s.response_ = s.pool_->response();
-    } else {
-      s.response_ = std::make_unique<ResponseHead>();
-      s.response_->headers.reserve(HeadPool::kTypicalFields);
-    }
+    s.next_head(s.response_);
   }
   return 0;
 }

@@ -104,6 +104,9 @@ class HttpParser {
 
   int fail(int status, metrics::Reason code, std::string_view detail);
   bool count_head_bytes(std::size_t n);
+  // The head the next message is parsed into (pool_'s, or a new one).
+  template <typename Head>
+  void next_head(std::unique_ptr<Head>& head);
   std::vector<HeaderField>& headers();
 
   llhttp_t parser_;

@@ -41,12 +41,7 @@ void H2RequestBuilder::refuse(int status, Reason code, std::string_view detail, 
 
 RequestHead& H2RequestBuilder::head() {
   if (!head_) {
-    if (pool_) {
-      head_ = pool_->request();
-    } else {
-      head_ = std::make_unique<RequestHead>();
-      head_->headers.reserve(HeadPool::kTypicalFields);
-    }
+    head_ = pool_ ? pool_->request() : HeadPool::fresh<RequestHead>();
     // Host goes first, where an HTTP/1 client puts it.
     head_->headers.push_back({"host", {}});
   }

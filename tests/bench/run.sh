@@ -149,28 +149,23 @@ trap 'exit 130' INT TERM
 
 CLK_TCK=$(getconf CLK_TCK)
 
-cpu_ticks() {
+# Clock ticks of a process tree from /proc/PID/stat: `fields` is an awk
+# expression over the fields after "pid (comm) " (utime is the 12th, stime
+# the 13th).
+stat_ticks() {
   local p sum=0 t
   for p in $(tree_pids "$1"); do
-    # fields after "pid (comm) ": utime is the 12th, stime the 13th
-    t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) || t=0
+    t=$(awk "{ sub(/^.*\\) /, \"\"); print $2 }" "/proc/$p/stat" 2>/dev/null) || t=0
     sum=$((sum + ${t:-0}))
   done
   echo "$sum"
 }
-
+cpu_ticks() { stat_ticks "$1" '$12 + $13'; }
 # utime alone: the proxy's own code. Every proxy here makes the same four or
 # five system calls per keep-alive request, and their kernel time (the
 # loopback TCP path of both peers, charged to whoever sends) is most of the
 # total: the user column shows where the proxies differ.
-user_ticks() {
-  local p sum=0 t
-  for p in $(tree_pids "$1"); do
-    t=$(awk '{ sub(/^.*\) /, ""); print $12 }' "/proc/$p/stat" 2>/dev/null) || t=0
-    sum=$((sum + ${t:-0}))
-  done
-  echo "$sum"
-}
+user_ticks() { stat_ticks "$1" '$12'; }
 
 # BENCH_IDLE_SMAPS=1: where an idle table's RSS is, by kind of mapping (the
 # heap, anonymous mappings such as slabs and thread stacks, files), in kB,
