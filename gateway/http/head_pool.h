@@ -33,8 +33,8 @@ class HeadPool {
   HeadPool(const HeadPool&) = delete;
   HeadPool& operator=(const HeadPool&) = delete;
 
-  std::unique_ptr<RequestHead> request() { return take(requests_); }
-  std::unique_ptr<ResponseHead> response() { return take(responses_); }
+  std::unique_ptr<RequestHead> request() { return take_from(requests_); }
+  std::unique_ptr<ResponseHead> response() { return take_from(responses_); }
   template <typename Head>
   std::unique_ptr<Head> take() {
     if constexpr (std::is_same_v<Head, RequestHead>) {
@@ -66,7 +66,7 @@ class HeadPool {
 
  private:
   template <typename Head>
-  static std::unique_ptr<Head> take(std::vector<std::unique_ptr<Head>>& kept) {
+  static std::unique_ptr<Head> take_from(std::vector<std::unique_ptr<Head>>& kept) {
     if (kept.empty()) return fresh<Head>();
     std::unique_ptr<Head> head = std::move(kept.back());
     kept.pop_back();
