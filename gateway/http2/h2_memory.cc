@@ -84,10 +84,11 @@ void* H2Memory::on_calloc(std::size_t count, std::size_t size, void* p) {
 void* H2Memory::on_realloc(void* ptr, std::size_t size, void* p) {
   auto* self = static_cast<H2Memory*>(p);
   if (ptr == nullptr) return self->allocate(size);
-  void* moved = std::realloc(ptr, size);
-  // A failed realloc leaves the block as it was (still ours).
-  if (moved != nullptr || size == 0) self->forget(ptr);
-  return moved;
+  // Forgotten before realloc may free it (GCC's -Wuse-after-free saw the
+  // address read after). A failed realloc leaves the block as it was, then
+  // an ordinary block: never released while idle, which only costs memory.
+  self->forget(ptr);
+  return std::realloc(ptr, size);
 }
 
 void H2Memory::release_idle() {
